@@ -1,0 +1,1 @@
+"""The ptm-tui engine: models, weights, trees, statistics, edits and training. Never imports the UI."""

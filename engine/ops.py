@@ -1,0 +1,73 @@
+"""The registry of edit operations: every change to a model is one of these, named as in a recipe."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import BadInput
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from engine.session import Workbench
+
+Edit = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Op:
+    """One kind of edit: how to apply it and which subtree must be saved to undo it."""
+
+    name: str
+    apply: Callable[[Workbench, Edit], str]
+    """Mutate `workbench.model` (or set a new root via workbench.replace_root); return a summary."""
+    scope: Callable[[nn.Module, Edit], str] = field(default=lambda model, edit: edit.get("target", ""))
+    """The path of the smallest module whose copy is enough to undo the edit."""
+    required: tuple[str, ...] = ()
+    """Keys the edit must carry (besides `op`)."""
+    flags_only: bool = False
+    """Undo needs only the requires_grad flags (freeze/unfreeze): no module copy."""
+    check_shapes: bool = False
+    """Run a forward pass on meta tensors after applying; refuse the edit when shapes break."""
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(op: Op) -> Op:
+    """Add an op to the registry and return it."""
+    OPS[op.name] = op
+    return op
+
+
+def _load_builtin_ops() -> None:
+    # Each module registers its ops when imported.
+    import engine.freeze_ops  # noqa: F401
+
+    for module in ("engine.init_ops", "engine.surgery_ops"):
+        try:
+            __import__(module)
+        except ModuleNotFoundError as error:
+            if error.name != module:
+                raise
+
+
+def get_op(edit: Edit, index: int | None = None) -> Op:
+    """Return the op of an edit after checking its required keys, or raise BadInput."""
+    if not OPS:
+        _load_builtin_ops()
+    where = f"edit {index} " if index is not None else "edit "
+    name = edit.get("op")
+    if name not in OPS:
+        known = ", ".join(sorted(OPS))
+        raise BadInput(f"{where}has unknown op {name!r}", f"the ops are: {known}",
+                       "fix the op name in the recipe")
+    op = OPS[name]
+    missing = [key for key in op.required if key not in edit]
+    if missing:
+        raise BadInput(f"{where}({name}) is missing {', '.join(map(repr, missing))}",
+                       f"op {name!r} needs the keys {', '.join(op.required)}",
+                       "add the missing keys to the edit")
+    return op

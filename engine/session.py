@@ -1,0 +1,162 @@
+"""The Workbench: one model, where it came from, and every edit made to it (with undo/redo)."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.errors import PtmError, WorkFailed
+from engine.freeze import count_params
+from engine.ops import Edit, get_op
+from engine.paths import get_module, set_module
+
+
+@dataclass
+class _Undo:
+    """What is needed to undo (or redo) one edit."""
+
+    edit: Edit
+    path: str
+    module: nn.Module | None = None
+    flags: dict[str, bool] | None = None
+    summary: str = ""
+
+
+def _flags(module: nn.Module) -> dict[str, bool]:
+    return {name: p.requires_grad for name, p in module.named_parameters()}
+
+
+def _set_flags(module: nn.Module, flags: dict[str, bool]) -> None:
+    for name, param in module.named_parameters():
+        if name in flags:
+            param.requires_grad_(flags[name])
+
+
+@dataclass
+class Workbench:
+    """Owns an nn.Module, where its weights came from, and the edits made to it.
+
+    Every change goes through `apply`, so a failed edit leaves the model as it was,
+    undo/redo restore exactly, and `recipe()` rebuilds the model anywhere.
+    """
+
+    model: nn.Module
+    name: str
+    weights: str = "none"
+    """The weights as the user asked for them: "default", "none", an enum name, a path or a URL."""
+    source: str = "random init"
+    """Where the weights came from, in words: cached pretrained, downloaded, file, random init."""
+    seed: int = 0
+    input_size: tuple[int, ...] | None = None
+    """The model's input size with batch 1 (e.g. (1, 3, 224, 224)), when known."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The weights' meta (categories, transforms...) when known."""
+    _done: list[_Undo] = field(default_factory=list)
+    _undone: list[_Undo] = field(default_factory=list)
+
+    @classmethod
+    def open(cls, name: str, weights: str = "none", device: str = "cpu",
+             progress: Callable[[int, int | None], None] | None = None, seed: int = 0) -> Workbench:
+        """Open a model by name with the given weights and return its Workbench."""
+        from engine.loader import open_model
+
+        opened = open_model(name, weights=weights, device=device, progress=progress)
+        return cls(model=opened.model, name=name, weights=weights, source=opened.source,
+                   seed=seed, input_size=opened.input_size, meta=opened.meta)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def edits(self) -> list[Edit]:
+        """The edits in force, oldest first."""
+        return [record.edit for record in self._done]
+
+    @property
+    def history(self) -> list[tuple[Edit, str]]:
+        """The edits in force with their one-line summaries, oldest first."""
+        return [(record.edit, record.summary) for record in self._done]
+
+    def counts(self) -> tuple[int, int]:
+        """Return (total, trainable) parameter counts of the model."""
+        return count_params(self.model)
+
+    def recipe(self) -> dict[str, Any]:
+        """Return the recipe (model table and edit list) that rebuilds this model."""
+        return {"model": {"name": self.name, "weights": self.weights, "seed": self.seed},
+                "edit": [dict(edit) for edit in self.edits]}
+
+    # --- changing ----------------------------------------------------------------------------
+
+    def replace_root(self, new: nn.Module) -> None:
+        """Replace the whole model (for ops whose scope is the root)."""
+        self.model = new
+
+    def apply(self, edit: Edit, index: int | None = None) -> str:
+        """Apply one edit; on any failure restore the model exactly and re-raise. Return its summary."""
+        op = get_op(edit, index)
+        path = op.scope(self.model, edit)
+        record = _Undo(edit=dict(edit), path=path)
+        target = get_module(self.model, path)
+        if op.flags_only:
+            record.flags = _flags(target)
+        else:
+            record.module = copy.deepcopy(target)
+        before_root = self.model
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed * 1_000_003 + len(self._done))
+                record.summary = op.apply(self, record.edit)
+            if op.check_shapes:
+                from engine.shapecheck import check_forward
+
+                check_forward(self.model, self.input_size)
+        except Exception as error:
+            self.model = before_root
+            self._restore(record)
+            if isinstance(error, PtmError):
+                raise
+            raise WorkFailed(f"edit {edit.get('op')!r} failed", str(error),
+                             "the model is unchanged; check the edit's arguments") from error
+        self._done.append(record)
+        self._undone.clear()
+        return record.summary
+
+    def _restore(self, record: _Undo) -> None:
+        """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
+        if record.flags is not None:
+            target = get_module(self.model, record.path)
+            current = _flags(target)
+            _set_flags(target, record.flags)
+            record.flags = current
+        else:
+            current_module = get_module(self.model, record.path)
+            assert record.module is not None
+            self.model = set_module(self.model, record.path, record.module)
+            record.module = current_module
+
+    def undo(self) -> Edit | None:
+        """Undo the last edit and return it (None when there is nothing to undo)."""
+        if not self._done:
+            return None
+        record = self._done.pop()
+        self._restore(record)
+        self._undone.append(record)
+        return record.edit
+
+    def redo(self) -> Edit | None:
+        """Redo the last undone edit and return it (None when there is nothing to redo)."""
+        if not self._undone:
+            return None
+        record = self._undone.pop()
+        self._restore(record)
+        self._done.append(record)
+        return record.edit
+
+    def module(self, path: str) -> nn.Module:
+        """Return the submodule at `path`."""
+        return get_module(self.model, path)

@@ -1,0 +1,1 @@
+"""The faces of ptm-tui: the Textual app and the command line."""

@@ -1,0 +1,1 @@
+"""The `ptm-tui` command line: one module per subcommand, each with `register(subparsers)`."""

@@ -1,0 +1,43 @@
+"""Shared output for the CLI: JSON lines on stdout, Rich tables and progress bars on stderr."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from rich.console import Console
+
+stderr = Console(stderr=True)
+stdout = Console()
+
+
+def print_json(obj: Any) -> None:
+    """Print one object as a single JSON line on stdout."""
+    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    sys.stdout.flush()
+
+
+@contextmanager
+def progress_bar(description: str, total: float | None = None) -> Iterator[Callable[[float, float | None], None]]:
+    """Yield a callback `update(done, total)` that drives a Rich progress bar on stderr."""
+    from rich.progress import (
+        BarColumn,
+        DownloadColumn,
+        Progress,
+        TextColumn,
+        TimeRemainingColumn,
+        TransferSpeedColumn,
+    )
+
+    columns = [TextColumn("{task.description}"), BarColumn(), DownloadColumn(),
+               TransferSpeedColumn(), TimeRemainingColumn()]
+    with Progress(*columns, console=stderr, transient=True) as progress:
+        task = progress.add_task(description, total=total)
+
+        def update(done: float, new_total: float | None = None) -> None:
+            progress.update(task, completed=done, total=new_total if new_total else total)
+
+        yield update
