@@ -1,0 +1,30 @@
+"""Fixtures shared by all tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+try:
+    from tests.helpers.http_server import FileServer
+except ImportError:  # tests/ itself is on sys.path (rootdir without __init__.py)
+    from helpers.http_server import FileServer
+
+
+@pytest.fixture
+def http_server() -> Iterator[FileServer]:
+    """A real HTTP server on 127.0.0.1 serving in-memory files (see tests/helpers/http_server)."""
+    server = FileServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def torch_home(tmp_path, monkeypatch):
+    """Point TORCH_HOME at a fresh folder; return the checkpoint cache folder inside it."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.delenv("PTM_WEIGHTS_MIRROR", raising=False)
+    return tmp_path / "torch" / "hub" / "checkpoints"
