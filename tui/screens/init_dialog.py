@@ -1,0 +1,259 @@
+"""The "initialise" dialog: pick an init method for a layer, see its statistics before and after."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Input, Label, Select, Static
+from textual.worker import Worker, WorkerState
+
+from tui.screens.base import error_text
+from tui.screens.init_lab import METHOD_NAMES
+
+PRESET = "preset: common"
+GAIN_FOR = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu", "gelu")
+
+
+def stats_line(stats: Any) -> str:
+    """Return 'N values  mean  std  min  max' for an engine.init.TensorStats."""
+    return (f"{stats.count:,} values  mean {stats.mean:.4g}  std {stats.std:.4g}  "
+            f"min {stats.min:.4g}  max {stats.max:.4g}")
+
+
+class InitDialog(ModalScreen[int]):
+    """Initialise the node `path` of a workbench; dismisses with the number of edits applied."""
+
+    DEFAULT_CSS = """
+    InitDialog { align: center middle; }
+    InitDialog #init-box { width: 84; max-width: 100%; height: auto; max-height: 95%;
+                           border: thick $primary; background: $surface; padding: 0 1; }
+    InitDialog #init-title { text-style: bold; margin-bottom: 1; }
+    InitDialog .init-row { height: auto; }
+    InitDialog .init-row > Vertical { width: 1fr; height: auto; }
+    InitDialog #init-params { height: auto; max-height: 12; }
+    InitDialog .param-row { height: auto; }
+    InitDialog .param-row Label { width: 14; padding-top: 1; }
+    InitDialog .param-row Input, InitDialog .param-row Select { width: 1fr; }
+    InitDialog #init-help { color: $text-muted; }
+    InitDialog #init-stats { margin-top: 1; height: auto; }
+    InitDialog #init-buttons { height: auto; margin-top: 1; }
+    InitDialog #init-buttons Button { margin-right: 1; }
+    """
+
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("ctrl+s", "apply", "Apply", id="init_dialog.apply"),
+        Binding("ctrl+z", "undo", "Undo", id="init_dialog.undo"),
+        Binding("escape", "close", "Close", id="init_dialog.close"),
+    ]
+
+    def __init__(self, workbench: Any, path: str = "", method: str = "kaiming_normal") -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.path = path
+        self.method = method
+        self.applied = 0
+        """Edits this dialog applied and has not undone."""
+        module = workbench.module(path)
+        self.type_name = type(module).__name__
+        self.layer_types = sorted({type(m).__name__ for m in module.modules()
+                                   if any(True for _ in m.parameters(recurse=False))})
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Method, which tensors, the method's parameters, statistics and the buttons."""
+        with Vertical(id="init-box"):
+            yield Static(f"Initialise {self.path or 'the whole model'} ({self.type_name})",
+                         id="init-title")
+            with Horizontal(classes="init-row"):
+                with Vertical():
+                    yield Label("method")
+                    yield Select([(m, m) for m in (*METHOD_NAMES, PRESET)], value=self.method,
+                                 allow_blank=False, id="init-method")
+                with Vertical():
+                    yield Label("tensors")
+                    yield Select([("weights", "weight"), ("biases", "bias"), ("both", "both")],
+                                 value="weight", allow_blank=False, id="init-what")
+                with Vertical():
+                    yield Label("layer type")
+                    yield Select([("all layers", ""), *((t, t) for t in self.layer_types)],
+                                 value=self._default_type(), allow_blank=False, id="init-type")
+            yield Static("", id="init-help")
+            yield VerticalScroll(id="init-params")
+            yield Static("", id="init-stats")
+            with Horizontal(id="init-buttons"):
+                yield Button("Apply", variant="primary", id="init-apply")
+                yield Button("Undo", id="init-undo", disabled=True)
+                yield Button("Close", id="init-close")
+
+    def _default_type(self) -> str:
+        """Conv2d/Linear when the node holds them (fan-based methods fit their weights)."""
+        for name in ("Conv2d", "Linear", "Conv1d", "Conv3d"):
+            if name in self.layer_types and self.type_name not in self.layer_types:
+                return name
+        return ""
+
+    async def on_mount(self) -> None:
+        """Fill the parameters of the default method and the statistics before."""
+        await self._show_params()
+        self._show_stats()
+        self.query_one("#init-method", Select).focus()
+
+    # --- parameters ----------------------------------------------------------------------
+
+    @on(Select.Changed, "#init-method")
+    async def _on_method(self, event: Select.Changed) -> None:
+        if str(event.value) != self.method or not self.query("#init-params > *"):
+            self.method = str(event.value)
+            await self._show_params()
+            self._show_stats()
+
+    @on(Select.Changed, "#init-what")
+    @on(Select.Changed, "#init-type")
+    def _on_selection(self, _: Select.Changed) -> None:
+        self._show_stats()
+
+    async def _show_params(self) -> None:
+        """Rebuild one input per parameter of the method, filled with its default."""
+        box = self.query_one("#init-params", VerticalScroll)
+        await box.remove_children()
+        help_line = self.query_one("#init-help", Static)
+        is_preset = self.method == PRESET
+        for selector in ("#init-what", "#init-type"):
+            self.query_one(selector, Select).disabled = is_preset
+        if is_preset:
+            from engine.init import PRESETS
+
+            help_line.update(PRESETS["common"])
+            return
+        from engine.init import get_method
+
+        spec = get_method(self.method)
+        help_line.update(f"{spec.name}: {spec.summary}")
+        rows = []
+        for param in spec.params:
+            if param.choices:
+                field: Any = Select([(c, c) for c in param.choices], value=param.default,
+                                    allow_blank=False, id=f"param-{param.name}")
+            else:
+                field = Input(str(param.default), id=f"param-{param.name}",
+                              tooltip=param.help)
+            rows.append(Horizontal(Label(param.name), field, classes="param-row"))
+        if spec.has_gain:
+            rows.append(Horizontal(Label("gain for"),
+                                   Select([(g, g) for g in GAIN_FOR], value="linear",
+                                          allow_blank=False, id="gain-for"),
+                                   classes="param-row"))
+        if rows:
+            await box.mount_all(rows)
+
+    @on(Select.Changed, "#gain-for")
+    def _on_gain_for(self, event: Select.Changed) -> None:
+        """Fill gain with calculate_gain of the chosen nonlinearity."""
+        from engine.init import default_gain
+
+        slope = 0.01 if event.value == "leaky_relu" else None
+        gain = default_gain(str(event.value), slope)
+        self.query_one("#param-gain", Input).value = f"{gain:.6g}"
+
+    def read_edit(self) -> dict[str, Any]:
+        """Return the edit the form describes (values parsed; checked when applied)."""
+        if self.method == PRESET:
+            return {"op": "init_preset", "target": self.path, "preset": "common"}
+        from engine.init import get_method, parse_value
+
+        spec = get_method(self.method)
+        params: dict[str, Any] = {}
+        for param in spec.params:
+            field = self.query_one(f"#param-{param.name}")
+            value = field.value if isinstance(field, Select) else parse_value(field.value)
+            if value != param.default:
+                params[param.name] = value
+        edit: dict[str, Any] = {"op": "init", "target": self.path, "method": spec.name,
+                                "params": params,
+                                "what": str(self.query_one("#init-what", Select).value)}
+        layer_type = str(self.query_one("#init-type", Select).value)
+        if layer_type:
+            edit["layer_type"] = layer_type
+        return edit
+
+    # --- statistics ----------------------------------------------------------------------
+
+    def _selection(self) -> tuple[str, str | None, str]:
+        if self.method == PRESET:
+            return self.path, None, "both"
+        layer_type = str(self.query_one("#init-type", Select).value) or None
+        return self.path, layer_type, str(self.query_one("#init-what", Select).value)
+
+    def _show_stats(self, after: str | None = None) -> None:
+        from engine.errors import PtmError
+        from engine.init import selection_stats
+
+        try:
+            now = stats_line(selection_stats(self.workbench.model, *self._selection()))
+        except PtmError as error:
+            now = error.what
+        if after is None:
+            self.before = now
+            text = f"before: {now}\nafter:  -"
+        else:
+            text = f"before: {self.before}\nafter:  {now}\n{after}"
+        self.query_one("#init-stats", Static).update(text)
+
+    # --- actions -------------------------------------------------------------------------
+
+    @on(Button.Pressed, "#init-apply")
+    def action_apply(self) -> None:
+        """Apply the edit through the workbench (undoable with u in the explorer)."""
+        from engine.errors import PtmError
+
+        try:
+            edit = self.read_edit()
+        except PtmError as error:
+            self.notify(error.message, title="init refused", severity="error", timeout=8)
+            return
+        self._show_stats()
+        self.query_one("#init-apply", Button).disabled = True
+        self.apply_edit(edit)
+
+    @work(thread=True, exclusive=True, group="init", exit_on_error=False, name="initialise")
+    def apply_edit(self, edit: dict[str, Any]) -> str:
+        """Apply the edit in a thread (a big model takes a moment) and return its summary."""
+        return self.workbench.apply(edit)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Show the statistics after, or the refusal (the model is then unchanged)."""
+        if event.worker.group != "init":
+            return
+        if event.state == WorkerState.SUCCESS:
+            self.applied += 1
+            self.query_one("#init-undo", Button).disabled = False
+            self._show_stats(after=str(event.worker.result))
+            self.notify(str(event.worker.result), timeout=4)
+        elif event.state == WorkerState.ERROR:
+            self.notify(error_text(event.worker.error), title="init refused", severity="error",
+                        timeout=10)
+        if event.worker.is_finished:
+            self.query_one("#init-apply", Button).disabled = False
+
+    @on(Button.Pressed, "#init-undo")
+    def action_undo(self) -> None:
+        """Undo the last init this dialog applied."""
+        if not self.applied:
+            self.notify("nothing applied here to undo", timeout=2)
+            return
+        self.workbench.undo()
+        self.applied -= 1
+        self.query_one("#init-undo", Button).disabled = not self.applied
+        self._show_stats()
+        self.notify("undid the init", timeout=2)
+
+    @on(Button.Pressed, "#init-close")
+    def action_close(self) -> None:
+        """Close, returning how many edits stay applied."""
+        self.dismiss(self.applied)
