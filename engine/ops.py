@@ -31,9 +31,12 @@ class Op:
     """Undo needs only the requires_grad flags (freeze/unfreeze): no module copy."""
     check_shapes: bool = False
     """Run a forward pass on meta tensors after applying; refuse the edit when shapes break."""
+    keeps_tensors: bool = False
+    """The op swaps modules but never changes a tensor in place, so undo may share tensors."""
 
 
 OPS: dict[str, Op] = {}
+_builtins_loaded = False
 
 
 def register(op: Op) -> Op:
@@ -43,21 +46,19 @@ def register(op: Op) -> Op:
 
 
 def _load_builtin_ops() -> None:
-    # Each module registers its ops when imported.
-    import engine.freeze_ops  # noqa: F401
-
-    for module in ("engine.init_ops", "engine.surgery_ops"):
-        try:
-            __import__(module)
-        except ModuleNotFoundError as error:
-            if error.name != module:
-                raise
+    """Import the modules that register the built-in ops (each registers when imported)."""
+    global _builtins_loaded
+    if _builtins_loaded:
+        return
+    _builtins_loaded = True
+    import engine.freeze_ops
+    import engine.init_ops
+    import engine.surgery_ops  # noqa: F401
 
 
 def get_op(edit: Edit, index: int | None = None) -> Op:
     """Return the op of an edit after checking its required keys, or raise BadInput."""
-    if not OPS:
-        _load_builtin_ops()
+    _load_builtin_ops()
     where = f"edit {index} " if index is not None else "edit "
     name = edit.get("op")
     if name not in OPS:

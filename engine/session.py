@@ -31,6 +31,13 @@ def _flags(module: nn.Module) -> dict[str, bool]:
     return {name: p.requires_grad for name, p in module.named_parameters()}
 
 
+def _copy_sharing_tensors(module: nn.Module) -> nn.Module:
+    """Copy the module structure but share its parameters and buffers (for ops that swap modules)."""
+    memo: dict[int, object] = {id(t): t for t in module.parameters()}
+    memo.update({id(t): t for t in module.buffers()})
+    return copy.deepcopy(module, memo)
+
+
 def _set_flags(module: nn.Module, flags: dict[str, bool]) -> None:
     for name, param in module.named_parameters():
         if name in flags:
@@ -104,6 +111,8 @@ class Workbench:
         target = get_module(self.model, path)
         if op.flags_only:
             record.flags = _flags(target)
+        elif op.keeps_tensors:
+            record.module = _copy_sharing_tensors(target)
         else:
             record.module = copy.deepcopy(target)
         before_root = self.model

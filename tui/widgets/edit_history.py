@@ -1,0 +1,72 @@
+"""The edit-history panel: every edit in force on the workbench, oldest first, with its summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+POLL_S = 0.25
+"""How often the panel looks for new edits while it is visible (a cheap comparison)."""
+
+
+def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0) -> Text:
+    """Return the numbered list of edits (op in bold, then its summary) as Rich text."""
+    if not history:
+        text = Text("no edits yet", style="italic dim")
+    else:
+        text = Text()
+        for index, (edit, summary) in enumerate(history, start=1):
+            if index > 1:
+                text.append("\n")
+            text.append(f"{index:>2}. ", style="dim")
+            text.append(str(edit.get("op", "?")), style="bold")
+            text.append(f"  {summary}")
+    if undone:
+        text.append(f"\n({undone} undone: ctrl+r redoes)", style="italic dim")
+    return text
+
+
+class EditHistory(Static):
+    """A panel listing workbench.history; it redraws itself when the edits change."""
+
+    DEFAULT_CSS = """
+    EditHistory { width: 1fr; max-width: 60; height: 1fr; border: round $primary;
+                  padding: 0 1; overflow-y: auto; }
+    """
+
+    def __init__(self, workbench: Any = None, **kwargs: Any) -> None:
+        super().__init__("", **kwargs)
+        self.workbench = workbench
+        self._seen: tuple | None = None
+        self.border_title = "edits"
+
+    def on_mount(self) -> None:
+        """Draw now and keep up with new edits, undo and redo."""
+        self.refresh_history()
+        self.set_interval(POLL_S, self.refresh_history)
+
+    def _bench(self) -> Any:
+        """The workbench shown: the one given, else the screen's (once its model has opened)."""
+        if self.workbench is None:
+            self.workbench = getattr(self.screen, "workbench", None)
+        return self.workbench
+
+    def _signature(self) -> tuple:
+        wb = self._bench()
+        if wb is None:
+            return ()
+        return (id(wb), tuple(id(e) for e in wb.edits), len(getattr(wb, "_undone", ())))
+
+    def refresh_history(self, force: bool = False) -> None:
+        """Redraw the list when the workbench's edits changed since the last draw."""
+        if not self.display and not force:
+            return
+        signature = self._signature()
+        if signature == self._seen and not force:
+            return
+        self._seen = signature
+        wb = self._bench()
+        history = wb.history if wb is not None else []
+        self.update(history_text(history, len(getattr(wb, "_undone", ()))))
