@@ -20,7 +20,9 @@ class PtmError(Exception):
         parts = [self.what.rstrip(".")]
         if self.why:
             parts.append(self.why.rstrip("."))
-        text = ": ".join(parts) + "."
+        text = ": ".join(parts)
+        if not text.endswith(("?", "!")):
+            text += "."
         if self.fix:
             text += f"\n  fix: {self.fix}"
         return text

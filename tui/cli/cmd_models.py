@@ -1,0 +1,97 @@
+"""`ptm-tui models [--filter GLOB] [--task T] [--json]`: the model catalog, offline."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+TASKS = ("classification", "quantized", "detection", "segmentation", "video", "optical_flow")
+
+
+def register(subparsers: Any) -> None:
+    """Add the `models` subcommand."""
+    parser = subparsers.add_parser(
+        "models", help="list every model with its weights (offline)",
+        description="List every torchvision model (classification, quantized, detection, "
+        "segmentation, video, optical flow) with its weights: acc@1, params, GFLOPs, file size "
+        "and whether the file is in torch.hub's cache. Nothing is built or downloaded. "
+        "timm/<name>, pkg.mod:factory and path/to/file.py:Class open too.")
+    parser.add_argument("--filter", metavar="GLOB", default=None,
+                        help="names matching a glob (resnet*, *vit*); a plain word matches "
+                        "names containing it")
+    parser.add_argument("--task", choices=TASKS, default=None, help="only models of this task")
+    parser.add_argument("--cached", action="store_true",
+                        help="only models with a weights file in the cache")
+    parser.add_argument("--timm", action="store_true", help="also list timm/<name> (needs timm)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object per model per line: name, task, default_weights, "
+                        "weights [{name, url, params, cached, acc1, acc5, gflops, ...}]")
+    parser.add_argument("--categories", action="store_true",
+                        help="with --json, include each weights' category names")
+    parser.set_defaults(func=run)
+
+
+def _glob(pattern: str | None) -> str | None:
+    """Return the glob for --filter: a plain word matches names containing it."""
+    if not pattern:
+        return None
+    return pattern if any(c in pattern for c in "*?[") else f"*{pattern}*"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the catalog as JSON lines or a table; return the exit code."""
+    from engine import catalog
+    from engine.errors import BadInput
+    from tui.cli.output import print_json, stderr
+
+    if args.timm and not catalog.timm_available():
+        raise BadInput("cannot list timm models", "timm is not installed",
+                       "pip install timm  (or pip install 'ptm-tui[timm]')")
+    infos = catalog.list_models(_glob(args.filter), args.task, include_timm=args.timm)
+    if args.cached:
+        infos = [i for i in infos if any(w.cached for w in i.weights)]
+    if args.json:
+        for info in infos:
+            print_json(info.to_dict(categories=args.categories))
+        return 0
+    if not infos:
+        stderr.print(f"no model matches {args.filter or ''} {args.task or ''}".rstrip())
+        return 0
+    _print_table(infos)
+    return 0
+
+
+def _number(value: float | None, digits: int = 1) -> str:
+    """Return a number for a table cell, or a dash."""
+    return "-" if value is None else f"{value:.{digits}f}"
+
+
+_SHORT_TASKS = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow"}
+
+
+def _print_table(infos: list[Any]) -> None:
+    """Print the models as a Rich table on stdout, one row per model (its default weights)."""
+    from rich import box
+    from rich.table import Table
+
+    from tui.cli.output import stdout
+
+    table = Table(title=f"{len(infos)} models (numbers of the default weights)",
+                  box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table.add_column("model", style="cyan", overflow="fold")
+    for header, width in (("task", 10), ("params", 7), ("acc@1", 6), ("GFLOPs", 7), ("MB", 6),
+                          ("cached", 6)):
+        table.add_column(header, justify="left" if header == "task" else "right",
+                         width=width, no_wrap=True)
+    for info in infos:
+        default = info.weights_named(info.default_weights)
+        cached = sum(w.cached for w in info.weights)
+        table.add_row(
+            info.name, _SHORT_TASKS.get(info.task, info.task),
+            f"{default.params / 1e6:.1f}M" if default and default.params else "-",
+            _number(default.acc1 if default else None, 2),
+            _number(default.gflops if default else None, 2),
+            _number(default.file_size_mb if default else None),
+            f"[green]{cached}/{len(info.weights)}[/]" if cached else f"-/{len(info.weights)}",
+        )
+    stdout.print(table)
