@@ -1,0 +1,153 @@
+"""`ptm-tui inspect` and `ptm-tui summary` as a script runs them (JSON from real processes)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from tui.cli.main import main
+
+USER_MODEL = textwrap.dedent("""\
+    import torch
+    from torch import nn
+
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.stem = nn.Conv2d(1, 4, 3)
+            self.body = nn.Sequential(nn.Flatten(), nn.Linear(4 * 6 * 6, 16), nn.ReLU())
+            self.out = nn.Linear(16, 3)
+            for p in self.stem.parameters():
+                p.requires_grad_(False)  # the user froze the stem in the constructor
+""")
+
+
+def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """Run `ptm-tui ARGS` in a fresh process and return what it printed."""
+    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], capture_output=True,
+                          text=True, timeout=300, env={**os.environ, **(env or {})},
+                          cwd=Path(__file__).resolve().parents[2])
+
+
+def _meta(name: str) -> nn.Module:
+    import torchvision
+
+    with torch.device("meta"):
+        return torchvision.models.get_model(name, weights=None)
+
+
+def test_inspect_json_matches_plain_torch_and_touches_no_file(tmp_path: Path) -> None:
+    done = ptm("inspect", "resnet18", "squeezenet1_0", "--json",
+               env={"TORCH_HOME": str(tmp_path / "torch")})
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.strip().splitlines()
+    assert len(lines) == 2
+    objects = [json.loads(line) for line in lines]
+    for obj, name in zip(objects, ("resnet18", "squeezenet1_0")):
+        model = _meta(name)
+        assert obj["model"] == name and obj["class"] == type(model).__name__
+        assert obj["params"] == obj["trainable"] == sum(p.numel() for p in model.parameters())
+        assert obj["weights"] == "none" and obj["weights_file"] is None
+        modules = dict(model.named_modules())
+        assert [layer["path"] for layer in obj["layers"]] == [p for p in modules if p]
+        for layer in obj["layers"]:
+            module = modules[layer["path"]]
+            assert layer["type"] == type(module).__name__
+            assert layer["params"] == sum(p.numel() for p in module.parameters())
+            assert layer["trainable"] == layer["params"] and "stats" not in layer
+    assert (objects[0]["head"], objects[0]["input_conv"]) == ("fc", "conv1")
+    assert (objects[1]["head"], objects[1]["input_conv"]) == ("classifier.1", "features.0")
+    assert not (tmp_path / "torch" / "hub" / "checkpoints").exists()
+
+
+def test_inspect_user_model_with_weights_file_and_stats(tmp_path: Path) -> None:
+    (tmp_path / "net.py").write_text(USER_MODEL)
+    sys.path.insert(0, str(tmp_path))
+    try:
+        from net import Net  # type: ignore[import-not-found]
+    finally:
+        sys.path.remove(str(tmp_path))
+    torch.manual_seed(0)
+    model = Net()
+    state = model.state_dict()
+    state["out.bias"][1] = float("nan")
+    state["body.1.weight"][0, :5] = 0.0
+    torch.save(state, tmp_path / "net.pth")
+
+    done = ptm("inspect", f"{tmp_path / 'net.py'}:Net", "--weights", str(tmp_path / "net.pth"),
+               "--stats", "--json")
+    assert done.returncode == 0, done.stderr
+    obj = json.loads(done.stdout.strip().splitlines()[-1])
+    assert obj["params"] == sum(p.numel() for p in model.parameters())
+    assert obj["trainable"] == sum(p.numel() for p in model.parameters() if p.requires_grad)
+    assert obj["trainable"] == obj["params"] - 40
+    assert obj["head"] == "out" and obj["input_conv"] == "stem"
+    assert obj["weights"] == "file" and obj["weights_file"] == str(tmp_path / "net.pth")
+    layers = {layer["path"]: layer for layer in obj["layers"]}
+    assert layers["stem"]["trainable"] == 0 and layers["body"]["trainable"] == 144 * 16 + 16
+    assert layers["body.0"]["stats"] is None  # Flatten: no parameters
+
+    weight = state["body.1.weight"].double()
+    values = torch.cat([weight.reshape(-1), state["body.1.bias"].double()])
+    stats = layers["body.1"]["stats"]
+    assert stats["count"] == values.numel() and stats["zeros"] == 5 / values.numel()
+    assert abs(stats["mean"] - values.mean().item()) < 1e-7
+    assert abs(stats["std"] - values.std().item()) < 1e-7
+    assert abs(stats["norm"] - values.norm().item()) < 1e-6
+    assert (stats["min"], stats["max"]) == (values.min().item(), values.max().item())
+    out = layers["out"]["stats"]
+    finite = torch.cat([state["out.weight"].reshape(-1), state["out.bias"]]).double()
+    finite = finite[finite.isfinite()]
+    assert out["nan"] == 1 and out["inf"] == 0
+    assert abs(out["mean"] - finite.mean().item()) < 1e-7
+
+
+def test_inspect_human_output_and_unknown_model(capsys) -> None:
+    assert main(["inspect", "resnet18", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "ResNet" in out and "11.7M params" in out
+    assert "fc Linear" in out and "[head]" in out
+    assert "[input conv]" in out and "layer1.0" not in out
+
+    wrong = ptm("inspect", "resnet5O", "--json")  # a real process: exit code and streams
+    assert wrong.returncode == 2 and wrong.stdout == ""
+    assert "resnet50" in wrong.stderr and "Traceback" not in wrong.stderr
+
+
+def test_summary_json_matches_torchinfo_on_a_real_model() -> None:
+    import torchinfo
+    import torchvision
+
+    done = ptm("summary", "resnet18", "--input", "1,3,64,64", "--json")
+    assert done.returncode == 0, done.stderr
+    obj = json.loads(done.stdout)
+    real = torchinfo.summary(torchvision.models.resnet18(), input_size=(1, 3, 64, 64), verbose=0)
+    assert obj["mult_adds"] == real.total_mult_adds
+    assert obj["params"] == real.total_params and obj["input"] == [1, 3, 64, 64]
+    assert obj["output_shape"] == [1, 1000]
+    layers = {layer["path"]: layer for layer in obj["layers"]}
+    assert layers["conv1"]["output_shape"] == [1, 64, 32, 32]
+    assert layers["layer4"]["output_shape"] == [1, 512, 2, 2]
+
+
+def test_summary_table_and_bad_inputs(capsys) -> None:
+    assert main(["summary", "resnet18", "--depth", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "input 1x3x224x224" in out and "1x64x112x112" in out
+    assert "total mult-adds 1.8B (1,814,083,944)" in out
+
+    assert main(["summary", "resnet18", "--input", "1,3,abc"]) == 2
+    captured = capsys.readouterr()
+    assert "bad input size '1,3,abc'" in captured.err and captured.out == ""
+
+    assert main(["summary", "resnet18", "--input", "1,5,64,64"]) == 2
+    captured = capsys.readouterr()
+    assert "layer 'conv1' (Conv2d, takes 3 input channels)" in captured.err
+    assert "fix:" in captured.err and captured.out == ""

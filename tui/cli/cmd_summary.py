@@ -1,0 +1,100 @@
+"""`ptm-tui summary MODEL [--input 1,3,224,224] [--json]`: output shapes and mult-adds per layer."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the `summary` subcommand."""
+    parser = subparsers.add_parser(
+        "summary", help="output shape and mult-adds of every layer (torchinfo, on meta)",
+        description="Run torchinfo on a meta copy of MODEL (no memory, no weights, no network) "
+        "and show every layer's output shape, parameters and mult-adds, with the totals.")
+    parser.add_argument("model", metavar="MODEL",
+                        help="catalog name (resnet50), timm/<name>, pkg.mod:factory or "
+                        "path/to/file.py:Class")
+    parser.add_argument("--input", default=None, metavar="SIZE",
+                        help="input size, batch first, e.g. 1,3,224,224 (default: the default "
+                        "weights' crop size, else 1,3,224,224)")
+    parser.add_argument("--depth", type=int, default=None, metavar="N",
+                        help="show layers down to this depth (default: all)")
+    parser.add_argument("--json", action="store_true",
+                        help="one JSON object: model, class, input, params, mult_adds, "
+                        "output_shape, layers [{path, type, depth, output_shape, params, "
+                        "mult_adds, calls}]")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Summarize the model; print JSON or a table; return the exit code."""
+    from engine.summary import DEFAULT_INPUT, parse_input_size, summarize
+    from tui.cli.cmd_inspect import open_for_inspection
+    from tui.cli.output import print_json
+
+    size = parse_input_size(args.input) if args.input is not None else None
+    opened = open_for_inspection(args.model, None, real=False)
+    size = size or opened.input_size or DEFAULT_INPUT
+    rows = summarize(opened.model, size)
+    root = rows.get("")
+    data = {
+        "model": args.model, "class": type(opened.model).__name__, "input": list(size),
+        "params": root.params if root else 0, "mult_adds": root.mult_adds if root else 0,
+        "output_shape": _plain(root.output_shape) if root else None,
+        "layers": [{"path": path, "type": row.type, "depth": row.depth,
+                    "output_shape": _plain(row.output_shape), "params": row.params,
+                    "mult_adds": row.mult_adds, "calls": row.calls}
+                   for path, row in rows.items() if path],
+    }
+    if args.json:
+        print_json(data)
+    else:
+        _print_table(data, args.depth)
+    return 0
+
+
+def _plain(shape: Any) -> Any:
+    """Return a shape as JSON-ready lists."""
+    if isinstance(shape, (list, tuple)):
+        return [_plain(s) for s in shape]
+    return shape
+
+
+def _shape_text(shape: Any) -> str:
+    if shape is None:
+        return "-"
+    if shape and all(isinstance(s, int) for s in shape):
+        return "x".join(map(str, shape))
+    return ", ".join(_shape_text(s) for s in shape)
+
+
+def _print_table(data: dict[str, Any], depth: int | None) -> None:
+    """Print the summary as a Rich table on stdout, with the totals below."""
+    from rich import box
+    from rich.table import Table
+
+    from tui.cli.output import stdout
+    from tui.format import human_count
+
+    size = "x".join(map(str, data["input"]))
+    table = Table(title=f"{data['model']} ({data['class']}), input {size}",
+                  box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
+    table.add_column("layer")
+    table.add_column("type", style="cyan")
+    table.add_column("output shape")
+    table.add_column("params", justify="right")
+    table.add_column("mult-adds", justify="right")
+    for row in data["layers"]:
+        if depth is not None and row["depth"] > depth:
+            continue
+        indent = "  " * (row["depth"] - 1)
+        calls = f" (x{row['calls']})" if row["calls"] > 1 else ""
+        table.add_row(f"{indent}{row['path'].rpartition('.')[2]}{calls}", row["type"],
+                      _shape_text(row["output_shape"]),
+                      f"{row['params']:,}" if row["params"] else "-",
+                      human_count(row["mult_adds"]) if row["mult_adds"] else "-")
+    stdout.print(table)
+    stdout.print(f"total params {data['params']:,}   total mult-adds "
+                 f"{human_count(data['mult_adds'])} ({data['mult_adds']:,})   output "
+                 f"{_shape_text(data['output_shape'])}")
