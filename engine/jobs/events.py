@@ -1,0 +1,54 @@
+"""The job runner's event sink: metrics.jsonl, status.json and the log of a job folder."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+from typing import Any
+
+from engine.jobs.store import write_status
+from engine.train.loop import Events
+
+
+def _log(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+class JobEvents(Events):
+    """Writes the loop's events into the job folder (metrics.jsonl, status.json, log)."""
+
+    def __init__(self, job_dir: Path) -> None:
+        self.job_dir = job_dir
+        self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self._last_status = 0.0
+
+    def _metric(self, record: dict[str, Any]) -> None:
+        self.metrics.write(json.dumps(record) + "\n")
+        self.metrics.flush()
+
+    def log(self, text: str) -> None:
+        """Write a line to the log."""
+        _log(text)
+
+    def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        """Record the recent loss; refresh status.json at most twice a second."""
+        self._metric({"kind": "step", "epoch": epoch + 1, "step": step, "steps": steps,
+                      "loss": loss, "time": time.time()})
+        now = time.monotonic()
+        if now - self._last_status > 0.5 or step == steps:
+            self._last_status = now
+            write_status(self.job_dir, step=step, steps=steps, train_loss=loss)
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        """Record an epoch's metrics and log them."""
+        self._metric({"kind": "epoch", **record, "time": time.time()})
+        write_status(self.job_dir, epoch=record["epoch"], step=0, last_val_acc=record["val_acc"],
+                     best_val_acc=record.get("best_val_acc"), train_loss=record["train_loss"])
+        _log(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} "
+             f"acc {record['train_acc']:.2f}% | val loss {record['val_loss']:.4f} "
+             f"acc {record['val_acc']:.2f}% | {record['seconds']:.1f}s")
+
+    def checkpoint(self, path: Path, best: str | None) -> None:
+        """Point status.json at the newest checkpoint."""
+        write_status(self.job_dir, checkpoint=str(path), best_checkpoint=best)

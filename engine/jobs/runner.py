@@ -1,0 +1,148 @@
+"""The job process: `python -m engine.jobs.runner JOB_DIR` trains the job's spec and records it.
+
+Rank 0 alone writes status.json, metrics.jsonl and checkpoints. SIGTERM/SIGINT checkpoint and
+stop cleanly; SIGHUP is ignored so a dropped SSH connection does not end the job.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from engine.errors import PtmError
+from engine.jobs.store import process_start_time, read_status, write_status
+
+STOP = {"asked": False}
+"""Set by SIGTERM/SIGINT; the training loop checks it after every step."""
+
+
+def _on_signal(signum: int, _frame: Any) -> None:
+    if not STOP["asked"]:
+        _log(f"got {signal.Signals(signum).name}: saving a checkpoint and stopping")
+    STOP["asked"] = True
+
+
+def install_signal_handlers() -> None:
+    """SIGTERM/SIGINT ask for a checkpoint and a clean stop; SIGHUP is ignored."""
+    signal.signal(signal.SIGTERM, _on_signal)
+    signal.signal(signal.SIGINT, _on_signal)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
+
+
+def _log(text: str) -> None:
+    print(f"{time.strftime('%H:%M:%S')} {text}", flush=True)
+
+
+def trim_metrics(job_dir: Path, epoch: int, step: int) -> None:
+    """Drop metrics recorded after checkpoint position (epoch, step): a resume redoes them."""
+    from engine.atomic import atomic_write_text
+    from engine.jobs.store import read_metrics
+
+    kept = []
+    for record in read_metrics(job_dir):
+        if record.get("kind") == "step":
+            e, s = int(record.get("epoch", 0)), int(record.get("step", 0))
+            if e <= epoch or (e == epoch + 1 and s <= step):
+                kept.append(record)
+        elif int(record.get("epoch", 0)) <= epoch:
+            kept.append(record)
+    atomic_write_text(job_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
+
+
+def run_job(job_dir: Path) -> int:
+    """Train the job in `job_dir` to its end; return the process exit code."""
+    from engine.jobs.events import JobEvents
+    from engine.recipe import build, load
+    from engine.train.checkpoint import newest_complete, remove_stale_temps
+    from engine.train.config import train_config
+    from engine.train.data import build_datasets
+    from engine.train.dist import from_env, init_process_group, resolve_device
+    from engine.train.loop import Events, Trainer
+
+    dist = from_env()
+    main = dist.is_main
+    # The launcher's pid (the torchrun agent under DDP, whose workers run in sessions of
+    # their own) is the job's pid: `stop` signals its process group.
+    pid = read_status(job_dir).get("pid") or os.getpgid(0)
+    if main:
+        write_status(job_dir, status="running", pid=pid, pid_start=process_start_time(pid),
+                     worker_pid=os.getpid(), host=socket.gethostname(), started=time.time(),
+                     world=dist.world, message="starting")
+    try:
+        recipe = load(job_dir / "spec.toml")
+        config = train_config(recipe.train)
+        device = resolve_device(config.device, dist)
+        init_process_group(dist, device)
+        workbench = build(recipe, device="cpu")
+        datasets = build_datasets(config, workbench.meta)
+        ckpt_dir = job_dir / "checkpoints"
+        resume_state = None
+        if main:
+            remove_stale_temps(ckpt_dir)
+        found = newest_complete(ckpt_dir)
+        if found is not None:
+            path, resume_state = found
+            if main:
+                _log(f"resuming from {path.name}")
+                trim_metrics(job_dir, int(resume_state["epoch"]), int(resume_state.get("step", 0)))
+        events: Events = JobEvents(job_dir) if main else Events()
+        if main:
+            _log(f"{recipe.model['name']}: {len(datasets.train)} train / {len(datasets.val)} val "
+                 f"images, {len(datasets.classes)} classes ({datasets.layout}); device {device}"
+                 + (f", {dist.world} processes (DDP)" if dist.enabled else ""))
+        trainer = Trainer(workbench.model, config, datasets, checkpoint_dir=ckpt_dir,
+                          events=events, should_stop=lambda: STOP["asked"], dist=dist)
+        if main:
+            for group in trainer.groups:
+                _log(f"group {group.name}: {len(group.names)} tensors, {group.count:,} params, "
+                     f"lr {group.lr:g}, weight decay {group.weight_decay:g}")
+            write_status(job_dir, message="training", epochs=config.epochs,
+                         steps=trainer.steps_per_epoch)
+        result = trainer.run(resume_state)
+        if main:
+            ckpt = str(ckpt_dir / result.checkpoint) if result.checkpoint else \
+                read_status(job_dir).get("checkpoint")
+            write_status(job_dir, status=result.status, epoch=result.epoch, epochs=result.epochs,
+                         best_val_acc=result.best_val_acc, last_val_acc=result.last_val_acc,
+                         checkpoint=ckpt, best_checkpoint=result.best_checkpoint,
+                         message=result.message, finished=time.time())
+            _log(f"{result.status}: {result.message}")
+        return 1 if result.status == "failed" else 0
+    except PtmError as error:
+        _log(f"failed: {error.message}")
+        if main:
+            write_status(job_dir, status="failed", message=error.message, finished=time.time())
+        return 1
+    except Exception as error:
+        traceback.print_exc()
+        if main:
+            write_status(job_dir, status="failed", finished=time.time(),
+                         message=f"crashed: {type(error).__name__}: {error} (see log.txt)")
+        return 1
+    finally:
+        import torch.distributed as td
+
+        if td.is_available() and td.is_initialized():
+            td.destroy_process_group()
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the job whose folder is the first argument."""
+    install_signal_handlers()  # before torch is imported: a stop while starting is kept
+    args = list(sys.argv[1:] if argv is None else argv)
+    if len(args) != 1 or not (Path(args[0]) / "spec.toml").is_file():
+        print("usage: python -m engine.jobs.runner JOB_DIR (a folder with spec.toml)",
+              file=sys.stderr)
+        return 2
+    return run_job(Path(args[0]).resolve())
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Finetuning: the [train] config, data, parameter groups, the loop and checkpoints."""

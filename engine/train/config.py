@@ -1,0 +1,165 @@
+"""The [train] table of a recipe as a validated dataclass with defaults."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from engine.errors import BadInput
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("none", "cosine", "step", "onecycle")
+AUGMENTS = ("crop", "flip", "color")
+
+
+@dataclass
+class TrainConfig:
+    """How to finetune: data, sizes, optimizer, schedule, device. Keys match the [train] table."""
+
+    data: str = ""
+    """An ImageFolder root with train/ and val/, or one folder split by `val_split`."""
+    val_split: float = 0.2
+    image_size: int | None = None
+    """Square input size; None uses the weights' own resize/crop (or 256/224)."""
+    batch_size: int = 32
+    epochs: int = 10
+    optimizer: str = "sgd"
+    lr: float = 0.01
+    """The head's learning rate (and the base of the backbone's: lr/10) unless head_lr is given."""
+    head_lr: float | None = None
+    """The head's learning rate; when given, `lr` is the backbone's."""
+    backbone_lr: float | None = None
+    """The backbone's learning rate, overriding both rules above."""
+    momentum: float = 0.9
+    weight_decay: float = 1e-4
+    scheduler: str = "cosine"
+    step_epochs: int = 0
+    """For scheduler "step": epochs between decays (0: a third of the epochs)."""
+    gamma: float = 0.1
+    seed: int = 0
+    device: str = "auto"
+    amp: bool = True
+    """bf16 autocast on CUDA (ignored on the CPU)."""
+    channels_last: bool = False
+    workers: int = -1
+    """DataLoader worker processes; -1 picks min(8, cores // 2)."""
+    augment: list[str] = field(default_factory=list)
+    bias_lr_mult: float = 1.0
+    head_epochs: int = 0
+    """Gradual unfreeze: train only the head for this many epochs, then the rest (fine_tune)."""
+    freeze_bn: bool = True
+    """Keep BatchNorm layers whose parameters are frozen in eval mode."""
+    keep_last: int = 2
+    head: str | None = None
+    """The head's module path; None finds it."""
+    feature_cache: bool = True
+    """Compute frozen features once when only the head trains and nothing is augmented."""
+    feature_cache_mb: int = 2048
+    log_every: int = 20
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return the config as a TOML-friendly dict (None values left out)."""
+        return {key: value for key, value in asdict(self).items() if value is not None}
+
+    def resolved_workers(self) -> int:
+        """Return the number of DataLoader workers to use."""
+        if self.workers >= 0:
+            return self.workers
+        return min(8, (os.cpu_count() or 1) // 2)
+
+
+def _bad(key: str, value: Any, why: str, fix: str) -> BadInput:
+    return BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
+
+
+def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
+    """Convert `value` to the type the field expects, or raise BadInput."""
+    if value is None:
+        return None
+    try:
+        if kind in ("int", "int | None"):
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError
+            return int(value)
+        if kind in ("float", "float | None"):
+            if isinstance(value, bool):
+                raise ValueError
+            return float(value)
+        if kind == "bool":
+            if isinstance(value, str):
+                if value.lower() in ("1", "true", "yes", "on"):
+                    return True
+                if value.lower() in ("0", "false", "no", "off"):
+                    return False
+                raise ValueError
+            if not isinstance(value, (bool, int)):
+                raise ValueError
+            return bool(value)
+        if kind == "list[str]":
+            if value is True:
+                return ["crop", "flip"]
+            if value is False or value == "":
+                return []
+            if isinstance(value, str):
+                return [part.strip() for part in value.split(",") if part.strip()]
+            return [str(part) for part in value]
+        return str(value)
+    except (TypeError, ValueError):
+        raise _bad(key, value, f"it should be {kind.replace(' | None', '')}",
+                   f"write a {kind.replace(' | None', '')} value, e.g. {key} = {default!r}") from None
+
+
+def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Return the validated TrainConfig of a [train] table, with `overrides` (CLI flags) on top."""
+    merged = dict(table or {})
+    merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    known = {f.name: f for f in fields(TrainConfig)}
+    unknown = sorted(set(merged) - set(known))
+    if unknown:
+        raise BadInput(f"[train] has unknown keys: {', '.join(unknown)}",
+                       f"the keys are: {', '.join(known)}", "fix or remove those keys")
+    defaults = TrainConfig()
+    values = {key: _coerce(key, value, getattr(defaults, key), str(known[key].type))
+              for key, value in merged.items()}
+    config = TrainConfig(**values)
+    validate(config)
+    return config
+
+
+def validate(config: TrainConfig) -> None:
+    """Raise BadInput naming the first value that cannot work."""
+    c = config
+    if c.optimizer not in OPTIMIZERS:
+        raise _bad("optimizer", c.optimizer, f"the optimizers are {', '.join(OPTIMIZERS)}",
+                   'use e.g. optimizer = "adamw"')
+    if c.scheduler not in SCHEDULERS:
+        raise _bad("scheduler", c.scheduler, f"the schedulers are {', '.join(SCHEDULERS)}",
+                   'use e.g. scheduler = "cosine"')
+    bad_aug = [a for a in c.augment if a not in AUGMENTS]
+    if bad_aug:
+        raise _bad("augment", c.augment, f"the augmentations are {', '.join(AUGMENTS)}",
+                   'use e.g. augment = ["crop", "flip"]')
+    if not (c.device in ("auto", "cpu", "cuda") or
+            (c.device.startswith("cuda:") and c.device[5:].isdigit())):
+        raise _bad("device", c.device, "devices are auto, cpu, cuda or cuda:N", 'use device = "auto"')
+    if not 0.0 <= c.val_split < 1.0:
+        raise _bad("val_split", c.val_split, "it is the fraction of images held out, in [0, 1)",
+                   "use e.g. val_split = 0.2")
+    for key in ("batch_size", "epochs", "keep_last", "log_every"):
+        if getattr(c, key) < 1:
+            raise _bad(key, getattr(c, key), "it must be at least 1", f"set {key} to 1 or more")
+    if c.image_size is not None and c.image_size < 8:
+        raise _bad("image_size", c.image_size, "images smaller than 8 px break most models",
+                   "use e.g. image_size = 224")
+    for key in ("lr", "head_lr", "backbone_lr"):
+        value = getattr(c, key)
+        if value is not None and not value >= 0:
+            raise _bad(key, value, "a learning rate must be a number >= 0", f"use e.g. {key} = 0.01")
+    if not c.weight_decay >= 0:
+        raise _bad("weight_decay", c.weight_decay, "it must be >= 0", "use e.g. weight_decay = 1e-4")
+    if c.head_epochs < 0 or c.head_epochs > c.epochs:
+        raise _bad("head_epochs", c.head_epochs, f"it must be between 0 and epochs ({c.epochs})",
+                   "use e.g. head_epochs = 1")
+    if c.step_epochs < 0:
+        raise _bad("step_epochs", c.step_epochs, "it must be >= 0", "use e.g. step_epochs = 3")

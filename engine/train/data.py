@@ -1,0 +1,178 @@
+"""Image folders for finetuning: train/val datasets, transforms, and epoch-seeded batch order."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch.utils.data import Dataset, Sampler, Subset
+
+from engine.errors import BadInput
+from engine.train.config import TrainConfig
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+VAL_NAMES = ("val", "valid", "validation")
+
+
+@dataclass
+class Datasets:
+    """The train and validation datasets with their class names."""
+
+    train: Dataset
+    val: Dataset
+    classes: list[str]
+    layout: str
+    """How they were found, in words ("train/ and val/" or "one folder, 20% held out")."""
+
+
+def _size(meta: dict[str, Any], key: str, default: int) -> int:
+    value = meta.get(key)
+    if isinstance(value, (list, tuple)):
+        value = value[0] if value else None
+    return int(value) if value else default
+
+
+def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) -> tuple[Any, Any]:
+    """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults."""
+    from torchvision import transforms as T
+
+    meta = meta or {}
+    mean = tuple(meta.get("mean") or IMAGENET_MEAN)
+    std = tuple(meta.get("std") or IMAGENET_STD)
+    if config.image_size:
+        crop = config.image_size
+        resize: list[Any] = [T.Resize((crop, crop), antialias=True)]
+    else:
+        crop = _size(meta, "crop_size", 224)
+        resize = [T.Resize(_size(meta, "resize_size", round(crop * 256 / 224)), antialias=True),
+                  T.CenterCrop(crop)]
+    tail = [T.ToTensor(), T.Normalize(mean, std)]
+    val = T.Compose([*resize, *tail])
+    train_steps: list[Any] = []
+    if "crop" in config.augment:
+        train_steps.append(T.RandomResizedCrop(crop, scale=(0.5, 1.0), antialias=True))
+    else:
+        train_steps.extend(resize)
+    if "flip" in config.augment:
+        train_steps.append(T.RandomHorizontalFlip())
+    if "color" in config.augment:
+        train_steps.append(T.ColorJitter(0.2, 0.2, 0.2))
+    return T.Compose([*train_steps, *tail]), val
+
+
+def _image_folder(root: Path, transform: Any) -> Any:
+    from torchvision.datasets import ImageFolder
+
+    try:
+        return ImageFolder(str(root), transform=transform)
+    except (FileNotFoundError, OSError) as error:
+        raise BadInput(f"no images found under {root}", str(error),
+                       "point data at a folder with one sub-folder of images per class") from None
+
+
+def _align_classes(train: Any, val: Any, val_name: str) -> None:
+    """Give `val` the class numbering of `train` (val may lack classes, never add one)."""
+    extra = sorted(set(val.classes) - set(train.classes))
+    if extra:
+        raise BadInput(f"{val_name}/ has classes that train/ lacks: {', '.join(extra[:5])}",
+                       "the model can only predict classes it was trained on",
+                       f"add those class folders to train/ or remove them from {val_name}/")
+    index = [train.class_to_idx[name] for name in val.classes]
+    val.samples = [(path, index[target]) for path, target in val.samples]
+    val.imgs = val.samples
+    val.targets = [target for _, target in val.samples]
+    val.classes, val.class_to_idx = list(train.classes), dict(train.class_to_idx)
+
+
+def split_indices(n: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:
+    """Return (train, val) index lists: a seeded permutation, the first val_split held out."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed)).tolist()
+    n_val = max(1, round(n * val_split)) if val_split > 0 else 0
+    return sorted(order[n_val:]), sorted(order[:n_val])
+
+
+def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None) -> Datasets:
+    """Return the train/val datasets of config.data (train/ + val/, or one folder split by seed)."""
+    if not config.data:
+        raise BadInput("no training data given", "[train] data is empty",
+                       "set data = \"path/to/images\" in [train] or pass --data PATH")
+    root = Path(config.data).expanduser()
+    if not root.is_dir():
+        raise BadInput(f"data folder {root} does not exist", "[train] data must be a folder",
+                       "point data at an ImageFolder root (one sub-folder per class)")
+    train_tf, val_tf = build_transforms(config, meta)
+    val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
+    if (root / "train").is_dir() and val_dir is not None:
+        train = _image_folder(root / "train", train_tf)
+        val = _image_folder(val_dir, val_tf)
+        if train.classes != val.classes:
+            _align_classes(train, val, val_dir.name)
+        return Datasets(train, val, list(train.classes), f"train/ and {val_dir.name}/")
+    if config.val_split <= 0:
+        raise BadInput(f"{root} has no val/ folder and val_split is 0",
+                       "a validation set is needed to report accuracy",
+                       "add a val/ folder or set val_split = 0.2")
+    full_train = _image_folder(root, train_tf)
+    full_val = _image_folder(root, val_tf)
+    train_idx, val_idx = split_indices(len(full_train), config.val_split, config.seed)
+    return Datasets(Subset(full_train, train_idx), Subset(full_val, val_idx),
+                    list(full_train.classes),
+                    f"one folder, {config.val_split:.0%} held out (seed {config.seed})")
+
+
+class Indexed(Dataset):
+    """A dataset whose items are (input, target, index)."""
+
+    def __init__(self, base: Dataset) -> None:
+        self.base = base
+
+    def __len__(self) -> int:
+        return len(self.base)  # type: ignore[arg-type]
+
+    def __getitem__(self, index: int) -> tuple[Any, Any, int]:
+        x, y = self.base[index]
+        return x, y, index
+
+
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:
+    """Return this rank's sample order for an epoch (seeded by seed+epoch, padded like DDP)."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+    if world > 1:
+        per_rank = -(-n // world)
+        order += order[: per_rank * world - n]
+        order = order[rank::world]
+    return order
+
+
+class EpochBatches(Sampler[list[int]]):
+    """Batches of one epoch's seeded order; `set_epoch(e, skip)` moves on (and resumes mid-epoch)."""
+
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+        self.n, self.batch_size, self.seed = n, batch_size, seed
+        self.rank, self.world = rank, world
+        self.epoch, self.skip = 0, 0
+
+    def set_epoch(self, epoch: int, skip: int = 0) -> None:
+        """Choose the epoch and how many of its first batches to skip."""
+        self.epoch, self.skip = epoch, skip
+
+    def batches(self) -> list[list[int]]:
+        """Return every batch of the current epoch, skipped ones included."""
+        order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world)
+        return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
+
+    def __iter__(self) -> Iterator[list[int]]:
+        yield from self.batches()[self.skip:]
+
+    def __len__(self) -> int:
+        per_rank = -(-self.n // self.world)
+        return max(0, -(-per_rank // self.batch_size) - self.skip)
+
+
+def shard(indices: Sequence[int], rank: int, world: int) -> list[int]:
+    """Return this rank's share of `indices` (no padding: every sample counted once)."""
+    return list(indices[rank::world])

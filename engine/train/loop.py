@@ -1,0 +1,498 @@
+"""The finetuning loop: AMP, channels_last, frozen BN in eval, NaN stop, the head-only fast path."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from engine.errors import BadInput
+from engine.freeze import frozen_batchnorm_to_eval
+from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
+from engine.train.config import TrainConfig
+from engine.train.data import Datasets, EpochBatches, Indexed, shard
+from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
+from engine.train.params import ParamGroup, head_of, param_groups
+
+
+class Events:
+    """Callbacks the loop reports through (no-ops here; the job runner writes files)."""
+
+    def log(self, text: str) -> None:
+        """A line for the job's log."""
+
+    def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        """Progress inside an epoch: `step` of `steps` done, the recent mean loss."""
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        """One finished epoch's metrics."""
+
+    def checkpoint(self, path: Path, best: str | None) -> None:
+        """A checkpoint was written (and which file is the best)."""
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: done, stopped or failed, where, and with which metrics."""
+
+    status: str
+    epoch: int
+    epochs: int
+    best_val_acc: float | None = None
+    last_val_acc: float | None = None
+    checkpoint: str | None = None
+    best_checkpoint: str | None = None
+    message: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def make_optimizer(groups: list[ParamGroup], config: TrainConfig) -> torch.optim.Optimizer:
+    """Return the optimizer named in config over `groups`."""
+    dicts = [g.to_optimizer() for g in groups]
+    if config.optimizer == "sgd":
+        return torch.optim.SGD(dicts, lr=config.lr, momentum=config.momentum)
+    if config.optimizer == "adam":
+        return torch.optim.Adam(dicts, lr=config.lr)
+    if config.optimizer == "adamw":
+        return torch.optim.AdamW(dicts, lr=config.lr)
+    return torch.optim.RMSprop(dicts, lr=config.lr, momentum=config.momentum)
+
+
+def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
+                   steps_per_epoch: int) -> Any:
+    """Return the per-step lr scheduler named in config (None for "none")."""
+    total = max(1, config.epochs * steps_per_epoch)
+    sched = torch.optim.lr_scheduler
+    if config.scheduler == "cosine":
+        return sched.CosineAnnealingLR(optimizer, T_max=total)
+    if config.scheduler == "step":
+        every = (config.step_epochs or max(1, config.epochs // 3)) * steps_per_epoch
+        return sched.StepLR(optimizer, step_size=max(1, every), gamma=config.gamma)
+    if config.scheduler == "onecycle":
+        return sched.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
+                                total_steps=total)
+    return None
+
+
+def _in_head(name: str, head: str) -> bool:
+    return head == "" or name == head or name.startswith(head + ".")
+
+
+def _cache_blocker(model: nn.Module, head: str, config: TrainConfig) -> str | None:
+    """Return why frozen features cannot be cached now (None when they can)."""
+    if not config.feature_cache:
+        return "feature_cache is off"
+    if config.augment:
+        return "the data is augmented"
+    if not head:
+        return "no head found"
+    for name, param in model.named_parameters():
+        if param.requires_grad and not _in_head(name, head):
+            return "layers outside the head train"
+    for name, module in model.named_modules():
+        if _in_head(name, head):
+            continue
+        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
+            return f"dropout {name} outside the head is random in training"
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not config.freeze_bn:
+            return "freeze_bn is off, so frozen BatchNorm layers keep updating"
+    return None
+
+
+class _FeatureCache:
+    """Each sample's input to the head, computed once by the frozen part of the model."""
+
+    def __init__(self) -> None:
+        self.train: torch.Tensor | None = None
+        self.val: torch.Tensor | None = None
+
+
+class Trainer:
+    """Runs one finetune of `model` on `datasets` as `config` says; see `run`."""
+
+    def __init__(self, model: nn.Module, config: TrainConfig, datasets: Datasets, *,
+                 checkpoint_dir: str | Path | None = None, events: Events | None = None,
+                 should_stop: Callable[[], bool] = lambda: False,
+                 dist: DistInfo | None = None, head: str | None = None) -> None:
+        self.config = config
+        self.dist = dist or DistInfo()
+        self.device = resolve_device(config.device, self.dist)
+        self.model = model.to(self.device)
+        if config.channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.datasets = datasets
+        self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
+        self.events = events or Events()
+        self.should_stop = should_stop
+        self.head = head_of(model, config) if head is None else head
+        self.num_classes = len(datasets.classes)
+        self.amp = config.amp and self.device.type == "cuda"
+        # The recipe's trainable set; gradual unfreeze only ever narrows it for a while.
+        self.trainable = {n for n, p in model.named_parameters() if p.requires_grad}
+        if not self.trainable:
+            raise BadInput("nothing to train: every parameter is frozen",
+                           "the recipe freezes the whole model",
+                           "unfreeze the head (or more) before launching")
+        self.groups = param_groups(self.model, config, self.head)
+        self.optimizer = make_optimizer(self.groups, config)
+        self.batches = EpochBatches(len(datasets.train), config.batch_size, config.seed,  # type: ignore[arg-type]
+                                    self.dist.rank, self.dist.world)
+        self.steps_per_epoch = len(self.batches)
+        self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
+        self.loss_fn = nn.CrossEntropyLoss()
+        self.cache = _FeatureCache()
+        self.cache_off_reason: str | None = None
+        self.epoch = 0
+        self.step = 0
+        self.partial = [0.0, 0.0, 0.0]  # loss sum, correct, seen of the running epoch
+        self.best_val_acc: float | None = None
+        self.best_checkpoint: str | None = None
+        self.last_val_acc: float | None = None
+        self.last_checkpoint: str | None = None
+        self.history: list[dict[str, Any]] = []
+        self._ddp: nn.Module | None = None
+        self._ddp_key: frozenset[str] | None = None
+        self._loader: DataLoader | None = None
+        self._epoch_cached = False
+        """Whether the running epoch trains on cached features (then validation does too)."""
+
+    # --- state --------------------------------------------------------------------------------
+
+    def state(self) -> dict[str, Any]:
+        """Return everything a resume needs, as tensors and plain types (weights_only-safe)."""
+        return {
+            "format": 1, "model": self.model.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "epoch": self.epoch, "step": self.step, "partial": list(self.partial),
+            "best_val_acc": self.best_val_acc, "best_checkpoint": self.best_checkpoint,
+            "last_val_acc": self.last_val_acc, "history": self.history,
+            "rng": rng_state(), "config": self.config.to_dict(),
+            "classes": list(self.datasets.classes), "head": self.head,
+        }
+
+    def load_state(self, state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's state (model, optimizer, scheduler, position, RNG)."""
+        self.model.load_state_dict(state["model"])
+        self.optimizer.load_state_dict(state["optimizer"])
+        if self.scheduler is not None and state.get("scheduler"):
+            self.scheduler.load_state_dict(state["scheduler"])
+        self.epoch, self.step = int(state["epoch"]), int(state.get("step", 0))
+        self.partial = list(state.get("partial") or [0.0, 0.0, 0.0])
+        self.best_val_acc = state.get("best_val_acc")
+        self.best_checkpoint = state.get("best_checkpoint")
+        self.last_val_acc = state.get("last_val_acc")
+        self.history = list(state.get("history") or [])
+        self.last_checkpoint = checkpoint_name(self.epoch, self.step)
+        if state.get("rng"):
+            set_rng_state(state["rng"])
+
+    def save(self) -> Path | None:
+        """Write a checkpoint of the current position (rank 0 only); return its path."""
+        if self.checkpoint_dir is None or not self.dist.is_main:
+            return None
+        path = save_checkpoint(self.checkpoint_dir, self.state(), self.epoch, self.step,
+                               keep_last=self.config.keep_last, best=self.best_checkpoint)
+        self.last_checkpoint = path.name
+        self.events.checkpoint(path, self.best_checkpoint)
+        return path
+
+    # --- pieces -------------------------------------------------------------------------------
+
+    def _autocast(self) -> Any:
+        if self.amp:
+            return torch.autocast("cuda", dtype=torch.bfloat16)
+        return contextlib.nullcontext()
+
+    def _to(self, x: torch.Tensor) -> torch.Tensor:
+        x = x.to(self.device, non_blocking=True)
+        if self.config.channels_last and x.ndim == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x
+
+    def _set_phase(self, epoch: int) -> None:
+        """Freeze everything but the head during the first head_epochs epochs (gradual unfreeze)."""
+        head_only = epoch < self.config.head_epochs
+        for name, param in self.model.named_parameters():
+            if name in self.trainable:
+                param.requires_grad_(not head_only or _in_head(name, self.head))
+        if not any(p.requires_grad for p in self.model.parameters()):
+            raise BadInput("nothing trains in the head-only epochs",
+                           f"the head {self.head!r} is frozen", "unfreeze the head or set head_epochs = 0")
+
+    def _train_module(self) -> nn.Module:
+        """Return the module to train: the model, or its DDP wrapper for the current trainable set."""
+        if not self.dist.enabled:
+            return self.model
+        key = frozenset(n for n, p in self.model.named_parameters() if p.requires_grad)
+        if self._ddp is None or key != self._ddp_key:
+            from torch.nn.parallel import DistributedDataParallel as DDP
+
+            ids = [self.device.index] if self.device.type == "cuda" else None
+            self._ddp, self._ddp_key = DDP(self.model, device_ids=ids), key
+        return self._ddp
+
+    def _loader_for_train(self) -> DataLoader:
+        if self._loader is None:
+            workers = self.config.resolved_workers()
+            # Its own generator: starting an epoch must not draw from the global RNG, or a
+            # resumed run would see different augmentations than an uninterrupted one.
+            seeds = torch.Generator().manual_seed(self.config.seed + 7919 * self.dist.rank)
+            self._loader = DataLoader(Indexed(self.datasets.train), batch_sampler=self.batches,
+                                      num_workers=workers, persistent_workers=workers > 0,
+                                      pin_memory=self.device.type == "cuda", generator=seeds)
+        return self._loader
+
+    def _check_classes(self) -> None:
+        """Refuse early when the head's outputs and the data's classes disagree."""
+        x, _ = self.datasets.val[0]  # type: ignore[index]
+        was_training = self.model.training
+        self.model.eval()
+        with torch.no_grad(), self._autocast():
+            out = self.model(self._to(x.unsqueeze(0)))
+        self.model.train(was_training)
+        if out.ndim != 2 or out.shape[1] != self.num_classes:
+            raise BadInput(f"the model gives {tuple(out.shape[1:])} outputs per image but the data "
+                           f"has {self.num_classes} classes",
+                           "the head must have one output per class folder",
+                           f"add a replace_head edit with num_classes = {self.num_classes}")
+
+    def _features(self, dataset: Any) -> torch.Tensor | None:
+        """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
+        head = self.model.get_submodule(self.head)
+        captured: list[torch.Tensor] = []
+
+        def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
+            captured.append(args[0].detach())
+
+        handle = head.register_forward_pre_hook(hook)
+        feats: torch.Tensor | None = None
+        budget = self.config.feature_cache_mb * 2**20
+        self.model.eval()
+        loader = DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
+                            num_workers=self.config.resolved_workers(),
+                            pin_memory=self.device.type == "cuda")
+        try:
+            with torch.no_grad(), self._autocast():
+                start = 0
+                for x, _ in loader:
+                    if self.should_stop():
+                        return None
+                    captured.clear()
+                    out = self.model(self._to(x))
+                    if len(captured) != 1:
+                        self.cache_off_reason = "the head runs more than once per forward"
+                        return None
+                    f = captured[0]
+                    if feats is None:
+                        if not torch.allclose(head(f).float(), out.float(), atol=1e-4, rtol=1e-3):
+                            self.cache_off_reason = "the head's output is not the model's output"
+                            return None
+                        size = len(dataset) * f[0].numel() * f.element_size()
+                        if size > budget:
+                            self.cache_off_reason = (f"the features need {size / 2**20:.0f} MiB "
+                                                     f"(> feature_cache_mb)")
+                            return None
+                        feats = torch.empty((len(dataset), *f.shape[1:]), dtype=f.dtype,
+                                            device=self.device)
+                    feats[start:start + len(f)] = f
+                    start += len(f)
+        finally:
+            handle.remove()
+        return feats
+
+    def _use_cache(self) -> bool:
+        """Return True when this epoch can train the head on cached features."""
+        if self.dist.enabled:
+            reason: str | None = "several processes train (DDP)"
+        else:
+            reason = self.cache_off_reason or _cache_blocker(self.model, self.head, self.config)
+        if reason:
+            self.cache.train = self.cache.val = None  # e.g. after a gradual unfreeze
+            return False
+        if self.cache.train is None:
+            self.events.log("head-only epoch without augmentation: computing each image's "
+                            "features once (frozen layers), later epochs reuse them")
+            started = time.perf_counter()
+            self.cache.train = self._features(self.datasets.train)
+            self.cache.val = self._features(self.datasets.val) if self.cache.train is not None \
+                else None
+            if self.cache.train is None or self.cache.val is None:
+                self.cache.train = self.cache.val = None
+                if self.cache_off_reason:
+                    self.events.log(f"feature cache off: {self.cache_off_reason}")
+                return False
+            self.events.log(f"features cached in {time.perf_counter() - started:.1f}s "
+                            f"({tuple(self.cache.train.shape[1:])} per image)")
+        return True
+
+    def _targets(self, dataset: Any) -> torch.Tensor:
+        """Return every target of `dataset` in index order (without loading images)."""
+        base, index = dataset, None
+        if isinstance(dataset, torch.utils.data.Subset):
+            base, index = dataset.dataset, list(dataset.indices)
+        targets = torch.tensor(base.targets)
+        return (targets[index] if index is not None else targets).to(self.device)
+
+    # --- epochs -------------------------------------------------------------------------------
+
+    def _optimizer_step(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
+                        sums: list[float]) -> tuple[bool, bool]:
+        """One step; add to sums; return (stop asked, loss not finite) as agreed by every rank.
+
+        The check comes before the update, so a NaN/Inf loss never reaches the weights.
+        """
+        with self._autocast():
+            logits = module(x)
+            loss = self.loss_fn(logits.float(), y)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        value = loss.detach()
+        finite = bool(torch.isfinite(value))
+        stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
+                            self.dist)
+        if not bad:
+            self.optimizer.step()
+            if self.scheduler is not None:
+                self.scheduler.step()
+            sums[0] += float(value) * len(y)
+            sums[1] += float((logits.detach().argmax(1) == y).sum())
+            sums[2] += len(y)
+        return bool(stop), bool(bad)
+
+    def _train_epoch(self) -> str | None:
+        """Train the current epoch from self.step; return "stopped"/"nan" or None when done."""
+        use_cache = self._epoch_cached = self._use_cache()
+        module = self.model.get_submodule(self.head) if use_cache else self._train_module()
+        self.model.train()
+        if self.config.freeze_bn:
+            frozen_batchnorm_to_eval(self.model)
+        self.batches.set_epoch(self.epoch, self.step)
+        if use_cache:
+            assert self.cache.train is not None
+            targets = self._targets(self.datasets.train)
+            source: Any = ((self.cache.train[idx], targets[idx], None)
+                           for idx in (torch.tensor(b, device=self.device) for b in self.batches))
+        else:
+            source = self._loader_for_train()
+        sums = self.partial
+        window: list[float] = []
+        for x, y, _ in source:
+            x, y = self._to(x), y.to(self.device, non_blocking=True)
+            before = sums[0]
+            stop, bad = self._optimizer_step(module, x, y, sums)
+            if bad:
+                return "nan"
+            self.step += 1
+            window.append((sums[0] - before) / max(1, len(y)))
+            if self.step % self.config.log_every == 0 or self.step == self.steps_per_epoch:
+                self.events.step(self.epoch, self.step, self.steps_per_epoch,
+                                 sum(window) / len(window))
+                window.clear()
+            if stop:
+                return "stopped"
+        return None
+
+    @torch.no_grad()
+    def evaluate(self) -> tuple[float, float]:
+        """Return (val loss, val accuracy in %) of the model over the validation set."""
+        self.model.eval()
+        total = [0.0, 0.0, 0.0]
+        if self._epoch_cached and self.cache.val is not None:
+            head = self.model.get_submodule(self.head)
+            targets = self._targets(self.datasets.val)
+            size = max(self.config.batch_size, 256)
+            for start in range(0, len(targets), size):
+                x, y = self.cache.val[start:start + size], targets[start:start + size]
+                with self._autocast():
+                    logits = head(x)
+                total[0] += float(self.loss_fn(logits.float(), y)) * len(y)
+                total[1] += float((logits.argmax(1) == y).sum())
+                total[2] += len(y)
+        else:
+            indices = shard(range(len(self.datasets.val)), self.dist.rank, self.dist.world)  # type: ignore[arg-type]
+            subset = torch.utils.data.Subset(self.datasets.val, indices)
+            loader = DataLoader(subset, batch_size=max(self.config.batch_size, 64),
+                                num_workers=self.config.resolved_workers())
+            for x, y in loader:
+                x, y = self._to(x), y.to(self.device)
+                with self._autocast():
+                    logits = self.model(x)
+                total[0] += float(self.loss_fn(logits.float(), y)) * len(y)
+                total[1] += float((logits.argmax(1) == y).sum())
+                total[2] += len(y)
+        total = all_sum(total, self.device, self.dist)
+        seen = max(1.0, total[2])
+        return total[0] / seen, 100.0 * total[1] / seen
+
+    def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
+        """Train to config.epochs (from `resume` when given); return how it ended."""
+        torch.manual_seed(self.config.seed)
+        if resume is not None:
+            self.load_state(resume)
+            self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
+        else:
+            self._check_classes()
+            self.save()
+        epochs = self.config.epochs
+        while self.epoch < epochs:
+            self._set_phase(self.epoch)
+            started = time.perf_counter()
+            ended = self._train_epoch()
+            if ended == "nan":
+                good = self.last_checkpoint or "none"
+                message = (f"the loss became NaN/Inf at epoch {self.epoch + 1} step "
+                           f"{self.step + 1}; stopped; the last good checkpoint is {good}")
+                self.events.log(message)
+                return self._result("failed", message)
+            if ended == "stopped":
+                self.save()
+                message = (f"stopped at epoch {self.epoch} step {self.step}; checkpoint saved "
+                           f"({self.last_checkpoint})")
+                self.events.log(message)
+                return self._result("stopped", message)
+            train_sums = all_sum(self.partial, self.device, self.dist)
+            val_loss, val_acc = self.evaluate()
+            seen = max(1.0, train_sums[2])
+            self.epoch, self.step, self.partial = self.epoch + 1, 0, [0.0, 0.0, 0.0]
+            record = {"epoch": self.epoch, "train_loss": train_sums[0] / seen,
+                      "train_acc": 100.0 * train_sums[1] / seen, "val_loss": val_loss,
+                      "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
+                      "seconds": round(time.perf_counter() - started, 3)}
+            if not math.isfinite(val_loss):
+                message = (f"the validation loss became NaN/Inf at epoch {self.epoch}; stopped; "
+                           f"the last good checkpoint is {self.last_checkpoint or 'none'}")
+                self.events.log(message)
+                self.epoch -= 1
+                return self._result("failed", message)
+            self.last_val_acc = val_acc
+            if self.best_val_acc is None or val_acc > self.best_val_acc:
+                self.best_val_acc = val_acc
+                self.best_checkpoint = checkpoint_name(self.epoch)
+            record["best_val_acc"] = self.best_val_acc
+            self.history.append(record)
+            self.events.epoch(record)
+            self.save()
+            if self.should_stop():
+                return self._result("stopped", f"stopped after epoch {self.epoch}; checkpoint "
+                                    f"saved ({self.last_checkpoint})")
+        return self._result("done", f"finished {epochs} epochs")
+
+    def _result(self, status: str, message: str) -> TrainResult:
+        return TrainResult(status, self.epoch, self.config.epochs, self.best_val_acc,
+                           self.last_val_acc, self.last_checkpoint, self.best_checkpoint, message,
+                           list(self.history))
+
+
+def train(model: nn.Module, config: TrainConfig, datasets: Datasets, **kwargs: Any) -> TrainResult:
+    """Finetune `model` on `datasets` as `config` says and return the result (see Trainer)."""
+    resume = kwargs.pop("resume", None)
+    return Trainer(model, config, datasets, **kwargs).run(resume)

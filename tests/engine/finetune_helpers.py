@@ -1,0 +1,74 @@
+"""Shared pieces of the finetune tests: a tiny real CNN, digits folders, recipes, waiting."""
+
+from __future__ import annotations
+
+import inspect
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+
+class TinyNet(nn.Module):
+    """A small CNN (two conv blocks with BatchNorm, a Linear head) that trains in seconds."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__()
+        self.features = nn.Sequential(
+            nn.Conv2d(3, 16, 3, padding=1), nn.BatchNorm2d(16), nn.ReLU(), nn.MaxPool2d(2),
+            nn.Conv2d(16, 32, 3, padding=1), nn.BatchNorm2d(32), nn.ReLU(),
+            nn.AdaptiveAvgPool2d(1), nn.Flatten())
+        self.fc = nn.Linear(32, num_classes)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.fc(self.features(x))
+
+
+class HeavyNet(TinyNet):
+    """TinyNet with a big frozen, unused layer: its checkpoints take a while to write."""
+
+    def __init__(self, num_classes: int = 10) -> None:
+        super().__init__(num_classes)
+        self.memory = nn.Linear(4096, 4096).requires_grad_(False)
+        self.fc = nn.Linear(32, num_classes)
+
+
+def tiny_net(num_classes: int = 10, seed: int = 0) -> nn.Module:
+    """Return the tiny CNN, seeded."""
+    torch.manual_seed(seed)
+    return TinyNet(num_classes)
+
+
+def write_tiny(folder: Path, heavy: bool = False) -> str:
+    """Write the tiny CNN as a file and return its model name ("path.py:TinyNet")."""
+    path = folder / "tiny.py"
+    source = inspect.getsource(TinyNet) + "\n\n" + inspect.getsource(HeavyNet)
+    path.write_text("import torch\nfrom torch import nn\n\n\n" + source)
+    if heavy:
+        return f"{path}:HeavyNet"
+    return f"{path}:TinyNet"
+
+
+def write_recipe(path: Path, model: str, train: dict[str, Any],
+                 edits: list[dict[str, Any]] | None = None) -> Path:
+    """Write a recipe with a [train] table and return its path."""
+    from engine.recipe import Recipe, dumps
+
+    edits = [{"op": "replace_head", "num_classes": 10}] if edits is None else edits
+    path.write_text(dumps(Recipe(model={"name": model, "weights": "none", "seed": 0},
+                                 edits=edits, train=train)))
+    return path
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
+    """Poll `predicate` until it returns something truthy; fail the test after `timeout` s."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")

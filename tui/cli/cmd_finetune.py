@@ -1,0 +1,188 @@
+"""`ptm-tui finetune RECIPE`: run a recipe's [train] table as a job (detached or followed)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+from typing import Any
+
+# [train] keys that are also flags: (flag, key, type, help)
+TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
+    ("--data", "data", str, "ImageFolder root (train/ + val/, or one folder split by --val-split)"),
+    ("--val-split", "val_split", float, "fraction held out when data has no val/ (default 0.2)"),
+    ("--image-size", "image_size", int, "square input size (default: the weights' own transforms)"),
+    ("--batch-size", "batch_size", int, "images per step (default 32)"),
+    ("--epochs", "epochs", int, "epochs to train (default 10)"),
+    ("--optimizer", "optimizer", str, "sgd, adam, adamw or rmsprop (default sgd)"),
+    ("--lr", "lr", float, "learning rate of the head; the backbone gets lr/10 (default 0.01)"),
+    ("--head-lr", "head_lr", float, "the head's learning rate (then --lr is the backbone's)"),
+    ("--backbone-lr", "backbone_lr", float, "the backbone's learning rate"),
+    ("--momentum", "momentum", float, "momentum for sgd/rmsprop (default 0.9)"),
+    ("--weight-decay", "weight_decay", float, "weight decay, never on biases/norms (1e-4)"),
+    ("--scheduler", "scheduler", str, "none, cosine, step or onecycle (default cosine)"),
+    ("--seed", "seed", int, "seed of the split, the batch order and dropout (default 0)"),
+    ("--device", "device", str, "auto, cpu, cuda or cuda:N (default auto)"),
+    ("--workers", "workers", int, "data loader processes (default min(8, cores/2))"),
+    ("--augment", "augment", str, "comma list of crop, flip, color (default none)"),
+    ("--head-epochs", "head_epochs", int, "train only the head for this many epochs first"),
+    ("--keep-last", "keep_last", int, "checkpoints to keep besides the best (default 2)"),
+]
+
+
+def add_launch_flags(parser: argparse.ArgumentParser) -> None:
+    """Add --detach, --json and the torchrun flags."""
+    parser.add_argument("--detach", action="store_true",
+                        help="start the job and return at once (it survives logout)")
+    parser.add_argument("--json", action="store_true",
+                        help="JSON lines on stdout; the last line is the job's final state")
+    parser.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
+                        help="run under torchrun with N processes (DDP: nccl on CUDA, gloo on CPU)")
+    parser.add_argument("--nnodes", type=int, default=1, help="hosts taking part (torchrun)")
+    parser.add_argument("--rdzv-endpoint", default=None, metavar="HOST:PORT",
+                        help="torchrun rendezvous endpoint for several hosts")
+
+
+def register(subparsers: Any) -> None:
+    """Add the `finetune` subcommand."""
+    parser = subparsers.add_parser(
+        "finetune", help="finetune a recipe's model on an image folder, as a job",
+        description="Run the recipe (model + edits) with its [train] table (flags override it) "
+        "as a job in its own process under $PTM_HOME/jobs. Without --detach, follow it with a "
+        "progress bar per epoch; Ctrl-C stops it with a checkpoint (resume it later).")
+    parser.add_argument("recipe", help="the recipe file (.toml) with a [train] table")
+    for flag, key, kind, text in TRAIN_FLAGS:
+        parser.add_argument(flag, dest=f"train_{key}", type=kind, default=None, help=text)
+    parser.add_argument("--amp", dest="train_amp", action=argparse.BooleanOptionalAction,
+                        default=None, help="bf16 autocast on CUDA (default on)")
+    parser.add_argument("--channels-last", dest="train_channels_last",
+                        action=argparse.BooleanOptionalAction, default=None,
+                        help="channels_last memory format (faster convs on recent GPUs)")
+    parser.add_argument("--job-id", default=None, help="name the job (default: time-model-xxxx)")
+    add_launch_flags(parser)
+    parser.set_defaults(func=run)
+
+
+def overrides_from(args: argparse.Namespace) -> dict[str, Any]:
+    """Return the [train] values given as flags."""
+    prefix = "train_"
+    return {k[len(prefix):]: v for k, v in vars(args).items()
+            if k.startswith(prefix) and v is not None}
+
+
+def final_object(job_dir: Path) -> dict[str, Any]:
+    """Return the job's state as the CLI prints it in JSON."""
+    from engine.jobs.store import job_info
+
+    info = job_info(job_dir)
+    return {"job": info.job, "status": info.status, "epoch": info.epoch, "epochs": info.epochs,
+            "best_val_acc": info.best_val_acc, "last_val_acc": info.last_val_acc,
+            "checkpoint": info.checkpoint, "pid": info.pid, "dir": info.dir,
+            "message": info.message}
+
+
+def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
+    """Show the running job (a bar per epoch, or JSON lines) until it ends; return the exit code."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    from engine.jobs.launch import stop
+    from engine.jobs.store import read_metrics, read_status
+    from tui.cli.output import print_json, stderr
+
+    seen = len([r for r in read_metrics(job_dir) if r.get("kind") == "epoch"])
+    interrupted = False
+    columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
+               TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
+    with Progress(*columns, console=stderr, disable=as_json, transient=True) as progress:
+        task, shown = None, ""
+        while True:
+            try:
+                done = proc.poll() is not None
+                status = read_status(job_dir)
+                epochs = [r for r in read_metrics(job_dir) if r.get("kind") == "epoch"]
+                for record in epochs[seen:]:
+                    if as_json:
+                        print_json(record)
+                    else:
+                        progress.console.print(
+                            f"epoch {record['epoch']}/{status.get('epochs')}: train loss "
+                            f"{record['train_loss']:.4f}, val acc {record['val_acc']:.2f}%")
+                seen = len(epochs)
+                epoch, steps = int(status.get("epoch", 0)), int(status.get("steps", 0) or 0)
+                if steps and status.get("status") == "running" and not as_json:
+                    label = f"epoch {epoch + 1}/{status.get('epochs')}"
+                    loss = status.get("train_loss")
+                    info = f"loss {loss:.4f}" if isinstance(loss, (int, float)) else ""
+                    if task is None or shown != label:
+                        if task is not None:
+                            progress.remove_task(task)
+                        task, shown = progress.add_task(label, total=steps, info=info), label
+                    progress.update(task, completed=int(status.get("step", 0)), info=info)
+                if done:
+                    break
+                time.sleep(0.25)
+            except KeyboardInterrupt:
+                interrupted = True
+                stderr.print("stopping: saving a checkpoint (Ctrl-C again to leave it running)")
+                try:
+                    stop(job_dir, wait=0)
+                    proc.wait()
+                except KeyboardInterrupt:
+                    stderr.print(f"left running; `ptm-tui jobs` shows it ({job_dir.name})")
+                    return 130
+    final = final_object(job_dir)
+    if as_json:
+        print_json(final)
+    else:
+        _print_final(final)
+    if final["status"] == "failed" or final["status"].startswith("failed"):
+        if as_json:
+            stderr.print(f"ptm-tui: job {final['job']} failed: {final['message']}")
+        return 1
+    return 130 if interrupted else 0
+
+
+def _print_final(final: dict[str, Any]) -> None:
+    from rich.markup import escape
+
+    from tui.cli.output import stderr, stdout
+
+    best, last = final["best_val_acc"], final["last_val_acc"]
+    color = {"done": "green", "stopped": "yellow"}.get(final["status"], "red")
+    stdout.print(f"job [bold]{escape(final['job'])}[/]: [{color}]{final['status']}[/] after "
+                 f"{final['epoch']}/{final['epochs']} epochs", highlight=False)
+    if best is not None:
+        stdout.print(f"  val acc: best {best:.2f}%, last {last:.2f}%", highlight=False)
+    if final["checkpoint"]:
+        stdout.print(f"  checkpoint: {escape(str(final['checkpoint']))}", highlight=False)
+    if final["status"] != "done" and final["message"]:
+        stderr.print(f"  {escape(final['message'])}", highlight=False)
+
+
+def start(job_dir: Path, args: argparse.Namespace, proc: Any) -> int:
+    """Print the job at once (--detach) or follow it; return the exit code."""
+    from rich.markup import escape
+
+    from tui.cli.output import print_json, stdout
+
+    if args.detach:
+        if args.json:
+            print_json(final_object(job_dir))
+        else:
+            stdout.print(f"started job [bold]{escape(job_dir.name)}[/] (pid {proc.pid}) in "
+                         f"{escape(str(job_dir))}\n  follow it: ptm-tui jobs   stop it: "
+                         f"ptm-tui stop {escape(job_dir.name)}", highlight=False)
+        return 0
+    return follow(job_dir, proc, args.json)
+
+
+def run(args: argparse.Namespace) -> int:
+    """Create the job, launch it, and return the exit code."""
+    from engine import recipe as recipes
+    from engine.jobs.launch import create_job, launch
+
+    recipe = recipes.load(args.recipe)
+    job_dir = create_job(recipe, overrides_from(args), job_id=args.job_id)
+    proc = launch(job_dir, nproc=args.nproc_per_node or 1, nnodes=args.nnodes,
+                  rdzv_endpoint=args.rdzv_endpoint)
+    return start(job_dir, args, proc)

@@ -1,0 +1,46 @@
+"""`ptm-tui jobs`: every finetune job with its state, progress and best accuracy."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+
+def register(subparsers: Any) -> None:
+    """Add the `jobs` subcommand."""
+    parser = subparsers.add_parser(
+        "jobs", help="list finetune jobs (state, epoch, best val accuracy)",
+        description="List the jobs under $PTM_HOME/jobs. A job whose process is gone while its "
+        "status says running is shown as 'failed (process died)'.")
+    parser.add_argument("--json", action="store_true", help="one JSON object per job per line")
+    parser.set_defaults(func=run)
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.2f}%" if value is not None else "-"
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print the jobs and return 0."""
+    from engine.jobs.store import jobs_root, list_jobs
+    from tui.cli.output import print_json, stdout
+
+    jobs = list_jobs()
+    if args.json:
+        for info in jobs:
+            print_json(info.to_dict())
+        return 0
+    if not jobs:
+        stdout.print(f"no jobs yet in {jobs_root()} (start one with `ptm-tui finetune RECIPE`)")
+        return 0
+    from rich.table import Table
+
+    table = Table("job", "model", "status", "epoch", "best val acc", "last val acc", "pid")
+    for info in jobs:
+        color = {"running": "cyan", "done": "green", "stopped": "yellow",
+                 "queued": "white"}.get(info.status, "red")
+        table.add_row(info.job, info.model, f"[{color}]{info.status}[/]",
+                      f"{info.epoch}/{info.epochs or '?'}", _pct(info.best_val_acc),
+                      _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-")
+    stdout.print(table)
+    return 0
