@@ -124,3 +124,31 @@ def test_init_gives_the_same_weights_as_replaying_the_same_recipe(tmp_path: Path
     b = torch.load(tmp_path / "b.pth", weights_only=True)
     assert torch.equal(a["fc.weight"], b["fc.weight"])
     assert abs(a["fc.weight"].std().item() - 0.5) < 0.005
+
+
+@pytest.mark.parametrize(("argv", "complaint"), [
+    (["--gain", "-1"], "gain must be >= 0"),
+    (["--device", "bogus"], "unknown device 'bogus'"),
+    (["--device", "meta"], "--device meta holds no weights"),
+    (["--seed", str(2**70)], "--seed must be a whole number from 0 to 4294967295"),
+])
+def test_init_lab_bad_gain_or_device_exits_2_not_a_traceback(argv: list[str], complaint: str,
+                                                             capsys) -> None:
+    assert main(["init-lab", "--depth", "3", "--width", "8", *argv]) == 2
+    err = capsys.readouterr().err
+    assert complaint in err and "fix:" in err and "Traceback" not in err
+
+
+def test_init_out_under_a_file_or_on_a_folder_exits_2_before_opening(tmp_path: Path,
+                                                                      capsys) -> None:
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    (tmp_path / "dir.pth").mkdir()
+    base = ["init", "resnet18", "--weights", "none", "--method", "zeros"]
+    assert main([*base, "--out", str(blocker / "w.pth")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "dir.pth")]) == 2
+    assert "it is a folder, not a file" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "w.txt")]) == 2
+    assert "end --out with .pth" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "dir.pth"]

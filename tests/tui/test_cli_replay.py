@@ -142,3 +142,44 @@ def test_features_refuses_a_missing_folder_and_unknown_layer(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "no image file or folder" in err and "no layer 'layer33'" in err
     assert not (tmp_path / "f.pt").exists()
+
+
+@pytest.mark.parametrize(("text", "complaint"), [
+    ('[model]\nname = "resnet18"\nweigths = "none"\n', "unknown keys 'weigths' (did you mean 'weights'?)"),
+    ('[model]\nname = "resnet18"\n[[edit]]\nop = "adapt_input"\nchannels = 4\nstratgy = "sum"\n',
+     "edit 1 (adapt_input) is invalid: unknown keys 'stratgy' (did you mean 'strategy'?)"),
+])
+def test_a_misspelt_key_is_refused_not_silently_ignored(tmp_path, capsys, text, complaint):
+    (tmp_path / "typo.toml").write_text(text)
+    assert main(["replay", str(tmp_path / "typo.toml")]) == 2
+    assert complaint in capsys.readouterr().err
+
+
+def test_replay_bad_out_or_device_exits_2_before_building(tmp_path, capsys):
+    (tmp_path / "r.toml").write_text(RECIPE)
+    (tmp_path / "afile").write_text("x")
+    assert main(["replay", str(tmp_path / "r.toml"), "--out", str(tmp_path / "afile" / "w.pth")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main(["replay", str(tmp_path / "r.toml"), "--device", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'bogus'" in err and "Traceback" not in err
+
+
+def test_features_out_that_cannot_be_written_exits_2_and_leaves_nothing(tmp_path, capsys):
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
+    (tmp_path / "afile").write_text("x")
+    base = ["features", "resnet18", "--weights", "none", "--layers", "fc",
+            "--images", str(tmp_path / "x.png")]
+    assert main([*base, "--out", str(tmp_path / "afile" / "f.pt")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path)]) == 2
+    assert "unknown file type" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "x.png"]
+
+
+def test_a_huge_module_that_does_not_fit_is_refused_by_its_shapes_not_by_running_out_of_memory(
+        tmp_path, capsys):
+    (tmp_path / "big.toml").write_text('[model]\nname = "resnet18"\nweights = "none"\n[[edit]]\n'
+                                      'op = "replace"\ntarget = "fc"\nmodule = "Linear(100000, 100000)"\n')
+    assert main(["replay", str(tmp_path / "big.toml")]) == 2
+    assert "edit 1 (replace): shapes break at layer 'fc'" in capsys.readouterr().err

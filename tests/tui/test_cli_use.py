@@ -147,3 +147,33 @@ def test_predict_with_a_weights_file_names_classes_from_the_default_weights(imag
     names = torchvision.models.ResNet18_Weights.DEFAULT.meta["categories"]
     assert obj["top"][0]["label"] == names[obj["top"][0]["index"]]
     assert "carry no category names" in captured.err
+
+
+def test_predict_refuses_a_folder_a_bad_min_score_and_a_bad_device(images, tmp_path, capsys):
+    base = ["predict", "resnet18", "--weights", "none"]
+    assert main([*base, str(tmp_path)]) == 2
+    assert "is a folder, not an image" in capsys.readouterr().err
+    assert main([*base, images[0], "--min-score", "2"]) == 2
+    assert "--min-score must be between 0 and 1" in capsys.readouterr().err
+    assert main([*base, images[0], "--device", "bogus"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'bogus'" in err and "Traceback" not in err
+
+
+def test_actmap_unwritable_out_or_empty_layers_exit_2_and_write_nothing(images, tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    base = ["actmap", "resnet18", images[0], "--weights", "none", "--device", "cpu"]
+    assert main([*base, "--out", str(blocker / "maps")]) == 2
+    assert "is a file, not a folder" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "maps"), "--layers", ","]) == 2
+    assert "names no layer" in capsys.readouterr().err
+    assert not (tmp_path / "maps").exists()
+
+
+def test_graph_refuses_an_unknown_suffix_and_a_folder(tmp_path, capsys):
+    assert main(["graph", "resnet18", "--out", str(tmp_path / "g.xyz")]) == 2
+    assert "cannot tell the graph format of 'g.xyz'" in capsys.readouterr().err
+    assert main(["graph", "resnet18", "--out", str(tmp_path)]) == 2
+    assert "it is a folder, not a file" in capsys.readouterr().err
+    assert list(tmp_path.iterdir()) == []

@@ -13,9 +13,11 @@ def register(subparsers: Any) -> None:
         description="For each chosen layer (default: each ReLU of `features` as in the AlexNet "
         "example, layer1..4 for ResNets, else each stage) write the channel-mean activation, "
         "upsampled, coloured and blended over IMAGE, as DIR/<layer>.png, plus DIR/grid.png.")
-    parser.add_argument("model", help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
-    parser.add_argument("image", help="an image file")
-    parser.add_argument("--out", required=True, help="folder for the PNGs (created when missing)")
+    parser.add_argument("model", metavar="MODEL",
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+    parser.add_argument("image", metavar="IMAGE", help="an image file")
+    parser.add_argument("--out", required=True, metavar="DIR",
+                        help="folder for the PNGs (created when missing)")
     parser.add_argument("--layers", help="comma-separated layer paths, e.g. layer1,layer4")
     parser.add_argument("--weights", default="default",
                         help="default, none, a weights name, a file path or a URL")
@@ -32,13 +34,15 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the maps and return the exit code."""
     from engine.actmap import save_actmaps
-    from engine.inference import load_image, open_for_inference
+    from engine.features import parse_layers
+    from engine.inference import load_image, open_for_inference, resolve_device
+    from engine.save import check_output_dir
     from tui.cli.output import print_json, progress_bar, stdout
 
-    load_image(args.image)  # a bad path is reported before the model is opened
-    layers = [layer.strip() for layer in args.layers.split(",") if layer.strip()] \
-        if args.layers else None
-    device = None if args.device == "auto" else args.device
+    load_image(args.image)  # a bad path or --out is reported before the model is opened
+    check_output_dir(args.out)
+    layers = parse_layers(args.layers)
+    device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
         ready = open_for_inference(args.model, args.weights, device, progress=update)
     files = save_actmaps(ready.model, args.image, args.out, layers, ready.preprocess,

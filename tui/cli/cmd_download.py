@@ -32,12 +32,22 @@ def resolve_target(target: str) -> tuple[str, str | None, str | None]:
 
     if is_url(target):
         return target, None, None
+    if "://" in target:
+        scheme = target.split("://", 1)[0]
+        raise BadInput(f"cannot download {target}", f"{scheme}:// is not supported, only http(s)://",
+                       "give an http:// or https:// URL, or a model name such as resnet50")
     name, spec = target, "default"
     head, dot, rest = target.partition(".")
     if dot and ":" not in target and not target.startswith("timm/") \
             and head in catalog.model_names():
         name, spec = head, rest or "default"
-    weights = catalog.resolve_weights(name, spec)
+    try:
+        weights = catalog.resolve_weights(name, spec)
+    except BadInput as error:
+        if "no pretrained weights" not in error.what:
+            raise
+        raise BadInput(f"{target} has no weights file to download", error.why,
+                       "download its weights by URL instead, or build it with --weights none") from None
     if weights is None:  # e.g. resnet50.none
         raise BadInput(f"{target} names no weights file", f"{spec!r} means random weights",
                        "give MODEL, MODEL.WEIGHTS (e.g. resnet50.IMAGENET1K_V2) or a URL")

@@ -13,8 +13,10 @@ def register(subparsers: Any) -> None:
         description="Run one forward pass of a random input and draw its autograd graph with "
         "torchviz. Rendering needs Graphviz's `dot`; without it the .dot source is still "
         "written beside FILE and the command exits 1 saying how to install Graphviz.")
-    parser.add_argument("model", help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
-    parser.add_argument("--out", required=True, help="output file, e.g. resnet18.pdf")
+    parser.add_argument("model", metavar="MODEL",
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+    parser.add_argument("--out", required=True, metavar="FILE",
+                        help="output file, e.g. resnet18.pdf")
     parser.add_argument("--format", choices=("pdf", "svg", "png", "dot"),
                         help="output format (default: from the --out suffix, else pdf)")
     parser.add_argument("--weights", default="none",

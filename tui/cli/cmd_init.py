@@ -12,7 +12,8 @@ def register(subparsers: Any) -> None:
         "init", help="re-initialise a model, a subtree or a layer type and save the weights",
         description="Open MODEL, initialise the chosen tensors with a torch.nn.init method (or a "
         "preset) and write the whole state dict to --out atomically (.pth or .safetensors).")
-    parser.add_argument("model", help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+    parser.add_argument("model", metavar="MODEL",
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
     how = parser.add_mutually_exclusive_group(required=True)
     how.add_argument("--method", help="uniform, normal, constant, ones, zeros, eye, dirac, "
                      "xavier_uniform, xavier_normal, kaiming_uniform, kaiming_normal, "
@@ -33,7 +34,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--seed", type=int, default=0,
                         help="seed of the random init (same seed, same weights; default 0)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
-    parser.add_argument("--out", required=True,
+    parser.add_argument("--out", required=True, metavar="FILE",
                         help="where to save the weights (.pth or .safetensors)")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
     parser.set_defaults(func=run)
@@ -50,8 +51,8 @@ def edit_from_args(args: argparse.Namespace) -> dict[str, Any]:
                            "the preset decides the method for each layer type itself",
                            "drop those options, or use --method")
         return {"op": "init_preset", "target": args.target, "preset": args.preset}
-    params = resolve_params(args.method, parse_params(args.param))  # refuse bad params early
     given = parse_params(args.param)
+    params = resolve_params(args.method, given)  # refuse bad params early
     edit: dict[str, Any] = {"op": "init", "target": args.target, "method": args.method,
                             "params": {k: params[k] for k in given}, "what": args.what}
     if args.layer_type:
@@ -61,21 +62,19 @@ def edit_from_args(args: argparse.Namespace) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Open the model, apply the init edit, save the weights; return the exit code."""
-    from pathlib import Path
 
-    from engine.errors import BadInput
-    from engine.save import save_weights
+    from engine.inference import resolve_device
+    from engine.init import check_seed
+    from engine.save import WEIGHTS_SUFFIXES, check_output_file, save_weights
     from engine.session import Workbench
     from tui.cli.output import print_json, stderr, stdout
 
-    out = Path(args.out)
-    if out.suffix.lower() not in (".pth", ".pt", ".bin", ".safetensors"):
-        raise BadInput(f"cannot save weights as {out.name!r}", "unknown file type",
-                       "end --out with .pth or .safetensors")
+    out = check_output_file(args.out, suffixes=WEIGHTS_SUFFIXES)
+    check_seed(args.seed)
+    device = resolve_device(args.device)
     edit = edit_from_args(args)
     with stderr.status(f"opening {args.model}..."):
-        bench = Workbench.open(args.model, weights=args.weights, device=args.device,
-                               seed=args.seed)
+        bench = Workbench.open(args.model, weights=args.weights, device=device, seed=args.seed)
     summary = bench.apply(edit)
     saved = save_weights(bench.model, out)
     if args.json:

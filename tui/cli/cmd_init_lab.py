@@ -104,8 +104,9 @@ def _table(stds: list[float], every: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiment and print the stds (plot or table, or JSON) and the verdict."""
+    from engine.inference import resolve_device
     from engine.init import parse_params
-    from engine.init_lab import LabConfig, LabResult, StdExperiment
+    from engine.init_lab import LabConfig, run_lab
     from tui.cli.output import print_json, stderr
 
     gain: float | str | None = args.gain
@@ -116,18 +117,13 @@ def run(args: argparse.Namespace) -> int:
     config = LabConfig(depth=args.depth, width=args.width, batch=args.batch,
                        activation=args.activation, init=args.init,
                        params=parse_params(args.param), gain=gain, bias=args.bias,
-                       seed=args.seed, device=args.device)
-    experiment = StdExperiment(config)
+                       seed=args.seed, device=resolve_device(args.device))
     if args.json:
-        for _ in experiment:
-            pass
-        print_json({"stds": experiment.stds,
-                    "first_nonfinite_layer": experiment.first_nonfinite_layer})
+        result = run_lab(config)
+        print_json({"stds": result.stds, "first_nonfinite_layer": result.first_nonfinite_layer})
         return 0
     with stderr.status(f"running {config.label()} through {config.depth} layers..."):
-        for _ in experiment:
-            pass
-    result = LabResult(experiment.stds, experiment.first_nonfinite_layer, config.label())
+        result = run_lab(config)
     out = sys.stdout
     print(f"{result.label}  depth {config.depth}, width {config.width}, batch {config.batch}, "
           f"seed {config.seed}", file=out)

@@ -6,8 +6,6 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-_IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-
 
 def register(subparsers: Any) -> None:
     """Add the `predict` subcommand."""
@@ -16,7 +14,8 @@ def register(subparsers: Any) -> None:
         description="Run images through MODEL with its weights' own preprocessing (resize, crop, "
         "mean/std) and print the top-k categories by name. Detection models print boxes "
         "(and keypoints) with labels and scores; --out draws them on the image.")
-    parser.add_argument("model", help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+    parser.add_argument("model", metavar="MODEL",
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--weights", default="default",
                         help="default, none, a weights name, a file path or a URL")
@@ -34,8 +33,10 @@ def register(subparsers: Any) -> None:
 
 def _out_paths(out: str, images: list[str]) -> list[Path]:
     """Return where each image's drawing goes: `out` itself for one image, else out/<stem>.png."""
+    from engine.inference import IMAGE_SUFFIXES
+
     target = Path(out)
-    if len(images) == 1 and target.suffix.lower() in _IMAGE_SUFFIXES:
+    if len(images) == 1 and target.suffix.lower() in IMAGE_SUFFIXES:
         return [target]
     return [target / f"{Path(image).stem}.pred.png" for image in images]
 
@@ -75,27 +76,45 @@ def _print_detections(result: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict and print; return the exit code."""
     from engine.errors import BadInput
-    from engine.inference import draw_detections, load_image, open_for_inference, predict_ready
+    from engine.inference import (
+        draw_detections,
+        load_image,
+        open_for_inference,
+        predict_ready,
+        resolve_device,
+    )
+    from engine.save import check_output_file
     from tui.cli.output import print_json, progress_bar, stderr
 
     if args.topk < 1:
         raise BadInput(f"--topk must be at least 1, got {args.topk}", "there is nothing to show",
                        "e.g. --topk 5")
+    if not 0.0 <= args.min_score <= 1.0:
+        raise BadInput(f"--min-score must be between 0 and 1, got {args.min_score}",
+                       "it is a detection score (a probability)", "e.g. --min-score 0.5")
     for image in args.images:
         load_image(image)  # a bad path is reported before the model is opened
-    device = None if args.device == "auto" else args.device
+    out_paths = _out_paths(args.out, args.images) if args.out else []
+    for path in out_paths:  # so is an --out that cannot be written
+        check_output_file(path)
+    device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
         ready = open_for_inference(args.model, args.weights, device, progress=update)
     if ready.labels_note:
         stderr.print(f"note: {ready.labels_note}", highlight=False, soft_wrap=True)
-    results = predict_ready(ready, args.images, topk=args.topk, min_score=args.min_score)
-    detection = bool(results) and "detections" in results[0]
-    if args.out and not detection:
+    from engine.detection import is_detection_model
+
+    if args.out and not is_detection_model(ready.model):  # refused before the images are run
         raise BadInput("--out draws boxes, and this model does not detect objects",
                        f"{args.model} is not a detection model", "drop --out")
+    results = predict_ready(ready, args.images, topk=args.topk, min_score=args.min_score)
+    detection = bool(results) and "detections" in results[0]
     if args.out:
-        for image, result, path in zip(args.images, results, _out_paths(args.out, args.images)):
-            result["drawn"] = str(draw_detections(image, result, path))
+        from engine.save import writing
+
+        for image, result, path in zip(args.images, results, out_paths):
+            with writing(path):
+                result["drawn"] = str(draw_detections(image, result, path))
     for result in results:
         if args.json:
             print_json(result)

@@ -15,7 +15,7 @@ def register(subparsers: Any) -> None:
         "and optionally save the result. Exit 2 names the edit that is wrong.",
     )
     parser.add_argument("recipe", help="the recipe file (.toml)")
-    parser.add_argument("--out", help="save the rebuilt weights here (.pth or .safetensors)")
+    parser.add_argument("--out", metavar="FILE", help="save the rebuilt weights here (.pth or .safetensors)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument(
         "--json", action="store_true", help="print the rebuilt model as `inspect --json` does"
@@ -36,11 +36,16 @@ def _inspect_object(workbench: Any, saved: Any = None) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Replay the recipe and return the exit code."""
     from engine import recipe as recipes
+    from engine.inference import resolve_device
+    from engine.save import WEIGHTS_SUFFIXES, check_output_file
     from tui.cli.output import print_json, progress_bar, stdout
 
     recipe = recipes.load(args.recipe)
+    if args.out:  # a bad --out is refused before the model is built
+        check_output_file(args.out, suffixes=WEIGHTS_SUFFIXES)
+    device = resolve_device(args.device, allow_meta=not args.out)  # meta: structure only
     with progress_bar(f"opening {recipe.model['name']}") as update:
-        workbench = recipes.build(recipe, device=args.device, progress=update)
+        workbench = recipes.build(recipe, device=device, progress=update)
     saved = None
     if args.out:
         from engine.save import save_weights

@@ -17,6 +17,17 @@ COMMANDS: dict[str, str] = {
     "inspect": "cmd_inspect",
     "summary": "cmd_summary",
     "download": "cmd_download",
+    "replay": "cmd_replay",
+    "features": "cmd_features",
+    "init-lab": "cmd_init_lab",
+    "init": "cmd_init",
+    "predict": "cmd_predict",
+    "actmap": "cmd_actmap",
+    "graph": "cmd_graph",
+    "finetune": "cmd_finetune",
+    "jobs": "cmd_jobs",
+    "resume": "cmd_resume",
+    "stop": "cmd_stop",
 }
 
 

@@ -1,0 +1,69 @@
+"""A real terminal: `ptm-tui resnet18 --weights none` under tmux, driven with keys."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+
+import pytest
+
+pytestmark = [pytest.mark.slow,
+              pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
+
+
+def _capture(session: str) -> str:
+    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+                          text=True, check=True).stdout
+
+
+def _wait(session: str, text: str, timeout: float = 90.0) -> str:
+    deadline = time.monotonic() + timeout
+    screen = ""
+    while time.monotonic() < deadline:
+        screen = _capture(session)
+        if text in screen:
+            return screen
+        time.sleep(0.2)
+    raise AssertionError(f"{text!r} never appeared; the screen was:\n{screen}")
+
+
+def _keys(session: str, *keys: str) -> None:
+    subprocess.run(["tmux", "send-keys", "-t", session, *keys], check=True)
+
+
+def test_tree_freeze_help_quit_in_a_real_terminal(tmp_path):
+    session = f"ptm-smoke-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "TERM": "xterm-256color"}
+    command = f"{sys.executable} -m tui.cli.main resnet18 --weights none; sleep 30"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                    command], check=True, env=env, cwd=os.getcwd())
+    try:
+        screen = _wait(session, "11.7M trainable")  # the tree may come first, from meta
+        assert "resnet18 · random init · 11.7M params, 11.7M trainable · cpu" in screen
+        assert "layer4 Sequential 8.4M" in screen
+        _keys(session, "j", "j")  # conv1, then bn1
+        screen = _wait(session, "bn1  BatchNorm2d")
+        _keys(session, "j", "j", "j", "l")  # layer1, opened
+        screen = _wait(session, "0 BasicBlock 74.0K")
+        _keys(session, "Space")  # freeze layer1
+        screen = _wait(session, "1 edit")
+        assert "11.5M trainable" in screen
+        assert "■ layer1 Sequential 148.0K" in screen and "■ 0 BasicBlock" in screen
+        _keys(session, "/", *"downs", "Enter")  # typed at once, as a fast typist would
+        screen = _wait(session, "layer2.0.downsample  Sequential")
+        _keys(session, "?")
+        screen = _wait(session, "ptm-tui keys: explorer")
+        assert "Freeze before" in screen
+        _keys(session, "Escape")
+        _wait(session, "layer4 Sequential")
+        _keys(session, "q")
+        deadline = time.monotonic() + 20
+        while "layer4 Sequential" in _capture(session):
+            assert time.monotonic() < deadline, "q did not quit"
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)

@@ -1,0 +1,51 @@
+"""Shared helpers for the TUI tests: models, an app on a ready workbench, the screen as text."""
+
+from __future__ import annotations
+
+import pytest
+from textual.app import App
+
+
+def screen_text(app: App) -> str:
+    """Return what the terminal shows right now, one line per row."""
+    update = app.screen._compositor.render_update(full=True)
+    return "\n".join("".join(seg.text for strip in line for seg in strip) for line in update.strips)
+
+
+def make_workbench(model_name: str = "resnet18"):
+    """A seeded random-init torchvision model in a Workbench (no weights file needed)."""
+    import torch
+    import torchvision
+
+    from engine.session import Workbench
+
+    torch.manual_seed(0)
+    return Workbench(model=getattr(torchvision.models, model_name)(), name=model_name)
+
+
+def deep_model(blocks: int = 100, per_block: int = 10, layers: int = 10):
+    """A synthetic model with blocks*per_block*(layers+1)+blocks+1 modules (11,101 by default)."""
+    from torch import nn
+
+    def block() -> nn.Module:
+        return nn.Sequential(*[nn.Sequential(*[nn.Linear(4, 4) for _ in range(layers)])
+                               for _ in range(per_block)])
+
+    return nn.Sequential(*[block() for _ in range(blocks)])
+
+
+async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) -> None:
+    """Pause the pilot until `condition()` is true (fail after `timeout` seconds)."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {condition}")
+        await pilot.pause(step)
+
+
+@pytest.fixture
+def resnet18_workbench():
+    """A seeded random-init resnet18 in a Workbench."""
+    return make_workbench("resnet18")

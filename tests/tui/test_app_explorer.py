@@ -1,0 +1,329 @@
+"""The explorer driven with Pilot: tree keys, lazy loading, search, freezing, undo, panel, help."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import deep_model, make_workbench, screen_text, wait_for
+
+from tui.app import PtmApp
+from tui.screens.explorer import ExplorerScreen
+from tui.widgets.layer_tree import LayerTree
+
+SIZE = (100, 30)
+
+
+async def _ready(pilot) -> tuple[ExplorerScreen, LayerTree]:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                   and app.screen.query_one(LayerTree).model is not None)
+    await pilot.pause()
+    return app.screen, app.screen.query_one(LayerTree)
+
+
+def _header(app) -> str:
+    return screen_text(app).splitlines()[0]
+
+
+async def test_vim_keys_move_open_and_close(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        assert screen.current_path == ""
+        await pilot.press("j", "j")
+        assert screen.current_path == "bn1"
+        await pilot.press("k")
+        assert screen.current_path == "conv1"
+        await pilot.press("G")
+        assert screen.current_path == "fc"
+        await pilot.press("g")
+        assert screen.current_path == ""
+        await pilot.press(*"jjjjj")
+        assert screen.current_path == "layer1"
+        assert "layer1.0" not in tree.nodes_by_path  # lazy: not loaded before it is opened
+        await pilot.press("l")
+        assert "layer1.0" in tree.nodes_by_path
+        assert "layer1.0.conv1" not in tree.nodes_by_path
+        await pilot.press("l")
+        assert screen.current_path == "layer1.0"
+        await pilot.press("h")  # layer1.0 is closed: go to the parent
+        assert screen.current_path == "layer1"
+        await pilot.press("h")  # close layer1
+        assert not tree.nodes_by_path["layer1"].is_expanded
+        await pilot.press("enter")  # enter opens it again
+        assert tree.nodes_by_path["layer1"].is_expanded
+        await pilot.pause()
+        text = screen_text(app)
+        assert "layer1 Sequential 148.0K" in text
+        assert "conv1 Conv2d 9.4K" in text
+
+
+async def test_search_by_name_and_type_with_n_and_shift_n(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        await pilot.press("slash", *"downs", "enter")
+        assert screen.current_path == "layer2.0.downsample"  # layer1 has none: first match
+        assert tree.nodes_by_path["layer2.0"].is_expanded  # its ancestors were opened
+        await pilot.press("n")
+        assert screen.current_path == "layer3.0.downsample"
+        await pilot.press("N", "N")
+        assert screen.current_path == "layer4.0.downsample"  # wraps around
+        await pilot.press("slash", *"linea", "enter")  # by type
+        assert screen.current_path == "fc"
+        await pilot.press("slash", *"zzz", "enter")
+        await pilot.pause()
+        assert "no layer matches" in screen_text(app)
+        assert screen.current_path == "fc"
+
+
+async def test_space_freezes_a_subtree_and_header_follows_engine_counts(resnet18_workbench):
+    wb = resnet18_workbench
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        _, tree = await _ready(pilot)
+        await pilot.press("j", "j", "j", "j", "j")  # layer1
+        await pilot.press("l")
+        await pilot.press("space")
+        total, trainable = wb.counts()
+        assert trainable == total - 147_968
+        assert wb.edits == [{"op": "freeze", "target": "layer1"}]
+        assert tree.counts[""] == (total, trainable)
+        assert tree.counts["layer1.0"][1] == 0  # loaded children are relabelled too
+        await pilot.pause()
+        text = screen_text(app)
+        assert "11.5M trainable" in _header(app)
+        assert "■ layer1 Sequential" in text and "■ 0 BasicBlock" in text
+        assert "▼ ResNet 11.7M" in text  # the root has no mark: the header has the counts
+        await pilot.press("space")  # again: unfreeze
+        assert wb.counts() == (total, total)
+        assert tree.counts[""] == (total, total)
+        assert len(wb.edits) == 2
+        await pilot.press("u")  # undo the unfreeze
+        assert wb.counts() == (total, trainable)
+        assert tree.counts[""] == (total, trainable)
+        await pilot.press("ctrl+r")  # redo it
+        assert wb.counts()[1] == total
+        await pilot.pause()
+        assert "11.7M trainable" in _header(app)
+
+
+async def test_freeze_before_and_unfreeze_all(resnet18_workbench):
+    wb = resnet18_workbench
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        _, tree = await _ready(pilot)
+        assert tree.select_path("layer4")
+        await pilot.press("F")
+        frozen = ["conv1", "bn1", "layer1", "layer2", "layer3"]
+        assert [e["target"] for e in wb.edits] == frozen
+        for name, module in wb.model.named_children():
+            params = list(module.parameters())
+            assert all(not p.requires_grad for p in params) == (name in frozen) or not params
+        assert tree.counts[""] == wb.counts()
+        # frozen BatchNorm layers are put in eval mode by default
+        wb.model.train()
+        await pilot.press("F")  # nothing left to freeze before layer4
+        assert len(wb.edits) == 5
+        await pilot.press("U")
+        assert wb.counts()[0] == wb.counts()[1]
+        assert tree.counts[""] == wb.counts()
+        await pilot.pause()
+        assert "11.7M params, 11.7M trainable" in _header(app)
+
+
+async def test_frozen_batchnorm_stays_in_eval_mode_setting(resnet18_workbench):
+    wb = resnet18_workbench
+    wb.model.train()
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        tree.select_path("bn1")
+        await pilot.press("space")
+        assert not wb.model.bn1.training
+        assert wb.model.layer1[0].bn1.training
+        await pilot.press("b")  # setting off: frozen BN follows the model's mode
+        assert not screen.frozen_bn_eval
+        assert wb.model.bn1.training
+
+
+async def test_panel_shows_params_stats_and_histogram(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        screen, _ = await _ready(pilot)
+        await pilot.press("j")  # conv1
+        await wait_for(pilot, lambda: getattr(screen.query_one("#layer-panel").data, "path",
+                                              None) == "conv1")
+        await pilot.pause()
+        text = screen_text(app)
+        assert "Conv2d(3, 64, kernel_size=(7, 7), stride=(2, 2)" in text  # one line, cut to fit
+        assert "weight" in text and "64x3x7x7" in text and "float32" in text and "9.4K" in text
+        for word in ("mean", "std", "min", "max", "norm", "zeros"):
+            assert word in text
+        hist = screen.query_one("#layer-hist")
+        assert hist.display and hist._data[0] and sum(hist._data[0]) == 9408
+
+
+async def test_nan_weights_raise_an_alarm():
+    import torch
+
+    wb = make_workbench("resnet18")
+    with torch.no_grad():
+        wb.model.fc.weight[0, :3] = float("nan")
+        wb.model.fc.weight[1, 0] = float("inf")
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        screen, _ = await _ready(pilot)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: getattr(screen.query_one("#layer-panel").data, "path",
+                                              None) == "fc")
+        await pilot.pause()
+        assert "3 NaN, 1 Inf values" in screen_text(app)
+
+
+async def test_help_lists_keys_and_closes():
+    app = PtmApp(workbench=make_workbench("resnet18"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _ready(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        text = screen_text(app)
+        for line in ("space", "Freeze before", "Unfreeze all", "Undo", "Search", "ctrl+p"):
+            assert line in text
+        await pilot.press("escape")
+        assert isinstance(app.screen, ExplorerScreen)
+        await pilot.press("f1")
+        assert type(app.screen).__name__ == "HelpScreen"
+
+
+async def test_command_palette_lists_every_action():
+    app = PtmApp(workbench=make_workbench("resnet18"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, _ = await _ready(pilot)
+        titles = [c.title for c in app.get_system_commands(screen)]
+        for binding in ExplorerScreen.BINDINGS:
+            if binding.description and binding.id:
+                assert any(t.startswith(binding.description) for t in titles), binding
+        search = next(c for c in app.get_system_commands(screen) if c.title.startswith("Search ("))
+        await search.callback()
+        await pilot.pause()
+        assert screen.query_one("#search").display and screen.query_one("#search").has_focus
+        await pilot.press("escape")
+        await pilot.press("ctrl+p")  # the real palette: find an action by typing
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CommandPalette")
+        await pilot.press(*"freeze before")
+        await pilot.pause(0.5)
+        assert "Freeze before (F)" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is screen)
+        assert app.is_running
+
+
+async def test_every_binding_has_an_id():
+    from tui.screens.catalog import CatalogScreen
+    from tui.screens.help import HelpScreen
+
+    for cls in (PtmApp, ExplorerScreen, CatalogScreen, HelpScreen, LayerTree):
+        for binding in cls.BINDINGS:
+            assert binding.id, (cls.__name__, binding)
+
+
+async def test_ascii_mode_draws_only_ascii():
+    app = PtmApp(workbench=make_workbench("resnet18"), ascii_only=True)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        tree.select_path("layer1.0")
+        await pilot.press("space", "j")
+        await wait_for(pilot, lambda: getattr(screen.query_one("#layer-panel").data, "path",
+                                              None) == "layer1.1")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "# 0 BasicBlock" in text and "`-" in text
+        assert [c for c in text if ord(c) > 127] == []
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert [c for c in screen_text(app) if ord(c) > 127] == []
+        await pilot.press("escape", "ctrl+p", *"free")
+        await pilot.pause(0.3)
+        assert "Freeze before" in screen_text(app)
+        assert [c for c in screen_text(app) if ord(c) > 127] == []
+
+
+async def test_light_theme():
+    app = PtmApp(workbench=make_workbench("resnet18"), light=True)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _ready(pilot)
+        assert app.theme == "textual-light"
+        assert app.current_theme.dark is False
+
+
+async def test_refresh_after_edit_rebuilds_only_the_changed_parent(resnet18_workbench):
+    from torch import nn
+
+    wb = resnet18_workbench
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        tree.select_path("layer1.0.conv1")
+        kept = tree.nodes_by_path["layer2"]
+        wb.model.layer1[0].conv1 = nn.Conv2d(64, 64, 1, bias=False)  # as a surgery op would
+        del wb.model.layer1[0]._modules["relu"]
+        screen.refresh_after_edit()
+        assert tree.nodes_by_path["layer2"] is kept  # untouched subtrees keep their nodes
+        assert "layer1.0.relu" not in tree.nodes_by_path
+        assert tree.counts["layer1.0.conv1"][0] == 64 * 64
+        assert tree.counts[""] == wb.counts()
+        await pilot.pause()
+        assert "conv1 Conv2d 4.1K" in screen_text(app)
+
+
+async def test_big_model_keys_stay_fast():
+    import time
+
+    from engine.session import Workbench
+
+    model = deep_model()
+    app = PtmApp(workbench=Workbench(model=model, name="deep"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        tree.select_path("50")
+        start = time.perf_counter()
+        await pilot.press("space")
+        took = time.perf_counter() - start
+        assert tree.counts[""] == screen.workbench.counts()
+        assert took < 2.0, took  # bench/tui.py measures the real figure; this catches regressions
+
+
+@pytest.mark.parametrize("key", ["u", "ctrl+r"])
+async def test_undo_redo_with_nothing_to_do_says_so(key):
+    app = PtmApp(workbench=make_workbench("resnet18"))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _ready(pilot)
+        await pilot.press(key)
+        assert "nothing to" in screen_text(app)
+
+
+def test_the_first_frame_does_not_wait_for_torch():
+    import subprocess
+    import sys
+
+    code = ("import sys, tui.app, tui.screens.explorer, tui.screens.catalog, tui.screens.help; "
+            "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]"
+
+
+async def test_summary_shows_output_shape_and_mult_adds(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        tree.select_path("layer1.0.conv1")
+        await pilot.pause()
+        assert "press s for output shapes" in screen_text(app)
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.summary is not None, timeout=60)
+        await pilot.pause()
+        text = screen_text(app)
+        assert "output 1x64x56x56" in text and "mult-adds 115.6M" in text
+        await pilot.press("G")  # fc
+        await pilot.pause()
+        assert "output 1x1000" in screen_text(app)

@@ -1,0 +1,135 @@
+"""The Textual app: `ptm-tui` opens the catalog, `ptm-tui MODEL` the explorer (torch later)."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Iterable
+from typing import ClassVar
+
+from textual.app import App, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.markup import escape
+from textual.screen import Screen
+
+from tui.format import ASCII, UNICODE, Glyphs
+
+
+class PtmApp(App[int]):
+    """The ptm-tui app. Heavy work (torch, models, stats) runs in workers; the UI never waits."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "ptm-tui"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("q", "quit", "Quit", id="app.quit"),
+        Binding("question_mark,f1", "help", "Help", id="app.help"),
+        Binding("ctrl+p", "command_palette", "Commands", show=False, id="app.palette"),
+    ]
+
+    def __init__(self, model: str | None = None, weights: str = "default", *,
+                 ascii_only: bool = False, light: bool = False, device: str = "cpu",
+                 workbench: object | None = None) -> None:
+        super().__init__()
+        self.model_name = model
+        self.weights = weights
+        self.device = device
+        self.ascii_only = ascii_only
+        self.light = light
+        self.glyphs: Glyphs = ASCII if ascii_only else UNICODE
+        self._workbench = workbench
+        self.theme = "textual-light" if light else "textual-dark"
+        if ascii_only:
+            _use_ascii_scrollbars()
+
+    def on_mount(self) -> None:
+        """Show the explorer when a model was named, else the catalog."""
+        if self.ascii_only:
+            self.add_class("-ascii")
+        if self.model_name or self._workbench is not None:
+            self.open_explorer(self.model_name or "", self.weights, workbench=self._workbench)
+        else:
+            from tui.screens.catalog import CatalogScreen
+
+            self.push_screen(CatalogScreen())
+
+    def open_explorer(self, model: str, weights: str = "default",
+                      workbench: object | None = None) -> None:
+        """Push the explorer on `model` (or on an already open workbench)."""
+        from tui.screens.explorer import ExplorerScreen
+
+        self.push_screen(ExplorerScreen(model, weights, device=self.device, workbench=workbench))
+
+    def action_help(self) -> None:
+        """Show the keys of the current screen."""
+        from tui.screens.help import HelpScreen
+
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.screen))
+
+    async def action_command_palette(self) -> None:
+        """Open the command palette (with an ASCII search icon under --ascii)."""
+        from textual.command import CommandPalette, SearchIcon
+
+        if not self.use_command_palette or CommandPalette.is_open(self):
+            return
+        palette = CommandPalette(id="--command-palette")
+        await self.push_screen(palette)
+        if self.ascii_only:
+            palette.query_one(SearchIcon).icon = ">"
+
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
+        """List every action of the current screen (and the app) in the command palette."""
+        yield from super().get_system_commands(screen)
+        for keys, description, action, node in key_table(screen):
+            if action == "command_palette":
+                continue
+            yield SystemCommand(escape(f"{description} ({keys})"), f"action: {action}",
+                                lambda node=node, action=action: self.run_action(action, node))
+
+
+def key_table(screen: Screen) -> list[tuple[str, str, str, object]]:
+    """Return (keys, description, action, node) for every binding active on `screen`."""
+    app = screen.app
+    rows: dict[str, list] = {}
+    for node in (screen.focused, screen, app):
+        if node is None:
+            continue
+        for _key, binding in node._bindings:
+            if not binding.description or not binding.id:
+                continue
+            row = rows.get(binding.action)
+            key = app.get_key_display(binding)
+            if row is None:
+                rows[binding.action] = [[key], binding.description, binding.action, node]
+            elif row[3] is node and key not in row[0]:
+                row[0].append(key)
+    return [(" ".join(keys), description, action, node)
+            for keys, description, action, node in rows.values()]
+
+
+def _use_ascii_scrollbars() -> None:
+    """Draw the scrollbars of --ascii apps with ASCII characters only (other apps unchanged)."""
+    from textual._context import active_app
+    from textual.scrollbar import ScrollBar, ScrollBarRender
+
+    if getattr(ScrollBar.renderer, "ptm_aware", False):
+        return
+
+    class AsciiScrollBarRender(ScrollBarRender):
+        VERTICAL_BARS: ClassVar[list[str]] = [" "] * 8
+        HORIZONTAL_BARS: ClassVar[list[str]] = [" "] * 8
+
+    def pick_renderer(**kwargs: object) -> ScrollBarRender:
+        app = active_app.get(None)
+        cls = AsciiScrollBarRender if getattr(app, "ascii_only", False) else ScrollBarRender
+        return cls(**kwargs)  # type: ignore[arg-type]
+
+    pick_renderer.ptm_aware = True  # type: ignore[attr-defined]
+    ScrollBar.renderer = staticmethod(pick_renderer)  # type: ignore[assignment]
+
+
+def run_app(args: argparse.Namespace) -> int:
+    """Run the TUI for parsed `ptm-tui [MODEL]` arguments and return the exit code."""
+    app = PtmApp(model=args.model, weights=args.weights, ascii_only=args.ascii, light=args.light,
+                 device=args.device)
+    result = app.run()
+    return int(result or app.return_code or 0)

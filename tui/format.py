@@ -1,0 +1,79 @@
+"""Numbers and glyphs as the TUI shows them: 25.6M params, 97.8 MB, ASCII or Unicode marks."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+def human_count(n: int | float | None) -> str:
+    """Return a parameter count in short form: 950, 9.4K, 25.6M, 1.2B ('-' when unknown)."""
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit, size in (("B", 1e9), ("M", 1e6), ("K", 1e3)):
+        if abs(n) >= size:
+            return f"{n / size:.1f}{unit}"
+    return f"{int(n)}"
+
+
+def human_bytes(n: int | float | None) -> str:
+    """Return a byte size in short form: 512 B, 97.8 MB ('-' when unknown)."""
+    if n is None:
+        return "-"
+    n = float(n)
+    for unit, size in (("GB", 1 << 30), ("MB", 1 << 20), ("kB", 1 << 10)):
+        if n >= size:
+            return f"{n / size:.1f} {unit}"
+    return f"{int(n)} B"
+
+
+def short_float(x: float) -> str:
+    """Return a float with 4 significant digits (scientific when very small or large)."""
+    if x != x or x in (float("inf"), float("-inf")):
+        return str(x)
+    if x == 0:
+        return "0"
+    if 1e-3 <= abs(x) < 1e5:
+        return f"{x:.4g}"
+    return f"{x:.3e}"
+
+
+@dataclass(frozen=True)
+class Glyphs:
+    """The characters the TUI draws with: Unicode by default, ASCII only with --ascii."""
+
+    frozen: str
+    mixed: str
+    trainable: str
+    sep: str
+    alarm: str
+    ellipsis: str
+    check: str
+    bar_full: str
+    bar_empty: str
+    tree_lines: tuple[str, str, str, str]
+    node_closed: str
+    node_open: str
+
+
+UNICODE = Glyphs(
+    frozen="■", mixed="◧", trainable="□", sep=" · ", alarm="⚠", ellipsis="…", check="✓",
+    bar_full="█", bar_empty="░",
+    tree_lines=("  ", "│ ", "└─", "├─"), node_closed="▶ ", node_open="▼ ",
+)
+ASCII = Glyphs(
+    frozen="#", mixed="~", trainable=".", sep=" | ", alarm="!!", ellipsis="...", check="*",
+    bar_full="#", bar_empty=".",
+    tree_lines=("  ", "| ", "`-", "|-"), node_closed="+ ", node_open="- ",
+)
+
+
+def progress_text(done: int, total: int | None, width: int, glyphs: Glyphs) -> str:
+    """Return a text progress bar `[####....]  45%  11.0 MB / 24.4 MB` of about `width` cells."""
+    if total:
+        fraction = min(max(done / total, 0.0), 1.0)
+        cells = max(width, 4)
+        filled = round(fraction * cells)
+        bar = glyphs.bar_full * filled + glyphs.bar_empty * (cells - filled)
+        return f"[{bar}] {fraction * 100:3.0f}%  {human_bytes(done)} / {human_bytes(total)}"
+    return f"{human_bytes(done)} downloaded"

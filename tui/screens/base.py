@@ -1,0 +1,30 @@
+"""The base of every screen: one place where worker errors become notifications."""
+
+from __future__ import annotations
+
+from textual.screen import Screen
+from textual.worker import Worker, WorkerState
+
+
+def error_text(error: BaseException | None) -> str:
+    """Return what the user should read about a failed worker: what, why and fix when known."""
+    if error is None:
+        return "something failed"
+    message = getattr(error, "message", None)
+    if isinstance(message, str):
+        return message
+    return f"{type(error).__name__}: {error}"
+
+
+class PtmScreen(Screen):
+    """A screen whose failed workers turn into error notifications (the app keeps running)."""
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Notify the user of a worker that failed; let the screen react via `worker_failed`."""
+        if event.state == WorkerState.ERROR:
+            self.notify(error_text(event.worker.error), title=f"{event.worker.name} failed",
+                        severity="error", timeout=10)
+            self.worker_failed(event.worker)
+
+    def worker_failed(self, worker: Worker) -> None:
+        """Called after a worker of this screen failed (override to restore state)."""

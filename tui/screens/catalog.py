@@ -1,0 +1,268 @@
+"""The catalog: every model the engine knows, filtered as you type; Enter opens, d downloads."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import events, on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Input, Static
+
+from tui.format import human_count
+from tui.messages import CatalogLoaded, DownloadDone, Progress
+from tui.screens.base import PtmScreen
+from tui.widgets.keybar import KeyBar
+from tui.widgets.progress import DownloadBar
+
+COLUMNS = (("model", "name"), ("task", "task"), ("params", "params"), ("acc@1", "acc1"),
+           ("GFLOPs", "gflops"), ("size", "size"), ("cached", "cached"))
+
+COLUMN_WIDTHS = {"task": 9, "params": 6, "acc1": 5, "gflops": 6, "size": 8, "cached": 6}
+"""Fixed widths; the model name gets the rest of the screen."""
+
+TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
+              "quantized": "quantized", "detection": "detection", "video": "video"}
+
+
+def default_weights(info: Any) -> Any | None:
+    """Return the weights a plain `--weights default` would use for a catalog entry."""
+    if not info.weights:
+        return None
+    return info.weights_named(info.default_weights) or info.weights[-1]
+
+
+def matches(info: Any, terms: list[str]) -> bool:
+    """Return whether every filter term is in the model's name or task."""
+    haystack = f"{info.name} {info.task}".lower()
+    return all(term in haystack for term in terms)
+
+
+class CatalogScreen(PtmScreen):
+    """Pick a model: type to filter, Enter to open, d to download its weights."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="catalog.open"),
+        Binding("d", "download", "Download", id="catalog.download"),
+        Binding("escape", "cancel_download", "Cancel download", show=False,
+                id="catalog.cancel_download"),
+        Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
+        Binding("down", "cursor_down", "Down", show=False, id="catalog.down"),
+        Binding("up", "cursor_up", "Up", show=False, id="catalog.up"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.models: list[Any] = []
+        self.shown: list[Any] = []
+        self._cancel: threading.Event | None = None
+        self._downloading: str | None = None
+        self.downloaded: set[str] = set()
+        self.name_width = 24
+
+    def compose(self) -> ComposeResult:
+        """Title, filter box, table, download bar, footer."""
+        yield Static(Text.assemble(("ptm-tui", "bold"), "  model catalog: type to filter, "
+                                   "enter opens, tab then d downloads weights"),
+                     id="catalog-title")
+        filter_box = Input(placeholder="filter by name or task (e.g. resnet, detection)",
+                           id="filter", select_on_focus=False)
+        filter_box.cursor_blink = False  # a blinking cursor redraws over SSH twice a second
+        yield filter_box
+        table: DataTable = DataTable(id="catalog-table", cursor_type="row", zebra_stripes=True)
+        yield table
+        yield Static("", id="catalog-status")
+        yield DownloadBar(self.app.glyphs, id="download-bar")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        """Set up the table and load the model list in a worker."""
+        self._add_columns()
+        self.query_one("#catalog-status", Static).update(
+            Text("loading the model list (importing torch)...", style="italic"))
+        self.query_one("#filter", Input).focus()
+        self.load_catalog()
+
+    def _add_columns(self) -> None:
+        """(Re)create the table's columns, the model name taking the width left over."""
+        table = self.query_one(DataTable)
+        table.clear(columns=True)
+        fixed = sum(COLUMN_WIDTHS.values())
+        self.name_width = max(16, (self.size.width or 80) - fixed - 2 * len(COLUMNS) - 2)
+        for label, key in COLUMNS:
+            table.add_column(label, key=key, width=COLUMN_WIDTHS.get(key, self.name_width))
+
+    def on_resize(self) -> None:
+        """Fit the columns to the new width."""
+        self._add_columns()
+        self.refilter()
+
+    @work(thread=True, exclusive=True, group="catalog", exit_on_error=False, name="model list")
+    def load_catalog(self) -> None:
+        """Read the engine's catalog in a thread."""
+        from engine.catalog import list_models
+
+        self.post_message(CatalogLoaded(list_models()))
+
+    def on_catalog_loaded(self, message: CatalogLoaded) -> None:
+        """Fill the table."""
+        self.models = message.models
+        self.refilter()
+
+    # --- filtering -----------------------------------------------------------------------
+
+    @on(Input.Changed, "#filter")
+    def _on_filter(self, _: Input.Changed) -> None:
+        self.refilter()
+
+    def refilter(self) -> None:
+        """Show the models that match the filter text."""
+        terms = self.query_one("#filter", Input).value.lower().split()
+        self.shown = [info for info in self.models if matches(info, terms)]
+        table = self.query_one(DataTable)
+        table.clear()
+        for info in self.shown:
+            table.add_row(*self._row(info), key=info.name)
+        status = f"{len(self.shown)} of {len(self.models)} models"
+        if terms:
+            status += f" matching '{' '.join(terms)}'"
+        self.query_one("#catalog-status", Static).update(Text(status, style="dim"))
+
+    def _row(self, info: Any) -> tuple[Any, ...]:
+        weights = default_weights(info)
+        glyphs = self.app.glyphs
+        name, width = info.name, self.name_width
+        if len(name) > width:  # keep both ends: they tell the variants apart
+            cut = glyphs.ellipsis
+            head = (width - len(cut)) // 2
+            name = name[:head] + cut + name[len(name) - (width - len(cut) - head):]
+
+        def number(value: Any, fmt: str) -> str:
+            return "-" if value is None else format(value, fmt)
+
+        if weights is None:
+            return (name, TASK_SHORT.get(info.task, info.task), "-", "-", "-", "none", "")
+        size = getattr(weights, "file_size_mb", None)
+        is_cached = getattr(weights, "cached", False) or info.name in self.downloaded
+        cached = Text(glyphs.check, style="bold green") if is_cached else ""
+        return (name, TASK_SHORT.get(info.task, info.task), human_count(weights.params),
+                number(weights.acc1, ".2f"), number(weights.gflops, ".2f"),
+                "-" if size is None else f"{size:.1f} MB", cached)
+
+    def on_key(self, event: events.Key) -> None:
+        """Typing in the table goes to the filter."""
+        if (self.focused is self.query_one(DataTable) and event.is_printable and event.character
+                and event.key not in self._bindings.key_to_bindings
+                and event.key not in self.app._bindings.key_to_bindings):
+            filter_box = self.query_one("#filter", Input)
+            filter_box.focus()
+            filter_box.insert_text_at_cursor(event.character)
+            event.stop()
+
+    def action_focus_filter(self) -> None:
+        """Put the cursor in the filter box."""
+        self.query_one("#filter", Input).focus()
+
+    def action_cursor_down(self) -> None:
+        """Move the table's cursor down (also from the filter box)."""
+        self.query_one(DataTable).action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        """Move the table's cursor up (also from the filter box)."""
+        self.query_one(DataTable).action_cursor_up()
+
+    # --- opening and downloading -----------------------------------------------------------
+
+    @property
+    def selected(self) -> Any | None:
+        """The catalog entry under the table's cursor."""
+        table = self.query_one(DataTable)
+        if not self.shown or table.cursor_row < 0 or table.cursor_row >= len(self.shown):
+            return None
+        return self.shown[table.cursor_row]
+
+    @on(Input.Submitted, "#filter")
+    @on(DataTable.RowSelected, "#catalog-table")
+    def action_open(self) -> None:
+        """Open the selected model in the explorer."""
+        info = self.selected
+        if info is None:
+            self.notify("no model selected", severity="warning", timeout=3)
+            return
+        weights = self.app.weights
+        if weights == "default":  # never reach the network unless asked: d downloads
+            default = default_weights(info)
+            if default is None or not (default.cached or info.name in self.downloaded):
+                weights = "none"
+                if default is not None:
+                    self.notify(f"{info.name}: its weights are not downloaded yet, so it opens "
+                                "with random weights (d in the catalog downloads them)", timeout=6)
+        self.app.open_explorer(info.name, weights)
+
+    def action_download(self) -> None:
+        """Download the selected model's default weights in a worker."""
+        info = self.selected
+        if info is None:
+            return
+        weights = default_weights(info)
+        if weights is None or not getattr(weights, "url", None):
+            self.notify(f"{info.name} has no pretrained weights to download", timeout=4)
+            return
+        if self._downloading:
+            self.notify(f"already downloading {self._downloading} (escape cancels it)",
+                        severity="warning", timeout=3)
+            return
+        self._downloading = info.name
+        self._cancel = threading.Event()
+        self.query_one(DownloadBar).start(f"{info.name}")
+        self.download(info.name, weights.url, self._cancel)
+
+    @work(thread=True, group="download", exit_on_error=False, name="download")
+    def download(self, model: str, url: str, cancel: threading.Event) -> None:
+        """Download `url` into the cache in a thread, posting progress."""
+        from engine.weights import DownloadCancelled, download
+
+        def progress(done: int, total: int | None) -> None:
+            self.post_message(Progress(model, done, total))
+
+        try:
+            path = download(url, progress=progress, cancel=cancel)
+        except DownloadCancelled:
+            self.post_message(DownloadDone(model, None))
+            return
+        self.post_message(DownloadDone(model, path))
+
+    def on_progress(self, message: Progress) -> None:
+        """Move the progress bar."""
+        self.query_one(DownloadBar).update_progress(message.done, message.total)
+
+    def on_download_done(self, message: DownloadDone) -> None:
+        """Mark the weights as cached (or say the download was cancelled)."""
+        self._downloading = None
+        self.query_one(DownloadBar).stop()
+        if message.path is None:
+            self.notify(f"download of {message.model} cancelled; nothing was kept", timeout=4)
+            return
+        self.notify(f"{message.model} weights are in the cache: {message.path}", timeout=5)
+        self.downloaded.add(message.model)
+        self.refilter()
+
+    def action_cancel_download(self) -> None:
+        """Cancel the running download."""
+        if self._cancel is not None and self._downloading:
+            self._cancel.set()
+        elif self.query_one("#filter", Input).value:
+            self.query_one("#filter", Input).value = ""
+
+    def on_unmount(self) -> None:
+        """Stop a running download when the app closes."""
+        if self._cancel is not None:
+            self._cancel.set()
+
+    def worker_failed(self, worker: Any) -> None:
+        """A failed download hides its bar."""
+        if worker.group == "download":
+            self._downloading = None
+            self.query_one(DownloadBar).stop()

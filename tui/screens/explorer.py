@@ -1,0 +1,600 @@
+"""The explorer: the layer tree on the left, the layer under the cursor on the right."""
+
+from __future__ import annotations
+
+import threading
+import time
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal
+from textual.widgets import Input, Tree
+from textual.worker import get_current_worker
+
+from engine.errors import PtmError
+from tui.format import human_count
+from tui.layer_details import one_line_repr
+from tui.messages import (
+    ModelOpened,
+    ModelPreview,
+    PanelReady,
+    Progress,
+    SummaryReady,
+    TorchImported,
+)
+from tui.screens.base import PtmScreen, error_text
+from tui.screens.surgery import SurgeryActions
+from tui.widgets.header import ModelHeader
+from tui.widgets.keybar import KeyBar
+from tui.widgets.layer_panel import LayerPanel
+from tui.widgets.layer_tree import LayerTree
+from tui.widgets.progress import DownloadBar
+
+PANEL_DELAY_S = 0.15
+"""Wait this long after the cursor stops before computing the panel (keeps j/k instant)."""
+FIRST_FRAME_S = 0.1
+"""Start importing torch this long after the screen is up (its first frame goes out first)."""
+
+
+def find_layers(model: Any, query: str) -> list[str]:
+    """Return the paths whose name or type contains `query` (a dotted query matches paths)."""
+    query = query.lower()
+    found = []
+    for path, module in model.named_modules():
+        if not path:
+            continue
+        name = path.rpartition(".")[2].lower()
+        if (query in name or query in type(module).__name__.lower()
+                or ("." in query and query in path.lower())):
+            found.append(path)
+    return found
+
+
+class ExplorerScreen(SurgeryActions, PtmScreen):
+    """Walk a model's layers, read their statistics, freeze and unfreeze them."""
+
+    # Other screens add their keys here, one Binding per line, each with an id.
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("space", "toggle_freeze", "Freeze", id="explorer.freeze"),
+        Binding("F", "freeze_before", "Freeze before", id="explorer.freeze_before"),
+        Binding("U", "unfreeze_all", "Unfreeze all", id="explorer.unfreeze_all"),
+        Binding("u", "undo", "Undo", id="explorer.undo"),
+        Binding("ctrl+r", "redo", "Redo", show=False, id="explorer.redo"),
+        Binding("slash", "search", "Search", id="explorer.search"),
+        Binding("n", "search_next", "Next match", show=False, id="explorer.search_next"),
+        Binding("N", "search_previous", "Previous match", show=False,
+                id="explorer.search_previous"),
+        Binding("s", "summary", "Summary", id="explorer.summary"),
+        Binding("i", "initialise", "Initialise", id="explorer.init"),
+        Binding("A", "activation_std", "Activation stds", id="explorer.activation_std"),
+        Binding("L", "init_lab", "Init lab", id="explorer.init_lab"),
+        Binding("b", "toggle_bn_eval", "Frozen BN eval", show=False, id="explorer.bn_eval"),
+        Binding("escape", "back", "Back", show=False, id="explorer.back"),
+        Binding("r", "surgery_replace", "Replace", show=False, id="explorer.replace"),
+        Binding("O", "surgery_insert_before", "Insert before", show=False,
+                id="explorer.insert_before"),
+        Binding("o", "surgery_insert_after", "Insert after", show=False,
+                id="explorer.insert_after"),
+        Binding("x", "surgery_delete", "Delete", show=False, id="explorer.delete"),
+        Binding("H", "surgery_head", "New head", show=False, id="explorer.new_head"),
+        Binding("C", "surgery_input", "Input channels", show=False,
+                id="explorer.input_channels"),
+        Binding("W", "surgery_load", "Load weights", show=False, id="explorer.load_weights"),
+        Binding("ctrl+s", "surgery_save_weights", "Save weights", show=False,
+                id="explorer.save_weights"),
+        Binding("R", "surgery_save_recipe", "Save recipe", show=False,
+                id="explorer.save_recipe"),
+        Binding("e", "toggle_edit_history", "Edits", show=False, id="explorer.edit_history"),
+        Binding("p", "predict", "Predict", id="explorer.predict"),
+        Binding("m", "actmap", "Act. maps", id="explorer.actmap"),
+        Binding("P", "freeze_presets", "Freeze presets", show=False,
+                id="explorer.freeze_presets"),
+        Binding("t", "finetune", "Finetune", id="explorer.finetune"),
+        Binding("J", "jobs", "Jobs", id="explorer.jobs"),
+    ]
+
+    def __init__(self, model: str, weights: str = "default", device: str = "cpu",
+                 workbench: Any | None = None) -> None:
+        super().__init__()
+        self.model_name = model or getattr(workbench, "name", "")
+        self.weights = weights
+        self.device = device
+        self.workbench: Any = workbench
+        """The engine.session.Workbench of the open model (None while it loads)."""
+        self.frozen_bn_eval = True
+        """Keep frozen BatchNorm layers in eval mode (their running stats stay put)."""
+        self.summary: dict[str, Any] | None = None
+        self.timings: dict[str, float] = {"start": time.perf_counter()}
+        self._matches: list[str] = []
+        self._match_index = -1
+        self._panel_timer: Any = None
+        self._cancel = threading.Event()
+        """Set by escape to cancel the download of the model's weights."""
+
+    # --- layout --------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        """Header, tree | panel, search box, download bar, footer."""
+        glyphs = self.app.glyphs
+        yield ModelHeader(glyphs, id="model-header")
+        with Horizontal(id="explorer-body"):
+            yield LayerTree(glyphs, id="layer-tree")
+            yield LayerPanel(glyphs, ascii_only=self.app.ascii_only, id="layer-panel")
+        search = Input(placeholder="search layers by name or type (enter: find, escape: close)",
+                       id="search")
+        search.cursor_blink = False
+        yield search
+        yield DownloadBar(glyphs, id="download-bar")
+        yield KeyBar()
+
+    def on_mount(self) -> None:
+        """Start opening the model (or show the given workbench)."""
+        self.query_one("#search", Input).display = False
+        self.query_one(LayerTree).focus()
+        if self.workbench is not None:
+            self.timings["torch_imported"] = time.perf_counter()
+            self.post_message(ModelOpened(self.workbench))
+        else:
+            self.query_one(ModelHeader).show_status(
+                f"{self.model_name}: importing torch (the tree appears in a few seconds)...")
+            # Let the first frame reach the terminal before the import thread takes the GIL.
+            self.set_timer(FIRST_FRAME_S, self.open_model)
+
+    # --- opening -------------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="open", exit_on_error=False, name="open model")
+    def open_model(self) -> None:
+        """Import torch and open the model in a thread; post the results."""
+        import torch  # noqa: F401  (the slow part: about 4 s with torchvision)
+        import torchvision  # noqa: F401
+
+        self.post_message(TorchImported())
+        from engine.session import Workbench
+
+        try:  # the tree first, from a model on the meta device (no memory, no weights)
+            from engine.catalog import build
+
+            self.post_message(ModelPreview(build(self.model_name, "meta")))
+        except Exception:  # Workbench.open below reports what is wrong
+            pass
+
+        def progress(done: int, total: int | None) -> None:
+            self.post_message(Progress(self.model_name, done, total))
+
+        url = self._weights_to_download()
+        if url is not None:  # download first, so that escape can cancel it
+            from engine.weights import download
+
+            download(url, progress=progress, cancel=self._cancel)
+        workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
+                                   progress=progress)
+        self.post_message(ModelOpened(workbench))
+        import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
+
+    def _weights_to_download(self) -> str | None:
+        """Return the URL of weights that must be downloaded before opening, else None."""
+        from engine.catalog import model_info, resolve_weights
+        from engine.weights import cached_file, is_url
+
+        spec = str(self.weights)
+        if is_url(spec):
+            return None if cached_file(spec) else spec
+        try:
+            info = model_info(self.model_name)
+            if info.weights_named(spec) is None and spec.lower() not in ("default", "pretrained"):
+                return None  # none, or a file: nothing to download
+            weights = resolve_weights(self.model_name, spec)
+        except Exception:  # Workbench.open reports bad names with the full message
+            return None
+        if weights is None or not weights.url or cached_file(weights.url):
+            return None
+        return weights.url
+
+    def on_torch_imported(self, _: TorchImported) -> None:
+        """Say what happens next."""
+        self.timings["torch_imported"] = time.perf_counter()
+        weights = "random weights" if self.weights == "none" else f"weights: {self.weights}"
+        self.query_one(ModelHeader).show_status(f"{self.model_name}: building ({weights})...")
+
+    def on_progress(self, message: Progress) -> None:
+        """Show download progress while the model's weights arrive."""
+        bar = self.query_one(DownloadBar)
+        if not bar.active:
+            bar.start(f"downloading {message.label}")
+        bar.update_progress(message.done, message.total)
+
+    def on_model_preview(self, message: ModelPreview) -> None:
+        """Show the tree of the model built on the meta device while its weights load."""
+        if self.workbench is not None:
+            return
+        tree = self.query_one(LayerTree)
+        tree.show_model(message.model, self.model_name)
+        self.timings["tree_ready"] = time.perf_counter()
+        total = tree.counts[""][0]
+        doing = "random init" if self.weights == "none" else f"loading weights {self.weights}"
+        self.query_one(ModelHeader).show_status(
+            f"{self.model_name}: {human_count(total)} params, {doing}...")
+
+    def on_model_opened(self, message: ModelOpened) -> None:
+        """Show the opened model's tree (keeping what was open) and fill the header."""
+        self.workbench = message.workbench
+        self.query_one(DownloadBar).stop()
+        tree = self.query_one(LayerTree)
+        if tree.model is None:
+            tree.show_model(self.workbench.model, self.model_name)
+        else:  # replace the preview, keeping the open nodes and the cursor
+            tree.model = self.workbench.model
+            tree.refresh_all()
+        self.timings.setdefault("tree_ready", time.perf_counter())
+        self._apply_bn_setting()
+        self._update_header()
+        self._show_panel(tree.cursor_path or "")
+
+    def on_unmount(self) -> None:
+        """Stop a download when the screen goes away."""
+        self._cancel.set()
+
+    def worker_failed(self, worker: Any) -> None:
+        """A model that failed to open leaves a message in the header."""
+        if worker.group == "open":
+            self.query_one(DownloadBar).stop()
+            tree = self.query_one(LayerTree)
+            tree.clear()
+            tree.model = None
+            tree.root.set_label("(no model: see the message; q quits)")
+            self.query_one(ModelHeader).show_status(
+                f"{self.model_name}: could not open ({error_text(worker.error).splitlines()[0]})")
+
+    # --- the extension points -------------------------------------------------------------
+
+    @property
+    def current_path(self) -> str | None:
+        """The module path under the cursor ("" is the whole model; None while loading)."""
+        return self.query_one(LayerTree).cursor_path
+
+    def apply_edit(self, edit: dict[str, Any], quiet: bool = False) -> bool:
+        """Apply one Workbench edit and refresh what it changed; return False (and say why) on
+        error. `quiet` skips the summary notification (the tree and header already show it)."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return False
+        try:
+            summary = self.workbench.apply(edit)
+        except PtmError as error:
+            self.notify(error.message, title=f"{edit.get('op')} refused", severity="error")
+            return False
+        self.refresh_after_edit(edit)
+        if not quiet:
+            self.notify(summary, timeout=3)
+        return True
+
+    def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
+        """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""
+        if self.workbench is None:
+            return
+        tree = self.query_one(LayerTree)
+        if tree.model is not self.workbench.model:
+            tree.model = self.workbench.model
+        if edit is not None and edit.get("op") in ("freeze", "unfreeze"):
+            tree.refresh_flags(edit.get("target", ""))
+            self._apply_bn_setting(edit.get("target", ""))
+        else:
+            tree.refresh_all()
+        self._update_header()
+        if edit is None or edit.get("op") not in ("freeze", "unfreeze", "init"):
+            self.summary = None  # shapes may have changed: `s` computes them again
+        path = self.current_path
+        if path is not None:
+            self._show_panel(path)
+
+    def _update_header(self) -> None:
+        total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
+        wb = self.workbench
+        self.query_one(ModelHeader).show(self.model_name, wb.source, total, trainable,
+                                         self.device, len(wb.edits))
+
+    # --- the panel -----------------------------------------------------------------------
+
+    @on(Tree.NodeHighlighted, "#layer-tree")
+    def _on_highlight(self, event: Tree.NodeHighlighted) -> None:
+        self._show_panel(event.node.data or "")
+
+    def _show_panel(self, path: str) -> None:
+        """Show the cheap part of the panel now and compute the rest after a short pause."""
+        tree = self.query_one(LayerTree)
+        module = tree._modules.get(path)
+        if module is None:
+            return
+        self.query_one(LayerPanel).show_header(path, type(module).__name__,
+                                               one_line_repr(module))
+        self._show_summary_line(path)
+        if self._panel_timer is not None:
+            self._panel_timer.stop()
+        if self.workbench is None:  # a preview: the weights are not there yet
+            return
+        self._panel_timer = self.set_timer(PANEL_DELAY_S, lambda: self.compute_panel(path))
+
+    @work(thread=True, exclusive=True, group="panel", exit_on_error=False, name="layer details")
+    def compute_panel(self, path: str) -> None:
+        """Compute the parameter table, stats and histogram of `path` in a thread."""
+        from tui.layer_details import layer_details
+
+        try:
+            module = self.workbench.module(path)
+        except PtmError:  # an edit removed it since the cursor was there
+            return
+        data = layer_details(module, path)
+        if not get_current_worker().is_cancelled:
+            self.post_message(PanelReady(data))
+
+    def on_panel_ready(self, message: PanelReady) -> None:
+        """Draw the computed details (if the cursor is still there)."""
+        self.query_one(LayerPanel).show_data(message.data)
+
+    # --- summary -------------------------------------------------------------------------
+
+    def action_summary(self) -> None:
+        """Compute output shapes and mult-adds of every layer (in a worker)."""
+        if self.workbench is None:
+            return
+        self.notify("computing the summary...", timeout=4)
+        self.compute_summary()
+
+    @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="summary")
+    def compute_summary(self) -> None:
+        """Run engine.summary.summarize in a thread."""
+        from engine.summary import summarize
+
+        self.post_message(SummaryReady(summarize(self.workbench.model,
+                                                 self.workbench.input_size)))
+
+    def on_summary_ready(self, message: SummaryReady) -> None:
+        """Keep the summary and show the line of the current layer."""
+        self.summary = message.summary
+        path = self.current_path
+        if path is not None:
+            self._show_summary_line(path)
+
+    def _show_summary_line(self, path: str) -> None:
+
+        panel = self.query_one(LayerPanel)
+        if self.summary is None:
+            panel.show_summary(None)
+            return
+        row = self.summary.get(path)
+        if row is None:
+            panel.show_summary("not run in the forward pass (no output shape)")
+            return
+        shape = getattr(row, "output_shape", None)
+        shape_text = "x".join(str(s) for s in shape) if isinstance(shape, (list, tuple)) else shape
+        panel.show_summary(f"output {shape_text}  mult-adds {human_count(row.mult_adds)}")
+
+    # --- freezing ------------------------------------------------------------------------
+
+    def action_toggle_freeze(self) -> None:
+        """Freeze the subtree under the cursor, or unfreeze it when it is all frozen."""
+        path = self.current_path
+        if path is None:
+            return
+        total, trainable = self.query_one(LayerTree).counts.get(path, (0, 0))
+        if total == 0:
+            self.notify(f"{path or 'the model'} has no parameters to freeze", timeout=3)
+            return
+        op = "unfreeze" if trainable == 0 else "freeze"
+        self.apply_edit({"op": op, "target": path}, quiet=True)
+
+    def action_freeze_before(self) -> None:
+        """Freeze every top-level child before the one under the cursor."""
+        path = self.current_path
+        if not path:
+            self.notify("move to a layer first: F freezes every top-level block before it")
+            return
+        top = path.split(".")[0]
+        tree = self.query_one(LayerTree)
+        names = [n for n in self.workbench.model._modules if self.workbench.model._modules[n]
+                 is not None]
+        targets = []
+        for name in names[: names.index(top)]:
+            if tree.counts.get(name, (0, 0))[1]:
+                targets.append(name)
+        if not targets:
+            self.notify(f"nothing to freeze before {top}", timeout=3)
+            return
+        for name in targets:
+            try:
+                self.workbench.apply({"op": "freeze", "target": name})
+            except PtmError as error:
+                self.notify(error.message, severity="error")
+                break
+            tree.refresh_flags(name)
+            self._apply_bn_setting(name)
+        self.refresh_after_edit({"op": "freeze", "target": targets[-1]})
+        self.notify(f"froze {', '.join(targets)} (everything before {top})", timeout=4)
+
+    def action_unfreeze_all(self) -> None:
+        """Unfreeze every parameter."""
+        total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
+        if self.workbench is not None and trainable == total:
+            self.notify("every parameter is already trainable", timeout=3)
+            return
+        self.apply_edit({"op": "unfreeze", "target": ""})
+
+    def action_toggle_bn_eval(self) -> None:
+        """Switch the 'frozen BatchNorm layers stay in eval mode' setting."""
+        self.frozen_bn_eval = not self.frozen_bn_eval
+        count = self._apply_bn_setting()
+        state = "on" if self.frozen_bn_eval else "off"
+        self.notify(f"frozen BatchNorm in eval mode: {state} ({count} layers)", timeout=3)
+
+    def _apply_bn_setting(self, path: str = "") -> int:
+        """Put frozen BatchNorm layers under `path` in eval mode (when the setting is on) and
+        the others in the model's own mode; return how many frozen BatchNorm layers there are."""
+        if self.workbench is None:
+            return 0
+        from engine.freeze import is_frozen
+
+        model = self.workbench.model
+        count = 0
+        for module in self.workbench.module(path).modules():
+            if "BatchNorm" not in type(module).__name__:
+                continue
+            frozen = bool(is_frozen(module))
+            count += frozen
+            module.train(model.training and not (frozen and self.frozen_bn_eval))
+        return count
+
+    # --- undo / redo ---------------------------------------------------------------------
+
+    def action_undo(self) -> None:
+        """Undo the last edit."""
+        if self.workbench is None:
+            return
+        edit = self.workbench.undo()
+        if edit is None:
+            self.notify("nothing to undo", timeout=4)
+            return
+        self.refresh_after_edit(edit)
+        self.notify(f"undid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
+
+    def action_redo(self) -> None:
+        """Redo the last undone edit."""
+        if self.workbench is None:
+            return
+        edit = self.workbench.redo()
+        if edit is None:
+            self.notify("nothing to redo", timeout=4)
+            return
+        self.refresh_after_edit(edit)
+        self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
+
+    # --- search --------------------------------------------------------------------------
+
+    def action_search(self) -> None:
+        """Open the search box."""
+        search = self.query_one("#search", Input)
+        search.display = True
+        self.set_focus(search)  # at once: keys typed right after '/' must reach the box
+
+    @on(Input.Submitted, "#search")
+    def _on_search(self, event: Input.Submitted) -> None:
+        query = event.value.strip().lower()
+        event.input.display = False
+        self.query_one(LayerTree).focus()
+        if not query or self.workbench is None:
+            return
+        self._matches = find_layers(self.workbench.model, query)
+        self._match_index = -1
+        if not self._matches:
+            self.notify(f"no layer matches '{query}'", severity="warning", timeout=3)
+            return
+        self.action_search_next()
+
+    def action_search_next(self) -> None:
+        """Go to the next search match."""
+        self._step_match(+1)
+
+    def action_search_previous(self) -> None:
+        """Go to the previous search match."""
+        self._step_match(-1)
+
+    def _step_match(self, step: int) -> None:
+        if not self._matches:
+            self.notify("no search: press / to search", timeout=4)
+            return
+        self._match_index = (self._match_index + step) % len(self._matches)
+        path = self._matches[self._match_index]
+        self.query_one(LayerTree).select_path(path)
+        self.notify(f"{self._match_index + 1}/{len(self._matches)}: {path}", timeout=4)
+
+    def action_back(self) -> None:
+        """Cancel a download, close the search box, or go back to the catalog."""
+        search = self.query_one("#search", Input)
+        if self.query_one(DownloadBar).active:
+            self._cancel.set()
+        elif search.display:
+            search.display = False
+            self.query_one(LayerTree).focus()
+        elif len(self.app.screen_stack) > 2:
+            self.app.pop_screen()
+
+    # --- initialisation (tui/screens/init_dialog.py, activation_std.py, init_lab.py) --------
+
+    def action_initialise(self) -> None:
+        """Open the initialise dialog on the layer under the cursor."""
+        path = self.current_path
+        if self.workbench is None or path is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.init_dialog import InitDialog
+
+        def done(applied: int | None) -> None:
+            if applied:
+                self.refresh_after_edit({"op": "init", "target": path})
+
+        self.app.push_screen(InitDialog(self.workbench, path), callback=done)
+
+    def action_activation_std(self) -> None:
+        """Plot every layer's output std for a random batch through the model."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.activation_std import ActivationStdScreen
+
+        self.app.push_screen(ActivationStdScreen(self.workbench))
+
+    def action_finetune(self) -> None:
+        """Open the launch form for a finetune job of this model (tui/screens/launch.py)."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(self.workbench))
+
+    def action_jobs(self) -> None:
+        """Open the Jobs screen (tui/screens/jobs.py)."""
+        from tui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_init_lab(self) -> None:
+        """Open the Init Lab (the depth/std experiment)."""
+        from tui.screens.init_lab import InitLabScreen
+
+        self.app.push_screen(InitLabScreen())
+
+    # --- using the model (tui/screens/predict.py, actmap.py) ------------------------------
+
+    def action_predict(self) -> None:
+        """Ask for an image path and show the model's top-k as a bar chart with names."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.predict import PredictScreen
+
+        self.app.push_screen(PredictScreen(self.workbench))
+
+    def action_actmap(self) -> None:
+        """Ask for an image path and draw the activation maps of each stage, layer by layer."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.actmap import ActmapScreen
+
+        self.app.push_screen(ActmapScreen(self.workbench))
+
+    def action_freeze_presets(self) -> None:
+        """Pick a freeze preset (detection models) and apply its freeze/unfreeze edits."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.freeze_presets import FreezePresetDialog
+
+        def done(edits: list[dict[str, Any]] | None) -> None:
+            for edit in edits or []:
+                if not self.apply_edit(edit):
+                    break
+
+        self.app.push_screen(FreezePresetDialog(self.workbench), callback=done)

@@ -1,0 +1,226 @@
+"""The Jobs screen: every finetune job, the selected one's live loss/accuracy plots and log.
+
+The screen only reads the job folders (status.json, metrics.jsonl, log.txt), so closing or
+killing the TUI never touches a job, and a new `ptm-tui` shows it again.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.widgets import DataTable, Footer, Static
+from textual_plotext import PlotextPlot
+
+from tui.screens.base import PtmScreen
+
+POLL_S = 0.5
+"""Read the job files (and redraw what changed) at most this often."""
+COLUMNS = ("job", "model", "status", "epoch", "best val acc", "last val acc")
+
+
+@dataclass
+class JobView:
+    """What the screen shows of the selected job: its metrics and the tail of its log."""
+
+    job: str = ""
+    steps: list[tuple[float, float]] = field(default_factory=list)
+    """(epoch position, recent training loss) points."""
+    epochs: list[dict[str, Any]] = field(default_factory=list)
+    log: str = ""
+    message: str = ""
+
+
+def _pct(value: float | None) -> str:
+    return f"{value:.2f}%" if isinstance(value, (int, float)) else "-"
+
+
+def job_row(info: Any) -> tuple[str, ...]:
+    """Return a job's cells for the table."""
+    epoch = f"{info.epoch}/{info.epochs or '?'}"
+    if info.status == "running" and info.steps:
+        epoch += f" ({info.step}/{info.steps})"
+    model = info.model.rsplit("/", 1)[-1]  # "path/to/file.py:Class" -> "file.py:Class"
+    return (info.job, model, info.status, epoch, _pct(info.best_val_acc),
+            _pct(info.last_val_acc))
+
+
+def read_view(job_dir: str, job: str) -> JobView:
+    """Return the selected job's plot points and log tail, read from its files."""
+    from engine.jobs.store import job_info, read_metrics, tail_log
+
+    view = JobView(job=job, log=tail_log(job_dir, 12), message=job_info(job_dir).message)
+    for record in read_metrics(job_dir):
+        if record.get("kind") == "step" and record.get("steps"):
+            x = int(record["epoch"]) - 1 + int(record["step"]) / int(record["steps"])
+            view.steps.append((x, float(record["loss"])))
+        elif record.get("kind") == "epoch":
+            view.epochs.append(record)
+    return view
+
+
+class MetricsPlot(PlotextPlot):
+    """A plotext plot of several named series, redrawn only when they change."""
+
+    def __init__(self, title: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.title = title
+        self.series: list[tuple[str, list[float], list[float]]] = []
+
+    def show(self, series: list[tuple[str, list[float], list[float]]]) -> None:
+        """Draw these (label, xs, ys) series if they differ from what is drawn."""
+        if series != self.series:
+            self.series = series
+            self.refresh()
+
+    def render(self) -> Any:
+        """Draw afresh on every render (plotext transforms its data in place)."""
+        plt = self.plt
+        plt.clear_data()
+        plt.title(self.title)
+        plt.xlabel("epoch")
+        marker = "*" if getattr(self.app, "ascii_only", False) else "braille"
+        for label, xs, ys in self.series:
+            if xs:
+                plt.plot(list(xs), list(ys), label=label, marker=marker)
+        return super().render()
+
+
+class JobsScreen(PtmScreen):
+    """Every job with its state, epoch and best accuracy; the selected one plotted live."""
+
+    DEFAULT_CSS = """
+    JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; }
+    JobsScreen #jobs-table { height: 10; }
+    JobsScreen #jobs-plots { height: 1fr; }
+    JobsScreen #jobs-loss, JobsScreen #jobs-acc { width: 1fr; height: 1fr; }
+    JobsScreen #jobs-message { height: auto; padding: 0 1; color: $warning; }
+    JobsScreen #jobs-log { height: 12; padding: 0 1; border-top: hkey $primary 40%; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("x", "stop", "Stop job", id="jobs.stop"),
+        Binding("r", "resume", "Resume job", id="jobs.resume"),
+        Binding("escape", "close", "Back", id="jobs.close"),
+    ]
+
+    def __init__(self, select: str | None = None) -> None:
+        super().__init__()
+        self.selected: str | None = select
+        """The id of the job whose plots and log are shown."""
+        self.jobs: dict[str, Any] = {}
+        self.view = JobView()
+
+    def compose(self) -> ComposeResult:
+        """Title, job table, loss and accuracy plots, message, log tail, footer."""
+        yield Static("Jobs: x stop (checkpoint first), r resume, escape back", id="jobs-title")
+        with Vertical():
+            yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            with Horizontal(id="jobs-plots"):
+                yield MetricsPlot("loss", id="jobs-loss")
+                yield MetricsPlot("accuracy (%)", id="jobs-acc")
+            yield Static("", id="jobs-message")
+            yield Static("", id="jobs-log", markup=False)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        """Set up the table and start polling the job files."""
+        self.query_one(DataTable).add_columns(*COLUMNS)
+        self.poll()
+        self.set_interval(POLL_S, self.poll)
+
+    @work(thread=True, exclusive=True, group="jobs-poll")
+    def poll(self) -> None:
+        """Read every job's status and the selected job's files (in a thread)."""
+        from engine.jobs.store import list_jobs
+
+        jobs = list_jobs()
+        selected = self.selected if any(j.job == self.selected for j in jobs) else \
+            (jobs[-1].job if jobs else None)
+        view = JobView()
+        if selected is not None:
+            info = next(j for j in jobs if j.job == selected)
+            view = read_view(info.dir, selected)
+        self.app.call_from_thread(self._show, jobs, selected, view)
+
+    def _show(self, jobs: list[Any], selected: str | None, view: JobView) -> None:
+        """Put fresh data on screen, touching only what changed."""
+        table = self.query_one(DataTable)
+        self.jobs = {j.job: j for j in jobs}
+        rebuilt = list(table.rows) != [j.job for j in jobs]
+        if rebuilt:
+            table.clear()
+            for info in jobs:
+                table.add_row(*job_row(info), key=info.job)
+        else:
+            for info in jobs:
+                for column, value in zip(table.columns, job_row(info)):
+                    if table.get_cell(info.job, column) != value:
+                        table.update_cell(info.job, column, value)
+        if selected is not None and self.selected != selected:
+            self.selected = selected
+        if self.selected in self.jobs:
+            row = table.get_row_index(self.selected)
+            if rebuilt and table.cursor_row != row:
+                table.move_cursor(row=row)
+        self.view = view
+        self._draw(view)
+
+    def _draw(self, view: JobView) -> None:
+        xs = [x for x, _ in view.steps]
+        ys = [y for _, y in view.steps]
+        epochs = [float(r["epoch"]) for r in view.epochs]
+        self.query_one("#jobs-loss", MetricsPlot).show([
+            ("train (recent)", xs, ys),
+            ("val", epochs, [float(r["val_loss"]) for r in view.epochs]),
+        ])
+        self.query_one("#jobs-acc", MetricsPlot).show([
+            ("train", epochs, [float(r["train_acc"]) for r in view.epochs]),
+            ("val", epochs, [float(r["val_acc"]) for r in view.epochs]),
+        ])
+        info = self.jobs.get(view.job)
+        message = f"{view.job}: {info.status}" if info else "no jobs yet: press t in the explorer"
+        if info is not None and info.message and info.status != "running":
+            message += f": {info.message}"
+        self.query_one("#jobs-message", Static).update(message)
+        self.query_one("#jobs-log", Static).update(view.log or "(no log yet)")
+
+    @on(DataTable.RowHighlighted, "#jobs-table")
+    def _select(self, event: DataTable.RowHighlighted) -> None:
+        if event.row_key.value and event.row_key.value != self.selected:
+            self.selected = event.row_key.value
+            self.poll()
+
+    # --- actions ----------------------------------------------------------------------------
+
+    def action_stop(self) -> None:
+        """Ask the selected job to checkpoint and stop."""
+        if self.selected:
+            self._stop(self.selected)
+
+    @work(thread=True, group="jobs-action")
+    def _stop(self, job: str) -> None:
+        from engine.jobs.launch import stop
+
+        stop(job)
+        self.app.call_from_thread(self.notify, f"stopping {job}: it saves a checkpoint first")
+
+    def action_resume(self) -> None:
+        """Relaunch the selected job from its newest checkpoint."""
+        if self.selected:
+            self._resume(self.selected)
+
+    @work(thread=True, group="jobs-action")
+    def _resume(self, job: str) -> None:
+        from engine.jobs.launch import resume
+
+        resume(job)
+        self.app.call_from_thread(self.notify, f"resumed {job}")
+
+    def action_close(self) -> None:
+        """Go back (the jobs keep running)."""
+        self.app.pop_screen()

@@ -1,0 +1,183 @@
+"""The launch form: the explorer's model (head, freezes, edits) as a finetune job.
+
+It shows the parameter groups the job will create (which layers, lr, weight decay) as the
+form changes, and starts the job as its own process; the Jobs screen follows it.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
+
+from tui.screens.base import PtmScreen, error_text
+
+OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
+SCHEDULERS = ("cosine", "none", "step", "onecycle")
+# (input id, [train] key, label, placeholder)
+FIELDS: list[tuple[str, str, str, str]] = [
+    ("data", "data", "data folder (ImageFolder: train/ + val/, or one folder)", "path/to/images"),
+    ("epochs", "epochs", "epochs", "10"),
+    ("batch_size", "batch_size", "batch size", "32"),
+    ("image_size", "image_size", "image size (empty: the weights' own)", "224"),
+    ("lr", "lr", "lr (head; backbone lr/10)", "0.01"),
+    ("head_lr", "head_lr", "head lr (then lr is the backbone's)", "empty"),
+    ("weight_decay", "weight_decay", "weight decay", "0.0001"),
+    ("head_epochs", "head_epochs", "head-only epochs first", "0"),
+    ("augment", "augment", "augment (crop,flip,color)", "none"),
+    ("device", "device", "device", "auto"),
+]
+
+
+def group_rows(model: Any, table: dict[str, Any]) -> list[tuple[str, ...]]:
+    """Return the parameter groups a job with this [train] table creates, as table rows."""
+    from engine.train.config import train_config
+    from engine.train.params import param_groups, summarize_layers
+
+    rows = []
+    for group in param_groups(model, train_config(table)):
+        rows.append((group.name, summarize_layers(group.layers, 3), f"{len(group.names)}",
+                     f"{group.count:,}", f"{group.lr:g}", f"{group.weight_decay:g}"))
+    return rows
+
+
+class LaunchScreen(PtmScreen):
+    """A form for the [train] table, a preview of the parameter groups, and Launch."""
+
+    DEFAULT_CSS = """
+    LaunchScreen #launch-body { height: 1fr; }
+    LaunchScreen #launch-form { width: 48; height: 1fr; padding: 0 1;
+                                border-right: vkey $primary 40%; }
+    LaunchScreen #launch-form Input, LaunchScreen #launch-form Select { width: 100%; }
+    LaunchScreen #launch-right { width: 1fr; padding: 0 1; }
+    LaunchScreen #launch-groups { height: auto; max-height: 12; }
+    LaunchScreen #launch-error { height: auto; color: $error; }
+    LaunchScreen #launch-summary { height: auto; }
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("ctrl+l,f5", "launch", "Launch", id="launch.launch"),
+        Binding("escape", "close", "Back", id="launch.close"),
+    ]
+
+    def __init__(self, workbench: Any, defaults: dict[str, Any] | None = None) -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.defaults = dict(defaults or {})
+        if "image_size" not in self.defaults:
+            size = (workbench.meta or {}).get("crop_size")
+            if not size and workbench.input_size:
+                size = workbench.input_size[-1]
+            if size:
+                self.defaults["image_size"] = int(size)
+        self.table: dict[str, Any] | None = None
+        self.launched: str | None = None
+
+    def compose(self) -> ComposeResult:
+        """The form on the left; groups, recipe summary, errors and buttons on the right."""
+        with Horizontal(id="launch-body"):
+            with VerticalScroll(id="launch-form"):
+                for input_id, key, label, placeholder in FIELDS:
+                    yield Label(label)
+                    value = self.defaults.get(key, "")
+                    if isinstance(value, list):
+                        value = ",".join(value)
+                    yield Input(str(value) if value is not None else "", placeholder=placeholder,
+                                id=f"launch-{input_id}")
+                yield Label("optimizer")
+                yield Select([(o, o) for o in OPTIMIZERS], value=self.defaults.get(
+                    "optimizer", "sgd"), allow_blank=False, id="launch-optimizer")
+                yield Label("scheduler")
+                yield Select([(s, s) for s in SCHEDULERS], value=self.defaults.get(
+                    "scheduler", "cosine"), allow_blank=False, id="launch-scheduler")
+                yield Label("processes (torchrun; 1: none)")
+                yield Input("1", id="launch-nproc")
+            with Vertical(id="launch-right"):
+                yield Static(self._summary(), id="launch-summary")
+                yield Label("parameter groups the job will create:")
+                yield DataTable(id="launch-groups", cursor_type="row")
+                yield Static("", id="launch-error")
+                with Horizontal():
+                    yield Button("Launch (ctrl+l)", id="launch-go", variant="primary")
+                    yield Button("Back", id="launch-back")
+        yield Footer()
+
+    def _summary(self) -> str:
+        wb = self.workbench
+        total, trainable = wb.counts()
+        edits = ", ".join(e.get("op", "?") for e in wb.edits) or "none"
+        return (f"{wb.name} ({wb.source}); {trainable:,} of {total:,} parameters train\n"
+                f"recipe edits: {edits}")
+
+    def on_mount(self) -> None:
+        """Fill the group preview."""
+        self.query_one("#launch-groups", DataTable).add_columns(
+            "group", "layers", "tensors", "params", "lr", "weight decay")
+        self.refresh_groups()
+
+    def form_table(self) -> dict[str, Any]:
+        """Return the [train] table the form describes (empty fields left to defaults)."""
+        table: dict[str, Any] = {}
+        for input_id, key, _, _ in FIELDS:
+            text = self.query_one(f"#launch-{input_id}", Input).value.strip()
+            if text:
+                table[key] = text
+        table["optimizer"] = self.query_one("#launch-optimizer", Select).value
+        table["scheduler"] = self.query_one("#launch-scheduler", Select).value
+        return table
+
+    @on(Input.Changed)
+    @on(Select.Changed)
+    def refresh_groups(self) -> None:
+        """Recompute the parameter groups for the current form (or show what is wrong)."""
+        groups = self.query_one("#launch-groups", DataTable)
+        error = self.query_one("#launch-error", Static)
+        try:
+            rows = group_rows(self.workbench.model, self.form_table())
+            from engine.train.config import train_config
+
+            self.table = train_config(self.form_table()).to_dict()
+        except Exception as problem:  # a half-typed number: show it, keep the form usable
+            self.table = None
+            error.update(error_text(problem))
+            return
+        groups.clear()
+        groups.add_rows(rows)
+        missing = "" if self.table.get("data") else "give a data folder to launch"
+        error.update(missing if rows else "nothing trains: unfreeze the head first")
+
+    @on(Button.Pressed, "#launch-go")
+    def action_launch(self) -> None:
+        """Create the job from the workbench's recipe and the form, and start it."""
+        if self.table is None or not self.table.get("data"):
+            self.notify("fix the form first", severity="warning")
+            return
+        nproc_text = self.query_one("#launch-nproc", Input).value.strip() or "1"
+        if not nproc_text.isdigit() or int(nproc_text) < 1:
+            self.notify("processes must be a whole number >= 1", severity="error")
+            return
+        self._launch(dict(self.workbench.recipe()), dict(self.table), int(nproc_text))
+
+    @work(thread=True, exclusive=True, group="launch")
+    def _launch(self, recipe: dict[str, Any], table: dict[str, Any], nproc: int) -> None:
+        from engine.jobs.launch import create_job, launch
+
+        job_dir = create_job({**recipe, "train": table})
+        launch(job_dir, nproc=nproc)
+        self.app.call_from_thread(self._launched, job_dir.name)
+
+    def _launched(self, job: str) -> None:
+        self.launched = job
+        self.notify(f"started job {job}; it keeps running if you close ptm-tui")
+        from tui.screens.jobs import JobsScreen
+
+        self.app.switch_screen(JobsScreen(select=job))
+
+    @on(Button.Pressed, "#launch-back")
+    def action_close(self) -> None:
+        """Go back to the explorer without launching."""
+        self.app.pop_screen()

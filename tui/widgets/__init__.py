@@ -1,0 +1,1 @@
+"""Widgets of the TUI: layer tree, layer panel, histogram, header, progress."""

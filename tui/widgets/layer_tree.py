@@ -1,0 +1,295 @@
+"""The layer tree: lazy (children become nodes when first opened), vim keys, freeze marks."""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.binding import Binding, BindingType
+from textual.widgets import Tree
+from textual.widgets.tree import TreeNode
+
+from tui.format import UNICODE, Glyphs, human_count
+
+Counts = tuple[int, int]
+
+
+def _count(module: Any) -> Counts:
+    """Return (total, trainable) parameters under a module, each tensor once."""
+    total = trainable = 0
+    for param in module.parameters():
+        n = param.numel()
+        total += n
+        if param.requires_grad:
+            trainable += n
+    return total, trainable
+
+
+def _module_at(model: Any, path: str) -> Any | None:
+    """Return the submodule at `path`, or None when it is gone."""
+    module = model
+    if path:
+        for part in path.split("."):
+            module = module._modules.get(part)
+            if module is None:
+                return None
+    return module
+
+
+def _join(parent: str, name: str) -> str:
+    return f"{parent}.{name}" if parent else name
+
+
+class LayerTree(Tree[str], inherit_bindings=False):
+    """The model's layers as a tree whose node data is the module path ("" is the model)."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("down,j", "cursor_down", "Down", show=False, id="tree.down"),
+        Binding("up,k", "cursor_up", "Up", show=False, id="tree.up"),
+        Binding("left,h", "collapse_or_parent", "Close/parent", show=False, id="tree.close"),
+        Binding("right,l", "expand_or_child", "Open/child", show=False, id="tree.open"),
+        Binding("home,g", "scroll_home", "Top", show=False, id="tree.top"),
+        Binding("end,G", "scroll_end", "Bottom", show=False, id="tree.bottom"),
+        Binding("pageup,ctrl+b", "page_up", "Page up", show=False, id="tree.page_up"),
+        Binding("pagedown,ctrl+f", "page_down", "Page down", show=False, id="tree.page_down"),
+        Binding("enter", "select_cursor", "Open/close", show=False, id="tree.toggle"),
+    ]
+
+    def __init__(self, glyphs: Glyphs = UNICODE, **kwargs: Any) -> None:
+        super().__init__("loading...", data="", **kwargs)
+        self.glyphs = glyphs
+        self.guide_depth = 3
+        self.LINES = {"default": glyphs.tree_lines, "bold": glyphs.tree_lines,
+                      "double": glyphs.tree_lines}
+        self.ICON_NODE = glyphs.node_closed
+        self.ICON_NODE_EXPANDED = glyphs.node_open
+        self.model: Any = None
+        self.model_name = ""
+        self.nodes_by_path: dict[str, TreeNode[str]] = {}
+        self.counts: dict[str, Counts] = {}
+        self._modules: dict[str, Any] = {}
+        self._loaded: set[str] = set()
+
+    # --- building ------------------------------------------------------------------------
+
+    def show_model(self, model: Any, name: str, root_counts: Counts | None = None) -> None:
+        """Show `model`: the root and its first level (deeper levels load when opened)."""
+        self.clear()
+        self.model = model
+        self.model_name = name
+        self.nodes_by_path = {"": self.root}
+        self.counts = {"": root_counts or _count(model)}
+        self._modules = {"": model}
+        self._loaded = set()
+        self.root.data = ""
+        self.root.allow_expand = bool(model._modules)
+        self._relabel("")
+        self._load_children(self.root)
+        self.root.expand()
+        self.select_path("")
+
+    def _load_children(self, node: TreeNode[str]) -> None:
+        """Add the children of `node` as tree nodes (once)."""
+        path = node.data or ""
+        if path in self._loaded:
+            return
+        self._loaded.add(path)
+        module = self._modules.get(path)
+        if module is None:
+            return
+        from engine.tree import children
+
+        for info in children(module, ""):
+            child_path = _join(path, info.path)
+            child = module._modules[info.path]
+            self._modules[child_path] = child
+            self.counts[child_path] = (info.params, info.trainable)
+            child_node = node.add(self._label_for(child_path), data=child_path,
+                                  allow_expand=bool(info.children))
+            self.nodes_by_path[child_path] = child_node
+
+    def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
+        """Load a node's children the first time it is opened."""
+        self._load_children(event.node)
+
+    # --- labels --------------------------------------------------------------------------
+
+    def mark(self, path: str) -> tuple[str, str]:
+        """Return the freeze mark of `path` and its style."""
+        total, trainable = self.counts.get(path, (0, 0))
+        if total == 0:
+            return " ", ""
+        if trainable == 0:
+            return self.glyphs.frozen, "bold cyan"
+        if trainable < total:
+            return self.glyphs.mixed, "yellow"
+        return self.glyphs.trainable, "dim"
+
+    def _label_for(self, path: str) -> Text:
+        module = self._modules[path]
+        total, trainable = self.counts.get(path, (0, 0))
+        mark, mark_style = self.mark(path)
+        frozen = total > 0 and trainable == 0
+        # The root shows its type only: the model's name and trainable count are in the header
+        # (a root without a mark never repaints the whole tree on a freeze toggle).
+        label = Text.assemble((mark, mark_style), " ") if path else Text()
+        if path:
+            label.append(path.rpartition(".")[2] + " ", "bold" if not frozen else "bold cyan")
+        label.append(type(module).__name__, "italic dim" if not frozen else "cyan")
+        if total:
+            label.append(f" {human_count(total)}", "green" if not frozen else "cyan")
+        return label
+
+    def _relabel(self, path: str) -> None:
+        """Give `path` its current label; skip the repaint when nothing visible changed (a
+        relabelled node repaints every line below it, so this keeps toggles cheap)."""
+        node = self.nodes_by_path.get(path)
+        if node is None:
+            return
+        label = self._label_for(path)
+        if label.plain != (node.label.plain if isinstance(node.label, Text) else node.label) \
+                or label.spans != getattr(node.label, "spans", None):
+            node.set_label(label)
+
+    # --- after edits -----------------------------------------------------------------------
+
+    def refresh_flags(self, path: str) -> Counts:
+        """Update counts and marks after a freeze/unfreeze under `path`; return the root counts."""
+        module = self._modules.get(path)
+        if module is None:
+            return self.refresh_all()
+        before = self.counts.get(path, (0, 0))
+        after = _count(module)
+        self.counts[path] = after
+        delta_total, delta_trainable = after[0] - before[0], after[1] - before[1]
+        self._relabel(path)
+        prefix = f"{path}." if path else ""
+        for loaded in list(self.nodes_by_path):
+            if loaded != path and loaded.startswith(prefix):
+                self.counts[loaded] = _count(self._modules[loaded])
+                self._relabel(loaded)
+        ancestor = path
+        while ancestor:
+            ancestor = ancestor.rpartition(".")[0]
+            total, trainable = self.counts.get(ancestor, (0, 0))
+            self.counts[ancestor] = (total + delta_total, trainable + delta_trainable)
+            self._relabel(ancestor)
+        return self.counts[""]
+
+    def refresh_all(self) -> Counts:
+        """Re-read the model after an edit (rebuild changed subtrees); return the root counts."""
+        model = self.model
+        if model is None:
+            return (0, 0)
+        if self._modules.get("") is not model:
+            expanded = self.expanded_paths()
+            cursor = self.cursor_node.data if self.cursor_node else ""
+            self.show_model(model, self.model_name)
+            self.reveal_paths(expanded)
+            self.select_path(cursor or "")
+            return self.counts[""]
+        for path in sorted(self._loaded, key=lambda p: (p.count("."), p) if p else (-1, "")):
+            if path not in self._loaded:
+                continue  # removed while rebuilding an ancestor
+            module = _module_at(model, path)
+            if module is None:
+                continue
+            loaded_children = [c.data for c in self.nodes_by_path[path].children]
+            actual = [(_join(path, n), m) for n, m in module._modules.items() if m is not None]
+            if ([p for p, _ in actual] != loaded_children
+                    or any(self._modules.get(p) is not m for p, m in actual)):
+                self._rebuild_children(path)
+        for path in self.nodes_by_path:
+            module = _module_at(model, path)
+            if module is not None:
+                self._modules[path] = module
+                self.counts[path] = _count(module)
+                self._relabel(path)
+        return self.counts[""]
+
+    def _rebuild_children(self, path: str) -> None:
+        """Replace the nodes under `path` by its current children, keeping what was open."""
+        node = self.nodes_by_path[path]
+        prefix = f"{path}." if path else ""
+        expanded = [p for p in self.expanded_paths() if p.startswith(prefix)]
+        for stale in [p for p in self.nodes_by_path if p.startswith(prefix) and p != path]:
+            del self.nodes_by_path[stale]
+            self._modules.pop(stale, None)
+            self.counts.pop(stale, None)
+            self._loaded.discard(stale)
+        self._loaded.discard(path)
+        self._modules[path] = _module_at(self.model, path)
+        node.remove_children()
+        module = self._modules[path]
+        node.allow_expand = bool(module is not None and module._modules)
+        if node.is_expanded or path == "":
+            self._load_children(node)
+        self.reveal_paths(expanded)
+
+    # --- finding -------------------------------------------------------------------------
+
+    def expanded_paths(self) -> list[str]:
+        """Return the paths of the nodes that are open."""
+        return [p for p, n in self.nodes_by_path.items() if n.is_expanded]
+
+    def reveal_paths(self, paths: list[str]) -> None:
+        """Open the nodes at `paths` (loading ancestors as needed)."""
+        for path in sorted(paths, key=lambda p: p.count(".")):
+            node = self.node_for(path)
+            if node is not None and node.allow_expand:
+                self._load_children(node)
+                node.expand()
+
+    def node_for(self, path: str) -> TreeNode[str] | None:
+        """Return the node of `path`, loading and opening its ancestors; None when absent."""
+        if path in self.nodes_by_path:
+            return self.nodes_by_path[path]
+        parts = path.split(".")
+        for i in range(len(parts)):
+            parent = ".".join(parts[:i])
+            parent_node = self.nodes_by_path.get(parent)
+            if parent_node is None:
+                return None
+            self._load_children(parent_node)
+            parent_node.expand()
+        return self.nodes_by_path.get(path)
+
+    def select_path(self, path: str) -> bool:
+        """Move the cursor to `path` (opening its ancestors); return whether it exists."""
+        node = self.node_for(path)
+        if node is None:
+            return False
+        _ = self._tree_lines  # lay out the lines so the node knows its line number
+        self.move_cursor(node)
+        return True
+
+    @property
+    def cursor_path(self) -> str | None:
+        """The path under the cursor (None before a model is shown)."""
+        node = self.cursor_node
+        if node is None or self.model is None:
+            return None
+        return node.data or ""
+
+    # --- vim keys ------------------------------------------------------------------------
+
+    def action_collapse_or_parent(self) -> None:
+        """Close the node under the cursor, or go to its parent when it is closed."""
+        node = self.cursor_node
+        if node is None:
+            return
+        if node.is_expanded and node.allow_expand:
+            node.collapse()
+        elif node.parent is not None:
+            self.select_path(node.parent.data or "")
+
+    def action_expand_or_child(self) -> None:
+        """Open the node under the cursor, or go to its first child when it is open."""
+        node = self.cursor_node
+        if node is None or not node.allow_expand:
+            return
+        if not node.is_expanded:
+            self._load_children(node)
+            node.expand()
+        elif node.children:
+            self.select_path(node.children[0].data or "")
