@@ -21,7 +21,9 @@ def print_json(obj: Any) -> None:
 
 
 @contextmanager
-def progress_bar(description: str, total: float | None = None) -> Iterator[Callable[[float, float | None], None]]:
+def progress_bar(
+    description: str, total: float | None = None
+) -> Iterator[Callable[[float, float | None], None]]:
     """Yield a callback `update(done, total)` that drives a Rich progress bar on stderr."""
     from rich.progress import (
         BarColumn,
