@@ -310,17 +310,20 @@ def save_actmaps(model: nn.Module, image: ImageLike, out_dir: str | os.PathLike[
                  layers: Sequence[str] | None = None, preprocess: Preprocess | None = None,
                  colormap: str = "viridis", alpha: float = 0.5) -> list[Path]:
     """Write one PNG per layer (named after it, at the image's size) and grid.png; return paths."""
+    from engine.save import check_output_dir, writing
+
+    folder = check_output_dir(out_dir)
     maps = activation_maps(model, image, layers, preprocess, colormap, alpha)
-    folder = Path(out_dir)
-    if folder.exists() and not folder.is_dir():
-        raise BadInput(f"{folder} is a file", "--out must be a folder for the PNGs",
-                       "pass a folder path (it is created when missing)")
-    written = []
-    for item in maps:
-        path = folder / file_name(item.layer)
-        _save_png(item.overlay, path)
-        written.append(path)
-    grid_path = folder / "grid.png"
-    _save_png(grid(maps), grid_path)
-    written.append(grid_path)
+    pictures = [(folder / file_name(item.layer), item.overlay) for item in maps]
+    pictures.append((folder / "grid.png", grid(maps)))
+    written: list[Path] = []
+    try:
+        for path, picture in pictures:
+            with writing(path):
+                _save_png(picture, path)
+            written.append(path)
+    except BaseException:  # all or nothing: no partial set of maps is left behind
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise
     return written

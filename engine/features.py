@@ -11,6 +11,17 @@ from torch import nn
 from engine.errors import BadInput
 
 
+def parse_layers(text: str | None, option: str = "--layers") -> list[str] | None:
+    """Return the layer paths in comma-separated `text` (None for None); BadInput when it names none."""
+    if text is None:
+        return None
+    layers = [layer.strip() for layer in text.split(",") if layer.strip()]
+    if not layers:
+        raise BadInput(f"{option} {text!r} names no layer", "the list is empty",
+                       f"give layer paths, e.g. {option} layer1,layer4")
+    return layers
+
+
 def _unknown(layer: str, known: Sequence[str]) -> BadInput:
     close = difflib.get_close_matches(layer, known, n=3)
     hint = (

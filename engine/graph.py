@@ -16,6 +16,7 @@ from torch import nn
 
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput, WorkFailed
+from engine.save import check_output_file, writing
 
 FORMATS = ("pdf", "svg", "png", "dot")
 INSTALL_DOT = "install Graphviz: `apt-get install graphviz` (Debian/Ubuntu) or " \
@@ -52,7 +53,11 @@ def format_for(out: str | os.PathLike[str], fmt: str | None) -> str:
     """Return the output format: `fmt` when given, else the --out suffix, else pdf."""
     if fmt is None:
         suffix = Path(out).suffix.lstrip(".").lower()
-        fmt = suffix if suffix in FORMATS else "pdf"
+        if suffix and suffix not in FORMATS:
+            raise BadInput(f"cannot tell the graph format of {Path(out).name!r}",
+                           f"'.{suffix}' is none of {', '.join(FORMATS)}",
+                           "end --out with .pdf, .svg, .png or .dot, or give --format")
+        fmt = suffix or "pdf"
     if fmt not in FORMATS:
         raise BadInput(f"unknown graph format {fmt!r}", f"the formats are: {', '.join(FORMATS)}",
                        "use --format pdf, svg, png or dot")
@@ -82,7 +87,11 @@ def make_graph(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224),
     if param is not None and param.device.type == "meta":
         raise BadInput("the model has no weights in memory (it is on the meta device)",
                        "a graph needs a real forward pass", "open it on cpu or cuda")
-    x = torch.rand(*input_size, device=device, requires_grad=True)
+    try:
+        x = torch.rand(*input_size, device=device, requires_grad=True)
+    except RuntimeError as error:  # e.g. not enough memory for the input
+        raise WorkFailed(f"cannot make a {tuple(input_size)} input",
+                         str(error).splitlines()[0], "give a smaller --input-size") from None
     was_training = model.training
     model.eval()
     try:
@@ -136,17 +145,21 @@ def export_graph(model: nn.Module, out: str | os.PathLike[str], fmt: str | None 
     Raises GraphvizMissing (exit 1) after writing the .dot file when `dot` is not installed.
     """
     fmt = format_for(out, fmt)
-    target = Path(out)
+    target = check_output_file(out)  # a folder or an unwritable place is refused before the work
     if fmt != "dot" and target.suffix.lower() != f".{fmt}":
         target = target.with_name(target.name + f".{fmt}")
     dot_path = target if fmt == "dot" else target.with_suffix(".dot")
+    check_output_file(target)
+    check_output_file(dot_path)
     graph = make_graph(model, input_size)
-    atomic_write_text(dot_path, graph.source)
+    with writing(dot_path):
+        atomic_write_text(dot_path, graph.source)
     nodes = graph.source.count("[label=")
     if fmt == "dot":
         return GraphFiles(dot_path, None, nodes)
     dot = dot_available()
     if dot is None:
         raise GraphvizMissing(dot_path, fmt, target)
-    _render(dot_path, fmt, target, dot)
+    with writing(target):
+        _render(dot_path, fmt, target, dot)
     return GraphFiles(dot_path, target, nodes)

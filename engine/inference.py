@@ -15,6 +15,7 @@ from engine.errors import BadInput, WorkFailed
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
 ImageLike = Any  # a path (str / PathLike) or a PIL.Image.Image
 
 
@@ -26,6 +27,39 @@ def best_device() -> str:
     if mps is not None and mps.is_available():
         return "mps"
     return "cpu"
+
+
+def resolve_device(spec: str | None, allow_meta: bool = False) -> str:
+    """Return the device `spec` names ("auto"/None: the best one here), or raise BadInput.
+
+    "meta" (structure only, no weights) is refused unless `allow_meta`: nothing can run on it.
+    """
+    if spec is None or str(spec).strip().lower() in ("", "auto"):
+        return best_device()
+    text = str(spec).strip()
+    fix = f"use --device cpu (or auto: {best_device()} on this machine)"
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise BadInput(f"unknown device {text!r}", "a device is cpu, cuda, cuda:N, mps or auto",
+                       fix) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInput(f"device {text!r} is not available",
+                           "torch finds no usable CUDA GPU on this machine", fix)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BadInput(f"device {text!r} is not available",
+                           f"this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                           f"numbered from 0", fix)
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise BadInput(f"device {text!r} is not available", "this machine has no MPS GPU", fix)
+    elif device.type == "meta" and not allow_meta:
+        raise BadInput("--device meta holds no weights", "this command needs real numbers", fix)
+    elif device.type not in ("cpu", "meta"):
+        raise BadInput(f"device {text!r} is not supported", "ptm-tui runs on cpu, cuda or mps", fix)
+    return text
 
 
 def _no_weights(spec: str | None) -> bool:
@@ -234,12 +268,18 @@ def load_image(image: ImageLike) -> tuple[str, Any]:
     if isinstance(image, Image.Image):
         return getattr(image, "filename", "") or "<image>", image.convert("RGB")
     path = Path(image)
+    if path.is_dir():
+        raise BadInput(f"{path} is a folder, not an image", "each IMAGE must be an image file",
+                       f"name the files in it, e.g. {path}/*.png")
     if not path.is_file():
         raise BadInput(f"no image at {path}", "the file does not exist",
                        "check the path (a PNG, JPEG, BMP... file)")
     try:
         with Image.open(path) as opened:
             return str(path), opened.convert("RGB")
+    except Image.DecompressionBombError as error:
+        raise BadInput(f"refused to open {path}", str(error).split(",")[0],
+                       "shrink the image first (e.g. to a few thousand pixels a side)") from None
     except (UnidentifiedImageError, OSError) as error:
         raise BadInput(f"cannot read {path} as an image", str(error),
                        "pass a PNG, JPEG, BMP or other image file") from None
@@ -249,9 +289,29 @@ def load_image(image: ImageLike) -> tuple[str, Any]:
 
 
 def model_device(model: nn.Module) -> torch.device:
-    """Return the device of the model's first parameter (cpu when it has none)."""
-    param = next(model.parameters(), None)
-    return param.device if param is not None else torch.device("cpu")
+    """Return the device of the model's first parameter or buffer (cpu when it has none)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def image_files(items: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Return the image files named by paths and folders (folders searched recursively, sorted)."""
+    files: list[Path] = []
+    for item in items:
+        path = Path(item).expanduser()
+        if path.is_dir():
+            files += sorted(p for p in path.rglob("*") if p.suffix.lower() in IMAGE_SUFFIXES)
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise BadInput(f"no image file or folder {str(item)!r}", "the path does not exist",
+                           "give image files or folders that contain images")
+    if not files:
+        raise BadInput("no images found",
+                       f"no {', '.join(IMAGE_SUFFIXES)} files in {', '.join(map(str, items))}",
+                       "point at image files or a folder of them")
+    return files
 
 
 def _top(probs: torch.Tensor, categories: Sequence[str] | None, topk: int) -> list[dict[str, Any]]:
@@ -296,6 +356,24 @@ def _segments(logits: torch.Tensor, categories: Sequence[str] | None,
 
 
 @torch.no_grad()
+def _scores(output: Any) -> torch.Tensor:
+    """Return the class-score tensor of a classification/segmentation forward, checked finite."""
+    if isinstance(output, dict):
+        output = output.get("out", next(iter(output.values())))
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise WorkFailed("the model's output is not a tensor of class scores",
+                         f"it returned {type(output).__name__}",
+                         "predict works on classification, detection and segmentation models")
+    if not torch.isfinite(output).all():
+        raise WorkFailed("the model's scores are not finite numbers (NaN or inf)",
+                         "its weights hold NaN or inf values, e.g. from a diverged training run",
+                         "check them with `ptm-tui inspect MODEL --weights FILE --stats`, "
+                         "or use other weights")
+    return output
+
+
 def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[str] | None = None,
             topk: int = 5, preprocess: Preprocess | None = None,
             keypoint_names: Sequence[str] | None = None, min_score: float = 0.0,
@@ -332,18 +410,10 @@ def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[
                                     "detections": _detections(out, categories, keypoint_names,
                                                               topk, min_score)})
                 continue
-            batch = torch.stack(tensors)
-            output = model(batch)
-            if isinstance(output, dict):
-                output = output.get("out", next(iter(output.values())))
-            if isinstance(output, (tuple, list)):
-                output = output[0]
-            if not isinstance(output, torch.Tensor):
-                raise WorkFailed("the model's output is not a tensor of class scores",
-                                 f"it returned {type(output).__name__}",
-                                 "predict works on classification, detection and segmentation "
-                                 "models")
-            for (name, _), logits in zip(chunk, output):
+            same_size = len({tuple(t.shape) for t in tensors}) == 1
+            groups = [tensors] if same_size else [[t] for t in tensors]  # e.g. segmentation sizes
+            outputs = [row for group in groups for row in _scores(model(torch.stack(group)))]
+            for (name, _), logits in zip(chunk, outputs):
                 if segmentation or logits.dim() == 3:
                     top = _segments(logits, categories, topk)
                 else:

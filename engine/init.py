@@ -70,7 +70,8 @@ def _a_lt_b(params: dict[str, Any]) -> str:
     return f"a ({params['a']}) must be less than b ({params['b']})"
 
 
-_GAIN = Param("gain", float, 1.0, "scale; calculate_gain(nonlinearity) suits that activation")
+_GAIN = Param("gain", float, 1.0, "scale; calculate_gain(nonlinearity) suits that activation",
+              check=_nonneg, rule="must be >= 0")
 _STD = Param("std", float, 1.0, "standard deviation", check=_nonneg, rule="must be >= 0")
 _MEAN = Param("mean", float, 0.0, "mean")
 _KAIMING = (
@@ -407,6 +408,17 @@ def selection_stats(model: nn.Module, target: str = "", layer_type: str | None =
     mean = total / count
     variance = max(squares - count * mean * mean, 0.0) / (count - 1) if count > 1 else 0.0
     return TensorStats(count, mean, math.sqrt(variance), low, high)
+
+
+MAX_SEED = 2**32 - 1
+
+
+def check_seed(seed: Any, where: str = "--seed") -> int:
+    """Return `seed` when it is a whole number from 0 to MAX_SEED, else raise BadInput."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise BadInput(f"{where} must be a whole number from 0 to {MAX_SEED}", f"got {seed!r}",
+                       f"e.g. {where} 0" if where.startswith("--") else f"e.g. {where} = 0")
+    return seed
 
 
 def parse_value(text: str) -> Any:

@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput
-from engine.init import default_params, get_method, init_tensor, resolve_params
+from engine.inference import IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, load_image, model_device
+from engine.init import check_seed, default_params, get_method, init_tensor, resolve_params
 
 ACTIVATIONS: dict[str, Callable[[torch.Tensor], torch.Tensor]] = {
     "none": lambda x: x,
@@ -78,6 +79,7 @@ def lab_params(config: LabConfig) -> dict[str, Any]:
 
 
 def _check(config: LabConfig) -> None:
+    check_seed(config.seed)
     for name in ("depth", "width", "batch"):
         value = getattr(config, name)
         if not isinstance(value, int) or value < 1:
@@ -191,12 +193,6 @@ def _first_tensor(output: Any) -> torch.Tensor | None:
     return None
 
 
-def _model_device(model: nn.Module) -> torch.device:
-    for tensor in (*model.parameters(), *model.buffers()):
-        return tensor.device
-    return torch.device("cpu")
-
-
 def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
                     input_size: tuple[int, ...] | None = None, batch_size: int = 8, seed: int = 0,
                     train_mode: bool = False) -> list[LayerStd]:
@@ -209,7 +205,7 @@ def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
         size = (batch_size, *tuple(input_size)[1:])
         generator = torch.Generator().manual_seed(seed)
         batch = torch.randn(size, generator=generator)
-    device = _model_device(model)
+    device = model_device(model)
     if device.type == "meta":
         raise BadInput("the model has no weights in memory (it is on the meta device)",
                        "activations need real weights", "open the model on cpu or cuda")
@@ -251,18 +247,12 @@ def first_nonfinite(records: list[LayerStd]) -> LayerStd | None:
     return next((r for r in records if not math.isfinite(r.std)), None)
 
 
-IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".bmp", ".gif", ".webp", ".tif", ".tiff")
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
-
-
 def images_batch(folder: str, size: tuple[int, int], limit: int = 8,
                  mean: tuple[float, ...] = IMAGENET_MEAN,
                  std: tuple[float, ...] = IMAGENET_STD) -> torch.Tensor:
     """Return up to `limit` images of a folder, resized/cropped to `size`, normalised: [N,3,H,W]."""
     from pathlib import Path
 
-    from PIL import Image, UnidentifiedImageError
     from torchvision.transforms.v2 import functional as F
 
     root = Path(folder).expanduser()
@@ -275,12 +265,7 @@ def images_batch(folder: str, size: tuple[int, int], limit: int = 8,
                        "point it at a folder of images")
     tensors = []
     for path in files:
-        try:
-            with Image.open(path) as image:
-                picture = F.pil_to_tensor(image.convert("RGB"))
-        except (OSError, UnidentifiedImageError) as error:
-            raise BadInput(f"cannot read image {path.name!r}", str(error),
-                           "remove or replace the file") from error
+        picture = F.pil_to_tensor(load_image(path)[1])
         picture = F.resize(picture, [min(size)], antialias=True)
         picture = F.center_crop(picture, list(size))
         tensors.append(F.normalize(picture.float() / 255.0, list(mean), list(std)))

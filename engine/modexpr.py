@@ -140,8 +140,11 @@ def _build(node: ast.Call, text: str) -> nn.Module:
         ) from error
 
 
-def parse_module(text: str) -> nn.Module:
-    """Return the nn.Module that a constructor expression such as `Linear(4096, 17)` describes."""
+def parse_module(text: str, device: str | None = None) -> nn.Module:
+    """Return the nn.Module that a constructor expression such as `Linear(4096, 17)` describes.
+
+    `device="meta"` builds only its structure: no memory, so checking `Linear(99999, 99999)` is free.
+    """
     source = (text or "").strip()
     if not source:
         raise BadInput("the module expression is empty", "nothing to build", _FIX)
@@ -158,7 +161,12 @@ def parse_module(text: str) -> nn.Module:
             f"{ast.unparse(body)!r} is not a constructor call",
             "the expression must call a torch.nn class",
         )
-    return _build(body, source)
+    if device is None:
+        return _build(body, source)
+    import torch
+
+    with torch.device(device):
+        return _build(body, source)
 
 
 def describe(module: nn.Module) -> str:

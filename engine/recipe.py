@@ -5,12 +5,11 @@ from __future__ import annotations
 import math
 import os
 import re
+import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-
-import tomllib
 
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput, PtmError, WorkFailed
@@ -18,6 +17,34 @@ from engine.ops import get_op
 
 if TYPE_CHECKING:
     from engine.session import Workbench
+
+MODEL_KEYS = ("name", "weights", "seed")
+EDIT_KEYS: dict[str, tuple[str, ...]] = {
+    "replace_head": ("num_classes", "target", "init"),
+    "adapt_input": ("channels", "strategy", "target"),
+    "init": ("target", "method", "params", "layer_type", "what"),
+    "init_preset": ("target", "preset"),
+    "freeze": ("target",),
+    "unfreeze": ("target",),
+    "replace": ("target", "module"),
+    "insert_before": ("target", "module"),
+    "insert_after": ("target", "module"),
+    "delete": ("target",),
+    "load_partial": ("source", "by_order"),
+}
+"""The keys each built-in op reads: any other key is a typo that would be silently ignored."""
+
+
+def _unknown_keys(given: Any, known: tuple[str, ...]) -> str:
+    """Return "a (did you mean b?), c" for the keys of `given` not in `known`, or ""."""
+    import difflib
+
+    shown = []
+    for key in sorted(set(given) - set(known)):
+        close = difflib.get_close_matches(key, known, n=1)
+        shown.append(f"{key!r} (did you mean {close[0]!r}?)" if close else repr(key))
+    return ", ".join(shown)
+
 
 _FIX = "see the recipe format in the README ([model] name/weights/seed, then [[edit]] tables)"
 
@@ -55,12 +82,20 @@ def from_dict(data: dict[str, Any], path: Path | None = None) -> Recipe:
         )
     if not isinstance(model.get("name"), str) or not model["name"]:
         raise BadInput(f"{where} has no model name", '[model] needs name = "..."', _FIX)
+    unknown = _unknown_keys(model, MODEL_KEYS)
+    if unknown:
+        raise BadInput(f"{where}: [model] has unknown keys {unknown}",
+                       f"[model] takes {', '.join(MODEL_KEYS)}", "fix or remove those keys")
     model = {"name": model["name"], "weights": "none", "seed": 0, **model}  # the DESIGN.md order
     if not isinstance(model["weights"], str):
         raise BadInput(f"{where}: model.weights must be text", f"got {model['weights']!r}", _FIX)
-    if isinstance(model["seed"], bool) or not isinstance(model["seed"], int):
+    from engine.init import MAX_SEED
+
+    if isinstance(model["seed"], bool) or not isinstance(model["seed"], int) \
+            or not 0 <= model["seed"] <= MAX_SEED:
         raise BadInput(
-            f"{where}: model.seed must be a whole number", f"got {model['seed']!r}", _FIX
+            f"{where}: model.seed must be a whole number from 0 to {MAX_SEED}",
+            f"got {model['seed']!r}", _FIX,
         )
     edits = data.get("edit", [])
     if not isinstance(edits, list) or not all(isinstance(e, dict) for e in edits):
@@ -88,6 +123,10 @@ def validate_edit(edit: dict[str, Any], index: int) -> None:
     def bad(why: str, fix: str) -> BadInput:
         return BadInput(f"edit {index} ({op}) is invalid", why, fix)
 
+    unknown = _unknown_keys(edit, ("op", *EDIT_KEYS.get(op, tuple(edit))))
+    if unknown:
+        raise bad(f"unknown keys {unknown}",
+                  f"{op} takes {', '.join(EDIT_KEYS[op])}; fix or remove the others")
     if "target" in edit and not isinstance(edit["target"], str):
         raise bad(
             f"target must be a module path as text, got {edit['target']!r}", 'e.g. target = "fc"'
@@ -105,7 +144,7 @@ def validate_edit(edit: dict[str, Any], index: int) -> None:
         if not isinstance(edit["module"], str):
             raise bad(f"module must be text, got {edit['module']!r}", 'e.g. module = "GELU()"')
         try:
-            parse_module(edit["module"])
+            parse_module(edit["module"], device="meta")  # structure only: checking costs no memory
         except BadInput as error:
             raise bad(error.message.split("\n")[0], error.fix) from None
     if "source" in edit and not isinstance(edit["source"], str):
@@ -216,7 +255,11 @@ def dumps(recipe: Recipe | dict[str, Any]) -> str:
 
 def dump(recipe: Recipe | dict[str, Any], path: str | os.PathLike[str]) -> Path:
     """Write a recipe as TOML to `path` atomically; return the path."""
-    atomic_write_text(path, dumps(recipe))
+    from engine.save import writing
+
+    text = dumps(recipe)
+    with writing(path):
+        atomic_write_text(path, text)
     return Path(path)
 
 
@@ -225,9 +268,7 @@ def save(
 ) -> Path:
     """Write the workbench's recipe (plus an optional [train] table) atomically; return the path."""
     data = workbench.recipe()
-    recipe = Recipe(model=data["model"], edits=data["edit"], train=train)
-    atomic_write_text(path, dumps(recipe))
-    return Path(path)
+    return dump(Recipe(model=data["model"], edits=data["edit"], train=train), path)
 
 
 # --- building ----------------------------------------------------------------------------------

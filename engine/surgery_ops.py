@@ -79,7 +79,8 @@ def _adapt_input(workbench: Any, edit: Edit) -> str:
     return f"{path} now takes {edit['channels']} channels ({strategy})"
 
 
-def _module(edit: Edit) -> nn.Module:
+def _module(edit: Edit, model: nn.Module | None = None) -> nn.Module:
+    """Return the edit's new module, built on meta when `model` is a meta skeleton (no memory)."""
     text = edit["module"]
     if not isinstance(text, str):
         raise BadInput(
@@ -87,11 +88,12 @@ def _module(edit: Edit) -> nn.Module:
             f"got {text!r}",
             'write it as a string, e.g. module = "GELU()"',
         )
-    return parse_module(text)
+    on_meta = model is not None and any(p.is_meta for p in model.parameters())
+    return parse_module(text, device="meta" if on_meta else None)
 
 
 def _replace(workbench: Any, edit: Edit) -> str:
-    old = surgery.replace(workbench.model, edit["target"], _module(edit))
+    old = surgery.replace(workbench.model, edit["target"], _module(edit, workbench.model))
     new = get_module(workbench.model, edit["target"])
     return (
         f"replaced {edit['target']}: {type(old).__name__} ({_params(old):,} params) -> "
@@ -101,7 +103,8 @@ def _replace(workbench: Any, edit: Edit) -> str:
 
 def _insert(after: bool):
     def apply(workbench: Any, edit: Edit) -> str:
-        where = surgery.insert(workbench.model, edit["target"], _module(edit), after=after)
+        where = surgery.insert(workbench.model, edit["target"], _module(edit, workbench.model),
+                               after=after)
         side = "after" if after else "before"
         new = _short(get_module(workbench.model, where))
         return f"inserted {new} at {where} ({side} {edit['target']})"

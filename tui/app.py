@@ -12,6 +12,7 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from tui.format import ASCII, UNICODE, Glyphs
+from tui.keymap import load_keymap
 
 
 class PtmApp(App[int]):
@@ -39,11 +40,16 @@ class PtmApp(App[int]):
         self.theme = "textual-light" if light else "textual-dark"
         if ascii_only:
             _use_ascii_scrollbars()
+        keymap, self._keymap_problem = load_keymap()
+        if keymap:
+            self.set_keymap(keymap)
 
     def on_mount(self) -> None:
         """Show the explorer when a model was named, else the catalog."""
         if self.ascii_only:
             self.add_class("-ascii")
+        if self._keymap_problem:
+            self.notify(self._keymap_problem, severity="warning", timeout=10)
         if self.model_name or self._workbench is not None:
             self.open_explorer(self.model_name or "", self.weights, workbench=self._workbench)
         else:
@@ -79,31 +85,32 @@ class PtmApp(App[int]):
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         """List every action of the current screen (and the app) in the command palette."""
         yield from super().get_system_commands(screen)
-        for keys, description, action, node in key_table(screen):
+        for keys, description, action, node, _id in key_table(screen):
             if action == "command_palette":
                 continue
             yield SystemCommand(escape(f"{description} ({keys})"), f"action: {action}",
                                 lambda node=node, action=action: self.run_action(action, node))
 
 
-def key_table(screen: Screen) -> list[tuple[str, str, str, object]]:
-    """Return (keys, description, action, node) for every binding active on `screen`."""
+def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
+    """Return (keys, description, action, node, binding id) for every binding active on `screen`.
+
+    The keys are those in force after the user's keymap (Textual applies it to the chain).
+    """
     app = screen.app
     rows: dict[str, list] = {}
-    for node in (screen.focused, screen, app):
-        if node is None:
-            continue
-        for _key, binding in node._bindings:
+    for node, bindings_map in screen._binding_chain:
+        for binding in (b for group in bindings_map.key_to_bindings.values() for b in group):
             if not binding.description or not binding.id:
                 continue
             row = rows.get(binding.action)
             key = app.get_key_display(binding)
             if row is None:
-                rows[binding.action] = [[key], binding.description, binding.action, node]
+                rows[binding.action] = [[key], binding.description, binding.action, node, binding.id]
             elif row[3] is node and key not in row[0]:
                 row[0].append(key)
-    return [(" ".join(keys), description, action, node)
-            for keys, description, action, node in rows.values()]
+    return [(" ".join(keys), description, action, node, binding_id)
+            for keys, description, action, node, binding_id in rows.values()]
 
 
 def _use_ascii_scrollbars() -> None:

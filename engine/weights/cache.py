@@ -78,6 +78,10 @@ def mirror_url(url: str) -> str:
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if not mirror or not url.startswith(TORCHVISION_BASE):
         return url
+    if not is_url(mirror):
+        raise BadInput(f"{MIRROR_ENV}={mirror!r} is not a URL",
+                       f"it must replace {TORCHVISION_BASE}, so it needs http://, https:// or file://",
+                       f"export {MIRROR_ENV}=http://host/path/ (or unset it)")
     if not mirror.endswith("/"):
         mirror += "/"
     return mirror + url[len(TORCHVISION_BASE):]

@@ -71,7 +71,26 @@ def file_format(path: str | os.PathLike[str]) -> str:
         and int.from_bytes(head[:8], "little") < path.stat().st_size
     ):
         return "safetensors"
+    if head[:1] != b"\x80":  # torch.save pickles with protocol 2+, which starts with 0x80
+        raise CorruptCheckpoint(f"cannot read weights from {path}",
+                                f"it is not a weights file: it starts like {_looks_like(head)}",
+                                "give a .pth/.pt/.bin file saved by torch.save, or a .safetensors file")
     return "pickle"
+
+
+def _looks_like(head: bytes) -> str:
+    """Return what a file's first bytes suggest it is, in words."""
+    known = {b"\x89PNG": "a PNG image", b"\xff\xd8": "a JPEG image", b"GIF8": "a GIF image",
+             b"\x1f\x8b": "a gzip archive", b"%PDF": "a PDF", b"\x7fELF": "a program"}
+    for magic, what in known.items():
+        if head.startswith(magic):
+            return what
+    text = head.lstrip().lower()
+    if text.startswith((b"<!doctype", b"<html", b"<?xml", b"<")):
+        return "an HTML/XML page (a login or error page saved instead of the file?)"
+    if all(32 <= c < 127 or c in (9, 10, 13) for c in head):
+        return f"text ({head.decode('ascii', 'replace')!r}...)"
+    return "some other kind of file"
 
 
 def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu",

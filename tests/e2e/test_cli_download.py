@@ -80,3 +80,17 @@ def test_download_unknown_model_suggests_names() -> None:
     result = ptm("download", "resnet5O")
     assert result.returncode == 2
     assert "did you mean" in result.stderr and "resnet50" in result.stderr
+
+
+def test_download_other_url_schemes_are_refused_with_exit_2() -> None:
+    result = ptm("download", "ftp://host/net-12345678.pth")
+    assert result.returncode == 2
+    assert "only http(s)://" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_mirror_that_is_not_a_url_is_bad_input_not_a_traceback(monkeypatch) -> None:
+    monkeypatch.setenv("PTM_WEIGHTS_MIRROR", "not-a-url")
+    result = ptm("download", "resnet18")
+    assert result.returncode == 2
+    assert "PTM_WEIGHTS_MIRROR='not-a-url' is not a URL" in result.stderr
+    assert "Traceback" not in result.stderr

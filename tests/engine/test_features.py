@@ -68,3 +68,12 @@ def test_model_mode_is_restored(resnet):
         assert resnet.training
     finally:
         resnet.eval()
+
+
+def test_parse_layers_splits_commas_and_refuses_an_empty_list():
+    from engine.features import parse_layers
+
+    assert parse_layers(" layer3, layer4 ,fc") == ["layer3", "layer4", "fc"]
+    assert parse_layers(None) is None
+    with pytest.raises(BadInput, match="--layers ' , ' names no layer"):
+        parse_layers(" , ")

@@ -135,3 +135,52 @@ def test_named_weights_give_their_own_categories_without_a_note():
     assert names[1] == "person" and "random weights" in note
     crop = preprocess_for("efficientnet_b3", "none")
     assert (crop.resize, crop.crop) == (320, 300)
+
+
+def test_resolve_device_names_the_best_device_and_refuses_unknown_or_missing_ones():
+    from engine.inference import best_device, resolve_device
+
+    assert resolve_device("auto") == resolve_device(None) == best_device()
+    assert resolve_device("cpu") == "cpu"
+    with pytest.raises(BadInput, match="unknown device 'gpu0'"):
+        resolve_device("gpu0")
+    missing = f"cuda:{torch.cuda.device_count()}"  # one past the last GPU, or any GPU without one
+    with pytest.raises(BadInput, match="is not available"):
+        resolve_device(missing)
+
+
+def test_a_decompression_bomb_is_refused_as_bad_input(tmp_path, monkeypatch):
+    from engine.inference import load_image
+
+    Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses images over twice this
+    with pytest.raises(BadInput, match=r"refused to open .*big\.png") as caught:
+        load_image(tmp_path / "big.png")
+    assert caught.value.exit_code == 2 and "shrink the image" in caught.value.fix
+    with pytest.raises(BadInput, match="is a folder, not an image"):
+        load_image(tmp_path)
+
+
+def test_segmentation_of_images_with_different_shapes_gives_one_result_each(tmp_path):
+    torch.manual_seed(0)
+    model = torchvision.models.segmentation.lraspp_mobilenet_v3_large(
+        weights=None, weights_backbone=None, num_classes=3).eval()
+    Image.new("RGB", (60, 40), (200, 10, 10)).save(tmp_path / "wide.png")
+    Image.new("RGB", (40, 60), (10, 200, 10)).save(tmp_path / "tall.png")
+    preprocess = preprocess_for("lraspp_mobilenet_v3_large", "none")
+    results = predict(model, [tmp_path / "wide.png", tmp_path / "tall.png"], topk=2,
+                      preprocess=preprocess)
+    assert [r["image"].rsplit("/", 1)[-1] for r in results] == ["wide.png", "tall.png"]
+    assert all(len(r["top"]) == 2 for r in results)
+
+
+def test_weights_with_nan_fail_with_a_message_instead_of_nan_in_the_json(tmp_path):
+    from engine.errors import WorkFailed
+
+    model = torchvision.models.resnet18(num_classes=4)
+    with torch.no_grad():
+        model.fc.weight.fill_(float("nan"))
+    Image.new("RGB", (32, 32)).save(tmp_path / "x.png")
+    with pytest.raises(WorkFailed, match="scores are not finite numbers") as caught:
+        predict(model, [tmp_path / "x.png"])
+    assert caught.value.exit_code == 1 and "--stats" in caught.value.fix

@@ -89,3 +89,8 @@ def test_allowlist_has_layers_but_not_the_base_class():
 
 def test_describe_counts_parameters():
     assert "(40 parameters)" in describe(parse_module("Linear(4, 8)"))
+
+
+def test_meta_build_checks_a_huge_module_without_allocating_it():
+    module = parse_module("Linear(100000, 100000)", device="meta")  # 40 GB if built for real
+    assert module.weight.is_meta and module.weight.shape == (100000, 100000)

@@ -195,3 +195,17 @@ def test_dump_writes_atomically_and_reads_back(tmp_path):
     path = recipes.dump(recipe, tmp_path / "sub" / "r.toml")
     assert [p.name for p in path.parent.iterdir()] == ["r.toml"]
     assert recipes.load(path).to_dict() == recipe.to_dict()
+
+
+def test_unknown_keys_are_refused_with_the_closest_known_key():
+    with pytest.raises(BadInput, match=r"\[model\] has unknown keys 'sed' \(did you mean 'seed'\?\)"):
+        recipes.loads('[model]\nname = "resnet18"\nsed = 1\n')
+    with pytest.raises(BadInput, match=r"edit 1 \(replace_head\) is invalid: unknown keys 'num_class'"):
+        recipes.loads('[model]\nname = "resnet18"\n[[edit]]\nop = "replace_head"\nnum_classes = 3\n'
+                      'num_class = 4\n')
+
+
+@pytest.mark.parametrize("seed", ["-1", str(2**64), "1.5"])
+def test_a_seed_torch_cannot_take_is_refused_when_the_recipe_is_read(seed):
+    with pytest.raises(BadInput, match=r"model\.seed must be a whole number from 0 to 4294967295"):
+        recipes.loads(f'[model]\nname = "resnet18"\nseed = {seed}\n')

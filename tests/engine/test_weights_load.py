@@ -259,3 +259,15 @@ def test_read_from_url_downloads_into_cache(tmp_path: Path, http_server) -> None
 
     assert_same(weights.read_state_dict(url), state)
     assert (weights.cache_dir() / name).read_bytes() == data
+
+
+@pytest.mark.parametrize(("data", "looks_like"), [
+    (b"\x89PNG\r\n\x1a\n" + bytes(100), "a PNG image"),
+    (b"<!DOCTYPE html><html>Sign in</html>", "an HTML/XML page"),
+])
+def test_a_file_that_is_not_weights_says_what_it_looks_like(tmp_path: Path, data: bytes,
+                                                            looks_like: str) -> None:
+    path = tmp_path / "model.pth"
+    path.write_bytes(data)
+    with pytest.raises(BadInput, match=f"it is not a weights file: it starts like {looks_like}"):
+        weights.read_state_dict(path)

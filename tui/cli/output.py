@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,9 +15,20 @@ stderr = Console(stderr=True)
 stdout = Console()
 
 
+def _strict(obj: Any) -> Any:
+    """Return `obj` with NaN and infinities as null (JSON has no such numbers)."""
+    if isinstance(obj, float):
+        return obj if math.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {key: _strict(value) for key, value in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_strict(value) for value in obj]
+    return obj
+
+
 def print_json(obj: Any) -> None:
-    """Print one object as a single JSON line on stdout."""
-    sys.stdout.write(json.dumps(obj, default=str) + "\n")
+    """Print one object as a single line of strict JSON on stdout (NaN/Inf become null)."""
+    sys.stdout.write(json.dumps(_strict(obj), default=str, allow_nan=False) + "\n")
     sys.stdout.flush()
 
 

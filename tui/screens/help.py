@@ -32,6 +32,7 @@ class HelpScreen(ModalScreen[None]):
                       pad_edge=False)
         table.add_column("key", style="bold cyan", no_wrap=True)
         table.add_column("does")
+        table.add_column("id (for keys.toml)", style="dim")
         navigation = [
             ("j k / down up", "move in the list or tree"),
             ("h l / left right", "close / open a node (or go to parent / first child)"),
@@ -41,11 +42,11 @@ class HelpScreen(ModalScreen[None]):
         navigation.append(("ctrl+p", "command palette: every action by name"))
         for key, does in navigation:
             table.add_row(key, does)
-        for keys, description, _action, _node in key_table(self.under):
+        for keys, description, _action, _node, binding_id in key_table(self.under):
             if description in ("Down", "Up", "Close/parent", "Open/child", "Top", "Bottom",
                                "Open/close"):
                 continue
-            table.add_row(keys, description)
+            table.add_row(keys, description, binding_id)
         glyphs = self.app.glyphs
         legend = Text.assemble(
             "\n", (glyphs.frozen, "bold cyan"), " frozen   ", (glyphs.mixed, "yellow"),

@@ -1,0 +1,54 @@
+"""Keys are remapped by binding id from the user's keymap file, and a bad file is reported."""
+
+from __future__ import annotations
+
+import re
+
+from conftest import screen_text, wait_for
+
+from tui.app import PtmApp
+from tui.screens.explorer import ExplorerScreen
+from tui.widgets.layer_tree import LayerTree
+
+
+async def _ready(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                   and app.screen.query_one(LayerTree).model is not None)
+    await pilot.pause()
+
+
+async def test_a_remapped_key_freezes_and_the_old_key_does_not(tmp_path, monkeypatch,
+                                                                resnet18_workbench):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\n"explorer.freeze" = "z"\n', encoding="utf-8")
+    monkeypatch.setenv("PTM_KEYMAP", str(keys))
+    wb = resnet18_workbench
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=(200, 80)) as pilot:  # big: the key bar and help show every key
+        await _ready(pilot)
+        await pilot.press("j")  # conv1
+        await pilot.press("space")
+        assert wb.edits == []
+        await pilot.press("z")
+        assert wb.edits == [{"op": "freeze", "target": "conv1"}]
+        await pilot.pause()
+        assert "z Freeze" in screen_text(app)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        rows = re.findall(r"│ (\S+) +Freeze +explorer\.freeze ", screen_text(app))
+        assert rows == ["z"]  # the help shows the key in force and the id to remap it
+
+
+async def test_a_broken_keymap_file_is_reported_and_the_app_runs(tmp_path, monkeypatch,
+                                                                  resnet18_workbench):
+    keys = tmp_path / "keys.toml"
+    keys.write_text("[keys\nexplorer.freeze = z\n", encoding="utf-8")
+    monkeypatch.setenv("PTM_KEYMAP", str(keys))
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(100, 30), notifications=True) as pilot:
+        await _ready(pilot)
+        assert any("keymap" in n.message and "was not read" in n.message
+                   for n in app._notifications)
+        await pilot.press("j", "space")
+        assert resnet18_workbench.edits == [{"op": "freeze", "target": "conv1"}]
