@@ -108,7 +108,7 @@ def _task_of(module: str) -> str:
     return "classification"
 
 
-def _size(value: Any) -> int | None:
+def first_size(value: Any) -> int | None:
     """Return an int size from an int or a one/two-element sequence."""
     if value is None:
         return None
@@ -147,8 +147,8 @@ def _weights_record(member: Any) -> dict[str, Any]:
         "gflops": meta.get("_ops"), "file_size_mb": meta.get("_file_size"),
         "num_categories": len(categories) if categories else None,
         "categories": list(categories) if categories else None,
-        "crop_size": _size(keywords.get("crop_size")),
-        "resize_size": _size(keywords.get("resize_size", defaults.get("resize_size"))),
+        "crop_size": first_size(keywords.get("crop_size")),
+        "resize_size": first_size(keywords.get("resize_size", defaults.get("resize_size"))),
         "mean": list(mean) if mean else None, "std": list(std) if std else None,
         "metrics": metrics,
         "min_size": list(meta["min_size"]) if meta.get("min_size") else None,

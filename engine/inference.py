@@ -11,6 +11,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.catalog import first_size
 from engine.errors import BadInput, WorkFailed
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
@@ -144,21 +145,13 @@ class Preprocess:
         return self.crop or self.resize or 224
 
 
-def _first(value: Any) -> int | None:
-    if value is None:
-        return None
-    if isinstance(value, (list, tuple)):
-        return int(value[0]) if value else None
-    return int(value)
-
-
 def preprocess_from_transforms(transforms: Any, source: str) -> Preprocess:
     """Return a Preprocess wrapping a torchvision weights' transforms() object."""
     kind_by_class = {"ImageClassification": "classification", "ObjectDetection": "detection",
                      "SemanticSegmentation": "segmentation"}
     kind = kind_by_class.get(type(transforms).__name__, "classification")
-    return Preprocess(kind=kind, resize=_first(getattr(transforms, "resize_size", None)),
-                      crop=_first(getattr(transforms, "crop_size", None)),
+    return Preprocess(kind=kind, resize=first_size(getattr(transforms, "resize_size", None)),
+                      crop=first_size(getattr(transforms, "crop_size", None)),
                       mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),
                       std=tuple(getattr(transforms, "std", IMAGENET_STD)),
                       source=source, transform=transforms)
@@ -169,7 +162,7 @@ def _from_fields(info: Any, source: str) -> Preprocess | None:
     def get(key: str) -> Any:
         return info.get(key) if isinstance(info, dict) else getattr(info, key, None)
 
-    crop, resize = _first(get("crop_size")), _first(get("resize_size"))
+    crop, resize = first_size(get("crop_size")), first_size(get("resize_size"))
     if crop is None and resize is None:
         return None
     return Preprocess(resize=resize, crop=crop, mean=tuple(get("mean") or IMAGENET_MEAN),

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput
+from engine.heads import find_head, find_input_conv
 from engine.paths import get_module, set_module, split_path
 
 HEAD_INITS = (
@@ -28,34 +29,38 @@ STRATEGIES = ("repeat", "sum", "zero")
 # --- finding the head and the input conv ---------------------------------------------------------
 
 
-def _leaves(model: nn.Module) -> list[tuple[str, nn.Module]]:
-    return [(path, m) for path, m in model.named_modules() if path and not m._modules]
-
-
 def head_path(model: nn.Module) -> str | None:
     """Return the path of the model's classifier head (a Linear or conv layer), or None."""
-    for module_name in ("engine.heads", "engine.tree"):
-        try:
-            found = __import__(module_name, fromlist=["find_head"]).find_head
-        except (ImportError, AttributeError):
-            continue
-        return found(model)
-    layers = [(p, m) for p, m in _leaves(model) if isinstance(m, (nn.Linear, nn.Conv2d))]
-    return layers[-1][0] if layers else None
+    return find_head(model)
 
 
 def input_conv_path(model: nn.Module) -> str | None:
     """Return the path of the model's first conv layer (the one that sees the image), or None."""
-    for module_name in ("engine.heads", "engine.tree"):
-        try:
-            found = __import__(module_name, fromlist=["find_input_conv"]).find_input_conv
-        except (ImportError, AttributeError):
-            continue
-        return found(model)
-    for path, module in _leaves(model):
-        if isinstance(module, nn.modules.conv._ConvNd):
-            return path
-    return None
+    return find_input_conv(model)
+
+
+def head_target(model: nn.Module, target: str | None) -> str:
+    """Return `target`, or the found head when it is None; raise BadInput when there is no path."""
+    path = target if target is not None else head_path(model)
+    if not path:
+        raise BadInput(
+            "cannot find this model's head",
+            "no final Linear or conv classifier was found",
+            'name the head with target = "path.to.layer"',
+        )
+    return path
+
+
+def input_conv_target(model: nn.Module, target: str | None) -> str:
+    """Return `target`, or the found input conv when it is None; raise BadInput when no path."""
+    path = target if target is not None else input_conv_path(model)
+    if not path:
+        raise BadInput(
+            "cannot find this model's input conv",
+            "no conv layer was found",
+            'name it with target = "path.to.conv"',
+        )
+    return path
 
 
 def _like(new: nn.Module, old: nn.Module) -> nn.Module:
@@ -129,13 +134,7 @@ def replace_head(
     model: nn.Module, num_classes: int, target: str | None = None, init: str = "default"
 ) -> str:
     """Replace the classifier head with one of `num_classes` outputs; return the head's path."""
-    path = target if target is not None else head_path(model)
-    if not path:
-        raise BadInput(
-            "cannot find this model's head",
-            "no final Linear or conv classifier was found",
-            'name the head with target = "path.to.layer"',
-        )
+    path = head_target(model, target)
     set_module(model, path, new_head(get_module(model, path), num_classes, init))
     return path
 
@@ -187,13 +186,7 @@ def adapt_input(
             "channels must be a whole number of at least 1",
             "e.g. channels = 4",
         )
-    path = target if target is not None else input_conv_path(model)
-    if not path:
-        raise BadInput(
-            "cannot find this model's input conv",
-            "no conv layer was found",
-            'name it with target = "path.to.conv"',
-        )
+    path = input_conv_target(model, target)
     conv = get_module(model, path)
     if not isinstance(conv, nn.modules.conv._ConvNd) or conv.transposed:
         raise BadInput(

@@ -25,14 +25,7 @@ def _short(module: nn.Module) -> str:
 
 
 def _head_target(model: nn.Module, edit: Edit) -> str:
-    path = edit.get("target") or surgery.head_path(model)
-    if not path:
-        raise BadInput(
-            "cannot find this model's head",
-            "no final Linear or conv classifier was found",
-            'name the head with target = "path.to.layer"',
-        )
-    return path
+    return surgery.head_target(model, edit.get("target") or None)
 
 
 def _parent(path: str) -> str:
@@ -61,14 +54,7 @@ def _replace_head(workbench: Any, edit: Edit) -> str:
 
 
 def _input_target(model: nn.Module, edit: Edit) -> str:
-    path = edit.get("target") or surgery.input_conv_path(model)
-    if not path:
-        raise BadInput(
-            "cannot find this model's input conv",
-            "no conv layer was found",
-            'name it with target = "path.to.conv"',
-        )
-    return path
+    return surgery.input_conv_target(model, edit.get("target") or None)
 
 
 def _adapt_input(workbench: Any, edit: Edit) -> str:

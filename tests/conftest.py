@@ -28,3 +28,14 @@ def torch_home(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.delenv("PTM_WEIGHTS_MIRROR", raising=False)
     return tmp_path / "torch" / "hub" / "checkpoints"
+
+
+@pytest.fixture
+def one_thread() -> Iterator[None]:
+    """Small matmuls: one torch thread is fastest on a busy shared machine (restored after)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

@@ -38,15 +38,12 @@ class ParamGroup:
 
 
 def find_head(model: nn.Module) -> str:
-    """Return the path of the model's head (engine.tree's rule, else the last Linear)."""
-    try:
-        from engine.tree import find_head as tree_find_head
-    except ImportError:
-        tree_find_head = None
-    if tree_find_head is not None:
-        found = tree_find_head(model)
-        if found:
-            return found
+    """Return the path of the model's head (engine.heads' rule, else the last Linear)."""
+    from engine.heads import find_head as classifier_head
+
+    found = classifier_head(model)
+    if found:
+        return found
     last_linear = last_leaf = ""
     for name, module in model.named_modules():
         if isinstance(module, nn.Linear):

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
 
 import pytest
 import torch
@@ -14,14 +13,7 @@ from engine.errors import BadInput
 from engine.init_lab import LabConfig, StdExperiment, activation_stds, first_nonfinite, run_lab
 from engine.session import Workbench
 
-
-@pytest.fixture(autouse=True)
-def _one_thread() -> Iterator[None]:
-    """Small matmuls: one thread is fastest on a busy shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def test_normal_without_activation_explodes_around_layer_30() -> None:

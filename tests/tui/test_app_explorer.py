@@ -327,3 +327,16 @@ async def test_summary_shows_output_shape_and_mult_adds(resnet18_workbench):
         await pilot.press("G")  # fc
         await pilot.pause()
         assert "output 1x1000" in screen_text(app)
+
+
+async def test_keys_typed_in_one_burst_after_slash_reach_the_search(resnet18_workbench):
+    """A terminal delivers '/downs<enter>' in one read: every key must land in the search."""
+    from textual import events
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE) as pilot:
+        _, tree = await _ready(pilot)
+        for key, character in [("slash", "/"), *[(c, c) for c in "downs"], ("enter", "\r")]:
+            app.post_message(events.Key(key, character))  # all queued before any is handled
+        await wait_for(pilot, lambda: tree.cursor_node is not None
+                       and tree.cursor_node.data == "layer2.0.downsample")

@@ -17,13 +17,10 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static
 
-from tui.screens.base import PtmScreen
+from tui.screens.image_prompt import ImagePromptScreen
 
 RAMP = " .:-=+*#%@"
 """Characters from dark to bright for --ascii (one pixel per cell)."""
-
-last_image: str = ""
-"""The image path used last (the next prompt starts with it)."""
 
 
 def fit(size: tuple[int, int], box: tuple[int, int]) -> tuple[int, int]:
@@ -115,7 +112,7 @@ class MapsReady(Message):
         self.image = image
 
 
-class ActmapScreen(PtmScreen):
+class ActmapScreen(ImagePromptScreen):
     """Type an image path: the activation map of each stage over it, one layer at a time."""
 
     DEFAULT_CSS = """
@@ -124,6 +121,9 @@ class ActmapScreen(PtmScreen):
     ActmapScreen #actmap-path { width: 1fr; }
     ActmapScreen #actmap-status { height: auto; padding: 0 1; }
     """
+
+    PREFIX = "actmap"
+    FAILED = "activation maps failed: see the message"
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("right,l,n,]", "step(1)", "Next layer", id="actmap.next"),
@@ -137,7 +137,7 @@ class ActmapScreen(PtmScreen):
                  layers: list[str] | None = None) -> None:
         super().__init__()
         self.workbench = workbench
-        self.image = image if image is not None else last_image
+        self.image = image if image is not None else self.last_image
         self.chosen_layers = layers
         self.maps: list[Any] = []
         self.index = 0
@@ -153,26 +153,12 @@ class ActmapScreen(PtmScreen):
         yield PixelView(ascii_only=getattr(self.app, "ascii_only", False), id="actmap-view")
         yield Footer()
 
-    def on_mount(self) -> None:
-        """Focus the prompt (and draw at once when a path was given)."""
-        self.query_one("#actmap-path", Input).focus()
-        if self.image:
-            self.start()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        """Enter draws the maps; focus moves to the picture so the arrow keys step layers."""
-        self.start()
-
     def start(self) -> None:
         """Compute the maps of the image in the prompt in a worker."""
-        global last_image
-        path = self.query_one("#actmap-path", Input).value.strip()
-        if not path:
-            self.notify("type the path of an image", severity="warning")
+        path = self.prompted_path()
+        if path is None:
             return
-        last_image = path
-        self.query_one("#actmap-status", Static).update(
-            f"computing activation maps of {escape(path)}...")
+        self.set_status(f"computing activation maps of {escape(path)}...")
         self.compute(path)
 
     @work(thread=True, exclusive=True, group="actmap", exit_on_error=False,
@@ -201,7 +187,7 @@ class ActmapScreen(PtmScreen):
         item = self.maps[self.index]
         shape = "x".join(str(n) for n in item.shape[1:])
         keys = "←/→ (h/l) step layers, esc back"
-        self.query_one("#actmap-status", Static).update(
+        self.set_status(
             f"layer {self.index + 1}/{len(self.maps)}: [bold]{escape(item.layer)}[/] "
             f"({shape})  [dim]{escape(self.image)} · {keys}[/]")
         self.query_one(PixelView).show(item)
@@ -227,11 +213,3 @@ class ActmapScreen(PtmScreen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Let the prompt keep its letters: layer keys act only when the prompt is not focused."""
         return not (action in ("step", "first", "last") and isinstance(self.focused, Input))
-
-    def worker_failed(self, worker: Any) -> None:
-        """Say that the maps failed (the notification has the details)."""
-        self.query_one("#actmap-status", Static).update("activation maps failed: see the message")
-
-    def action_close(self) -> None:
-        """Go back to the explorer."""
-        self.app.pop_screen()

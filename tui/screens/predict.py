@@ -13,13 +13,10 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
 
-from tui.screens.base import PtmScreen
+from tui.screens.image_prompt import ImagePromptScreen
 
 BAR_WIDTH = 40
 LABEL_WIDTH = 28
-
-last_image: str = ""
-"""The image path used last (the next prompt starts with it)."""
 
 
 def bar_chart(top: list[dict[str, Any]], ascii_only: bool = False, width: int = BAR_WIDTH,
@@ -65,7 +62,7 @@ class PredictionReady(Message):
         self.note = note
 
 
-class PredictScreen(PtmScreen):
+class PredictScreen(ImagePromptScreen):
     """Type an image path, press enter: the top-k categories as a bar chart with their names."""
 
     DEFAULT_CSS = """
@@ -77,6 +74,9 @@ class PredictScreen(PtmScreen):
     PredictScreen #predict-chart { padding: 1 1; }
     """
 
+    PREFIX = "predict"
+    FAILED = "prediction failed: see the message"
+
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "close", "Back", id="predict.close"),
     ]
@@ -84,7 +84,7 @@ class PredictScreen(PtmScreen):
     def __init__(self, workbench: Any, image: str | None = None, topk: int = 5) -> None:
         super().__init__()
         self.workbench = workbench
-        self.image = image if image is not None else last_image
+        self.image = image if image is not None else self.last_image
         self.topk = topk
         self.result: dict[str, Any] | None = None
         self._ready: Any = None
@@ -103,27 +103,14 @@ class PredictScreen(PtmScreen):
             yield Static("", id="predict-chart")
         yield Footer()
 
-    def on_mount(self) -> None:
-        """Focus the path prompt (and predict at once when a path was given)."""
-        self.query_one("#predict-path", Input).focus()
-        if self.image:
-            self.start()
-
-    def on_input_submitted(self, _event: Input.Submitted) -> None:
-        """Enter in either field predicts."""
-        self.start()
-
     def start(self) -> None:
-        """Read the fields and predict in a worker."""
-        global last_image
-        path = self.query_one("#predict-path", Input).value.strip()
-        topk_text = self.query_one("#predict-topk", Input).value.strip()
-        if not path:
-            self.notify("type the path of an image", severity="warning")
+        """Read the fields and predict in a worker (enter in either field predicts)."""
+        path = self.prompted_path()
+        if path is None:
             return
+        topk_text = self.query_one("#predict-topk", Input).value.strip()
         self.topk = int(topk_text) if topk_text.isdigit() and int(topk_text) > 0 else 5
-        last_image = path
-        self.query_one("#predict-status", Static).update(f"predicting {escape(path)}...")
+        self.set_status(f"predicting {escape(path)}...")
         self.predict(path, self.topk)
 
     @work(thread=True, exclusive=True, group="predict", exit_on_error=False, name="predict")
@@ -151,12 +138,4 @@ class PredictScreen(PtmScreen):
             status += f": top {len(message.result['top'])}"
         if message.note:
             status += f"\n[dim]{escape(message.note)}[/]"
-        self.query_one("#predict-status", Static).update(status)
-
-    def worker_failed(self, worker: Any) -> None:
-        """Say that the prediction failed (the notification has the details)."""
-        self.query_one("#predict-status", Static).update("prediction failed: see the message")
-
-    def action_close(self) -> None:
-        """Go back to the explorer."""
-        self.app.pop_screen()
+        self.set_status(status)

@@ -45,6 +45,14 @@ def one_line(module: Any) -> str:
     return text if len(text) <= 120 else text[:117] + "..."
 
 
+def show_in_preview(screen: Any, text: str, ok: bool | None) -> None:
+    """Draw `text` in the screen's #preview line: red when ok is False, green when True."""
+    preview = screen.query_one("#preview", Static)
+    preview.update(text)
+    preview.set_class(ok is False, "-bad")
+    preview.set_class(ok is True, "-good")
+
+
 class EditDialog(ModalScreen[dict[str, Any] | None]):
     """Base of the dialogs that build one edit, preview it on a meta copy, and return it."""
 
@@ -114,10 +122,7 @@ class EditDialog(ModalScreen[dict[str, Any] | None]):
 
     def show_preview(self, text: str, ok: bool | None) -> None:
         """Draw the preview text, green when the edit fits and red when it does not."""
-        preview = self.query_one("#preview", Static)
-        preview.update(text)
-        preview.set_class(ok is False, "-bad")
-        preview.set_class(ok is True, "-good")
+        show_in_preview(self, text, ok)
         self.preview_ok = bool(ok)
 
     def action_apply(self) -> None:
@@ -401,12 +406,12 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
         """Start loading the file in a thread."""
         source = self.query_one("#source", Input).value.strip()
         if not source:
-            self._status("type the path of a weights file", ok=False)
+            show_in_preview(self, "type the path of a weights file", ok=False)
             return
         edit: dict[str, Any] = {"op": "load_partial", "source": source}
         if self.query_one("#by-order", Checkbox).value:
             edit["by_order"] = True
-        self._status(f"loading {source}...", ok=None)
+        show_in_preview(self, f"loading {source}...", ok=None)
         self.load(edit)
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load weights")
@@ -427,18 +432,12 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
         if edit is not None:
             self.applied = edit
         warnings = "\n".join(getattr(report, "warnings", []) or [])
-        self._status(text + (f"\n{warnings}" if warnings else ""), ok=ok)
+        show_in_preview(self, text + (f"\n{warnings}" if warnings else ""), ok=ok)
         table = self.query_one("#report", DataTable)
         table.clear()
         if report is not None:
             table.add_rows(report.rows())
             table.display = True
-
-    def _status(self, text: str, ok: bool | None) -> None:
-        preview = self.query_one("#preview", Static)
-        preview.update(text)
-        preview.set_class(ok is False, "-bad")
-        preview.set_class(ok is True, "-good")
 
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
@@ -506,14 +505,9 @@ class SaveDialog(ModalScreen[Path | None]):
 
                 save_weights(self.workbench.model, path)
         except (PtmError, OSError) as error:
-            self.app.call_from_thread(self._failed, error_text(error))
+            self.app.call_from_thread(show_in_preview, self, error_text(error), False)
             return
         self.app.call_from_thread(self.dismiss, path)
-
-    def _failed(self, text: str) -> None:
-        preview = self.query_one("#preview", Static)
-        preview.update(text)
-        preview.set_class(True, "-bad")
 
     @on(Button.Pressed, "#cancel")
     def action_cancel(self) -> None:

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import events
 from textual.binding import Binding, BindingType
-from textual.widgets import Tree
+from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
 from tui.format import UNICODE, Glyphs, human_count
@@ -15,14 +16,10 @@ Counts = tuple[int, int]
 
 
 def _count(module: Any) -> Counts:
-    """Return (total, trainable) parameters under a module, each tensor once."""
-    total = trainable = 0
-    for param in module.parameters():
-        n = param.numel()
-        total += n
-        if param.requires_grad:
-            trainable += n
-    return total, trainable
+    """Return (total, trainable) parameters under a module, each tensor once (engine's count)."""
+    from engine.freeze import count_params  # here, not at the top: the TUI starts without torch
+
+    return count_params(module)
 
 
 def _module_at(model: Any, path: str) -> Any | None:
@@ -107,6 +104,26 @@ class LayerTree(Tree[str], inherit_bindings=False):
             child_node = node.add(self._label_for(child_path), data=child_path,
                                   allow_expand=bool(info.children))
             self.nodes_by_path[child_path] = child_node
+
+    def on_key(self, event: events.Key) -> None:
+        """Keep keys typed right after '/' (one terminal read) for the search box, in order.
+
+        Textual queues every key of a read at the widget focused then (this tree). The key bound
+        to the screen's search opens the box at once, and keys that arrive here after the focus
+        moved to an input are handed to it instead of being lost.
+        """
+        focused = self.app.focused
+        if focused is not self and isinstance(focused, Input):
+            event.stop()
+            event.prevent_default()
+            focused.post_message(events.Key(event.key, event.character))
+            return
+        active = self.screen.active_bindings.get(event.key)
+        if active is not None and active.binding.action == "search" \
+                and hasattr(self.screen, "action_search"):
+            event.stop()
+            event.prevent_default()
+            self.screen.action_search()
 
     def on_tree_node_expanded(self, event: Tree.NodeExpanded[str]) -> None:
         """Load a node's children the first time it is opened."""
