@@ -114,8 +114,8 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu",
             raise UnsafeCheckpoint(
                 f"refused to load {path.name}",
                 "it is in the pre-1.0 .tar format, which cannot be read without running its code",
-                "re-save it with a recent torch from a trusted environment: "
-                "torch.save(torch.load(path, weights_only=False), new_path)",
+                "only if you trust its source: load it in a separate, trusted environment "
+                "and torch.save its state_dict() with a recent torch, then open that file",
             ) from None
         raise _corrupt(path, error) from None
     except Exception as error:  # torch raises many types for damaged files
