@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import shutil
 import subprocess
-import tempfile
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
@@ -14,7 +13,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.atomic import atomic_write_text
+from engine.atomic import atomic_write, atomic_write_text
 from engine.errors import BadInput, WorkFailed
 from engine.save import check_output_file, writing
 
@@ -118,24 +117,19 @@ def make_graph(model: nn.Module, input_size: tuple[int, ...] = (1, 3, 224, 224),
 
 def _render(dot_path: Path, fmt: str, out: Path, dot: str) -> None:
     """Render `dot_path` into `out` with Graphviz, atomically."""
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent)
-    os.close(fd)
     try:
-        done = subprocess.run([dot, f"-T{fmt}", str(dot_path), "-o", tmp],
-                              capture_output=True, text=True, timeout=300, check=False)
-        if done.returncode != 0:
-            raise WorkFailed(f"Graphviz could not render {dot_path} as {fmt}",
-                             done.stderr.strip().splitlines()[-1] if done.stderr.strip() else
-                             f"dot exited with {done.returncode}",
-                             "try --format svg, or render the .dot file yourself")
-        os.replace(tmp, out)
+        with atomic_write(out, "wb") as handle:
+            done = subprocess.run([dot, f"-T{fmt}", str(dot_path)], stdout=handle,
+                                  stderr=subprocess.PIPE, text=False, timeout=300, check=False)
+            if done.returncode != 0:
+                stderr = done.stderr.decode(errors="replace").strip()
+                raise WorkFailed(f"Graphviz could not render {dot_path} as {fmt}",
+                                 stderr.splitlines()[-1] if stderr else
+                                 f"dot exited with {done.returncode}",
+                                 "try --format svg, or render the .dot file yourself")
     except subprocess.TimeoutExpired:
         raise WorkFailed(f"Graphviz took too long to render {dot_path}", "it ran over 300 s",
                          "try --format svg, or a smaller model") from None
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
 
 
 def export_graph(model: nn.Module, out: str | os.PathLike[str], fmt: str | None = None,

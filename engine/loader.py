@@ -10,6 +10,7 @@ parameters. Tensors a constructor computes (anchors, non-persistent buffers) are
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +50,12 @@ class OpenedModel:
 
 
 def open_model(name: str, weights: str | os.PathLike[str] | None = "none", device: str = "cpu",
-               progress: Progress | None = None) -> OpenedModel:
-    """Return model `name` on `device` with weights default, none, an enum name, a path or URL."""
+               progress: Progress | None = None,
+               cancel: threading.Event | None = None) -> OpenedModel:
+    """Return model `name` on `device` with weights default, none, an enum name, a path or URL.
+
+    A download it needs reports to `progress` and stops (leaving nothing) when `cancel` is set.
+    """
     info = catalog.model_info(name)
     spec = "none" if weights is None else os.fspath(weights)
     if spec.lower() in ("none", "random", ""):
@@ -58,7 +63,7 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
         default = catalog.resolve_weights(name, "default") if info.default_weights else None
         return OpenedModel(model, "random init", input_size_for(info, default, model))
     if is_url(spec):
-        path = cached_file(spec) or download(spec, progress=progress)
+        path = cached_file(spec) or download(spec, progress=progress, cancel=cancel)
         return _open_file(info, path, device, "url", {"url": spec})
     if _looks_like_path(spec, info):
         path = Path(spec).expanduser()
@@ -71,7 +76,7 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
     if resolved is None:  # pragma: no cover - "none" was handled above
         return open_model(name, "none", device)
     cached = cached_file(resolved.url)
-    path = cached or download(resolved.url, progress=progress)
+    path = cached or download(resolved.url, progress=progress, cancel=cancel)
     model = _load_pretrained(info, resolved, path, device)
     meta = resolved.to_dict(categories=True)
     return OpenedModel(model, "cached pretrained" if cached else "downloaded",

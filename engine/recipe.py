@@ -341,22 +341,18 @@ def build(
     recipe: Recipe, device: str = "cpu", progress: Callable[[int, int | None], None] | None = None
 ) -> Workbench:
     """Return the Workbench of the recipe's model with its edits applied (errors name the edit)."""
-    import torch
 
     from engine.session import Workbench
 
     check_edits(recipe)  # fail fast: before a download or a long load
     model = recipe.model
-    seed = int(model.get("seed", 0))
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(seed)  # a random init of the model itself follows the seed too
-        workbench = Workbench.open(
-            model["name"],
-            weights=model.get("weights", "none"),
-            device=device,
-            progress=progress,
-            seed=seed,
-        )
+    workbench = Workbench.open(  # a random init of the model itself follows the seed too
+        model["name"],
+        weights=model.get("weights", "none"),
+        device=device,
+        progress=progress,
+        seed=int(model.get("seed", 0)),
+    )
     base = recipe.path.parent if recipe.path else None
     for index, edit in enumerate(recipe.edits, start=1):
         _apply_named(workbench, _resolved(edit, base), index)

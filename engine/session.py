@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,11 +69,18 @@ class Workbench:
 
     @classmethod
     def open(cls, name: str, weights: str = "none", device: str = "cpu",
-             progress: Callable[[int, int | None], None] | None = None, seed: int = 0) -> Workbench:
-        """Open a model by name with the given weights and return its Workbench."""
+             progress: Callable[[int, int | None], None] | None = None, seed: int = 0,
+             cancel: threading.Event | None = None) -> Workbench:
+        """Open a model by name with the given weights and return its Workbench.
+
+        A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights.
+        """
         from engine.loader import open_model
 
-        opened = open_model(name, weights=weights, device=device, progress=progress)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            opened = open_model(name, weights=weights, device=device, progress=progress,
+                                cancel=cancel)
         return cls(model=opened.model, name=name, weights=weights, source=opened.source,
                    seed=seed, input_size=opened.input_size, meta=opened.meta)
 

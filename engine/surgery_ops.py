@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 from torch import nn
 
 from engine import surgery
-from engine.errors import BadInput
+from engine.errors import BadInput, PtmError
 from engine.modexpr import parse_module
 from engine.ops import Edit, Op, register
 from engine.paths import get_module, split_path
@@ -190,5 +190,11 @@ def dry_run(model: nn.Module, edit: Edit, input_size: tuple[int, ...] | None = N
             "cannot preview a weights load", "it needs the real tensors", "apply it: it is undoable"
         )
     bench = SimpleNamespace(model=meta_copy(model), seed=0, input_size=input_size)
-    op.apply(bench, dict(edit))
+    try:
+        op.apply(bench, dict(edit))
+    except PtmError:
+        raise
+    except Exception as error:  # torch's own errors on odd arguments: say them, never crash
+        raise BadInput(f"edit {edit.get('op')!r} does not fit this model", str(error),
+                       "check the edit's arguments") from error
     return check_forward(bench.model, input_size)

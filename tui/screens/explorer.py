@@ -163,34 +163,10 @@ class ExplorerScreen(SurgeryActions, PtmScreen):
         def progress(done: int, total: int | None) -> None:
             self.post_message(Progress(self.model_name, done, total))
 
-        url = self._weights_to_download()
-        if url is not None:  # download first, so that escape can cancel it
-            from engine.weights import download
-
-            download(url, progress=progress, cancel=self._cancel)
         workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
-                                   progress=progress)
+                                   progress=progress, cancel=self._cancel)  # escape cancels
         self.post_message(ModelOpened(workbench))
         import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
-
-    def _weights_to_download(self) -> str | None:
-        """Return the URL of weights that must be downloaded before opening, else None."""
-        from engine.catalog import model_info, resolve_weights
-        from engine.weights import cached_file, is_url
-
-        spec = str(self.weights)
-        if is_url(spec):
-            return None if cached_file(spec) else spec
-        try:
-            info = model_info(self.model_name)
-            if info.weights_named(spec) is None and spec.lower() not in ("default", "pretrained"):
-                return None  # none, or a file: nothing to download
-            weights = resolve_weights(self.model_name, spec)
-        except Exception:  # Workbench.open reports bad names with the full message
-            return None
-        if weights is None or not weights.url or cached_file(weights.url):
-            return None
-        return weights.url
 
     def on_torch_imported(self, _: TorchImported) -> None:
         """Say what happens next."""
@@ -388,6 +364,9 @@ class ExplorerScreen(SurgeryActions, PtmScreen):
     def action_freeze_before(self) -> None:
         """Freeze every top-level child before the one under the cursor."""
         path = self.current_path
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
         if not path:
             self.notify("move to a layer first: F freezes every top-level block before it")
             return

@@ -133,7 +133,7 @@ class JobsScreen(PtmScreen):
         self.poll()
         self.set_interval(POLL_S, self.poll)
 
-    @work(thread=True, exclusive=True, group="jobs-poll")
+    @work(thread=True, exclusive=True, group="jobs-poll", exit_on_error=False, name="read jobs")
     def poll(self) -> None:
         """Read every job's status and the selected job's files (in a thread)."""
         from engine.jobs.store import list_jobs
@@ -202,7 +202,7 @@ class JobsScreen(PtmScreen):
         if self.selected:
             self._stop(self.selected)
 
-    @work(thread=True, group="jobs-action")
+    @work(thread=True, group="jobs-action", exit_on_error=False, name="job action")
     def _stop(self, job: str) -> None:
         from engine.jobs.launch import stop
 
@@ -214,7 +214,7 @@ class JobsScreen(PtmScreen):
         if self.selected:
             self._resume(self.selected)
 
-    @work(thread=True, group="jobs-action")
+    @work(thread=True, group="jobs-action", exit_on_error=False, name="job action")
     def _resume(self, job: str) -> None:
         from engine.jobs.launch import resume
 

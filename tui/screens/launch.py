@@ -162,7 +162,7 @@ class LaunchScreen(PtmScreen):
             return
         self._launch(dict(self.workbench.recipe()), dict(self.table), int(nproc_text))
 
-    @work(thread=True, exclusive=True, group="launch")
+    @work(thread=True, exclusive=True, group="launch", exit_on_error=False, name="launch job")
     def _launch(self, recipe: dict[str, Any], table: dict[str, Any], nproc: int) -> None:
         from engine.jobs.launch import create_job, launch
 

@@ -1,0 +1,56 @@
+"""The Workbench: edits, exact undo/redo, failed edits leave the model as it was, seeded opening."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from engine.errors import BadInput
+from engine.recipe import Recipe, build
+from engine.session import Workbench
+
+
+def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in model.state_dict().items()}
+
+
+def _same(a: dict[str, torch.Tensor], b: dict[str, torch.Tensor]) -> bool:
+    return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_undo_and_redo_restore_structure_weights_and_flags_exactly():
+    wb = Workbench.open("resnet18", weights="none", seed=1)
+    before, counts = _state(wb.model), wb.counts()
+    wb.apply({"op": "freeze", "target": "layer1"})
+    wb.apply({"op": "replace_head", "num_classes": 7})
+    wb.apply({"op": "init", "target": "layer4", "method": "kaiming_normal", "layer_type": "Conv2d"})
+    after = _state(wb.model)
+    assert wb.model.fc.out_features == 7 and wb.counts()[1] < wb.counts()[0]
+    while wb.undo() is not None:
+        pass
+    assert _same(_state(wb.model), before) and wb.counts() == counts
+    assert wb.model.fc.out_features == 1000
+    while wb.redo() is not None:
+        pass
+    assert _same(_state(wb.model), after) and len(wb.edits) == 3
+
+
+def test_a_failed_edit_leaves_the_model_and_history_unchanged():
+    wb = Workbench.open("resnet18", weights="none")
+    before = _state(wb.model)
+    with pytest.raises(BadInput, match="fc"):
+        wb.apply({"op": "insert_after", "target": "fc", "module": "Linear(10, 10)"})
+    assert _same(_state(wb.model), before) and wb.edits == []
+    assert type(wb.model.fc).__name__ == "Linear"
+
+
+def test_a_random_init_follows_the_seed_and_its_recipe_replays_identically():
+    first = Workbench.open("resnet18", weights="none", seed=5)
+    first.apply({"op": "replace_head", "num_classes": 3})
+    second = Workbench.open("resnet18", weights="none", seed=5)
+    other = Workbench.open("resnet18", weights="none", seed=6)
+    assert _same(_state(first.model.layer1), _state(second.model.layer1))
+    assert not _same(_state(first.model.layer1), _state(other.model.layer1))
+    recipe = first.recipe()
+    replayed = build(Recipe(model=recipe["model"], edits=recipe["edit"], train=None))
+    assert _same(_state(replayed.model), _state(first.model))
