@@ -36,16 +36,15 @@ def is_frozen(module: nn.Module) -> bool | None:
     return not flags.pop()
 
 
-def freeze_before(model: nn.Module, child: str) -> list[str]:
-    """Freeze every top-level child before `child` (the 'train only the last blocks' move)."""
-    frozen = []
+def trainable_blocks_before(model: nn.Module, child: str) -> list[str]:
+    """Return the top-level children before `child` that still train (what 'freeze before' freezes)."""
+    names = []
     for name, module in model.named_children():
         if name == child:
             break
-        for param in module.parameters():
-            param.requires_grad_(False)
-        frozen.append(name)
-    return frozen
+        if any(p.requires_grad for p in module.parameters()):
+            names.append(name)
+    return names
 
 
 def frozen_batchnorm_to_eval(model: nn.Module) -> int:

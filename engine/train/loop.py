@@ -355,16 +355,17 @@ class Trainer:
             loss = self.loss_fn(logits.float(), y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        value = loss.detach()
-        finite = bool(torch.isfinite(value))
+        correct = (logits.detach().argmax(1) == y).sum()
+        value, hits = torch.stack([loss.detach(), correct.float()]).tolist()  # one device sync
+        finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
         if not bad:
             self.optimizer.step()
             if self.scheduler is not None:
                 self.scheduler.step()
-            sums[0] += float(value) * len(y)
-            sums[1] += float((logits.detach().argmax(1) == y).sum())
+            sums[0] += value * len(y)
+            sums[1] += hits
             sums[2] += len(y)
         return bool(stop), bool(bad)
 

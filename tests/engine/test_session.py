@@ -54,3 +54,12 @@ def test_a_random_init_follows_the_seed_and_its_recipe_replays_identically():
     recipe = first.recipe()
     replayed = build(Recipe(model=recipe["model"], edits=recipe["edit"], train=None))
     assert _same(_state(replayed.model), _state(first.model))
+
+
+def test_trainable_blocks_before_names_the_blocks_that_freeze_before_would_freeze():
+    from engine.freeze import trainable_blocks_before
+
+    wb = Workbench.open("resnet18", weights="none")
+    wb.apply({"op": "freeze", "target": "bn1"})
+    assert trainable_blocks_before(wb.model, "layer3") == ["conv1", "layer1", "layer2"]
+    assert trainable_blocks_before(wb.model, "conv1") == []

@@ -370,14 +370,11 @@ class ExplorerScreen(SurgeryActions, PtmScreen):
         if not path:
             self.notify("move to a layer first: F freezes every top-level block before it")
             return
+        from engine.freeze import trainable_blocks_before
+
         top = path.split(".")[0]
         tree = self.query_one(LayerTree)
-        names = [n for n in self.workbench.model._modules if self.workbench.model._modules[n]
-                 is not None]
-        targets = []
-        for name in names[: names.index(top)]:
-            if tree.counts.get(name, (0, 0))[1]:
-                targets.append(name)
+        targets = trainable_blocks_before(self.workbench.model, top)
         if not targets:
             self.notify(f"nothing to freeze before {top}", timeout=3)
             return

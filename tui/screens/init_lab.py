@@ -14,8 +14,8 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from textual.worker import Worker, get_current_worker
 from textual_plotext import PlotextPlot
 
-from tui.cli.cmd_init_lab import ACTIVATION_NAMES, draw_std_plot
 from tui.screens.base import PtmScreen
+from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
 
 METHOD_NAMES = ("uniform", "normal", "constant", "ones", "zeros", "eye", "dirac",
                 "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
