@@ -97,7 +97,7 @@ class FeatureExtractor:
                 if self._fx is not None:
                     self._fx.eval()
                     out = self._fx(images)
-                    return {layer: _first_tensor(out[layer]) for layer in self.layers}
+                    return {layer: _layer_tensor(out[layer]) for layer in self.layers}
                 return self._hooked(images)
         finally:
             self.model.train(was_training)
@@ -109,7 +109,7 @@ class FeatureExtractor:
 
             def keep(module: nn.Module, args: tuple, output: object, layer: str = layer) -> None:
                 # clone: later in-place ops (x += identity, ReLU(inplace=True)) would change it
-                found[layer] = _first_tensor(output).clone()
+                found[layer] = _layer_tensor(output).clone()
 
             handles.append(self.model.get_submodule(layer).register_forward_hook(keep))
         try:
@@ -127,21 +127,30 @@ class FeatureExtractor:
         return found
 
 
-def _first_tensor(output: object) -> torch.Tensor:
-    """Return the tensor in a layer output (the first one for tuples and dicts)."""
+def first_tensor(output: object) -> torch.Tensor | None:
+    """Return the first tensor in a layer output (searching tuples, lists and dicts), or None."""
     if isinstance(output, torch.Tensor):
         return output
     if isinstance(output, dict):
         output = list(output.values())
     if isinstance(output, (list, tuple)):
         for item in output:
-            if isinstance(item, torch.Tensor):
-                return item
-    raise BadInput(
-        "a chosen layer returns no tensor",
-        f"it returns {type(output).__name__}",
-        "pick a layer that outputs a tensor",
-    )
+            found = first_tensor(item)
+            if found is not None:
+                return found
+    return None
+
+
+def _layer_tensor(output: object) -> torch.Tensor:
+    """Return the tensor of a chosen layer's output, or say that the layer gives none."""
+    found = first_tensor(output)
+    if found is None:
+        raise BadInput(
+            "a chosen layer returns no tensor",
+            f"it returns {type(output).__name__}",
+            "pick a layer that outputs a tensor",
+        )
+    return found
 
 
 def extract_features(

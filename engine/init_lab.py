@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput
+from engine.features import first_tensor
 from engine.inference import IMAGE_SUFFIXES, IMAGENET_MEAN, IMAGENET_STD, load_image, model_device
 from engine.init import check_seed, default_params, get_method, init_tensor, resolve_params
 
@@ -177,22 +178,6 @@ class LayerStd:
     shape: tuple[int, ...]
 
 
-def _first_tensor(output: Any) -> torch.Tensor | None:
-    if isinstance(output, torch.Tensor):
-        return output
-    if isinstance(output, (list, tuple)):
-        for item in output:
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    if isinstance(output, dict):
-        for item in output.values():
-            found = _first_tensor(item)
-            if found is not None:
-                return found
-    return None
-
-
 def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
                     input_size: tuple[int, ...] | None = None, batch_size: int = 8, seed: int = 0,
                     train_mode: bool = False) -> list[LayerStd]:
@@ -215,7 +200,7 @@ def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
 
     def hook_for(path: str, kind: str) -> Callable[..., None]:
         def hook(_module: nn.Module, _inputs: Any, output: Any) -> None:
-            tensor = _first_tensor(output)
+            tensor = first_tensor(output)
             if tensor is None or not tensor.is_floating_point():
                 return
             value = tensor.detach().float()
