@@ -27,5 +27,5 @@ def _init_preset(workbench: Workbench, edit: Edit) -> str:
             f"{len(report.tensors)} tensors, {report.elements:,} values")
 
 
-register(Op("init", _init, required=("method",)))
-register(Op("init_preset", _init_preset))
+register(Op("init", _init, required=("method",), values_only=True))
+register(Op("init_preset", _init_preset, values_only=True))

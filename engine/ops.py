@@ -33,6 +33,9 @@ class Op:
     """Run a forward pass on meta tensors after applying; refuse the edit when shapes break."""
     keeps_tensors: bool = False
     """The op swaps modules but never changes a tensor in place, so undo may share tensors."""
+    values_only: bool = False
+    """The op changes tensor values in place, never the structure: undo keeps a CPU copy of the
+    values (no second model on the GPU)."""
 
 
 OPS: dict[str, Op] = {}

@@ -25,6 +25,7 @@ class _Undo:
     path: str
     module: nn.Module | None = None
     flags: dict[str, bool] | None = None
+    values: dict[str, torch.Tensor] | None = None
     summary: str = ""
 
 
@@ -37,6 +38,19 @@ def _copy_sharing_tensors(module: nn.Module) -> nn.Module:
     memo: dict[int, object] = {id(t): t for t in module.parameters()}
     memo.update({id(t): t for t in module.buffers()})
     return copy.deepcopy(module, memo)
+
+
+def _values(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Return a CPU copy of every parameter and buffer value under `module`, by name."""
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    return {name: t.detach().to("cpu", copy=True) for name, t in tensors.items()}
+
+
+def _set_values(module: nn.Module, values: dict[str, torch.Tensor]) -> None:
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    with torch.no_grad():
+        for name, value in values.items():
+            tensors[name].copy_(value)
 
 
 def _set_flags(module: nn.Module, flags: dict[str, bool]) -> None:
@@ -119,6 +133,8 @@ class Workbench:
         target = get_module(self.model, path)
         if op.flags_only:
             record.flags = _flags(target)
+        elif op.values_only:
+            record.values = _values(target)
         elif op.keeps_tensors:
             record.module = _copy_sharing_tensors(target)
         else:
@@ -150,6 +166,11 @@ class Workbench:
             current = _flags(target)
             _set_flags(target, record.flags)
             record.flags = current
+        elif record.values is not None:
+            target = get_module(self.model, record.path)
+            current_values = _values(target)
+            _set_values(target, record.values)
+            record.values = current_values
         else:
             current_module = get_module(self.model, record.path)
             assert record.module is not None

@@ -174,7 +174,8 @@ register(
 )
 register(Op("delete", _delete, scope=_structure_scope, required=("target",), check_shapes=True,
             keeps_tensors=True))
-register(Op("load_partial", _load_partial, scope=lambda m, e: "", required=("source",)))
+register(Op("load_partial", _load_partial, scope=lambda m, e: "", required=("source",),
+            values_only=True))
 
 
 def dry_run(model: nn.Module, edit: Edit, input_size: tuple[int, ...] | None = None) -> ShapeCheck:
