@@ -33,13 +33,17 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         stdout.print(f"no jobs yet in {jobs_root()} (start one with `ptm-tui finetune RECIPE`)")
         return 0
-    from rich.table import Table
+    from rich import box
+    from rich.table import Column, Table
 
-    table = Table("job", "model", "status", "epoch", "best val acc", "last val acc", "pid")
+    # the job id (which names the model) is what `resume`/`stop` take: never cut it
+    job = Column("job", no_wrap=True, min_width=max(len(info.job) for info in jobs))
+    rest = [Column(name, no_wrap=True) for name in ("status", "epoch", "best", "last", "pid")]
+    table = Table(job, *rest, box=box.SIMPLE_HEAD, pad_edge=False)
     for info in jobs:
         color = {"running": "cyan", "done": "green", "stopped": "yellow",
                  "queued": "white"}.get(info.status, "red")
-        table.add_row(info.job, info.model, f"[{color}]{info.status}[/]",
+        table.add_row(info.job, f"[{color}]{info.status}[/]",
                       f"{info.epoch}/{info.epochs or '?'}", _pct(info.best_val_acc),
                       _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-")
     stdout.print(table)
