@@ -63,9 +63,9 @@ def _input_size(model: nn.Module, input_size: tuple[int, ...] | None) -> tuple[i
     """Return the size to check with: the model's, with channels following its input conv."""
     size = tuple(input_size) if input_size else DEFAULT_INPUT
     try:
-        from engine.surgery import input_conv_path
+        from engine.heads import find_input_conv
 
-        path = input_conv_path(model)
+        path = find_input_conv(model)
     except Exception:
         path = None
     if path is not None and len(size) >= 3:

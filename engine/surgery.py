@@ -29,19 +29,9 @@ STRATEGIES = ("repeat", "sum", "zero")
 # --- finding the head and the input conv ---------------------------------------------------------
 
 
-def head_path(model: nn.Module) -> str | None:
-    """Return the path of the model's classifier head (a Linear or conv layer), or None."""
-    return find_head(model)
-
-
-def input_conv_path(model: nn.Module) -> str | None:
-    """Return the path of the model's first conv layer (the one that sees the image), or None."""
-    return find_input_conv(model)
-
-
 def head_target(model: nn.Module, target: str | None) -> str:
     """Return `target`, or the found head when it is None; raise BadInput when there is no path."""
-    path = target if target is not None else head_path(model)
+    path = target if target is not None else find_head(model)
     if not path:
         raise BadInput(
             "cannot find this model's head",
@@ -53,7 +43,7 @@ def head_target(model: nn.Module, target: str | None) -> str:
 
 def input_conv_target(model: nn.Module, target: str | None) -> str:
     """Return `target`, or the found input conv when it is None; raise BadInput when no path."""
-    path = target if target is not None else input_conv_path(model)
+    path = target if target is not None else find_input_conv(model)
     if not path:
         raise BadInput(
             "cannot find this model's input conv",

@@ -11,6 +11,7 @@ from torch import nn
 
 from engine import surgery
 from engine.errors import BadInput
+from engine.heads import find_head
 from engine.session import Workbench
 
 
@@ -78,7 +79,7 @@ def test_replace_head_on_meta_vit_keeps_meta():
         model = torchvision.models.vit_b_16()
     bench = Workbench(model=model, name="vit_b_16")
     bench.apply({"op": "replace_head", "num_classes": 17})
-    head = bench.model.get_submodule(surgery.head_path(bench.model))
+    head = bench.model.get_submodule(find_head(bench.model))
     assert head.out_features == 17 and head.in_features == 768 and head.weight.is_meta
 
 

@@ -253,6 +253,8 @@ class DeleteDialog(EditDialog):
 def _whole(text: str, what: str) -> int:
     from engine.errors import BadInput
 
+    if not text.strip():
+        raise BadInput(f"type a {what}")  # an empty field is not yet an error to explain
     try:
         value = int(text.strip())
     except ValueError:
@@ -275,9 +277,10 @@ class HeadDialog(EditDialog):
 
     def compose(self) -> ComposeResult:
         """Classes, init method, the head path, the preview and the buttons."""
-        from engine.surgery import HEAD_INITS, head_path
+        from engine.heads import find_head
+        from engine.surgery import HEAD_INITS
 
-        head = head_path(self.workbench.model) or ""
+        head = find_head(self.workbench.model) or ""
         now = one_line(self.workbench.module(head)) if head else "no head found: name one"
         with Vertical(classes="surgery-box"):
             yield Static("New head", classes="surgery-title")
@@ -329,9 +332,10 @@ class InputChannelsDialog(EditDialog):
 
     def compose(self) -> ComposeResult:
         """Channels, strategy, the preview and the buttons."""
-        from engine.surgery import STRATEGIES, input_conv_path
+        from engine.heads import find_input_conv
+        from engine.surgery import STRATEGIES
 
-        conv = input_conv_path(self.workbench.model)
+        conv = find_input_conv(self.workbench.model)
         now = f"{conv}: {one_line(self.workbench.module(conv))}" if conv else "no input conv found"
         with Vertical(classes="surgery-box"):
             yield Static("New input channels", classes="surgery-title")
