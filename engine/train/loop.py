@@ -482,10 +482,18 @@ class Trainer:
             self.history.append(record)
             self.events.epoch(record)
             self.save()
-            if self.should_stop():
+            if self._stop_agreed():
                 return self._result("stopped", f"stopped after epoch {self.epoch}; checkpoint "
                                     f"saved ({self.last_checkpoint})")
         return self._result("done", f"finished {epochs} epochs")
+
+    def _stop_agreed(self) -> bool:
+        """Return True when any rank was asked to stop (only rank 0 gets the signal under DDP).
+
+        Every rank must take the same branch, or the ones that go on hang in their next
+        collective while the others have left.
+        """
+        return bool(all_max([float(self.should_stop())], self.device, self.dist)[0])
 
     def _result(self, status: str, message: str) -> TrainResult:
         return TrainResult(status, self.epoch, self.config.epochs, self.best_val_acc,
