@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import os
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -11,7 +12,7 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.errors import PtmError, WorkFailed
+from engine.errors import BadInput, PtmError, WorkFailed
 from engine.freeze import count_params
 from engine.ops import Edit, get_op
 from engine.paths import get_module, set_module
@@ -27,6 +28,53 @@ class _Undo:
     flags: dict[str, bool] | None = None
     values: dict[str, torch.Tensor] | None = None
     summary: str = ""
+    dropped: bool = False
+    """True once its copy was let go to stay inside the undo memory budget."""
+
+    def drop(self) -> None:
+        """Let go of the saved copy: the edit stays in the recipe but can no longer be undone."""
+        self.module = self.flags = self.values = None
+        self.dropped = True
+
+
+UNDO_BUDGET_MB = 2048
+"""Default memory that undo copies (replaced layers, values before an init or load) may hold."""
+
+
+def undo_budget_bytes() -> int:
+    """Return the undo memory budget: $PTM_UNDO_MB mebibytes, else UNDO_BUDGET_MB."""
+    text = os.environ.get("PTM_UNDO_MB", "").strip()
+    try:
+        megabytes = float(text) if text else UNDO_BUDGET_MB
+    except ValueError as error:
+        raise BadInput(f"PTM_UNDO_MB={text!r} is not a number", "it sets the undo memory budget",
+                       "set it to a size in MiB, e.g. PTM_UNDO_MB=4096") from error
+    return max(0, int(megabytes * 2**20))
+
+
+def _storage_key(tensor: torch.Tensor) -> int:
+    return tensor.untyped_storage().data_ptr()
+
+
+def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
+    """Return the memory `record` holds beyond the live model (tensors the model shares are free)."""
+    if record.values is not None:
+        tensors = list(record.values.values())
+    elif record.module is not None:
+        tensors = [*record.module.parameters(), *record.module.buffers()]
+    else:
+        return 0
+    seen: set[int] = set()
+    total = 0
+    for tensor in tensors:
+        if tensor.device.type == "meta":
+            continue
+        key = _storage_key(tensor)
+        if key in live or key in seen:
+            continue
+        seen.add(key)
+        total += tensor.untyped_storage().nbytes()
+    return total
 
 
 def _flags(module: nn.Module) -> dict[str, bool]:
@@ -78,6 +126,8 @@ class Workbench:
     """The model's input size with batch 1 (e.g. (1, 3, 224, 224)), when known."""
     meta: dict[str, Any] = field(default_factory=dict)
     """The weights' meta (categories, transforms...) when known."""
+    undo_budget: int = field(default_factory=undo_budget_bytes)
+    """Bytes that undo copies may hold; older copies are let go past it (the newest is kept)."""
     _done: list[_Undo] = field(default_factory=list)
     _undone: list[_Undo] = field(default_factory=list)
 
@@ -109,6 +159,21 @@ class Workbench:
     def history(self) -> list[tuple[Edit, str]]:
         """The edits in force with their one-line summaries, oldest first."""
         return [(record.edit, record.summary) for record in self._done]
+
+    def undo_bytes(self) -> int:
+        """Return the memory the undo and redo copies hold beyond the live model."""
+        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+                if t.device.type != "meta"}
+        return sum(_snapshot_bytes(record, live) for record in (*self._done, *self._undone))
+
+    def undoable(self) -> int:
+        """Return how many of the edits in force can still be undone (newest first)."""
+        count = 0
+        for record in reversed(self._done):
+            if record.dropped:
+                break
+            count += 1
+        return count
 
     def counts(self) -> tuple[int, int]:
         """Return (total, trainable) parameter counts of the model."""
@@ -157,7 +222,21 @@ class Workbench:
                              "the model is unchanged; check the edit's arguments") from error
         self._done.append(record)
         self._undone.clear()
+        self._keep_undo_in_budget()
         return record.summary
+
+    def _keep_undo_in_budget(self) -> None:
+        """Let go of the oldest undo copies until they fit the budget (the newest always stays)."""
+        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+                if t.device.type != "meta"}
+        sizes = [_snapshot_bytes(record, live) for record in self._done]
+        total = sum(sizes)
+        for record, size in zip(self._done[:-1], sizes[:-1]):  # oldest first: undo stays a suffix
+            if total <= self.undo_budget:
+                break
+            if not record.dropped:
+                record.drop()
+                total -= size
 
     def _restore(self, record: _Undo) -> None:
         """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
@@ -178,9 +257,19 @@ class Workbench:
             record.module = current_module
 
     def undo(self) -> Edit | None:
-        """Undo the last edit and return it (None when there is nothing to undo)."""
+        """Undo the last edit and return it (None when there is nothing to undo).
+
+        Raises BadInput when the edit's undo copy was let go to stay inside the budget.
+        """
         if not self._done:
             return None
+        if self._done[-1].dropped:
+            mib = self.undo_budget / 2**20
+            raise BadInput(f"cannot undo {self._done[-1].edit.get('op')}: its undo copy was let go",
+                           f"undo copies are kept within {mib:,.0f} MiB (PTM_UNDO_MB) and older "
+                           "edits go first",
+                           "raise PTM_UNDO_MB, or reopen the model and replay the recipe "
+                           "without that edit")
         record = self._done.pop()
         self._restore(record)
         self._undone.append(record)

@@ -63,3 +63,46 @@ def test_trainable_blocks_before_names_the_blocks_that_freeze_before_would_freez
     wb.apply({"op": "freeze", "target": "bn1"})
     assert trainable_blocks_before(wb.model, "layer3") == ["conv1", "layer1", "layer2"]
     assert trainable_blocks_before(wb.model, "conv1") == []
+
+
+def _bytes(module: torch.nn.Module) -> int:
+    return sum(t.numel() * t.element_size() for t in module.state_dict().values())
+
+
+def test_undo_copies_are_counted_beyond_the_live_model():
+    wb = Workbench.open("resnet18", weights="none")
+    wb.apply({"op": "freeze", "target": "layer1"})
+    assert wb.undo_bytes() == 0  # flags only
+    old_fc = _bytes(wb.model.fc)
+    wb.apply({"op": "replace_head", "num_classes": 7})
+    assert wb.undo_bytes() == old_fc  # the old head, which the model no longer holds
+    wb.apply({"op": "init", "target": "layer4", "method": "zeros"})
+    assert wb.undo_bytes() == old_fc + _bytes(wb.model.layer4)
+
+
+def test_past_the_budget_the_oldest_undo_copies_go_and_the_recipe_keeps_every_edit():
+    wb = Workbench.open("resnet18", weights="none")
+    layer4 = _bytes(wb.model.layer4)
+    wb.undo_budget = int(layer4 * 1.5)
+    wb.apply({"op": "init", "target": "layer4", "method": "ones"})
+    after_first = _state(wb.model)
+    wb.apply({"op": "init", "target": "layer4", "method": "zeros"})
+    assert wb.undoable() == 1 and wb.undo_bytes() == layer4
+    assert [e["method"] for e in wb.edits] == ["ones", "zeros"]
+    assert wb.undo() is not None
+    assert _same(_state(wb.model), after_first)
+    with pytest.raises(BadInput, match="PTM_UNDO_MB"):
+        wb.undo()
+    assert _same(_state(wb.model), after_first) and len(wb.edits) == 1
+
+
+def test_the_newest_edit_stays_undoable_even_past_the_budget(monkeypatch):
+    monkeypatch.setenv("PTM_UNDO_MB", "0")
+    wb = Workbench.open("resnet18", weights="none")
+    before = _state(wb.model)
+    wb.apply({"op": "init", "target": "", "method": "zeros"})
+    wb.undo()
+    assert _same(_state(wb.model), before)
+    monkeypatch.setenv("PTM_UNDO_MB", "lots")
+    with pytest.raises(BadInput, match="PTM_UNDO_MB"):
+        Workbench.open("resnet18", weights="none")
