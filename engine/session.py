@@ -160,6 +160,11 @@ class Workbench:
         """The edits in force with their one-line summaries, oldest first."""
         return [(record.edit, record.summary) for record in self._done]
 
+    @property
+    def redoable(self) -> int:
+        """How many undone edits redo can bring back."""
+        return len(self._undone)
+
     def undo_bytes(self) -> int:
         """Return the memory the undo and redo copies hold beyond the live model."""
         live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())

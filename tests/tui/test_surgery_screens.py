@@ -12,14 +12,8 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from engine.session import Workbench
-from tui.screens.surgery import (
-    DeleteDialog,
-    HeadDialog,
-    InputChannelsDialog,
-    LoadWeightsDialog,
-    ModuleDialog,
-    SaveDialog,
-)
+from tui.screens.layer_dialogs import DeleteDialog, HeadDialog, InputChannelsDialog, ModuleDialog
+from tui.screens.weights_dialogs import LoadWeightsDialog, SaveDialog
 from tui.widgets.edit_history import EditHistory
 
 UNSET = object()
@@ -252,3 +246,16 @@ async def test_explorer_keys_open_the_dialogs_and_the_tree_follows(resnet18_work
         await wait_for(pilot, lambda: app.screen is explorer)
         assert type(bench.model.fc).__name__ == "Identity"
         await wait_for(pilot, lambda: "2. delete" in screen_text(app))
+
+
+async def test_edit_history_marks_edits_whose_undo_copy_was_let_go(bench):
+    bench.undo_budget = 0  # only the newest edit keeps its copy
+    layer4 = sum(t.numel() * t.element_size() for t in bench.model.layer4.state_dict().values())
+    app = HistoryApp(bench)
+    async with app.run_test(size=(100, 20)) as pilot:
+        bench.apply({"op": "init", "target": "layer4", "method": "ones"})
+        bench.apply({"op": "init", "target": "layer4", "method": "zeros"})
+        await pilot.pause(0.4)
+        lines = str(app.query_one(EditHistory).render()).splitlines()
+        assert "(no undo)" in lines[0] and "(no undo)" not in lines[1]
+        assert f"undo copies hold {layer4 / 2**20:,.1f} MiB" in lines[-1]

@@ -11,8 +11,13 @@ POLL_S = 0.25
 """How often the panel looks for new edits while it is visible (a cheap comparison)."""
 
 
-def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0) -> Text:
-    """Return the numbered list of edits (op in bold, then its summary) as Rich text."""
+def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0,
+                 undoable: int | None = None, undo_bytes: int = 0) -> Text:
+    """Return the numbered list of edits (op in bold, then its summary) as Rich text.
+
+    The first len(history) - undoable edits are marked: their undo copies were let go.
+    """
+    kept = len(history) if undoable is None else undoable
     if not history:
         text = Text("no edits yet", style="italic dim")
     else:
@@ -23,8 +28,12 @@ def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0) -> 
             text.append(f"{index:>2}. ", style="dim")
             text.append(str(edit.get("op", "?")), style="bold")
             text.append(f"  {summary}")
+            if index <= len(history) - kept:
+                text.append("  (no undo)", style="italic dim")
     if undone:
         text.append(f"\n({undone} undone: ctrl+r redoes)", style="italic dim")
+    if undo_bytes:
+        text.append(f"\nundo copies hold {undo_bytes / 2**20:,.1f} MiB", style="dim")
     return text
 
 
@@ -57,7 +66,7 @@ class EditHistory(Static):
         wb = self._bench()
         if wb is None:
             return ()
-        return (id(wb), tuple(id(e) for e in wb.edits), len(getattr(wb, "_undone", ())))
+        return (id(wb), tuple(id(e) for e in wb.edits), wb.redoable, wb.undoable())
 
     def refresh_history(self, force: bool = False) -> None:
         """Redraw the list when the workbench's edits changed since the last draw."""
@@ -68,5 +77,7 @@ class EditHistory(Static):
             return
         self._seen = signature
         wb = self._bench()
-        history = wb.history if wb is not None else []
-        self.update(history_text(history, len(getattr(wb, "_undone", ()))))
+        if wb is None:
+            self.update(history_text([]))
+            return
+        self.update(history_text(wb.history, wb.redoable, wb.undoable(), wb.undo_bytes()))
