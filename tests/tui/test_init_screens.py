@@ -131,6 +131,8 @@ async def test_init_dialog_applies_shows_after_stats_and_undoes_exactly() -> Non
         dialog = app.screen
         await pilot.pause(0.1)
         assert dialog.query_one("#init-type", Select).value == "Conv2d"
+        await _settle(app, pilot, lambda: "before: 147,456 values" in
+                      str(dialog.query_one("#init-stats", Static).render()))
         assert "before: 147,456 values" in str(dialog.query_one("#init-stats", Static).render())
         dialog.query_one("#init-method", Select).value = "normal"
         await pilot.pause(0.1)

@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
-from textual.worker import Worker, WorkerState
+from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.screens.base import error_text
 from tui.screens.init_lab import METHOD_NAMES
@@ -190,19 +190,31 @@ class InitDialog(ModalScreen[int]):
         layer_type = str(self.query_one("#init-type", Select).value) or None
         return self.path, layer_type, str(self.query_one("#init-what", Select).value)
 
-    def _show_stats(self, after: str | None = None) -> None:
+    def _stats_text(self, selection: tuple[str, str | None, str]) -> str:
+        """Return the statistics line of the selected tensors (runs in a worker thread)."""
         from engine.errors import PtmError
         from engine.init import selection_stats
 
         try:
-            now = stats_line(selection_stats(self.workbench.model, *self._selection()))
+            return stats_line(selection_stats(self.workbench.model, *selection))
         except PtmError as error:
-            now = error.what
-        if after is None:
-            self.before = now
-            text = f"before: {now}\nafter:  -"
-        else:
-            text = f"before: {self.before}\nafter:  {now}\n{after}"
+            return error.what
+
+    def _show_stats(self) -> None:
+        """Show the statistics of the selection as it is now (computed off the UI thread)."""
+        self.query_one("#init-stats", Static).update("before: computing...\nafter:  -")
+        self.compute_stats(self._selection())
+
+    @work(thread=True, exclusive=True, group="stats", exit_on_error=False, name="statistics")
+    def compute_stats(self, selection: tuple[str, str | None, str]) -> None:
+        """Compute the statistics before (a whole big model takes a moment)."""
+        text = self._stats_text(selection)
+        if not get_current_worker().is_cancelled:
+            self.app.call_from_thread(self._draw_stats, text)
+
+    def _draw_stats(self, before: str, after: str | None = None, summary: str = "") -> None:
+        text = f"before: {before}\nafter:  -" if after is None else \
+            f"before: {before}\nafter:  {after}\n{summary}"
         self.query_one("#init-stats", Static).update(text)
 
     # --- actions -------------------------------------------------------------------------
@@ -217,24 +229,28 @@ class InitDialog(ModalScreen[int]):
         except PtmError as error:
             self.notify(error.message, title="init refused", severity="error", timeout=8)
             return
-        self._show_stats()
         self.query_one("#init-apply", Button).disabled = True
-        self.apply_edit(edit)
+        self.workers.cancel_group(self, "stats")
+        self.apply_edit(edit, self._selection())
 
     @work(thread=True, exclusive=True, group="init", exit_on_error=False, name="initialise")
-    def apply_edit(self, edit: dict[str, Any]) -> str:
-        """Apply the edit in a thread (a big model takes a moment) and return its summary."""
-        return self.workbench.apply(edit)
+    def apply_edit(self, edit: dict[str, Any],
+                   selection: tuple[str, str | None, str]) -> tuple[str, str, str]:
+        """Apply the edit in a thread; return (stats before, stats after, summary)."""
+        before = self._stats_text(selection)
+        summary = self.workbench.apply(edit)
+        return before, self._stats_text(selection), summary
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show the statistics after, or the refusal (the model is then unchanged)."""
         if event.worker.group != "init":
             return
         if event.state == WorkerState.SUCCESS:
+            before, after, summary = event.worker.result
             self.applied += 1
             self.query_one("#init-undo", Button).disabled = False
-            self._show_stats(after=str(event.worker.result))
-            self.notify(str(event.worker.result), timeout=4)
+            self._draw_stats(before, after, summary)
+            self.notify(summary, timeout=4)
         elif event.state == WorkerState.ERROR:
             self.notify(error_text(event.worker.error), title="init refused", severity="error",
                         timeout=10)
@@ -244,10 +260,16 @@ class InitDialog(ModalScreen[int]):
     @on(Button.Pressed, "#init-undo")
     def action_undo(self) -> None:
         """Undo the last init this dialog applied."""
+        from engine.errors import PtmError
+
         if not self.applied:
             self.notify("nothing applied here to undo", timeout=2)
             return
-        self.workbench.undo()
+        try:
+            self.workbench.undo()
+        except PtmError as error:
+            self.notify(error.message, title="undo refused", severity="error", timeout=10)
+            return
         self.applied -= 1
         self.query_one("#init-undo", Button).disabled = not self.applied
         self._show_stats()
