@@ -1,0 +1,166 @@
+"""Surgery dialogs for weight files: load weights into the model, save weights or a recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
+
+from tui.screens.base import error_text
+from tui.screens.edit_dialog import dialog_css, show_in_preview
+
+
+class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
+    """Load a weights file into the model (by name and shape) and show the report as a table."""
+
+    DEFAULT_CSS = dialog_css("LoadWeightsDialog")
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "close", "Close", id="surgery.load_close"),
+    ]
+
+    def __init__(self, workbench: Any, source: str = "") -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.source = source
+        self.applied: dict[str, Any] | None = None
+        """The load_partial edit when one was applied (the result of the dialog)."""
+
+    def compose(self) -> ComposeResult:
+        """Path, by-order switch, status line, report table and buttons."""
+        with Vertical(classes="surgery-box"):
+            yield Static("Load weights", classes="surgery-title")
+            yield Label("file or URL (.pth, .pt, .bin, .safetensors)")
+            yield Input(self.source, placeholder="weights/old.pth", id="source")
+            yield Checkbox("map renamed keys by order and shape", id="by-order")
+            yield Static("", id="preview", classes="surgery-preview")
+            yield DataTable(id="report", zebra_stripes=True, cursor_type="row")
+            with Horizontal(classes="surgery-buttons"):
+                yield Button("Load", variant="primary", id="load")
+                yield Button("Close", id="close")
+
+    def on_mount(self) -> None:
+        """Prepare the table and focus the path box."""
+        table = self.query_one("#report", DataTable)
+        table.add_columns("status", "key", "checkpoint", "model")
+        table.display = False
+        self.query_one("#source", Input).focus()
+
+    @on(Input.Submitted, "#source")
+    @on(Button.Pressed, "#load")
+    def action_load(self) -> None:
+        """Start loading the file in a thread."""
+        source = self.query_one("#source", Input).value.strip()
+        if not source:
+            show_in_preview(self, "type the path of a weights file", ok=False)
+            return
+        edit: dict[str, Any] = {"op": "load_partial", "source": source}
+        if self.query_one("#by-order", Checkbox).value:
+            edit["by_order"] = True
+        show_in_preview(self, f"loading {source}...", ok=None)
+        self.load(edit)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False, name="load weights")
+    def load(self, edit: dict[str, Any]) -> None:
+        """Apply the load_partial edit through the workbench (undoable) in a thread."""
+        from engine.errors import PtmError
+
+        self.workbench.last_load_report = None
+        try:
+            summary = self.workbench.apply(edit)
+            ok, text = True, summary
+        except PtmError as error:
+            ok, text = False, error.message
+        report = getattr(self.workbench, "last_load_report", None)
+        self.app.call_from_thread(self._show, edit if ok else None, text, ok, report)
+
+    def _show(self, edit: dict[str, Any] | None, text: str, ok: bool, report: Any) -> None:
+        if edit is not None:
+            self.applied = edit
+        warnings = "\n".join(getattr(report, "warnings", []) or [])
+        show_in_preview(self, text + (f"\n{warnings}" if warnings else ""), ok=ok)
+        table = self.query_one("#report", DataTable)
+        table.clear()
+        if report is not None:
+            table.add_rows(report.rows())
+            table.display = True
+
+    @on(Button.Pressed, "#close")
+    def action_close(self) -> None:
+        """Close; the result is the applied edit (None when nothing was loaded)."""
+        self.dismiss(self.applied)
+
+
+class SaveDialog(ModalScreen[Path | None]):
+    """Save the model's weights (.pth/.safetensors) or its recipe (.toml) to a path."""
+
+    DEFAULT_CSS = dialog_css("SaveDialog")
+    BINDINGS: ClassVar[list[Binding]] = [
+        Binding("escape", "cancel", "Cancel", id="surgery.save_cancel"),
+    ]
+
+    def __init__(self, workbench: Any, what: str = "weights", path: str = "") -> None:
+        super().__init__()
+        self.workbench = workbench
+        self.what = what
+        default = f"{workbench.name.replace('/', '_').replace(':', '_')}"
+        self.path = path or (f"{default}.toml" if what == "recipe" else f"{default}.safetensors")
+
+    def compose(self) -> ComposeResult:
+        """Path box, status line and buttons."""
+        hint = (
+            ".toml: the model and its edits, for `ptm-tui replay`"
+            if self.what == "recipe"
+            else ".safetensors or .pth (loadable with weights_only=True)"
+        )
+        with Vertical(classes="surgery-box"):
+            yield Static(f"Save {self.what}", classes="surgery-title")
+            yield Label(hint)
+            yield Input(self.path, id="path")
+            yield Static("", id="preview", classes="surgery-preview")
+            with Horizontal(classes="surgery-buttons"):
+                yield Button("Save", variant="primary", id="save")
+                yield Button("Cancel", id="cancel")
+
+    def on_mount(self) -> None:
+        """Focus the path box."""
+        self.query_one("#path", Input).focus()
+
+    @on(Input.Submitted, "#path")
+    @on(Button.Pressed, "#save")
+    def action_save(self) -> None:
+        """Save in a thread (the file appears atomically)."""
+        path = self.query_one("#path", Input).value.strip()
+        if not path:
+            return
+        self.query_one("#preview", Static).update(f"saving {path}...")
+        self.save(Path(path).expanduser())
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False, name="save")
+    def save(self, path: Path) -> None:
+        """Write the file; dismiss with its path, or show why it failed."""
+        from engine.errors import PtmError
+
+        try:
+            if self.what == "recipe":
+                from engine.recipe import save
+
+                save(self.workbench, path)
+            else:
+                from engine.save import save_weights
+
+                save_weights(self.workbench.model, path)
+        except (PtmError, OSError) as error:
+            self.app.call_from_thread(show_in_preview, self, error_text(error), False)
+            return
+        self.app.call_from_thread(self.dismiss, path)
+
+    @on(Button.Pressed, "#cancel")
+    def action_cancel(self) -> None:
+        """Close without saving."""
+        self.dismiss(None)
