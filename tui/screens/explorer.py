@@ -25,6 +25,9 @@ from tui.messages import (
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
+from tui.screens.explorer_freeze import FreezeActions
+from tui.screens.explorer_search import SearchActions
+from tui.screens.explorer_tools import ToolActions
 from tui.screens.surgery import SurgeryActions
 from tui.widgets.header import ModelHeader
 from tui.widgets.keybar import KeyBar
@@ -38,24 +41,11 @@ FIRST_FRAME_S = 0.1
 """Start importing torch this long after the screen is up (its first frame goes out first)."""
 
 
-def find_layers(model: Any, query: str) -> list[str]:
-    """Return the paths whose name or type contains `query` (a dotted query matches paths)."""
-    query = query.lower()
-    found = []
-    for path, module in model.named_modules():
-        if not path:
-            continue
-        name = path.rpartition(".")[2].lower()
-        if (query in name or query in type(module).__name__.lower()
-                or ("." in query and query in path.lower())):
-            found.append(path)
-    return found
-
-
-class ExplorerScreen(SurgeryActions, PtmScreen):
+class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
-    # Other screens add their keys here, one Binding per line, each with an id.
+    # Other screens add their keys here, one Binding per line, each with an id. Most of the
+    # actions live in the mixins: explorer_freeze.py, explorer_search.py, explorer_tools.py, surgery.py.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_freeze", "Freeze", id="explorer.freeze"),
         Binding("F", "freeze_before", "Freeze before", id="explorer.freeze_before"),
@@ -347,142 +337,11 @@ class ExplorerScreen(SurgeryActions, PtmScreen):
         shape_text = "x".join(str(s) for s in shape) if isinstance(shape, (list, tuple)) else shape
         panel.show_summary(f"output {shape_text}  mult-adds {human_count(row.mult_adds)}")
 
-    # --- freezing ------------------------------------------------------------------------
-
-    def action_toggle_freeze(self) -> None:
-        """Freeze the subtree under the cursor, or unfreeze it when it is all frozen."""
-        path = self.current_path
-        if path is None:
-            return
-        total, trainable = self.query_one(LayerTree).counts.get(path, (0, 0))
-        if total == 0:
-            self.notify(f"{path or 'the model'} has no parameters to freeze", timeout=3)
-            return
-        op = "unfreeze" if trainable == 0 else "freeze"
-        self.apply_edit({"op": op, "target": path}, quiet=True)
-
-    def action_freeze_before(self) -> None:
-        """Freeze every top-level child before the one under the cursor."""
-        path = self.current_path
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        if not path:
-            self.notify("move to a layer first: F freezes every top-level block before it")
-            return
-        from engine.freeze import trainable_blocks_before
-
-        top = path.split(".")[0]
-        tree = self.query_one(LayerTree)
-        targets = trainable_blocks_before(self.workbench.model, top)
-        if not targets:
-            self.notify(f"nothing to freeze before {top}", timeout=3)
-            return
-        for name in targets:
-            try:
-                self.workbench.apply({"op": "freeze", "target": name})
-            except PtmError as error:
-                self.notify(error.message, severity="error")
-                break
-            tree.refresh_flags(name)
-            self._apply_bn_setting(name)
-        self.refresh_after_edit({"op": "freeze", "target": targets[-1]})
-        self.notify(f"froze {', '.join(targets)} (everything before {top})", timeout=4)
-
-    def action_unfreeze_all(self) -> None:
-        """Unfreeze every parameter."""
-        total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
-        if self.workbench is not None and trainable == total:
-            self.notify("every parameter is already trainable", timeout=3)
-            return
-        self.apply_edit({"op": "unfreeze", "target": ""})
-
-    def action_toggle_bn_eval(self) -> None:
-        """Switch the 'frozen BatchNorm layers stay in eval mode' setting."""
-        self.frozen_bn_eval = not self.frozen_bn_eval
-        count = self._apply_bn_setting()
-        state = "on" if self.frozen_bn_eval else "off"
-        self.notify(f"frozen BatchNorm in eval mode: {state} ({count} layers)", timeout=3)
-
-    def _apply_bn_setting(self, path: str = "") -> int:
-        """Put frozen BatchNorm layers under `path` in eval mode (when the setting is on) and
-        the others in the model's own mode; return how many frozen BatchNorm layers there are."""
-        if self.workbench is None:
-            return 0
-        from engine.freeze import is_frozen
-
-        model = self.workbench.model
-        count = 0
-        for module in self.workbench.module(path).modules():
-            if "BatchNorm" not in type(module).__name__:
-                continue
-            frozen = bool(is_frozen(module))
-            count += frozen
-            module.train(model.training and not (frozen and self.frozen_bn_eval))
-        return count
-
-    # --- undo / redo ---------------------------------------------------------------------
-
-    def action_undo(self) -> None:
-        """Undo the last edit."""
-        if self.workbench is None:
-            return
-        edit = self.workbench.undo()
-        if edit is None:
-            self.notify("nothing to undo", timeout=4)
-            return
-        self.refresh_after_edit(edit)
-        self.notify(f"undid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
-
-    def action_redo(self) -> None:
-        """Redo the last undone edit."""
-        if self.workbench is None:
-            return
-        edit = self.workbench.redo()
-        if edit is None:
-            self.notify("nothing to redo", timeout=4)
-            return
-        self.refresh_after_edit(edit)
-        self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
-
     # --- search --------------------------------------------------------------------------
-
-    def action_search(self) -> None:
-        """Open the search box."""
-        search = self.query_one("#search", Input)
-        search.display = True
-        self.set_focus(search)  # at once: keys typed right after '/' must reach the box
 
     @on(Input.Submitted, "#search")
     def _on_search(self, event: Input.Submitted) -> None:
-        query = event.value.strip().lower()
-        event.input.display = False
-        self.query_one(LayerTree).focus()
-        if not query or self.workbench is None:
-            return
-        self._matches = find_layers(self.workbench.model, query)
-        self._match_index = -1
-        if not self._matches:
-            self.notify(f"no layer matches '{query}'", severity="warning", timeout=3)
-            return
-        self.action_search_next()
-
-    def action_search_next(self) -> None:
-        """Go to the next search match."""
-        self._step_match(+1)
-
-    def action_search_previous(self) -> None:
-        """Go to the previous search match."""
-        self._step_match(-1)
-
-    def _step_match(self, step: int) -> None:
-        if not self._matches:
-            self.notify("no search: press / to search", timeout=4)
-            return
-        self._match_index = (self._match_index + step) % len(self._matches)
-        path = self._matches[self._match_index]
-        self.query_one(LayerTree).select_path(path)
-        self.notify(f"{self._match_index + 1}/{len(self._matches)}: {path}", timeout=4)
+        self.search_submitted(event)  # SearchActions (the @on has to be on the screen class)
 
     def action_back(self) -> None:
         """Cancel a download, close the search box, or go back to the catalog."""
@@ -494,83 +353,3 @@ class ExplorerScreen(SurgeryActions, PtmScreen):
             self.query_one(LayerTree).focus()
         elif len(self.app.screen_stack) > 2:
             self.app.pop_screen()
-
-    # --- initialisation (tui/screens/init_dialog.py, activation_std.py, init_lab.py) --------
-
-    def action_initialise(self) -> None:
-        """Open the initialise dialog on the layer under the cursor."""
-        path = self.current_path
-        if self.workbench is None or path is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.init_dialog import InitDialog
-
-        def done(applied: int | None) -> None:
-            if applied:
-                self.refresh_after_edit({"op": "init", "target": path})
-
-        self.app.push_screen(InitDialog(self.workbench, path), callback=done)
-
-    def action_activation_std(self) -> None:
-        """Plot every layer's output std for a random batch through the model."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.activation_std import ActivationStdScreen
-
-        self.app.push_screen(ActivationStdScreen(self.workbench))
-
-    def action_finetune(self) -> None:
-        """Open the launch form for a finetune job of this model (tui/screens/launch.py)."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.launch import LaunchScreen
-
-        self.app.push_screen(LaunchScreen(self.workbench))
-
-    def action_jobs(self) -> None:
-        """Open the Jobs screen (tui/screens/jobs.py)."""
-        from tui.screens.jobs import JobsScreen
-
-        self.app.push_screen(JobsScreen())
-
-    def action_init_lab(self) -> None:
-        """Open the Init Lab (the depth/std experiment)."""
-        from tui.screens.init_lab import InitLabScreen
-
-        self.app.push_screen(InitLabScreen())
-
-    # --- using the model (tui/screens/predict.py, actmap.py) ------------------------------
-
-    def action_predict(self) -> None:
-        """Ask for an image path and show the model's top-k as a bar chart with names."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.predict import PredictScreen
-
-        self.app.push_screen(PredictScreen(self.workbench))
-
-    def action_actmap(self) -> None:
-        """Ask for an image path and draw the activation maps of each stage, layer by layer."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.actmap import ActmapScreen
-
-        self.app.push_screen(ActmapScreen(self.workbench))
-
-    def action_freeze_presets(self) -> None:
-        """Pick a freeze preset (detection models) and apply its freeze/unfreeze edits."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
-            return
-        from tui.screens.freeze_presets import FreezePresetDialog
-
-        def done(edits: list[dict[str, Any]] | None) -> None:
-            for edit in edits or []:
-                if not self.apply_edit(edit):
-                    break
-
-        self.app.push_screen(FreezePresetDialog(self.workbench), callback=done)

@@ -1,0 +1,131 @@
+"""Explorer freezing: freeze/unfreeze layers, frozen-BatchNorm mode, presets, undo and redo."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from engine.errors import PtmError
+from tui.widgets.layer_tree import LayerTree
+
+if TYPE_CHECKING:
+    from tui.screens.explorer import ExplorerScreen
+
+
+class FreezeActions:
+    """Explorer actions for freezing and undoing edits (mixed into ExplorerScreen, which binds the keys).
+
+    Relies on the explorer's `workbench`, `current_path`, `frozen_bn_eval`, `apply_edit(edit)`,
+    `refresh_after_edit(edit)` and its LayerTree.
+    """
+
+    def action_toggle_freeze(self: ExplorerScreen) -> None:
+        """Freeze the subtree under the cursor, or unfreeze it when it is all frozen."""
+        path = self.current_path
+        if path is None:
+            return
+        total, trainable = self.query_one(LayerTree).counts.get(path, (0, 0))
+        if total == 0:
+            self.notify(f"{path or 'the model'} has no parameters to freeze", timeout=3)
+            return
+        op = "unfreeze" if trainable == 0 else "freeze"
+        self.apply_edit({"op": op, "target": path}, quiet=True)
+
+    def action_freeze_before(self: ExplorerScreen) -> None:
+        """Freeze every top-level child before the one under the cursor."""
+        path = self.current_path
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        if not path:
+            self.notify("move to a layer first: F freezes every top-level block before it")
+            return
+        from engine.freeze import trainable_blocks_before
+
+        top = path.split(".")[0]
+        tree = self.query_one(LayerTree)
+        targets = trainable_blocks_before(self.workbench.model, top)
+        if not targets:
+            self.notify(f"nothing to freeze before {top}", timeout=3)
+            return
+        for name in targets:
+            try:
+                self.workbench.apply({"op": "freeze", "target": name})
+            except PtmError as error:
+                self.notify(error.message, severity="error")
+                break
+            tree.refresh_flags(name)
+            self._apply_bn_setting(name)
+        self.refresh_after_edit({"op": "freeze", "target": targets[-1]})
+        self.notify(f"froze {', '.join(targets)} (everything before {top})", timeout=4)
+
+    def action_unfreeze_all(self: ExplorerScreen) -> None:
+        """Unfreeze every parameter."""
+        total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
+        if self.workbench is not None and trainable == total:
+            self.notify("every parameter is already trainable", timeout=3)
+            return
+        self.apply_edit({"op": "unfreeze", "target": ""})
+
+    def action_toggle_bn_eval(self: ExplorerScreen) -> None:
+        """Switch the 'frozen BatchNorm layers stay in eval mode' setting."""
+        self.frozen_bn_eval = not self.frozen_bn_eval
+        count = self._apply_bn_setting()
+        state = "on" if self.frozen_bn_eval else "off"
+        self.notify(f"frozen BatchNorm in eval mode: {state} ({count} layers)", timeout=3)
+
+    def _apply_bn_setting(self: ExplorerScreen, path: str = "") -> int:
+        """Put frozen BatchNorm layers under `path` in eval mode (when the setting is on) and
+        the others in the model's own mode; return how many frozen BatchNorm layers there are."""
+        if self.workbench is None:
+            return 0
+        from engine.freeze import is_frozen
+
+        model = self.workbench.model
+        count = 0
+        for module in self.workbench.module(path).modules():
+            if "BatchNorm" not in type(module).__name__:
+                continue
+            frozen = bool(is_frozen(module))
+            count += frozen
+            module.train(model.training and not (frozen and self.frozen_bn_eval))
+        return count
+
+    # --- undo / redo ---------------------------------------------------------------------
+
+    def action_undo(self: ExplorerScreen) -> None:
+        """Undo the last edit."""
+        if self.workbench is None:
+            return
+        edit = self.workbench.undo()
+        if edit is None:
+            self.notify("nothing to undo", timeout=4)
+            return
+        self.refresh_after_edit(edit)
+        self.notify(f"undid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
+
+    def action_redo(self: ExplorerScreen) -> None:
+        """Redo the last undone edit."""
+        if self.workbench is None:
+            return
+        edit = self.workbench.redo()
+        if edit is None:
+            self.notify("nothing to redo", timeout=4)
+            return
+        self.refresh_after_edit(edit)
+        self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
+
+    # --- presets (tui/screens/freeze_presets.py) -----------------------------------------
+
+    def action_freeze_presets(self: ExplorerScreen) -> None:
+        """Pick a freeze preset (detection models) and apply its freeze/unfreeze edits."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.freeze_presets import FreezePresetDialog
+
+        def done(edits: list[dict[str, Any]] | None) -> None:
+            for edit in edits or []:
+                if not self.apply_edit(edit):
+                    break
+
+        self.app.push_screen(FreezePresetDialog(self.workbench), callback=done)

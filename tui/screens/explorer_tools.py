@@ -1,0 +1,81 @@
+"""Explorer actions that open the tool screens: initialise, activation stds, predict, finetune."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from tui.screens.explorer import ExplorerScreen
+
+
+class ToolActions:
+    """Explorer actions that open other screens on the model (mixed into ExplorerScreen).
+
+    Relies on the explorer's `workbench`, `current_path` and `refresh_after_edit(edit)`.
+    """
+
+    # --- initialisation (tui/screens/init_dialog.py, activation_std.py, init_lab.py) --------
+
+    def action_initialise(self: ExplorerScreen) -> None:
+        """Open the initialise dialog on the layer under the cursor."""
+        path = self.current_path
+        if self.workbench is None or path is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.init_dialog import InitDialog
+
+        def done(applied: int | None) -> None:
+            if applied:
+                self.refresh_after_edit({"op": "init", "target": path})
+
+        self.app.push_screen(InitDialog(self.workbench, path), callback=done)
+
+    def action_activation_std(self: ExplorerScreen) -> None:
+        """Plot every layer's output std for a random batch through the model."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.activation_std import ActivationStdScreen
+
+        self.app.push_screen(ActivationStdScreen(self.workbench))
+
+    def action_finetune(self: ExplorerScreen) -> None:
+        """Open the launch form for a finetune job of this model (tui/screens/launch.py)."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.launch import LaunchScreen
+
+        self.app.push_screen(LaunchScreen(self.workbench))
+
+    def action_jobs(self: ExplorerScreen) -> None:
+        """Open the Jobs screen (tui/screens/jobs.py)."""
+        from tui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
+
+    def action_init_lab(self: ExplorerScreen) -> None:
+        """Open the Init Lab (the depth/std experiment)."""
+        from tui.screens.init_lab import InitLabScreen
+
+        self.app.push_screen(InitLabScreen())
+
+    # --- using the model (tui/screens/predict.py, actmap.py) ------------------------------
+
+    def action_predict(self: ExplorerScreen) -> None:
+        """Ask for an image path and show the model's top-k as a bar chart with names."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.predict import PredictScreen
+
+        self.app.push_screen(PredictScreen(self.workbench))
+
+    def action_actmap(self: ExplorerScreen) -> None:
+        """Ask for an image path and draw the activation maps of each stage, layer by layer."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return
+        from tui.screens.actmap import ActmapScreen
+
+        self.app.push_screen(ActmapScreen(self.workbench))
