@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -90,9 +91,36 @@ def _candidates(model: nn.Module) -> list[str]:
     for name, child in root.named_children():
         if type(child) in (nn.Sequential, nn.ModuleList) and len(child) > 1:
             paths += [f"{prefix}{name}.{sub}" for sub in child._modules]
+        elif _BLOCKS & set(child._modules) and not _is_blocks(child):
+            inner = next(n for n in child._modules if n in _BLOCKS)  # ViT: encoder.layers
+            paths += [f"{prefix}{name}.{inner}.{sub}" for sub in child._modules[inner]._modules]
         else:
             paths.append(f"{prefix}{name}")
     return paths
+
+
+_BLOCKS = {"layers", "blocks"}
+"""Names transformers give the list of their blocks (torchvision's ViT: encoder.layers)."""
+
+
+def _is_blocks(module: nn.Module) -> bool:
+    return type(module) in (nn.Sequential, nn.ModuleList)
+
+
+def tokens_as_map(output: torch.Tensor) -> torch.Tensor | None:
+    """Return a transformer's (B, tokens, dim) output as a (B, dim, side, side) map, or None.
+
+    The leading class (and distillation or register) tokens are dropped; what is left must be
+    a square grid of patches.
+    """
+    if output.dim() != 3:
+        return None
+    batch, tokens, dim = output.shape
+    for extra in (1, 0, 2, 5):
+        side = math.isqrt(max(0, tokens - extra))
+        if side > 1 and side * side == tokens - extra:
+            return output[:, extra:, :].transpose(1, 2).reshape(batch, dim, side, side)
+    return None
 
 
 def _channels_last_layers(model: nn.Module) -> set[str]:
@@ -126,7 +154,8 @@ def _run(model: nn.Module, batch: torch.Tensor, detection: bool, layers: Sequenc
 @torch.no_grad()
 def capture(model: nn.Module, batch: torch.Tensor, layers: Sequence[str],
             detection: bool = False) -> dict[str, torch.Tensor]:
-    """Return {layer: its first 4-D tensor output} for one forward of `batch` (hooks)."""
+    """Return {layer: its first 4-D output} for one forward of `batch` (hooks); a transformer's
+    patch tokens come back as a (B, dim, side, side) map."""
     modules = dict(model.named_modules())
     outputs: dict[str, torch.Tensor] = {}
     handles = []
@@ -139,7 +168,11 @@ def capture(model: nn.Module, batch: torch.Tensor, layers: Sequence[str],
                 found = next(iter(found.values()), None)
             if isinstance(found, (tuple, list)):
                 found = next((t for t in found if isinstance(t, torch.Tensor)), None)
-            if isinstance(found, torch.Tensor) and found.dim() == 4 and path not in outputs:
+            if not isinstance(found, torch.Tensor) or path in outputs:
+                return
+            if found.dim() == 3:
+                found = tokens_as_map(found)
+            if found is not None and found.dim() == 4:
                 outputs[path] = found.detach()
                 if path in channels_last:
                     outputs[path] = outputs[path].permute(0, 3, 1, 2)

@@ -109,3 +109,24 @@ def test_unknown_or_flat_layers_are_refused(resnet):
 def test_file_names_are_safe():
     assert file_name("features.1") == "features.1.png"
     assert file_name("a/b c") == "a_b_c.png"
+
+
+def test_a_vit_shows_each_encoder_block_as_a_map_of_its_patch_tokens():
+    torch.manual_seed(0)
+    vit = torchvision.models.vit_b_16(image_size=64).eval()  # 4x4 patches of 16 pixels
+    from engine.inference import Preprocess
+
+    maps = activation_maps(vit, _image(), preprocess=Preprocess(resize=64, crop=64))
+    assert [m.layer for m in maps] == ["conv_proj"] + [
+        f"encoder.layers.encoder_layer_{i}" for i in range(12)]
+    assert all(m.shape == (1, 768, 4, 4) and m.overlay.size == (150, 100) for m in maps)
+
+
+def test_tokens_become_a_square_map_without_the_class_token():
+    from engine.actmap import tokens_as_map
+
+    tokens = torch.arange(2 * 17 * 3, dtype=torch.float32).reshape(2, 17, 3)
+    grid = tokens_as_map(tokens)
+    assert grid.shape == (2, 3, 4, 4)
+    assert torch.equal(grid[1, 2].flatten(), tokens[1, 1:, 2])  # class token dropped, row-major
+    assert tokens_as_map(torch.zeros(1, 15, 8)) is None  # not a square grid
