@@ -340,3 +340,18 @@ async def test_keys_typed_in_one_burst_after_slash_reach_the_search(resnet18_wor
             app.post_message(events.Key(key, character))  # all queued before any is handled
         await wait_for(pilot, lambda: tree.cursor_node is not None
                        and tree.cursor_node.data == "layer2.0.downsample")
+
+
+async def test_undo_past_the_undo_budget_says_why_and_keeps_the_model():
+    bench = make_workbench("resnet18")
+    bench.undo_budget = 0  # only the newest edit keeps its undo copy
+    bench.apply({"op": "init", "target": "fc", "method": "ones"})
+    bench.apply({"op": "init", "target": "fc", "method": "zeros"})
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        await _ready(pilot)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: "undid init" in screen_text(app))
+        await pilot.press("u")
+        await wait_for(pilot, lambda: "PTM_UNDO_MB" in screen_text(app))
+        assert len(bench.edits) == 1 and bool((bench.model.fc.weight == 1).all())

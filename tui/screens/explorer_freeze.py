@@ -96,7 +96,11 @@ class FreezeActions:
         """Undo the last edit."""
         if self.workbench is None:
             return
-        edit = self.workbench.undo()
+        try:
+            edit = self.workbench.undo()
+        except PtmError as error:  # its undo copy was let go (PTM_UNDO_MB)
+            self.notify(error.message, title="undo refused", severity="error", timeout=10)
+            return
         if edit is None:
             self.notify("nothing to undo", timeout=4)
             return
