@@ -56,6 +56,20 @@ def trim_metrics(job_dir: Path, epoch: int, step: int) -> None:
     atomic_write_text(job_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
 
 
+def _leave_together() -> None:
+    """Wait for every rank before tearing the group down.
+
+    Every rank ends run() on the same step, but rank 0 still writes a checkpoint and the
+    status; a rank that tears gloo down meanwhile can abort (SIGABRT) at exit.
+    """
+    import gc
+
+    import torch.distributed as td
+
+    gc.collect()
+    td.barrier()
+
+
 def run_job(job_dir: Path) -> int:
     """Train the job in `job_dir` to its end; return the process exit code."""
     from engine.jobs.events import JobEvents
@@ -114,6 +128,9 @@ def run_job(job_dir: Path) -> int:
                          checkpoint=ckpt, best_checkpoint=result.best_checkpoint,
                          message=result.message, finished=time.time())
             _log(f"{result.status}: {result.message}")
+        if dist.enabled:
+            del trainer  # DDP's reducer holds gloo work objects: free them while all ranks live
+            _leave_together()
         return 1 if result.status == "failed" else 0
     except PtmError as error:
         _log(f"failed: {error.message}")
