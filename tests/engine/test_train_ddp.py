@@ -46,6 +46,9 @@ def _rank(rank: int, port: int, data: str, out: str) -> None:
         result = trainer.run()
         Path(out, f"rank{rank}.json").write_text(json.dumps({"status": result.status,
                                                              "epoch": result.epoch}))
+        box.clear()
+        del trainer
+        td.barrier()  # leave together, as engine.jobs.runner does
     finally:
         td.destroy_process_group()
 
