@@ -355,3 +355,16 @@ async def test_undo_past_the_undo_budget_says_why_and_keeps_the_model():
         await pilot.press("u")
         await wait_for(pilot, lambda: "PTM_UNDO_MB" in screen_text(app))
         assert len(bench.edits) == 1 and bool((bench.model.fc.weight == 1).all())
+
+
+async def test_edits_wait_while_a_surgery_edit_is_being_applied(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        screen.applying = "replace_head"  # as while the edit worker runs
+        await pilot.press("space", "u", "H")
+        await wait_for(pilot, lambda: "still applying replace_head" in screen_text(app))
+        assert resnet18_workbench.edits == [] and app.screen is screen
+        screen.applying = None
+        await pilot.press("space")
+        assert resnet18_workbench.edits == [{"op": "freeze", "target": ""}]

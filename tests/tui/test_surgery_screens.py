@@ -228,7 +228,8 @@ async def test_explorer_keys_open_the_dialogs_and_the_tree_follows(resnet18_work
         box.value = "Linear(512, 3)"
         await pilot.press("enter")
         await wait_for(pilot, lambda: app.screen is explorer)
-        assert bench.model.fc.out_features == 3
+        # applied in a worker: the tree follows once it is done
+        await wait_for(pilot, lambda: bench.model.fc.out_features == 3 and not explorer.applying)
         await wait_for(pilot, lambda: "1 edit" in screen_text(app).splitlines()[0])
         await pilot.press("e")
         await wait_for(pilot, lambda: "1. replace" in screen_text(app))
@@ -238,12 +239,14 @@ async def test_explorer_keys_open_the_dialogs_and_the_tree_follows(resnet18_work
         await pilot.press("H")
         await wait_for(pilot, lambda: isinstance(app.screen, HeadDialog))
         await pilot.press("5", "enter")
-        await wait_for(pilot, lambda: app.screen is explorer)
+        await wait_for(pilot, lambda: app.screen is explorer and bench.edits[-1:] != []
+                       and bench.edits[-1]["op"] == "replace_head" and not explorer.applying)
         assert bench.model.fc.out_features == 5 and bench.edits[-1]["op"] == "replace_head"
         await pilot.press("x")
         await wait_for(pilot, lambda: isinstance(app.screen, DeleteDialog))
         await pilot.press("y")
-        await wait_for(pilot, lambda: app.screen is explorer)
+        await wait_for(pilot, lambda: app.screen is explorer and len(bench.edits) == 2
+                       and not explorer.applying)
         assert type(bench.model.fc).__name__ == "Identity"
         await wait_for(pilot, lambda: "2. delete" in screen_text(app))
 

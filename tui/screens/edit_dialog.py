@@ -132,7 +132,8 @@ class EditDialog(ModalScreen[dict[str, Any] | None]):
 
         try:
             edit = self.make_edit()
-            dry_run(self.workbench.model, edit, self.workbench.input_size)
+            if not (self.preview_ok and edit == self.edit):  # else the preview checked it
+                dry_run(self.workbench.model, edit, self.workbench.input_size)
         except PtmError as error:
             self.show_preview(error.message, ok=False)
             return

@@ -96,6 +96,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         self.frozen_bn_eval = True
         """Keep frozen BatchNorm layers in eval mode (their running stats stay put)."""
         self.summary: dict[str, Any] | None = None
+        self.applying: str | None = None
+        """The op an edit worker is applying (other edits wait for it), else None."""
         self.timings: dict[str, float] = {"start": time.perf_counter()}
         self._matches: list[str] = []
         self._match_index = -1
@@ -220,11 +222,21 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         """The module path under the cursor ("" is the whole model; None while loading)."""
         return self.query_one(LayerTree).cursor_path
 
+    def edit_busy(self) -> bool:
+        """Return True (and say so) while the model is loading or an edit is being applied."""
+        if self.workbench is None:
+            self.notify("the model is still loading", severity="warning")
+            return True
+        if self.applying is not None:
+            self.notify(f"still applying {self.applying}: try again in a moment",
+                        severity="warning", timeout=3)
+            return True
+        return False
+
     def apply_edit(self, edit: dict[str, Any], quiet: bool = False) -> bool:
         """Apply one Workbench edit and refresh what it changed; return False (and say why) on
         error. `quiet` skips the summary notification (the tree and header already show it)."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return False
         try:
             summary = self.workbench.apply(edit)
@@ -235,6 +247,32 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         if not quiet:
             self.notify(summary, timeout=3)
         return True
+
+    def apply_in_background(self, edit: dict[str, Any]) -> None:
+        """Apply an edit that takes a moment (surgery: a copy, a meta shape check) in a worker,
+        so the UI keeps moving; the tree, header and panel follow when it is done."""
+        if self.edit_busy():
+            return
+        self.applying = str(edit.get("op", "the edit"))
+        self.notify(f"applying {self.applying}...", timeout=2)
+        self._apply_worker(edit)
+
+    @work(thread=True, group="edit", exit_on_error=False, name="apply edit")
+    def _apply_worker(self, edit: dict[str, Any]) -> None:
+        try:
+            summary, ok = self.workbench.apply(edit), True
+        except PtmError as error:
+            summary, ok = error.message, False
+        self.app.call_from_thread(self._applied, edit, summary, ok)
+
+    def _applied(self, edit: dict[str, Any], summary: str, ok: bool) -> None:
+        self.applying = None
+        if ok:
+            self.refresh_after_edit(edit)
+            self.notify(summary, timeout=3)
+        else:
+            self.notify(summary, title=f"{edit.get('op')} refused", severity="error")
+        self._history_refresh()
 
     def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
         """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""

@@ -33,8 +33,7 @@ class FreezeActions:
     def action_freeze_before(self: ExplorerScreen) -> None:
         """Freeze every top-level child before the one under the cursor."""
         path = self.current_path
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         if not path:
             self.notify("move to a layer first: F freezes every top-level block before it")
@@ -94,7 +93,7 @@ class FreezeActions:
 
     def action_undo(self: ExplorerScreen) -> None:
         """Undo the last edit."""
-        if self.workbench is None:
+        if self.edit_busy():
             return
         try:
             edit = self.workbench.undo()
@@ -109,7 +108,7 @@ class FreezeActions:
 
     def action_redo(self: ExplorerScreen) -> None:
         """Redo the last undone edit."""
-        if self.workbench is None:
+        if self.edit_busy():
             return
         edit = self.workbench.redo()
         if edit is None:
@@ -122,8 +121,7 @@ class FreezeActions:
 
     def action_freeze_presets(self: ExplorerScreen) -> None:
         """Pick a freeze preset (detection models) and apply its freeze/unfreeze edits."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         from tui.screens.freeze_presets import FreezePresetDialog
 

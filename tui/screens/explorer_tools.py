@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 class ToolActions:
     """Explorer actions that open other screens on the model (mixed into ExplorerScreen).
 
-    Relies on the explorer's `workbench`, `current_path` and `refresh_after_edit(edit)`.
+    Relies on the explorer's `workbench`, `current_path`, `edit_busy()` and `refresh_after_edit(edit)`.
     """
 
     # --- initialisation (tui/screens/init_dialog.py, activation_std.py, init_lab.py) --------
@@ -19,8 +19,7 @@ class ToolActions:
     def action_initialise(self: ExplorerScreen) -> None:
         """Open the initialise dialog on the layer under the cursor."""
         path = self.current_path
-        if self.workbench is None or path is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy() or path is None:
             return
         from tui.screens.init_dialog import InitDialog
 
@@ -32,8 +31,7 @@ class ToolActions:
 
     def action_activation_std(self: ExplorerScreen) -> None:
         """Plot every layer's output std for a random batch through the model."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         from tui.screens.activation_std import ActivationStdScreen
 
@@ -41,8 +39,7 @@ class ToolActions:
 
     def action_finetune(self: ExplorerScreen) -> None:
         """Open the launch form for a finetune job of this model (tui/screens/launch.py)."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         from tui.screens.launch import LaunchScreen
 
@@ -64,8 +61,7 @@ class ToolActions:
 
     def action_predict(self: ExplorerScreen) -> None:
         """Ask for an image path and show the model's top-k as a bar chart with names."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         from tui.screens.predict import PredictScreen
 
@@ -73,8 +69,7 @@ class ToolActions:
 
     def action_actmap(self: ExplorerScreen) -> None:
         """Ask for an image path and draw the activation maps of each stage, layer by layer."""
-        if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+        if self.edit_busy():
             return
         from tui.screens.actmap import ActmapScreen
 

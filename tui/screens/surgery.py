@@ -18,15 +18,13 @@ from tui.screens.weights_dialogs import LoadWeightsDialog, SaveDialog
 class SurgeryActions:
     """Explorer actions for surgery (mixed into ExplorerScreen, which binds the keys).
 
-    Relies on the explorer's `workbench`, `current_path`, `apply_edit(edit)` and
+    Relies on the explorer's `workbench`, `current_path`, `apply_in_background(edit)` and
     `refresh_after_edit(edit)`.
     """
 
     def _bench(self) -> Any:
-        workbench = getattr(self, "workbench", None)
-        if workbench is None:
-            self.notify("the model is still loading", severity="warning")  # type: ignore[attr-defined]
-        return workbench
+        """Return the workbench, or None (having said why) while it loads or an edit runs."""
+        return None if self.edit_busy() else self.workbench  # type: ignore[attr-defined]
 
     def _layer(self, verb: str) -> str | None:
         path = self.current_path  # type: ignore[attr-defined]
@@ -40,8 +38,7 @@ class SurgeryActions:
 
     def _then_apply(self, edit: dict[str, Any] | None) -> None:
         if edit:
-            self.apply_edit(edit)  # type: ignore[attr-defined]
-        self._history_refresh()
+            self.apply_in_background(edit)  # type: ignore[attr-defined]
 
     def _history_refresh(self) -> None:
         from tui.widgets.edit_history import EditHistory
