@@ -63,6 +63,28 @@ def _timm_head(model: nn.Module) -> str | None:
     return None
 
 
+def companion_heads(model: nn.Module, head: str) -> list[str]:
+    """Return the other heads whose outputs join `head`'s (timm's distilled ViTs: head_dist).
+
+    timm lists them after the head in pretrained_cfg["classifier"]; a new head must replace
+    them too, or their logits no longer add up.
+    """
+    for attr in ("pretrained_cfg", "default_cfg"):
+        cfg = getattr(model, attr, None)
+        names = cfg.get("classifier") if isinstance(cfg, dict) else None
+        if isinstance(names, (tuple, list)) and len(names) > 1 and names[0] == head:
+            found = []
+            for name in names[1:]:
+                try:
+                    module = model.get_submodule(name)
+                except AttributeError:
+                    continue
+                if _is_linear(module) or _is_conv(module):
+                    found.append(name)
+            return found
+    return []
+
+
 def is_classifier_family(model: nn.Module) -> bool:
     """Return False for detection, segmentation and optical-flow models (no logits out)."""
     return not type(model).__module__.startswith(_NOT_CLASSIFIERS)

@@ -8,6 +8,7 @@ from torch import nn
 
 from engine import surgery
 from engine.errors import BadInput, PtmError
+from engine.heads import companion_heads
 from engine.modexpr import parse_module
 from engine.ops import Edit, Op, register
 from engine.paths import get_module, split_path
@@ -38,7 +39,10 @@ def _head_scope(model: nn.Module, edit: Edit) -> str:
 
     if detection_target(model, edit.get("target")) is not None:  # detection/segmentation heads
         return head_scope(model, edit.get("target"))
-    return _head_target(model, edit)
+    path = _head_target(model, edit)
+    if companion_heads(model, path):
+        return ""  # heads in several places: keep the model's structure (tensors are shared)
+    return path
 
 
 def _replace_head(workbench: Any, edit: Edit) -> str:
@@ -47,10 +51,13 @@ def _replace_head(workbench: Any, edit: Edit) -> str:
     if detection_target(workbench.model, edit.get("target")) is not None:
         return replace_detection_head(workbench.model, edit["num_classes"], edit.get("target"))
     path = _head_target(workbench.model, edit)
-    surgery.replace_head(
-        workbench.model, edit["num_classes"], target=path, init=edit.get("init", "default")
-    )
-    return f"new head {path}: {_short(get_module(workbench.model, path))}"
+    companions = companion_heads(workbench.model, path)
+    for head in (path, *companions):
+        surgery.replace_head(
+            workbench.model, edit["num_classes"], target=head, init=edit.get("init", "default")
+        )
+    also = f" (and {', '.join(companions)})" if companions else ""
+    return f"new head {path}{also}: {_short(get_module(workbench.model, path))}"
 
 
 def _input_target(model: nn.Module, edit: Edit) -> str:

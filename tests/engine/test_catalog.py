@@ -246,8 +246,9 @@ def test_package_factory(lenet_file: Path, monkeypatch):
         catalog.build("no_such_pkg_xyz.models:net")
 
 
-@pytest.mark.skipif(catalog.timm_available(), reason="timm is installed")
-def test_timm_without_timm_says_how_to_install():
+def test_timm_without_timm_says_how_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "timm", None)  # as if it were not installed
+    assert not catalog.timm_available()
     with pytest.raises(BadInput) as caught:
         catalog.model_info("timm/resnet50")
     assert "pip install timm" in caught.value.message

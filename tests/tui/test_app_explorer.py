@@ -360,7 +360,7 @@ async def test_undo_past_the_undo_budget_says_why_and_keeps_the_model():
 async def test_edits_wait_while_a_surgery_edit_is_being_applied(resnet18_workbench):
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=(120, 30), notifications=True) as pilot:
-        screen, tree = await _ready(pilot)
+        screen, _ = await _ready(pilot)
         screen.applying = "replace_head"  # as while the edit worker runs
         await pilot.press("space", "u", "H")
         await wait_for(pilot, lambda: "still applying replace_head" in screen_text(app))
