@@ -28,12 +28,15 @@ class _Undo:
     flags: dict[str, bool] | None = None
     values: dict[str, torch.Tensor] | None = None
     summary: str = ""
+    size: int = 0
+    """Bytes the copy holds beyond the live model, measured when the edit was applied."""
     dropped: bool = False
     """True once its copy was let go to stay inside the undo memory budget."""
 
     def drop(self) -> None:
         """Let go of the saved copy: the edit stays in the recipe but can no longer be undone."""
         self.module = self.flags = self.values = None
+        self.size = 0
         self.dropped = True
 
 
@@ -166,10 +169,9 @@ class Workbench:
         return len(self._undone)
 
     def undo_bytes(self) -> int:
-        """Return the memory the undo and redo copies hold beyond the live model."""
-        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
-                if t.device.type != "meta"}
-        return sum(_snapshot_bytes(record, live) for record in (*self._done, *self._undone))
+        """Return the memory the undo and redo copies hold beyond the live model (as measured
+        when each edit was applied: no pass over the model, so the explorer can show it)."""
+        return sum(record.size for record in (*self._done, *self._undone))
 
     def undoable(self) -> int:
         """Return how many of the edits in force can still be undone (newest first)."""
@@ -225,6 +227,10 @@ class Workbench:
                 raise
             raise WorkFailed(f"edit {edit.get('op')!r} failed", str(error),
                              "the model is unchanged; check the edit's arguments") from error
+        if record.flags is None:  # flags cost nothing; a freeze stays one cheap pass
+            live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+                    if t.device.type != "meta"}
+            record.size = _snapshot_bytes(record, live)
         self._done.append(record)
         self._undone.clear()
         self._keep_undo_in_budget()
@@ -232,16 +238,13 @@ class Workbench:
 
     def _keep_undo_in_budget(self) -> None:
         """Let go of the oldest undo copies until they fit the budget (the newest always stays)."""
-        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
-                if t.device.type != "meta"}
-        sizes = [_snapshot_bytes(record, live) for record in self._done]
-        total = sum(sizes)
-        for record, size in zip(self._done[:-1], sizes[:-1]):  # oldest first: undo stays a suffix
+        total = sum(record.size for record in self._done)
+        for record in self._done[:-1]:  # oldest first: what undo can reach stays the newest
             if total <= self.undo_budget:
                 break
             if not record.dropped:
+                total -= record.size
                 record.drop()
-                total -= size
 
     def _restore(self, record: _Undo) -> None:
         """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
