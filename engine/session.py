@@ -200,9 +200,17 @@ class Workbench:
     def apply(self, edit: Edit, index: int | None = None) -> str:
         """Apply one edit; on any failure restore the model exactly and re-raise. Return its summary."""
         op = get_op(edit, index)
-        path = op.scope(self.model, edit)
+        try:
+            path = op.scope(self.model, edit)
+            target = get_module(self.model, path)
+        except PtmError:
+            raise
+        except Exception as error:  # e.g. target = 5 in a recipe
+            raise BadInput(f"edit {edit.get('op')!r} cannot find the layer it works on",
+                           f"{type(error).__name__}: {error}",
+                           "give target as a module path such as \"layer1.0.conv1\" "
+                           "(`ptm-tui inspect MODEL` lists them)") from error
         record = _Undo(edit=dict(edit), path=path)
-        target = get_module(self.model, path)
         if op.flags_only:
             record.flags = _flags(target)
         elif op.values_only:

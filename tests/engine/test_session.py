@@ -106,3 +106,12 @@ def test_the_newest_edit_stays_undoable_even_past_the_budget(monkeypatch):
     monkeypatch.setenv("PTM_UNDO_MB", "lots")
     with pytest.raises(BadInput, match="PTM_UNDO_MB"):
         Workbench.open("resnet18", weights="none")
+
+
+def test_an_edit_whose_target_is_not_a_path_is_refused_cleanly():
+    wb = Workbench.open("resnet18", weights="none")
+    before = _state(wb.model)
+    with pytest.raises(BadInput, match="cannot find the layer") as caught:
+        wb.apply({"op": "replace", "target": None, "module": "ReLU()"})
+    assert "inspect MODEL" in caught.value.message
+    assert _same(_state(wb.model), before) and wb.edits == []

@@ -368,3 +368,14 @@ async def test_edits_wait_while_a_surgery_edit_is_being_applied(resnet18_workben
         screen.applying = None
         await pilot.press("space")
         assert resnet18_workbench.edits == [{"op": "freeze", "target": ""}]
+
+
+async def test_a_refused_background_edit_unlocks_the_edit_keys(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        screen, _ = await _ready(pilot)
+        screen.apply_in_background({"op": "replace", "target": None, "module": "ReLU()"})
+        await wait_for(pilot, lambda: "replace refused" in screen_text(app))
+        assert screen.applying is None and resnet18_workbench.edits == []
+        await pilot.press("space")
+        assert resnet18_workbench.edits == [{"op": "freeze", "target": ""}]

@@ -263,6 +263,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
             summary, ok = self.workbench.apply(edit), True
         except PtmError as error:
             summary, ok = error.message, False
+        except Exception as error:  # never leave `applying` set: the edit keys would stay locked
+            summary, ok = error_text(error), False
         self.app.call_from_thread(self._applied, edit, summary, ok)
 
     def _applied(self, edit: dict[str, Any], summary: str, ok: bool) -> None:
