@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import copy
+import math
 import os
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -49,14 +52,27 @@ def undo_budget_bytes() -> int:
     text = os.environ.get("PTM_UNDO_MB", "").strip()
     try:
         megabytes = float(text) if text else UNDO_BUDGET_MB
-    except ValueError as error:
+    except ValueError:
+        megabytes = math.nan
+    if math.isnan(megabytes):
         raise BadInput(f"PTM_UNDO_MB={text!r} is not a number", "it sets the undo memory budget",
-                       "set it to a size in MiB, e.g. PTM_UNDO_MB=4096") from error
-    return max(0, int(megabytes * 2**20))
+                       "set it to a size in MiB, e.g. PTM_UNDO_MB=4096 (inf: no limit)")
+    return sys.maxsize if math.isinf(megabytes) and megabytes > 0 else \
+        max(0, int(megabytes * 2**20))
 
 
 def _storage_key(tensor: torch.Tensor) -> int:
-    return tensor.untyped_storage().data_ptr()
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without plain storage: count them apart
+        return id(tensor)
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    try:
+        return tensor.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):
+        return tensor.numel() * tensor.element_size()
 
 
 def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
@@ -76,7 +92,7 @@ def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
         if key in live or key in seen:
             continue
         seen.add(key)
-        total += tensor.untyped_storage().nbytes()
+        total += _nbytes(tensor)
     return total
 
 
@@ -133,6 +149,7 @@ class Workbench:
     """Bytes that undo copies may hold; older copies are let go past it (the newest is kept)."""
     _done: list[_Undo] = field(default_factory=list)
     _undone: list[_Undo] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
     def open(cls, name: str, weights: str = "none", device: str = "cpu",
@@ -162,6 +179,11 @@ class Workbench:
     def history(self) -> list[tuple[Edit, str]]:
         """The edits in force with their one-line summaries, oldest first."""
         return [(record.edit, record.summary) for record in self._done]
+
+    @property
+    def busy(self) -> bool:
+        """True while an edit, undo or redo is running (in another thread)."""
+        return self._lock.locked()
 
     @property
     def redoable(self) -> int:
@@ -197,8 +219,23 @@ class Workbench:
         """Replace the whole model (for ops whose scope is the root)."""
         self.model = new
 
+    @contextmanager
+    def _one_at_a_time(self, what: str) -> Iterator[None]:
+        """Run one change at a time: a second one (from another thread) is refused, not queued."""
+        if not self._lock.acquire(blocking=False):
+            raise BadInput(f"cannot {what} now: another edit is still being applied",
+                           "edits to one model run one at a time", "wait for it, then try again")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def apply(self, edit: Edit, index: int | None = None) -> str:
         """Apply one edit; on any failure restore the model exactly and re-raise. Return its summary."""
+        with self._one_at_a_time(f"apply {edit.get('op')!r}"):
+            return self._apply(edit, index)
+
+    def _apply(self, edit: Edit, index: int | None) -> str:
         op = get_op(edit, index)
         try:
             path = op.scope(self.model, edit)
@@ -235,23 +272,37 @@ class Workbench:
                 raise
             raise WorkFailed(f"edit {edit.get('op')!r} failed", str(error),
                              "the model is unchanged; check the edit's arguments") from error
-        if record.flags is None:  # flags cost nothing; a freeze stays one cheap pass
-            live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
-                    if t.device.type != "meta"}
-            record.size = _snapshot_bytes(record, live)
+        self._measure(record)
         self._done.append(record)
         self._undone.clear()
         self._keep_undo_in_budget()
         return record.summary
 
+    def _measure(self, record: _Undo) -> None:
+        """Set record.size: what its copy holds beyond the live model (flags cost nothing)."""
+        if record.flags is not None:
+            record.size = 0
+            return
+        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+                if t.device.type != "meta"}
+        record.size = _snapshot_bytes(record, live)
+
     def _keep_undo_in_budget(self) -> None:
-        """Let go of the oldest undo copies until they fit the budget (the newest always stays)."""
+        """Let go of the oldest undo copies until they fit the budget (the newest always stays).
+
+        Undo walks back from the newest edit, so the edits before a dropped copy go with it;
+        edits after the last copy that had to go (a freeze costs nothing) stay undoable.
+        """
         total = sum(record.size for record in self._done)
-        for record in self._done[:-1]:  # oldest first: what undo can reach stays the newest
+        cut = -1
+        for index, record in enumerate(self._done[:-1]):
             if total <= self.undo_budget:
                 break
-            if not record.dropped:
+            if record.size:
                 total -= record.size
+                cut = index
+        for record in self._done[:cut + 1]:
+            if not record.dropped:
                 record.drop()
 
     def _restore(self, record: _Undo) -> None:
@@ -277,28 +328,34 @@ class Workbench:
 
         Raises BadInput when the edit's undo copy was let go to stay inside the budget.
         """
-        if not self._done:
-            return None
-        if self._done[-1].dropped:
-            mib = self.undo_budget / 2**20
-            raise BadInput(f"cannot undo {self._done[-1].edit.get('op')}: its undo copy was let go",
-                           f"undo copies are kept within {mib:,.0f} MiB (PTM_UNDO_MB) and older "
-                           "edits go first",
-                           "raise PTM_UNDO_MB, or reopen the model and replay the recipe "
-                           "without that edit")
-        record = self._done.pop()
-        self._restore(record)
-        self._undone.append(record)
-        return record.edit
+        with self._one_at_a_time("undo"):
+            if not self._done:
+                return None
+            if self._done[-1].dropped:
+                mib = self.undo_budget / 2**20
+                raise BadInput(f"cannot undo {self._done[-1].edit.get('op')}: its undo copy was "
+                               "let go", f"undo copies are kept within {mib:,.1f} MiB "
+                               "(PTM_UNDO_MB) and older edits go first",
+                               "raise PTM_UNDO_MB, or reopen the model and replay the recipe "
+                               "without that edit")
+            record = self._done[-1]
+            self._restore(record)
+            self._done.pop()
+            self._undone.append(record)
+            self._measure(record)  # it now holds the edited layer, which may be bigger
+            return record.edit
 
     def redo(self) -> Edit | None:
         """Redo the last undone edit and return it (None when there is nothing to redo)."""
-        if not self._undone:
-            return None
-        record = self._undone.pop()
-        self._restore(record)
-        self._done.append(record)
-        return record.edit
+        with self._one_at_a_time("redo"):
+            if not self._undone:
+                return None
+            record = self._undone[-1]
+            self._restore(record)
+            self._undone.pop()
+            self._done.append(record)
+            self._measure(record)
+            return record.edit
 
     def module(self, path: str) -> nn.Module:
         """Return the submodule at `path`."""

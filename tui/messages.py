@@ -54,8 +54,10 @@ class PanelReady(Message):
 class SummaryReady(Message):
     """A model summary (output shape, mult-adds per path) has been computed."""
 
-    def __init__(self, summary: dict[str, Any]) -> None:
+    def __init__(self, summary: dict[str, Any], generation: int = 0) -> None:
         self.summary = summary
+        self.generation = generation
+        """The explorer's edit count when it started: an older summary is dropped."""
         super().__init__()
 
 

@@ -103,9 +103,37 @@ def test_the_newest_edit_stays_undoable_even_past_the_budget(monkeypatch):
     wb.apply({"op": "init", "target": "", "method": "zeros"})
     wb.undo()
     assert _same(_state(wb.model), before)
-    monkeypatch.setenv("PTM_UNDO_MB", "lots")
-    with pytest.raises(BadInput, match="PTM_UNDO_MB"):
-        Workbench.open("resnet18", weights="none")
+    for text in ("lots", "nan"):
+        monkeypatch.setenv("PTM_UNDO_MB", text)
+        with pytest.raises(BadInput, match="PTM_UNDO_MB"):
+            Workbench.open("resnet18", weights="none")
+    monkeypatch.setenv("PTM_UNDO_MB", "inf")  # no limit
+    wb = Workbench.open("resnet18", weights="none")
+    for method in ("ones", "zeros", "ones"):
+        wb.apply({"op": "init", "target": "", "method": method})
+    assert wb.undoable() == 3
+
+
+def test_edits_that_hold_no_copy_stay_undoable_when_a_newer_copy_is_over_the_budget():
+    wb = Workbench.open("resnet18", weights="none")
+    wb.undo_budget = 1
+    before = _state(wb.model)
+    wb.apply({"op": "freeze", "target": "layer1"})
+    wb.apply({"op": "init", "target": "layer4", "method": "zeros"})
+    assert wb.undoable() == 2
+    wb.undo()
+    wb.undo()
+    assert _same(_state(wb.model), before) and wb.counts()[1] == wb.counts()[0]
+
+
+def test_a_second_change_while_one_runs_is_refused_not_interleaved():
+    wb = Workbench.open("resnet18", weights="none")
+    with wb._one_at_a_time("test"):  # as while an edit worker runs
+        assert wb.busy
+        for change in (lambda: wb.apply({"op": "freeze", "target": ""}), wb.undo, wb.redo):
+            with pytest.raises(BadInput, match="another edit is still being applied"):
+                change()
+    assert not wb.busy and wb.edits == []
 
 
 def test_an_edit_whose_target_is_not_a_path_is_refused_cleanly():

@@ -379,3 +379,40 @@ async def test_a_refused_background_edit_unlocks_the_edit_keys(resnet18_workbenc
         assert screen.applying is None and resnet18_workbench.edits == []
         await pilot.press("space")
         assert resnet18_workbench.edits == [{"op": "freeze", "target": ""}]
+
+
+async def test_a_summary_from_before_an_edit_is_dropped_when_it_arrives_late(resnet18_workbench):
+    from engine.summary import summarize
+    from tui.messages import SummaryReady
+
+    bench = resnet18_workbench
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=(120, 36), notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        stale = summarize(bench.model, bench.input_size)  # computed, then an edit lands
+        started = screen.generation
+        assert screen.apply_edit({"op": "replace_head", "num_classes": 5})
+        screen.post_message(SummaryReady(stale, started))
+        await pilot.pause(0.2)
+        assert screen.summary is None
+        tree.select_path("fc")
+        await pilot.press("s")
+        await wait_for(pilot, lambda: screen.summary is not None, timeout=60)
+        await pilot.pause()
+        assert "output 1x5" in screen_text(app)
+
+
+async def test_a_refused_whole_model_edit_leaves_the_tree_on_the_restored_model():
+    pytest.importorskip("timm")
+    from engine.session import Workbench
+
+    bench = Workbench.open("timm/deit_tiny_distilled_patch16_224", weights="none")
+    bench.input_size = (1, 3, 100, 100)  # the ViT wants 224: the shape check refuses the edit
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=(120, 30), notifications=True) as pilot:
+        screen, tree = await _ready(pilot)
+        screen.apply_in_background({"op": "replace_head", "num_classes": 5})
+        await wait_for(pilot, lambda: "replace_head refused" in screen_text(app), timeout=60)
+        assert bench.edits == [] and bench.model.head.out_features == 1000
+        assert tree.model is bench.model
+        assert tree.counts[""] == bench.counts()

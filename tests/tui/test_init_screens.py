@@ -248,3 +248,19 @@ async def test_explorer_keys_open_the_dialog_plot_and_lab_and_u_undoes_the_init(
         await pilot.press("escape")
         await pilot.pause(0.1)
         assert app.screen is explorer
+
+
+async def test_the_init_dialog_stays_open_until_its_init_is_applied() -> None:
+    big = torch.nn.Sequential(*[torch.nn.Linear(4096, 4096) for _ in range(4)])  # 67M values
+    bench = Workbench(big, "big")
+    app = ScreenApp(InitDialog(bench, ""))
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        dialog = app.screen
+        await pilot.pause(0.1)
+        await pilot.press("ctrl+s", "escape")  # close while the init runs in its worker
+        assert app.screen is dialog
+        assert any("still being applied" in n for n in _notes(app))
+        await _settle(app, pilot, lambda: dialog.applied == 1)
+        await pilot.press("escape")
+        await pilot.pause(0.05)
+    assert app.results == [1] and len(bench.edits) == 1

@@ -114,7 +114,12 @@ class EditDialog(ModalScreen[dict[str, Any] | None]):
         except Exception as error:  # a preview never crashes the dialog
             text, ok = error_text(error), False
         if not get_current_worker().is_cancelled:
-            self.app.call_from_thread(self.show_preview, text, ok)
+            self.app.call_from_thread(self._previewed, edit, text, ok)
+
+    def _previewed(self, edit: dict[str, Any], text: str, ok: bool) -> None:
+        """Show a preview's result, unless the fields have changed since it started."""
+        if edit == self.edit:
+            self.show_preview(text, ok)
 
     def describe(self, edit: dict[str, Any]) -> str:
         """Return what the edit will put in the model, in words."""

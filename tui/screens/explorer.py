@@ -96,6 +96,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         self.frozen_bn_eval = True
         """Keep frozen BatchNorm layers in eval mode (their running stats stay put)."""
         self.summary: dict[str, Any] | None = None
+        self.generation = 0
+        """Counts refreshes after edits: results computed before the latest one are dropped."""
         self.applying: str | None = None
         """The op an edit worker is applying (other edits wait for it), else None."""
         self.timings: dict[str, float] = {"start": time.perf_counter()}
@@ -227,8 +229,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         if self.workbench is None:
             self.notify("the model is still loading", severity="warning")
             return True
-        if self.applying is not None:
-            self.notify(f"still applying {self.applying}: try again in a moment",
+        if self.applying is not None or self.workbench.busy:
+            self.notify(f"still applying {self.applying or 'an edit'}: try again in a moment",
                         severity="warning", timeout=3)
             return True
         return False
@@ -242,6 +244,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
             summary = self.workbench.apply(edit)
         except PtmError as error:
             self.notify(error.message, title=f"{edit.get('op')} refused", severity="error")
+            self._follow_restored_root()
             return False
         self.refresh_after_edit(edit)
         if not quiet:
@@ -274,12 +277,20 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
             self.notify(summary, timeout=3)
         else:
             self.notify(summary, title=f"{edit.get('op')} refused", severity="error")
+            self._follow_restored_root()
         self._history_refresh()
+
+    def _follow_restored_root(self) -> None:
+        """After a refused edit whose scope was the whole model, the workbench holds a restored
+        copy of the root: point the tree at it (nothing else changed)."""
+        if self.query_one(LayerTree).model is not self.workbench.model:
+            self.refresh_after_edit(None)
 
     def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
         """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""
         if self.workbench is None:
             return
+        self.generation += 1
         tree = self.query_one(LayerTree)
         if tree.model is not self.workbench.model:
             tree.model = self.workbench.model
@@ -343,21 +354,23 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
 
     def action_summary(self) -> None:
         """Compute output shapes and mult-adds of every layer (in a worker)."""
-        if self.workbench is None:
+        if self.edit_busy():
             return
         self.notify("computing the summary...", timeout=4)
-        self.compute_summary()
+        self.compute_summary(self.generation)
 
     @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="summary")
-    def compute_summary(self) -> None:
+    def compute_summary(self, generation: int) -> None:
         """Run engine.summary.summarize in a thread."""
         from engine.summary import summarize
 
         self.post_message(SummaryReady(summarize(self.workbench.model,
-                                                 self.workbench.input_size)))
+                                                 self.workbench.input_size), generation))
 
     def on_summary_ready(self, message: SummaryReady) -> None:
-        """Keep the summary and show the line of the current layer."""
+        """Keep the summary and show the line of the current layer (unless an edit came since)."""
+        if message.generation != self.generation:
+            return
         self.summary = message.summary
         path = self.current_path
         if path is not None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from engine.errors import PtmError
+from tui.screens.base import error_text
 from tui.widgets.layer_tree import LayerTree
 
 if TYPE_CHECKING:
@@ -97,8 +98,9 @@ class FreezeActions:
             return
         try:
             edit = self.workbench.undo()
-        except PtmError as error:  # its undo copy was let go (PTM_UNDO_MB)
-            self.notify(error.message, title="undo refused", severity="error", timeout=10)
+        except Exception as error:  # e.g. its undo copy was let go (PTM_UNDO_MB)
+            self.notify(error_text(error), title="undo refused", severity="error", timeout=10)
+            self.refresh_after_edit(None)
             return
         if edit is None:
             self.notify("nothing to undo", timeout=4)
@@ -110,7 +112,12 @@ class FreezeActions:
         """Redo the last undone edit."""
         if self.edit_busy():
             return
-        edit = self.workbench.redo()
+        try:
+            edit = self.workbench.redo()
+        except Exception as error:
+            self.notify(error_text(error), title="redo refused", severity="error", timeout=10)
+            self.refresh_after_edit(None)
+            return
         if edit is None:
             self.notify("nothing to redo", timeout=4)
             return

@@ -224,6 +224,8 @@ class InitDialog(ModalScreen[int]):
         """Apply the edit through the workbench (undoable with u in the explorer)."""
         from engine.errors import PtmError
 
+        if self._applying():
+            return
         try:
             edit = self.read_edit()
         except PtmError as error:
@@ -233,23 +235,34 @@ class InitDialog(ModalScreen[int]):
         self.workers.cancel_group(self, "stats")
         self.apply_edit(edit, self._selection())
 
+    def _applying(self) -> bool:
+        """Return True (and say so) while this dialog's init is being applied."""
+        if any(w.node is self and w.group == "init" and not w.is_finished for w in self.workers):
+            self.notify("the init is still being applied: wait a moment", timeout=3)
+            return True
+        return False
+
     @work(thread=True, exclusive=True, group="init", exit_on_error=False, name="initialise")
-    def apply_edit(self, edit: dict[str, Any],
-                   selection: tuple[str, str | None, str]) -> tuple[str, str, str]:
-        """Apply the edit in a thread; return (stats before, stats after, summary)."""
+    def apply_edit(self, edit: dict[str, Any], selection: tuple[str, str | None, str]
+                   ) -> tuple[tuple[str, str | None, str], str, str, str]:
+        """Apply the edit in a thread; return (selection, stats before, stats after, summary)."""
         before = self._stats_text(selection)
         summary = self.workbench.apply(edit)
-        return before, self._stats_text(selection), summary
+        return selection, before, self._stats_text(selection), summary
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Show the statistics after, or the refusal (the model is then unchanged)."""
+        if event.worker.group == "stats" and event.state == WorkerState.ERROR:
+            self._draw_stats(error_text(event.worker.error))
         if event.worker.group != "init":
             return
         if event.state == WorkerState.SUCCESS:
-            before, after, summary = event.worker.result
+            selection, before, after, summary = event.worker.result
             self.applied += 1
             self.query_one("#init-undo", Button).disabled = False
             self._draw_stats(before, after, summary)
+            if selection != self._selection():  # changed while applying: show the new one
+                self._show_stats()
             self.notify(summary, timeout=4)
         elif event.state == WorkerState.ERROR:
             self.notify(error_text(event.worker.error), title="init refused", severity="error",
@@ -260,15 +273,16 @@ class InitDialog(ModalScreen[int]):
     @on(Button.Pressed, "#init-undo")
     def action_undo(self) -> None:
         """Undo the last init this dialog applied."""
-        from engine.errors import PtmError
 
+        if self._applying():
+            return
         if not self.applied:
             self.notify("nothing applied here to undo", timeout=2)
             return
         try:
             self.workbench.undo()
-        except PtmError as error:
-            self.notify(error.message, title="undo refused", severity="error", timeout=10)
+        except Exception as error:  # e.g. its undo copy was let go (PTM_UNDO_MB)
+            self.notify(error_text(error), title="undo refused", severity="error", timeout=10)
             return
         self.applied -= 1
         self.query_one("#init-undo", Button).disabled = not self.applied
@@ -277,5 +291,6 @@ class InitDialog(ModalScreen[int]):
 
     @on(Button.Pressed, "#init-close")
     def action_close(self) -> None:
-        """Close, returning how many edits stay applied."""
-        self.dismiss(self.applied)
+        """Close, returning how many edits stay applied (once the init under way is done)."""
+        if not self._applying():
+            self.dismiss(self.applied)

@@ -93,6 +93,10 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         """Close; the result is the applied edit (None when nothing was loaded)."""
+        if any(w.node is self and w.group == "load" and not w.is_finished
+               for w in self.workers):
+            self.notify("the weights are still loading: wait a moment", timeout=3)
+            return
         self.dismiss(self.applied)
 
 
