@@ -28,7 +28,8 @@ class _Undo:
     edit: Edit
     path: str
     module: nn.Module | None = None
-    flags: dict[str, bool] | None = None
+    flags: list[tuple[nn.Parameter, bool]] | None = None
+    """Each parameter under the edited module with its requires_grad before the edit."""
     values: dict[str, torch.Tensor] | None = None
     summary: str = ""
     size: int = 0
@@ -96,8 +97,9 @@ def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
     return total
 
 
-def _flags(module: nn.Module) -> dict[str, bool]:
-    return {name: p.requires_grad for name, p in module.named_parameters()}
+def _flags(module: nn.Module) -> list[tuple[nn.Parameter, bool]]:
+    # the parameters themselves, not their names: no name building on an 11k-module model
+    return [(p, p.requires_grad) for p in module.parameters()]
 
 
 def _copy_sharing_tensors(module: nn.Module) -> nn.Module:
@@ -120,10 +122,9 @@ def _set_values(module: nn.Module, values: dict[str, torch.Tensor]) -> None:
             tensors[name].copy_(value)
 
 
-def _set_flags(module: nn.Module, flags: dict[str, bool]) -> None:
-    for name, param in module.named_parameters():
-        if name in flags:
-            param.requires_grad_(flags[name])
+def _set_flags(flags: list[tuple[nn.Parameter, bool]]) -> None:
+    for param, flag in flags:
+        param.requires_grad_(flag)
 
 
 @dataclass
@@ -308,9 +309,8 @@ class Workbench:
     def _restore(self, record: _Undo) -> None:
         """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
         if record.flags is not None:
-            target = get_module(self.model, record.path)
-            current = _flags(target)
-            _set_flags(target, record.flags)
+            current = [(p, p.requires_grad) for p, _ in record.flags]
+            _set_flags(record.flags)
             record.flags = current
         elif record.values is not None:
             target = get_module(self.model, record.path)

@@ -181,9 +181,12 @@ class LayerTree(Tree[str], inherit_bindings=False):
         delta_total, delta_trainable = after[0] - before[0], after[1] - before[1]
         self._relabel(path)
         prefix = f"{path}." if path else ""
+        uniform = after[1] in (0, after[0])  # all frozen or all trainable: no recount below
         for loaded in list(self.nodes_by_path):
             if loaded != path and loaded.startswith(prefix):
-                self.counts[loaded] = _count(self._modules[loaded])
+                total = self.counts.get(loaded, (0, 0))[0]
+                self.counts[loaded] = (total, total if after[1] else 0) if uniform and \
+                    loaded in self.counts else _count(self._modules[loaded])
                 self._relabel(loaded)
         ancestor = path
         while ancestor:
