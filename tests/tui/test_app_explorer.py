@@ -416,3 +416,20 @@ async def test_a_refused_whole_model_edit_leaves_the_tree_on_the_restored_model(
         assert bench.edits == [] and bench.model.head.out_features == 1000
         assert tree.model is bench.model
         assert tree.counts[""] == bench.counts()
+
+
+async def test_every_open_node_counts_right_after_whole_model_freezes_and_undo(resnet18_workbench):
+    from engine.freeze import count_params
+
+    bench = resnet18_workbench
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        _, tree = await _ready(pilot)
+        tree.select_path("layer1")
+        await pilot.press("space", "l", "j", "l")  # layer1 frozen; layer1 and layer1.0 open
+        tree.select_path("")
+        for key in ("space", "space", "u", "u"):  # freeze all, unfreeze all, undo, undo
+            await pilot.press(key)
+            for path in tree.nodes_by_path:
+                assert tree.counts[path] == count_params(bench.module(path)), (key, path)
+        assert bench.edits == [{"op": "freeze", "target": "layer1"}]
