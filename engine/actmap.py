@@ -89,7 +89,7 @@ def _candidates(model: nn.Module) -> list[str]:
         return [f"{prefix}{name}" for name in root._modules]  # a backbone body: its blocks
     paths = []
     for name, child in root.named_children():
-        if type(child) in (nn.Sequential, nn.ModuleList) and len(child) > 1:
+        if _is_blocks(child) and len(child) > 1:
             paths += [f"{prefix}{name}.{sub}" for sub in child._modules]
         elif _BLOCKS & set(child._modules) and not _is_blocks(child):
             inner = next(n for n in child._modules if n in _BLOCKS)  # ViT: encoder.layers

@@ -196,8 +196,9 @@ class Workbench:
         when each edit was applied: no pass over the model, so the explorer can show it)."""
         return sum(record.size for record in (*self._done, *self._undone))
 
+    @property
     def undoable(self) -> int:
-        """Return how many of the edits in force can still be undone (newest first)."""
+        """How many of the edits in force undo can still take back (newest first)."""
         count = 0
         for record in reversed(self._done):
             if record.dropped:

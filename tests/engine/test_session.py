@@ -87,7 +87,7 @@ def test_past_the_budget_the_oldest_undo_copies_go_and_the_recipe_keeps_every_ed
     wb.apply({"op": "init", "target": "layer4", "method": "ones"})
     after_first = _state(wb.model)
     wb.apply({"op": "init", "target": "layer4", "method": "zeros"})
-    assert wb.undoable() == 1 and wb.undo_bytes() == layer4
+    assert wb.undoable == 1 and wb.undo_bytes() == layer4
     assert [e["method"] for e in wb.edits] == ["ones", "zeros"]
     assert wb.undo() is not None
     assert _same(_state(wb.model), after_first)
@@ -111,7 +111,7 @@ def test_the_newest_edit_stays_undoable_even_past_the_budget(monkeypatch):
     wb = Workbench.open("resnet18", weights="none")
     for method in ("ones", "zeros", "ones"):
         wb.apply({"op": "init", "target": "", "method": method})
-    assert wb.undoable() == 3
+    assert wb.undoable == 3
 
 
 def test_edits_that_hold_no_copy_stay_undoable_when_a_newer_copy_is_over_the_budget():
@@ -120,7 +120,7 @@ def test_edits_that_hold_no_copy_stay_undoable_when_a_newer_copy_is_over_the_bud
     before = _state(wb.model)
     wb.apply({"op": "freeze", "target": "layer1"})
     wb.apply({"op": "init", "target": "layer4", "method": "zeros"})
-    assert wb.undoable() == 2
+    assert wb.undoable == 2
     wb.undo()
     wb.undo()
     assert _same(_state(wb.model), before) and wb.counts()[1] == wb.counts()[0]

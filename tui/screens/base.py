@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
@@ -14,6 +15,11 @@ def error_text(error: BaseException | None) -> str:
     if isinstance(message, str):
         return message
     return f"{type(error).__name__}: {error}"
+
+
+def worker_running(node: DOMNode, group: str) -> bool:
+    """Return True while a worker of `node` in `group` has not finished."""
+    return any(w.node is node and w.group == group and not w.is_finished for w in node.workers)
 
 
 class PtmScreen(Screen):

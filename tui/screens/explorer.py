@@ -241,15 +241,11 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         if self.edit_busy():
             return False
         try:
-            summary = self.workbench.apply(edit)
+            summary, ok = self.workbench.apply(edit), True
         except PtmError as error:
-            self.notify(error.message, title=f"{edit.get('op')} refused", severity="error")
-            self._follow_restored_root()
-            return False
-        self.refresh_after_edit(edit)
-        if not quiet:
-            self.notify(summary, timeout=3)
-        return True
+            summary, ok = error.message, False
+        self._show_result(edit, summary, ok, quiet)
+        return ok
 
     def apply_in_background(self, edit: dict[str, Any]) -> None:
         """Apply an edit that takes a moment (surgery: a copy, a meta shape check) in a worker,
@@ -264,27 +260,26 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
     def _apply_worker(self, edit: dict[str, Any]) -> None:
         try:
             summary, ok = self.workbench.apply(edit), True
-        except PtmError as error:
-            summary, ok = error.message, False
-        except Exception as error:  # never leave `applying` set: the edit keys would stay locked
+        except Exception as error:  # any failure: never leave `applying` set (edits stay locked)
             summary, ok = error_text(error), False
         self.app.call_from_thread(self._applied, edit, summary, ok)
 
     def _applied(self, edit: dict[str, Any], summary: str, ok: bool) -> None:
         self.applying = None
-        if ok:
-            self.refresh_after_edit(edit)
-            self.notify(summary, timeout=3)
-        else:
-            self.notify(summary, title=f"{edit.get('op')} refused", severity="error")
-            self._follow_restored_root()
+        self._show_result(edit, summary, ok)
         self._history_refresh()
 
-    def _follow_restored_root(self) -> None:
-        """After a refused edit whose scope was the whole model, the workbench holds a restored
-        copy of the root: point the tree at it (nothing else changed)."""
+    def _show_result(self, edit: dict[str, Any], summary: str, ok: bool,
+                     quiet: bool = False) -> None:
+        """Refresh after an applied edit and say what it did, or say why it was refused."""
+        if ok:
+            self.refresh_after_edit(edit)
+            if not quiet:
+                self.notify(summary, timeout=3)
+            return
+        self.notify(summary, title=f"{edit.get('op')} refused", severity="error")
         if self.query_one(LayerTree).model is not self.workbench.model:
-            self.refresh_after_edit(None)
+            self.refresh_after_edit(None)  # a refused whole-model edit restored a copy of the root
 
     def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
         """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
-from tui.screens.base import error_text
+from tui.screens.base import error_text, worker_running
 from tui.screens.init_lab import METHOD_NAMES
 
 PRESET = "preset: common"
@@ -237,7 +237,7 @@ class InitDialog(ModalScreen[int]):
 
     def _applying(self) -> bool:
         """Return True (and say so) while this dialog's init is being applied."""
-        if any(w.node is self and w.group == "init" and not w.is_finished for w in self.workers):
+        if worker_running(self, "init"):
             self.notify("the init is still being applied: wait a moment", timeout=3)
             return True
         return False

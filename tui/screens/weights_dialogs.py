@@ -12,7 +12,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
-from tui.screens.base import error_text
+from tui.screens.base import error_text, worker_running
 from tui.screens.edit_dialog import dialog_css, show_in_preview
 
 
@@ -93,8 +93,7 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         """Close; the result is the applied edit (None when nothing was loaded)."""
-        if any(w.node is self and w.group == "load" and not w.is_finished
-               for w in self.workers):
+        if worker_running(self, "load"):
             self.notify("the weights are still loading: wait a moment", timeout=3)
             return
         self.dismiss(self.applied)

@@ -66,7 +66,7 @@ class EditHistory(Static):
         wb = self._bench()
         if wb is None:
             return ()
-        return (id(wb), tuple(id(e) for e in wb.edits), wb.redoable, wb.undoable())
+        return (id(wb), tuple(id(e) for e in wb.edits), wb.redoable, wb.undoable)
 
     def refresh_history(self, force: bool = False) -> None:
         """Redraw the list when the workbench's edits changed since the last draw."""
@@ -80,4 +80,4 @@ class EditHistory(Static):
         if wb is None:
             self.update(history_text([]))
             return
-        self.update(history_text(wb.history, wb.redoable, wb.undoable(), wb.undo_bytes()))
+        self.update(history_text(wb.history, wb.redoable, wb.undoable, wb.undo_bytes()))
