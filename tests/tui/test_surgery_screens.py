@@ -261,4 +261,4 @@ async def test_edit_history_marks_edits_whose_undo_copy_was_let_go(bench):
         await pilot.pause(0.4)
         lines = str(app.query_one(EditHistory).render()).splitlines()
         assert "(no undo)" in lines[0] and "(no undo)" not in lines[1]
-        assert f"undo copies hold {layer4 / 2**20:,.1f} MiB" in lines[-1]
+        assert f"undo copies hold {layer4 / 2**20:.1f} MB" in lines[-1]

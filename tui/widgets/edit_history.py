@@ -7,6 +7,8 @@ from typing import Any
 from rich.text import Text
 from textual.widgets import Static
 
+from tui.format import human_bytes
+
 POLL_S = 0.25
 """How often the panel looks for new edits while it is visible (a cheap comparison)."""
 
@@ -33,7 +35,7 @@ def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0,
     if undone:
         text.append(f"\n({undone} undone: ctrl+r redoes)", style="italic dim")
     if undo_bytes:
-        text.append(f"\nundo copies hold {undo_bytes / 2**20:,.1f} MiB", style="dim")
+        text.append(f"\nundo copies hold {human_bytes(undo_bytes)}", style="dim")
     return text
 
 
