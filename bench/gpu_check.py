@@ -22,7 +22,8 @@ from torch.utils.data import Dataset
 
 from engine.train.config import train_config
 from engine.train.data import Datasets
-from engine.train.loop import Events, Trainer
+from engine.train.events import Events
+from engine.train.loop import Trainer
 
 
 class Synthetic(Dataset):

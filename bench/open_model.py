@@ -1,7 +1,7 @@
 """Opening a pretrained model: ptm-tui's meta + mmap + assign vs the plain PyTorch way.
 
 Plain: build on cpu (random init), `torch.load(weights_only=True)`, `load_state_dict`.
-Ours:  `engine.loader.open_model(name, "default")` with the weights file in the cache.
+Ours:  `engine.models.loader.open_model(name, "default")` with the weights file in the cache.
 
 Random weights are written into a temporary TORCH_HOME under each model's default weights
 file name (no download). Each way runs once to warm up, then `--repeat` times; the best time
@@ -46,8 +46,8 @@ def main() -> int:
     import torch
     from torchvision import models
 
-    from engine import catalog
-    from engine.loader import open_model
+    from engine.models import catalog
+    from engine.models.loader import open_model
 
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     cache = Path(home) / "hub" / "checkpoints"

@@ -1,4 +1,4 @@
-"""Whole-model weight statistics: engine.stats.model_stats vs the naive loop, on vgg16.
+"""Whole-model weight statistics: engine.inspect.stats.model_stats vs the naive loop, on vgg16.
 
 The naive loop is what one writes first: for every parameter tensor, mean, std, min, max,
 zero count, L2 norm, NaN count and Inf count, each a separate reduction and a `.item()`.
@@ -24,7 +24,7 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.stats import LayerStats, model_stats
+from engine.inspect.stats import LayerStats, model_stats
 
 
 def naive_stats(model: nn.Module) -> dict[str, list[float]]:
@@ -83,7 +83,7 @@ def main() -> int:
     naive = best_time(naive_stats, model, args.repeat)
     ours = best_time(model_stats, model, args.repeat)
     print(f"naive loop (8 reductions + .item() per tensor): {naive:.3f} s")
-    print(f"engine.stats.model_stats:                       {ours:.3f} s")
+    print(f"engine.inspect.stats.model_stats:                       {ours:.3f} s")
     print(f"ratio: {naive / ours:.2f}x")
 
     got, want = model_stats(model), reference(model)

@@ -110,7 +110,7 @@ def deep_model(blocks: int = 100, per_block: int = 10, layers: int = 10):
 
 async def big_model_keys(presses: int = 20) -> dict[str, float]:
     """Time cursor moves and freeze toggles on the synthetic model, with Pilot."""
-    from engine.session import Workbench
+    from engine.edit.workbench import Workbench
     from tui.app import PtmApp
     from tui.widgets.layer_tree import LayerTree
 

@@ -12,7 +12,7 @@ from textual.markup import escape
 from textual.screen import Screen
 
 from tui.format import ASCII, UNICODE, Glyphs
-from tui.keymap import load_keymap
+from tui.keymap import key_table, load_keymap
 
 
 class PtmApp(App[int]):
@@ -90,27 +90,6 @@ class PtmApp(App[int]):
                 continue
             yield SystemCommand(escape(f"{description} ({keys})"), f"action: {action}",
                                 lambda node=node, action=action: self.run_action(action, node))
-
-
-def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
-    """Return (keys, description, action, node, binding id) for every binding active on `screen`.
-
-    The keys are those in force after the user's keymap (Textual applies it to the chain).
-    """
-    app = screen.app
-    rows: dict[str, list] = {}
-    for node, bindings_map in screen._binding_chain:
-        for binding in (b for group in bindings_map.key_to_bindings.values() for b in group):
-            if not binding.description or not binding.id:
-                continue
-            row = rows.get(binding.action)
-            key = app.get_key_display(binding)
-            if row is None:
-                rows[binding.action] = [[key], binding.description, binding.action, node, binding.id]
-            elif row[3] is node and key not in row[0]:
-                row[0].append(key)
-    return [(" ".join(keys), description, action, node, binding_id)
-            for keys, description, action, node, binding_id in rows.values()]
 
 
 def _use_ascii_scrollbars() -> None:

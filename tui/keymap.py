@@ -5,6 +5,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from textual.screen import Screen
 
 
 def keymap_path() -> Path:
@@ -30,3 +34,24 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
         return ({k: v for k, v in keys.items() if isinstance(v, str)},
                 f"keymap {path}: {', '.join(bad)} should be a string of keys such as \"z\" or \"z,ctrl+z\".")
     return dict(keys), None
+
+
+def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
+    """Return (keys, description, action, node, binding id) for every binding active on `screen`.
+
+    The keys are those in force after the user's keymap (Textual applies it to the chain).
+    """
+    app = screen.app
+    rows: dict[str, list] = {}
+    for node, bindings_map in screen._binding_chain:
+        for binding in (b for group in bindings_map.key_to_bindings.values() for b in group):
+            if not binding.description or not binding.id:
+                continue
+            row = rows.get(binding.action)
+            key = app.get_key_display(binding)
+            if row is None:
+                rows[binding.action] = [[key], binding.description, binding.action, node, binding.id]
+            elif row[3] is node and key not in row[0]:
+                row[0].append(key)
+    return [(" ".join(keys), description, action, node, binding_id)
+            for keys, description, action, node, binding_id in rows.values()]

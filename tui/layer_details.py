@@ -43,7 +43,7 @@ def parameter_rows(module: Any) -> tuple[list[tuple[str, str, str, str, int, boo
 
 def layer_details(module: Any, path: str, bins: int = HIST_BINS) -> PanelData:
     """Return the panel data (repr, parameter table, statistics, histogram) of one module."""
-    from engine.stats import module_stats
+    from engine.inspect.stats import module_stats
 
     rows, left_out = parameter_rows(module)
     data = PanelData(path=path, type_name=type(module).__name__, repr_line=one_line_repr(module),
@@ -62,7 +62,7 @@ def _module_histogram(module: Any, bins: int) -> tuple[list[float], list[float]]
     """Return the histogram of the parameter values of `module` (finite values only)."""
     import torch
 
-    from engine.stats import histogram
+    from engine.inspect.stats import histogram
 
     params = list(module.parameters())
     step = max(1, -(-sum(p.numel() for p in params) // HIST_SAMPLE))

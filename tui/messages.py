@@ -38,7 +38,7 @@ class PanelData:
     params: list[tuple[str, str, str, str, int, bool]] = field(default_factory=list)
     more_params: int = 0
     stats: Any = None
-    """An engine.stats.LayerStats, or None when the layer has no parameters."""
+    """An engine.inspect.stats.LayerStats, or None when the layer has no parameters."""
     hist_counts: list[float] = field(default_factory=list)
     hist_edges: list[float] = field(default_factory=list)
 

@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 ACTIVATION_NAMES = ("none", "tanh", "relu", "leaky_relu", "sigmoid", "gelu")
-"""engine.init_lab.ACTIVATIONS' names, here so that parsing and forms need no torch import."""
+"""engine.use.init_lab.ACTIVATIONS' names, here so that parsing and forms need no torch import."""
 FLOOR = 1e-38
 """Smallest std drawn on the log axis (a std of exactly 0 cannot be shown)."""
 

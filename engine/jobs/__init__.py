@@ -1,1 +1,4 @@
-"""Finetune jobs: a folder per job, a detached runner process, status files, stop and resume."""
+"""Run training detached: a folder per job, a runner process, status files, stop, resume, torchrun.
+
+May import: every other engine package (it is the top layer); only the faces import it.
+"""

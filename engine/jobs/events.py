@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.store import write_status
-from engine.train.loop import Events
+from engine.train.events import Events
 
 
 def _log(text: str) -> None:

@@ -40,9 +40,9 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
                job_id: str | None = None) -> Path:
     """Check the recipe's [train] table (with CLI overrides) and write a new job folder; return it.
 
-    `recipe` is an engine.recipe.Recipe (or a dict with model/edit/train). Nothing runs yet.
+    `recipe` is an engine.edit.recipe.Recipe (or a dict with model/edit/train). Nothing runs yet.
     """
-    from engine.recipe import Recipe, dumps
+    from engine.edit.recipe import Recipe, dumps
     from engine.train.config import train_config
 
     if isinstance(recipe, dict):

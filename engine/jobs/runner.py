@@ -72,13 +72,14 @@ def _leave_together() -> None:
 
 def run_job(job_dir: Path) -> int:
     """Train the job in `job_dir` to its end; return the process exit code."""
+    from engine.edit.recipe import build, load
     from engine.jobs.events import JobEvents
-    from engine.recipe import build, load
     from engine.train.checkpoint import newest_complete, remove_stale_temps
     from engine.train.config import train_config
     from engine.train.data import build_datasets
     from engine.train.dist import from_env, init_process_group, resolve_device
-    from engine.train.loop import Events, Trainer
+    from engine.train.events import Events
+    from engine.train.loop import Trainer
 
     dist = from_env()
     main = dist.is_main

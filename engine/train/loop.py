@@ -6,7 +6,6 @@ import contextlib
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -14,105 +13,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from engine.edit.freeze import frozen_batchnorm_to_eval
 from engine.errors import BadInput
-from engine.freeze import frozen_batchnorm_to_eval
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, shard
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
-from engine.train.params import ParamGroup, head_of, param_groups
-
-
-class Events:
-    """Callbacks the loop reports through (no-ops here; the job runner writes files)."""
-
-    def log(self, text: str) -> None:
-        """A line for the job's log."""
-
-    def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
-        """Progress inside an epoch: `step` of `steps` done, the recent mean loss."""
-
-    def epoch(self, record: dict[str, Any]) -> None:
-        """One finished epoch's metrics."""
-
-    def checkpoint(self, path: Path, best: str | None) -> None:
-        """A checkpoint was written (and which file is the best)."""
-
-
-@dataclass
-class TrainResult:
-    """How a run ended: done, stopped or failed, where, and with which metrics."""
-
-    status: str
-    epoch: int
-    epochs: int
-    best_val_acc: float | None = None
-    last_val_acc: float | None = None
-    checkpoint: str | None = None
-    best_checkpoint: str | None = None
-    message: str = ""
-    history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def make_optimizer(groups: list[ParamGroup], config: TrainConfig) -> torch.optim.Optimizer:
-    """Return the optimizer named in config over `groups`."""
-    dicts = [g.to_optimizer() for g in groups]
-    if config.optimizer == "sgd":
-        return torch.optim.SGD(dicts, lr=config.lr, momentum=config.momentum)
-    if config.optimizer == "adam":
-        return torch.optim.Adam(dicts, lr=config.lr)
-    if config.optimizer == "adamw":
-        return torch.optim.AdamW(dicts, lr=config.lr)
-    return torch.optim.RMSprop(dicts, lr=config.lr, momentum=config.momentum)
-
-
-def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
-                   steps_per_epoch: int) -> Any:
-    """Return the per-step lr scheduler named in config (None for "none")."""
-    total = max(1, config.epochs * steps_per_epoch)
-    sched = torch.optim.lr_scheduler
-    if config.scheduler == "cosine":
-        return sched.CosineAnnealingLR(optimizer, T_max=total)
-    if config.scheduler == "step":
-        every = (config.step_epochs or max(1, config.epochs // 3)) * steps_per_epoch
-        return sched.StepLR(optimizer, step_size=max(1, every), gamma=config.gamma)
-    if config.scheduler == "onecycle":
-        return sched.OneCycleLR(optimizer, max_lr=[g["lr"] for g in optimizer.param_groups],
-                                total_steps=total)
-    return None
-
-
-def _in_head(name: str, head: str) -> bool:
-    return head == "" or name == head or name.startswith(head + ".")
-
-
-def _cache_blocker(model: nn.Module, head: str, config: TrainConfig) -> str | None:
-    """Return why frozen features cannot be cached now (None when they can)."""
-    if not config.feature_cache:
-        return "feature_cache is off"
-    if config.augment:
-        return "the data is augmented"
-    if not head:
-        return "no head found"
-    for name, param in model.named_parameters():
-        if param.requires_grad and not _in_head(name, head):
-            return "layers outside the head train"
-    for name, module in model.named_modules():
-        if _in_head(name, head):
-            continue
-        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
-            return f"dropout {name} outside the head is random in training"
-        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not config.freeze_bn:
-            return "freeze_bn is off, so frozen BatchNorm layers keep updating"
-    return None
-
-
-class _FeatureCache:
-    """Each sample's input to the head, computed once by the frozen part of the model."""
-
-    def __init__(self) -> None:
-        self.train: torch.Tensor | None = None
-        self.val: torch.Tensor | None = None
+from engine.train.events import Events, TrainResult
+from engine.train.feature_cache import FeatureCache, cache_blocker, head_inputs, in_head
+from engine.train.optim import make_optimizer, make_scheduler
+from engine.train.params import head_of, param_groups
 
 
 class Trainer:
@@ -148,7 +58,7 @@ class Trainer:
         self.steps_per_epoch = len(self.batches)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.loss_fn = nn.CrossEntropyLoss()
-        self.cache = _FeatureCache()
+        self.cache = FeatureCache()
         self.cache_off_reason: str | None = None
         self.epoch = 0
         self.step = 0
@@ -223,7 +133,7 @@ class Trainer:
         head_only = epoch < self.config.head_epochs
         for name, param in self.model.named_parameters():
             if name in self.trainable:
-                param.requires_grad_(not head_only or _in_head(name, self.head))
+                param.requires_grad_(not head_only or in_head(name, self.head))
         if not any(p.requires_grad for p in self.model.parameters()):
             raise BadInput("nothing trains in the head-only epochs",
                            f"the head {self.head!r} is frozen", "unfreeze the head or set head_epochs = 0")
@@ -267,46 +177,10 @@ class Trainer:
 
     def _features(self, dataset: Any) -> torch.Tensor | None:
         """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
-        head = self.model.get_submodule(self.head)
-        captured: list[torch.Tensor] = []
-
-        def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
-            captured.append(args[0].detach())
-
-        handle = head.register_forward_pre_hook(hook)
-        feats: torch.Tensor | None = None
-        budget = self.config.feature_cache_mb * 2**20
-        self.model.eval()
-        loader = DataLoader(dataset, batch_size=self.config.batch_size, shuffle=False,
-                            num_workers=self.config.resolved_workers(),
-                            pin_memory=self.device.type == "cuda")
-        try:
-            with torch.no_grad(), self._autocast():
-                start = 0
-                for x, _ in loader:
-                    if self.should_stop():
-                        return None
-                    captured.clear()
-                    out = self.model(self._to(x))
-                    if len(captured) != 1:
-                        self.cache_off_reason = "the head runs more than once per forward"
-                        return None
-                    f = captured[0]
-                    if feats is None:
-                        if not torch.allclose(head(f).float(), out.float(), atol=1e-4, rtol=1e-3):
-                            self.cache_off_reason = "the head's output is not the model's output"
-                            return None
-                        size = len(dataset) * f[0].numel() * f.element_size()
-                        if size > budget:
-                            self.cache_off_reason = (f"the features need {size / 2**20:.0f} MiB "
-                                                     f"(> feature_cache_mb)")
-                            return None
-                        feats = torch.empty((len(dataset), *f.shape[1:]), dtype=f.dtype,
-                                            device=self.device)
-                    feats[start:start + len(f)] = f
-                    start += len(f)
-        finally:
-            handle.remove()
+        feats, reason = head_inputs(self.model, self.head, dataset, self.config, self.device,
+                                    self._to, self._autocast, self.should_stop)
+        if reason:
+            self.cache_off_reason = reason
         return feats
 
     def _use_cache(self) -> bool:
@@ -314,7 +188,7 @@ class Trainer:
         if self.dist.enabled:
             reason: str | None = "several processes train (DDP)"
         else:
-            reason = self.cache_off_reason or _cache_blocker(self.model, self.head, self.config)
+            reason = self.cache_off_reason or cache_blocker(self.model, self.head, self.config)
         if reason:
             self.cache.train = self.cache.val = None  # e.g. after a gradual unfreeze
             return False

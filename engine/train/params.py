@@ -38,8 +38,8 @@ class ParamGroup:
 
 
 def find_head(model: nn.Module) -> str:
-    """Return the path of the model's head (engine.heads' rule, else the last Linear)."""
-    from engine.heads import find_head as classifier_head
+    """Return the path of the model's head (engine.inspect.heads' rule, else the last Linear)."""
+    from engine.inspect.heads import find_head as classifier_head
 
     found = classifier_head(model)
     if found:

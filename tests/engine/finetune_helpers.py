@@ -55,7 +55,7 @@ def write_tiny(folder: Path, heavy: bool = False) -> str:
 def write_recipe(path: Path, model: str, train: dict[str, Any],
                  edits: list[dict[str, Any]] | None = None) -> Path:
     """Write a recipe with a [train] table and return its path."""
-    from engine.recipe import Recipe, dumps
+    from engine.edit.recipe import Recipe, dumps
 
     edits = [{"op": "replace_head", "num_classes": 10}] if edits is None else edits
     path.write_text(dumps(Recipe(model={"name": model, "weights": "none", "seed": 0},

@@ -8,7 +8,8 @@ import torch
 import torchvision
 from PIL import Image
 
-from engine.actmap import (
+from engine.errors import BadInput
+from engine.use.actmap import (
     COLORMAPS,
     activation_maps,
     channel_mean,
@@ -16,7 +17,6 @@ from engine.actmap import (
     file_name,
     save_actmaps,
 )
-from engine.errors import BadInput
 
 
 def _image(width: int = 150, height: int = 100) -> Image.Image:
@@ -114,7 +114,7 @@ def test_file_names_are_safe():
 def test_a_vit_shows_each_encoder_block_as_a_map_of_its_patch_tokens():
     torch.manual_seed(0)
     vit = torchvision.models.vit_b_16(image_size=64).eval()  # 4x4 patches of 16 pixels
-    from engine.inference import Preprocess
+    from engine.use.preprocess import Preprocess
 
     maps = activation_maps(vit, _image(), preprocess=Preprocess(resize=64, crop=64))
     assert [m.layer for m in maps] == ["conv_proj"] + [
@@ -123,7 +123,7 @@ def test_a_vit_shows_each_encoder_block_as_a_map_of_its_patch_tokens():
 
 
 def test_tokens_become_a_square_map_without_the_class_token():
-    from engine.actmap import tokens_as_map
+    from engine.use.actmap import tokens_as_map
 
     tokens = torch.arange(2 * 17 * 3, dtype=torch.float32).reshape(2, 17, 3)
     grid = tokens_as_map(tokens)

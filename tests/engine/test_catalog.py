@@ -16,8 +16,8 @@ import torch
 from torch import nn
 from torchvision import models
 
-from engine import catalog
 from engine.errors import BadInput, WorkFailed
+from engine.models import catalog
 
 LENET = textwrap.dedent("""
     import torch
@@ -127,7 +127,7 @@ def test_listing_from_the_disk_cache_does_not_import_torch(tmp_path, monkeypatch
     assert cache["torchvision"] == metadata.version("torchvision")
     torch_home.mkdir(parents=True)
     (torch_home / os.path.basename(models.AlexNet_Weights.DEFAULT.url)).write_bytes(b"x")
-    code = ("import sys; from engine.catalog import list_models; infos = list_models(); "
+    code = ("import sys; from engine.models.catalog import list_models; infos = list_models(); "
             "print(len(infos), sum(w.cached for i in infos for w in i.weights), "
             "'torch' in sys.modules)")
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

@@ -7,22 +7,24 @@ import torch
 import torchvision
 from torch import nn
 
-from engine.detection import (
+from engine.edit.detection_heads import (
     backbone_frozen_fpn_trainable,
-    detection_head,
     freeze_presets,
-    head_outputs,
-    head_paths,
     head_scope,
-    is_detection_model,
-    is_segmentation_model,
     keypoint_head_last_n,
     keypoint_head_layers,
     preset_edits,
     replace_detection_head,
 )
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.session import Workbench
+from engine.inspect.detection import (
+    detection_head,
+    head_outputs,
+    head_paths,
+    is_detection_model,
+    is_segmentation_model,
+)
 
 SMALL = {"min_size": 128, "max_size": 128, "rpn_pre_nms_top_n_test": 100,
          "rpn_post_nms_top_n_test": 30, "box_detections_per_img": 4, "box_score_thresh": 0.0}

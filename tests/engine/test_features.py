@@ -8,7 +8,7 @@ import torchvision
 from torch import nn
 
 from engine.errors import BadInput
-from engine.features import FeatureExtractor, extract_features
+from engine.use.features import FeatureExtractor, extract_features
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +71,7 @@ def test_model_mode_is_restored(resnet):
 
 
 def test_parse_layers_splits_commas_and_refuses_an_empty_list():
-    from engine.features import parse_layers
+    from engine.use.features import parse_layers
 
     assert parse_layers(" layer3, layer4 ,fc") == ["layer3", "layer4", "fc"]
     assert parse_layers(None) is None

@@ -9,7 +9,7 @@ import torch
 import torchvision
 
 from engine.errors import BadInput
-from engine.graph import GraphvizMissing, export_graph, format_for, make_graph
+from engine.inspect.graph import GraphvizMissing, export_graph, format_for, make_graph
 
 DOT = shutil.which("dot")
 

@@ -6,12 +6,12 @@ import pytest
 import torch
 from torch import nn
 
-from engine.heads import find_head, find_input_conv
+from engine.inspect.heads import find_head, find_input_conv
 
 
 def _build(name: str) -> nn.Module:
     """Build a torchvision model on meta (no memory, no network) through the catalog."""
-    from engine.catalog import build
+    from engine.models.catalog import build
 
     return build(name, "meta")
 
@@ -166,7 +166,7 @@ def test_meta_and_real_models_agree() -> None:
 
 @pytest.mark.slow
 def test_every_torchvision_model() -> None:
-    from engine.catalog import list_models
+    from engine.models.catalog import list_models
 
     for info in list_models():
         model = _build(info.name)

@@ -9,15 +9,9 @@ import torchvision
 from PIL import Image
 
 from engine.errors import BadInput
-from engine.inference import (
-    best_device,
-    categories_for,
-    draw_detections,
-    predict,
-    predict_ready,
-    preprocess_for,
-    ready,
-)
+from engine.use.devices import best_device
+from engine.use.inference import draw_detections, predict, predict_ready, ready
+from engine.use.preprocess import categories_for, preprocess_for
 
 
 def _image(width: int, height: int, seed: int = 0) -> Image.Image:
@@ -138,7 +132,7 @@ def test_named_weights_give_their_own_categories_without_a_note():
 
 
 def test_resolve_device_names_the_best_device_and_refuses_unknown_or_missing_ones():
-    from engine.inference import best_device, resolve_device
+    from engine.use.devices import best_device, resolve_device
 
     assert resolve_device("auto") == resolve_device(None) == best_device()
     assert resolve_device("cpu") == "cpu"
@@ -150,7 +144,7 @@ def test_resolve_device_names_the_best_device_and_refuses_unknown_or_missing_one
 
 
 def test_a_decompression_bomb_is_refused_as_bad_input(tmp_path, monkeypatch):
-    from engine.inference import load_image
+    from engine.use.images import load_image
 
     Image.new("RGB", (100, 100)).save(tmp_path / "big.png")
     monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 1000)  # PIL refuses images over twice this

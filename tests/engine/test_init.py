@@ -9,18 +9,10 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from engine.edit.init import apply_init, apply_preset, select_tensors, selection_stats
+from engine.edit.init_methods import METHODS, default_params, init_tensor, resolve_params
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.init import (
-    METHODS,
-    apply_init,
-    apply_preset,
-    default_params,
-    init_tensor,
-    resolve_params,
-    select_tensors,
-    selection_stats,
-)
-from engine.session import Workbench
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

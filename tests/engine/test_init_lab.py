@@ -9,9 +9,9 @@ import torch
 from torch import nn
 from torchvision.models import resnet18
 
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.init_lab import LabConfig, StdExperiment, activation_stds, first_nonfinite, run_lab
-from engine.session import Workbench
+from engine.use.init_lab import LabConfig, StdExperiment, activation_stds, first_nonfinite, run_lab
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -113,7 +113,7 @@ def test_activation_stds_without_input_size_or_with_wrong_one_is_refused() -> No
 def test_activation_stds_with_images_from_a_folder(tmp_path) -> None:
     from PIL import Image
 
-    from engine.init_lab import images_batch
+    from engine.use.init_lab import images_batch
 
     for number, color in enumerate([(255, 0, 0), (0, 128, 255), (20, 200, 20)]):
         Image.new("RGB", (48 + number * 10, 40), color).save(tmp_path / f"img{number}.png")

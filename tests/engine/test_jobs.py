@@ -11,10 +11,10 @@ import sys
 import pytest
 from finetune_helpers import wait_for, write_recipe, write_tiny
 
+from engine.edit.recipe import load
 from engine.errors import BadInput
 from engine.jobs.launch import create_job, launch, resume, runner_command, stop
 from engine.jobs.store import DIED, find_job, job_info, list_jobs, read_metrics, read_status
-from engine.recipe import load
 from engine.train.checkpoint import list_checkpoints, newest_complete
 from engine.train.sample_data import write_digits
 

@@ -10,9 +10,9 @@ import pytest
 import torch
 from torch import nn
 
-from engine import builders, catalog
 from engine.errors import BadInput
-from engine.loader import open_model
+from engine.models import builders, catalog
+from engine.models.loader import open_model
 
 LENET = """
 import torch

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from torch import nn
 
+from engine.edit.modexpr import allowed_classes, describe, parse_module
 from engine.errors import BadInput
-from engine.modexpr import allowed_classes, describe, parse_module
 
 
 @pytest.mark.parametrize(

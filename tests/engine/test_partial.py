@@ -8,10 +8,10 @@ import torchvision
 from safetensors.torch import load_file
 from torch import nn
 
+from engine.edit.partial import load_partial, strip_prefixes
+from engine.edit.save import save_weights
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.partial import load_partial, strip_prefixes
-from engine.save import save_weights
-from engine.session import Workbench
 
 
 def _net(classes: int = 10) -> nn.Module:

@@ -7,9 +7,9 @@ import textwrap
 import pytest
 import torch
 
-from engine import recipe as recipes
+from engine.edit import recipe as recipes
+from engine.edit.save import save_weights
 from engine.errors import BadInput
-from engine.save import save_weights
 
 DESIGN_EXAMPLE = textwrap.dedent("""\
     [model]

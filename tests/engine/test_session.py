@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 import torch
 
+from engine.edit.recipe import Recipe, build
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.recipe import Recipe, build
-from engine.session import Workbench
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:
@@ -57,7 +57,7 @@ def test_a_random_init_follows_the_seed_and_its_recipe_replays_identically():
 
 
 def test_trainable_blocks_before_names_the_blocks_that_freeze_before_would_freeze():
-    from engine.freeze import trainable_blocks_before
+    from engine.edit.freeze import trainable_blocks_before
 
     wb = Workbench.open("resnet18", weights="none")
     wb.apply({"op": "freeze", "target": "bn1"})

@@ -7,8 +7,9 @@ import torch
 import torchvision
 from torch import nn
 
+from engine.edit.shapecheck import check_forward
 from engine.errors import BadInput
-from engine.shapecheck import check_forward, meta_copy
+from engine.inspect.meta import meta_copy
 
 
 def test_meta_copy_leaves_the_model_alone_and_has_no_data():

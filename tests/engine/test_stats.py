@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput
-from engine.stats import (
+from engine.inspect.stats import (
     LayerStats,
     histogram,
     model_stats,

@@ -9,7 +9,8 @@ import torchvision
 from torch import nn
 
 from engine.errors import BadInput, WorkFailed
-from engine.summary import meta_copy, parse_input_size, summarize
+from engine.inspect.meta import meta_copy
+from engine.inspect.summary import parse_input_size, summarize
 
 
 def _real_shapes(model: nn.Module, size: tuple[int, ...]) -> dict[str, tuple[int, ...]]:
@@ -67,7 +68,7 @@ def test_meta_copy_shares_no_data() -> None:
 
 
 def test_a_big_model_on_meta_costs_no_memory() -> None:
-    from engine.catalog import build
+    from engine.models.catalog import build
 
     model = build("vgg16", "meta")
     rows = summarize(model)  # default input 1x3x224x224
@@ -104,7 +105,7 @@ def test_a_size_that_does_not_fit_names_the_layer() -> None:
 
 
 def test_detection_models_say_meta_cannot_run_them() -> None:
-    from engine.catalog import build
+    from engine.models.catalog import build
 
     model = build("fasterrcnn_mobilenet_v3_large_320_fpn", "meta")
     with pytest.raises(WorkFailed, match="meta device"):

@@ -9,10 +9,10 @@ import torch
 import torchvision
 from torch import nn
 
-from engine import surgery
+from engine.edit import surgery
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.heads import find_head
-from engine.session import Workbench
+from engine.inspect.heads import find_head
 
 
 def _snapshot(model: nn.Module) -> tuple[str, dict[str, torch.Tensor]]:
@@ -166,7 +166,7 @@ def test_insert_outside_sequential_wraps_the_target(bench):
 
 
 def test_scopes_are_small():
-    from engine.ops import get_op
+    from engine.edit.ops import get_op
 
     with torch.device("meta"):
         model = torchvision.models.alexnet()

@@ -7,10 +7,10 @@ import socket
 import pytest
 import torch
 
-from engine import catalog
+from engine.edit.workbench import Workbench
 from engine.errors import BadInput
-from engine.heads import find_head, find_input_conv
-from engine.session import Workbench
+from engine.inspect.heads import find_head, find_input_conv
+from engine.models import catalog
 
 pytest.importorskip("timm")  # installed by the test extra; optional for users
 

@@ -10,7 +10,8 @@ from engine.errors import BadInput
 from engine.train.checkpoint import list_checkpoints, load_checkpoint, newest_complete
 from engine.train.config import train_config
 from engine.train.data import build_datasets
-from engine.train.loop import Events, Trainer, train
+from engine.train.events import Events
+from engine.train.loop import Trainer, train
 from engine.train.sample_data import write_digits
 
 

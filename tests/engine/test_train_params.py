@@ -6,7 +6,7 @@ import torch
 import torchvision
 
 from engine.train.config import train_config
-from engine.train.loop import make_optimizer
+from engine.train.optim import make_optimizer
 from engine.train.params import find_head, lrs, param_groups
 
 

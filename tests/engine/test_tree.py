@@ -8,9 +8,9 @@ import pytest
 import torch
 from torch import nn
 
+from engine.edit.freeze import set_trainable
 from engine.errors import BadInput
-from engine.freeze import set_trainable
-from engine.tree import LayerInfo, children, layer_info, layer_tree
+from engine.inspect.tree import LayerInfo, children, layer_info, layer_tree
 
 
 def _resnet18(device: str = "meta") -> nn.Module:

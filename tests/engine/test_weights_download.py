@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from engine import weights
 from engine.errors import BadInput
-from engine.weights.cache import work_dir
+from engine.models import weights
+from engine.models.weights.cache import work_dir
 
 pytestmark = pytest.mark.usefixtures("torch_home")
 
@@ -281,7 +281,7 @@ def test_mirror_serving_the_wrong_file_names_the_mirror(http_server, monkeypatch
 
 _CHILD = """
 import sys
-from engine import weights
+from engine.models import weights
 from engine.errors import BadInput
 print(weights.download(sys.argv[1]))
 """

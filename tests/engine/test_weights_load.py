@@ -13,8 +13,8 @@ import torch
 from safetensors.torch import save_file
 from torch import nn
 
-from engine import weights
 from engine.errors import BadInput
+from engine.models import weights
 
 pytestmark = pytest.mark.usefixtures("torch_home")
 

@@ -17,7 +17,7 @@ def make_workbench(model_name: str = "resnet18"):
     import torch
     import torchvision
 
-    from engine.session import Workbench
+    from engine.edit.workbench import Workbench
 
     torch.manual_seed(0)
     return Workbench(model=getattr(torchvision.models, model_name)(), name=model_name)

@@ -69,7 +69,7 @@ def torch_home(tmp_path, monkeypatch):
 
 
 def _tiny_entry(url: str):
-    from engine.catalog import ModelInfo, WeightsInfo
+    from engine.models.catalog import ModelInfo, WeightsInfo
 
     weights = WeightsInfo(name="Tiny_Weights.V1", url=url, params=1000, acc1=12.5, gflops=0.1,
                           file_size_mb=1.0)
@@ -222,8 +222,8 @@ async def test_weights_from_a_url_download_with_progress_then_open(server, torch
 
 async def test_opening_pretrained_weights_downloads_with_progress_and_escape_cancels(
         server, torch_home, monkeypatch):
-    from engine.catalog import resolve_weights
-    from engine.weights import file_name
+    from engine.models.catalog import resolve_weights
+    from engine.models.weights import file_name
 
     base, served = server
     monkeypatch.setenv("PTM_WEIGHTS_MIRROR", base)

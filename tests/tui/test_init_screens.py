@@ -12,8 +12,8 @@ from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 from torchvision.models import resnet18
 
-from engine.init import METHODS
-from engine.session import Workbench
+from engine.edit.init_methods import METHODS
+from engine.edit.workbench import Workbench
 from tui.screens.activation_std import ActivationStdScreen
 from tui.screens.init_dialog import InitDialog
 from tui.screens.init_lab import METHOD_NAMES, InitLabScreen, StdPlot

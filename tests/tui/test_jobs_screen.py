@@ -11,9 +11,9 @@ from conftest import make_workbench, screen_text, wait_for
 from textual.app import App
 from textual.widgets import DataTable, Input
 
+from engine.edit.recipe import load
 from engine.jobs.launch import create_job, launch
 from engine.jobs.store import job_info, list_jobs, pid_alive
-from engine.recipe import load
 from engine.train.sample_data import write_digits
 from tui.screens.jobs import JobsScreen, MetricsPlot
 from tui.screens.launch import LaunchScreen

@@ -11,7 +11,7 @@ from conftest import wait_for
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from engine.session import Workbench
+from engine.edit.workbench import Workbench
 from tui.screens.layer_dialogs import DeleteDialog, HeadDialog, InputChannelsDialog, ModuleDialog
 from tui.screens.weights_dialogs import LoadWeightsDialog, SaveDialog
 from tui.widgets.edit_history import EditHistory
@@ -125,7 +125,7 @@ async def test_input_channels_dialog(bench):
 
 
 async def test_load_weights_shows_the_report_table_and_is_undoable(bench, tmp_path):
-    from engine.save import save_weights
+    from engine.edit.save import save_weights
 
     torch.manual_seed(5)
     donor = torchvision.models.resnet18(num_classes=3)
@@ -169,7 +169,7 @@ async def test_save_dialog_writes_the_file(bench, tmp_path, what, name):
         await wait_for(pilot, lambda: app.result is not UNSET)
     assert app.result == tmp_path / name and (tmp_path / name).is_file()
     if what == "recipe":
-        from engine.recipe import load
+        from engine.edit.recipe import load
 
         assert load(tmp_path / name).edits == [{"op": "replace_head", "num_classes": 2}]
 

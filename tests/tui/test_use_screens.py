@@ -164,7 +164,7 @@ def _detector_workbench(name: str):
     import torch
     import torchvision
 
-    from engine.session import Workbench
+    from engine.edit.workbench import Workbench
 
     torch.manual_seed(0)
     model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()

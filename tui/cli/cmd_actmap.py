@@ -33,10 +33,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the maps and return the exit code."""
-    from engine.actmap import save_actmaps
-    from engine.features import parse_layers
-    from engine.inference import load_image, open_for_inference, resolve_device
-    from engine.save import check_output_dir
+    from engine.outputs import check_output_dir
+    from engine.use.actmap import save_actmaps
+    from engine.use.devices import resolve_device
+    from engine.use.features import parse_layers
+    from engine.use.images import load_image
+    from engine.use.inference import open_for_inference
     from tui.cli.output import print_json, progress_bar, stdout
 
     load_image(args.image)  # a bad path or --out is reported before the model is opened

@@ -26,9 +26,9 @@ def register(subparsers: Any) -> None:
 
 def resolve_target(target: str) -> tuple[str, str | None, str | None]:
     """Return (url, model name or None, weights name or None) for a download target."""
-    from engine import catalog
     from engine.errors import BadInput
-    from engine.weights import is_url
+    from engine.models import catalog
+    from engine.models.weights import is_url
 
     if is_url(target):
         return target, None, None
@@ -57,7 +57,7 @@ def resolve_target(target: str) -> tuple[str, str | None, str | None]:
 def run(args: argparse.Namespace) -> int:
     """Download the target and print where it is; return the exit code."""
     from engine.errors import WorkFailed
-    from engine.weights import (
+    from engine.models.weights import (
         cached_file,
         download,
         file_name,

@@ -42,11 +42,13 @@ def run(args: argparse.Namespace) -> int:
     import torch
 
     from engine.atomic import atomic_save
+    from engine.edit.workbench import Workbench
     from engine.errors import BadInput
-    from engine.features import FeatureExtractor, parse_layers
-    from engine.inference import image_files, load_image, preprocess_for, resolve_device
-    from engine.save import check_output_file, writing
-    from engine.session import Workbench
+    from engine.outputs import check_output_file, writing
+    from engine.use.devices import resolve_device
+    from engine.use.features import FeatureExtractor, parse_layers
+    from engine.use.images import image_files, load_image
+    from engine.use.preprocess import preprocess_for
     from tui.cli.output import print_json, progress_bar, stdout
 
     layers = parse_layers(args.layers) or []

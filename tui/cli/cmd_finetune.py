@@ -178,7 +178,7 @@ def start(job_dir: Path, args: argparse.Namespace, proc: Any) -> int:
 
 def run(args: argparse.Namespace) -> int:
     """Create the job, launch it, and return the exit code."""
-    from engine import recipe as recipes
+    from engine.edit import recipe as recipes
     from engine.jobs.launch import create_job, launch
 
     recipe = recipes.load(args.recipe)

@@ -47,8 +47,8 @@ def _input_size(text: str | None, default: tuple[int, ...] | None) -> tuple[int,
 
 def run(args: argparse.Namespace) -> int:
     """Write the graph and return the exit code (1 when Graphviz is missing)."""
-    from engine.graph import export_graph, format_for
-    from engine.loader import open_model
+    from engine.inspect.graph import export_graph, format_for
+    from engine.models.loader import open_model
     from tui.cli.output import print_json, progress_bar, stdout
 
     fmt = format_for(args.out, args.format)

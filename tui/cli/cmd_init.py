@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 def edit_from_args(args: argparse.Namespace) -> dict[str, Any]:
     """Return the recipe edit ("init" or "init_preset") that the arguments ask for."""
+    from engine.edit.init_methods import parse_params, resolve_params
     from engine.errors import BadInput
-    from engine.init import parse_params, resolve_params
 
     if args.preset:
         if args.param or args.layer_type or args.what != "weight":
@@ -63,10 +63,11 @@ def edit_from_args(args: argparse.Namespace) -> dict[str, Any]:
 def run(args: argparse.Namespace) -> int:
     """Open the model, apply the init edit, save the weights; return the exit code."""
 
-    from engine.inference import resolve_device
-    from engine.init import check_seed
-    from engine.save import WEIGHTS_SUFFIXES, check_output_file, save_weights
-    from engine.session import Workbench
+    from engine.edit.init_methods import check_seed
+    from engine.edit.save import WEIGHTS_SUFFIXES, save_weights
+    from engine.edit.workbench import Workbench
+    from engine.outputs import check_output_file
+    from engine.use.devices import resolve_device
     from tui.cli.output import print_json, stderr, stdout
 
     out = check_output_file(args.out, suffixes=WEIGHTS_SUFFIXES)

@@ -52,14 +52,14 @@ def _table(stds: list[float], every: int) -> str:
 
 def run(args: argparse.Namespace) -> int:
     """Run the experiment and print the stds (plot or table, or JSON) and the verdict."""
-    from engine.inference import resolve_device
-    from engine.init import parse_params
-    from engine.init_lab import LabConfig, run_lab
+    from engine.edit.init_methods import parse_params
+    from engine.use.devices import resolve_device
+    from engine.use.init_lab import LabConfig, run_lab
     from tui.cli.output import print_json, stderr
 
     gain: float | str | None = args.gain
     if gain != "auto":
-        from engine.init import parse_value
+        from engine.edit.init_methods import parse_value
 
         gain = parse_value(str(gain))
     config = LabConfig(depth=args.depth, width=args.width, batch=args.batch,

@@ -44,7 +44,7 @@ class Opened:
 
 def open_for_inspection(name: str, weights: str | None, real: bool) -> Opened:
     """Return the model on meta when `weights` is None and `real` is False, else opened for real."""
-    from engine import catalog, loader
+    from engine.models import catalog, loader
 
     if weights is None and not real:
         info = catalog.model_info(name)
@@ -63,9 +63,9 @@ def open_for_inspection(name: str, weights: str | None, real: bool) -> Opened:
 
 def inspection(name: str, opened: Opened, with_stats: bool) -> dict[str, Any]:
     """Return the JSON-ready inspection of one model."""
-    from engine.heads import find_head, find_input_conv
-    from engine.stats import subtree_stats
-    from engine.tree import layer_tree
+    from engine.inspect.heads import find_head, find_input_conv
+    from engine.inspect.stats import subtree_stats
+    from engine.inspect.tree import layer_tree
 
     model = opened.model
     tree = layer_tree(model)

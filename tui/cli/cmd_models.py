@@ -40,8 +40,8 @@ def _glob(pattern: str | None) -> str | None:
 
 def run(args: argparse.Namespace) -> int:
     """Print the catalog as JSON lines or a table; return the exit code."""
-    from engine import catalog
     from engine.errors import BadInput
+    from engine.models import catalog
     from tui.cli.output import print_json, stderr
 
     if args.timm and not catalog.timm_available():

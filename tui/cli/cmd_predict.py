@@ -33,7 +33,7 @@ def register(subparsers: Any) -> None:
 
 def _out_paths(out: str, images: list[str]) -> list[Path]:
     """Return where each image's drawing goes: `out` itself for one image, else out/<stem>.png."""
-    from engine.inference import IMAGE_SUFFIXES
+    from engine.use.images import IMAGE_SUFFIXES
 
     target = Path(out)
     if len(images) == 1 and target.suffix.lower() in IMAGE_SUFFIXES:
@@ -76,14 +76,10 @@ def _print_detections(result: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict and print; return the exit code."""
     from engine.errors import BadInput
-    from engine.inference import (
-        draw_detections,
-        load_image,
-        open_for_inference,
-        predict_ready,
-        resolve_device,
-    )
-    from engine.save import check_output_file
+    from engine.outputs import check_output_file
+    from engine.use.devices import resolve_device
+    from engine.use.images import load_image
+    from engine.use.inference import draw_detections, open_for_inference, predict_ready
     from tui.cli.output import print_json, progress_bar, stderr
 
     if args.topk < 1:
@@ -102,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         ready = open_for_inference(args.model, args.weights, device, progress=update)
     if ready.labels_note:
         stderr.print(f"note: {ready.labels_note}", highlight=False, soft_wrap=True)
-    from engine.detection import is_detection_model
+    from engine.inspect.detection import is_detection_model
 
     if args.out and not is_detection_model(ready.model):  # refused before the images are run
         raise BadInput("--out draws boxes, and this model does not detect objects",
@@ -110,7 +106,7 @@ def run(args: argparse.Namespace) -> int:
     results = predict_ready(ready, args.images, topk=args.topk, min_score=args.min_score)
     detection = bool(results) and "detections" in results[0]
     if args.out:
-        from engine.save import writing
+        from engine.outputs import writing
 
         for image, result, path in zip(args.images, results, out_paths):
             with writing(path):

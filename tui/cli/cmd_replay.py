@@ -35,9 +35,10 @@ def _inspect_object(workbench: Any, saved: Any = None) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Replay the recipe and return the exit code."""
-    from engine import recipe as recipes
-    from engine.inference import resolve_device
-    from engine.save import WEIGHTS_SUFFIXES, check_output_file
+    from engine.edit import recipe as recipes
+    from engine.edit.save import WEIGHTS_SUFFIXES
+    from engine.outputs import check_output_file
+    from engine.use.devices import resolve_device
     from tui.cli.output import print_json, progress_bar, stdout
 
     recipe = recipes.load(args.recipe)
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         workbench = recipes.build(recipe, device=device, progress=update)
     saved = None
     if args.out:
-        from engine.save import save_weights
+        from engine.edit.save import save_weights
 
         saved = save_weights(workbench.model, args.out)
     if args.json:

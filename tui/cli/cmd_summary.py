@@ -29,7 +29,8 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Summarize the model; print JSON or a table; return the exit code."""
-    from engine.summary import DEFAULT_INPUT, parse_input_size, summarize
+    from engine.inspect.meta import DEFAULT_INPUT
+    from engine.inspect.summary import parse_input_size, summarize
     from tui.cli.cmd_inspect import open_for_inspection
     from tui.cli.output import print_json
 

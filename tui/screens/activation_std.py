@@ -145,8 +145,8 @@ class ActivationStdScreen(PtmScreen):
     @work(thread=True, exclusive=True, group="measure", exit_on_error=False,
           name="activation stds")
     def measure(self, size: tuple[int, ...], folder: str = "") -> Measurement:
-        """Run engine.init_lab.activation_stds in a thread and return the measurement."""
-        from engine.init_lab import IMAGENET_MEAN, IMAGENET_STD, activation_stds, images_batch
+        """Run engine.use.init_lab.activation_stds in a thread and return the measurement."""
+        from engine.use.init_lab import IMAGENET_MEAN, IMAGENET_STD, activation_stds, images_batch
 
         batch = None
         if folder:

@@ -165,8 +165,8 @@ class ActmapScreen(ImagePromptScreen):
           name="activation maps")
     def compute(self, path: str) -> None:
         """Run the model on the image in a thread with hooks on the layers; post the maps."""
-        from engine.actmap import activation_maps
-        from engine.inference import preprocess_for
+        from engine.use.actmap import activation_maps
+        from engine.use.preprocess import preprocess_for
 
         wb = self.workbench
         preprocess = preprocess_for(wb.name, wb.weights, wb.meta, wb.model)

@@ -102,7 +102,7 @@ class CatalogScreen(PtmScreen):
     @work(thread=True, exclusive=True, group="catalog", exit_on_error=False, name="model list")
     def load_catalog(self) -> None:
         """Read the engine's catalog in a thread."""
-        from engine.catalog import list_models
+        from engine.models.catalog import list_models
 
         self.post_message(CatalogLoaded(list_models()))
 
@@ -222,7 +222,7 @@ class CatalogScreen(PtmScreen):
     @work(thread=True, group="download", exit_on_error=False, name="download")
     def download(self, model: str, url: str, cancel: threading.Event) -> None:
         """Download `url` into the cache in a thread, posting progress."""
-        from engine.weights import DownloadCancelled, download
+        from engine.models.weights import DownloadCancelled, download
 
         def progress(done: int, total: int | None) -> None:
             self.post_message(Progress(model, done, total))

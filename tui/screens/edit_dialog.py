@@ -103,8 +103,8 @@ class EditDialog(ModalScreen[dict[str, Any] | None]):
     @work(thread=True, exclusive=True, group="preview", exit_on_error=False, name="preview")
     def run_preview(self, edit: dict[str, Any]) -> None:
         """Apply the edit to a meta copy and shape-check it (in a thread)."""
+        from engine.edit.surgery_ops import dry_run
         from engine.errors import PtmError
-        from engine.surgery_ops import dry_run
 
         try:
             result = dry_run(self.workbench.model, edit, self.workbench.input_size)
@@ -132,8 +132,8 @@ class EditDialog(ModalScreen[dict[str, Any] | None]):
 
     def action_apply(self) -> None:
         """Return the edit when it is valid and its shapes fit (else say why and stay open)."""
+        from engine.edit.surgery_ops import dry_run
         from engine.errors import PtmError
-        from engine.surgery_ops import dry_run
 
         try:
             edit = self.make_edit()

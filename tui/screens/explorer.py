@@ -21,12 +21,12 @@ from tui.messages import (
     ModelPreview,
     PanelReady,
     Progress,
-    SummaryReady,
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
 from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
+from tui.screens.explorer_summary import SummaryActions
 from tui.screens.explorer_tools import ToolActions
 from tui.screens.surgery import SurgeryActions
 from tui.widgets.header import ModelHeader
@@ -41,7 +41,8 @@ FIRST_FRAME_S = 0.1
 """Start importing torch this long after the screen is up (its first frame goes out first)."""
 
 
-class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, PtmScreen):
+class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryActions, ToolActions,
+                     PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
     # Other screens add their keys here, one Binding per line, each with an id. Most of the
@@ -92,7 +93,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         self.weights = weights
         self.device = device
         self.workbench: Any = workbench
-        """The engine.session.Workbench of the open model (None while it loads)."""
+        """The engine.edit.workbench.Workbench of the open model (None while it loads)."""
         self.frozen_bn_eval = True
         """Keep frozen BatchNorm layers in eval mode (their running stats stay put)."""
         self.summary: dict[str, Any] | None = None
@@ -145,10 +146,10 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
         import torchvision  # noqa: F401
 
         self.post_message(TorchImported())
-        from engine.session import Workbench
+        from engine.edit.workbench import Workbench
 
         try:  # the tree first, from a model on the meta device (no memory, no weights)
-            from engine.catalog import build
+            from engine.models.catalog import build
 
             self.post_message(ModelPreview(build(self.model_name, "meta")))
         except Exception:  # Workbench.open below reports what is wrong
@@ -344,46 +345,6 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, ToolActions, 
     def on_panel_ready(self, message: PanelReady) -> None:
         """Draw the computed details (if the cursor is still there)."""
         self.query_one(LayerPanel).show_data(message.data)
-
-    # --- summary -------------------------------------------------------------------------
-
-    def action_summary(self) -> None:
-        """Compute output shapes and mult-adds of every layer (in a worker)."""
-        if self.edit_busy():
-            return
-        self.notify("computing the summary...", timeout=4)
-        self.compute_summary(self.generation)
-
-    @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="summary")
-    def compute_summary(self, generation: int) -> None:
-        """Run engine.summary.summarize in a thread."""
-        from engine.summary import summarize
-
-        self.post_message(SummaryReady(summarize(self.workbench.model,
-                                                 self.workbench.input_size), generation))
-
-    def on_summary_ready(self, message: SummaryReady) -> None:
-        """Keep the summary and show the line of the current layer (unless an edit came since)."""
-        if message.generation != self.generation:
-            return
-        self.summary = message.summary
-        path = self.current_path
-        if path is not None:
-            self._show_summary_line(path)
-
-    def _show_summary_line(self, path: str) -> None:
-
-        panel = self.query_one(LayerPanel)
-        if self.summary is None:
-            panel.show_summary(None)
-            return
-        row = self.summary.get(path)
-        if row is None:
-            panel.show_summary("not run in the forward pass (no output shape)")
-            return
-        shape = getattr(row, "output_shape", None)
-        shape_text = "x".join(str(s) for s in shape) if isinstance(shape, (list, tuple)) else shape
-        panel.show_summary(f"output {shape_text}  mult-adds {human_count(row.mult_adds)}")
 
     # --- search --------------------------------------------------------------------------
 

@@ -39,7 +39,7 @@ class FreezeActions:
         if not path:
             self.notify("move to a layer first: F freezes every top-level block before it")
             return
-        from engine.freeze import trainable_blocks_before
+        from engine.edit.freeze import trainable_blocks_before
 
         top = path.split(".")[0]
         tree = self.query_one(LayerTree)
@@ -78,7 +78,7 @@ class FreezeActions:
         the others in the model's own mode; return how many frozen BatchNorm layers there are."""
         if self.workbench is None:
             return 0
-        from engine.freeze import is_frozen
+        from engine.edit.freeze import is_frozen
 
         model = self.workbench.model
         count = 0

@@ -35,7 +35,7 @@ class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None]):
     def __init__(self, workbench: Any) -> None:
         super().__init__()
         self.workbench = workbench
-        from engine.detection import freeze_presets
+        from engine.edit.detection_heads import freeze_presets
 
         self.presets = freeze_presets(workbench.model)
 
@@ -69,7 +69,7 @@ class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None]):
 
     def edits(self) -> list[dict[str, Any]]:
         """Return the edits of the highlighted preset (raises BadInput on a bad N)."""
-        from engine.detection import preset_edits
+        from engine.edit.detection_heads import preset_edits
 
         chosen = self._chosen()
         if chosen is None:

@@ -12,6 +12,8 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from tui.keymap import key_table
+
 
 class HelpScreen(ModalScreen[None]):
     """A list of keys for the screen it was opened from."""
@@ -26,8 +28,6 @@ class HelpScreen(ModalScreen[None]):
 
     def compose(self) -> ComposeResult:
         """A titled table of keys."""
-        from tui.app import key_table
-
         table = Table(box=None, show_header=True, header_style="bold", expand=False,
                       pad_edge=False)
         table.add_column("key", style="bold cyan", no_wrap=True)

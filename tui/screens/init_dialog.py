@@ -20,7 +20,7 @@ GAIN_FOR = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu", "gelu")
 
 
 def stats_line(stats: Any) -> str:
-    """Return 'N values  mean  std  min  max' for an engine.init.TensorStats."""
+    """Return 'N values  mean  std  min  max' for an engine.edit.init.TensorStats."""
     return (f"{stats.count:,} values  mean {stats.mean:.4g}  std {stats.std:.4g}  "
             f"min {stats.min:.4g}  max {stats.max:.4g}")
 
@@ -127,11 +127,11 @@ class InitDialog(ModalScreen[int]):
         for selector in ("#init-what", "#init-type"):
             self.query_one(selector, Select).disabled = is_preset
         if is_preset:
-            from engine.init import PRESETS
+            from engine.edit.init import PRESETS
 
             help_line.update(PRESETS["common"])
             return
-        from engine.init import get_method
+        from engine.edit.init_methods import get_method
 
         spec = get_method(self.method)
         help_line.update(f"{spec.name}: {spec.summary}")
@@ -155,7 +155,7 @@ class InitDialog(ModalScreen[int]):
     @on(Select.Changed, "#gain-for")
     def _on_gain_for(self, event: Select.Changed) -> None:
         """Fill gain with calculate_gain of the chosen nonlinearity."""
-        from engine.init import default_gain
+        from engine.edit.init_methods import default_gain
 
         slope = 0.01 if event.value == "leaky_relu" else None
         gain = default_gain(str(event.value), slope)
@@ -165,7 +165,7 @@ class InitDialog(ModalScreen[int]):
         """Return the edit the form describes (values parsed; checked when applied)."""
         if self.method == PRESET:
             return {"op": "init_preset", "target": self.path, "preset": "common"}
-        from engine.init import get_method, parse_value
+        from engine.edit.init_methods import get_method, parse_value
 
         spec = get_method(self.method)
         params: dict[str, Any] = {}
@@ -192,8 +192,8 @@ class InitDialog(ModalScreen[int]):
 
     def _stats_text(self, selection: tuple[str, str | None, str]) -> str:
         """Return the statistics line of the selected tensors (runs in a worker thread)."""
+        from engine.edit.init import selection_stats
         from engine.errors import PtmError
-        from engine.init import selection_stats
 
         try:
             return stats_line(selection_stats(self.workbench.model, *selection))

@@ -20,7 +20,7 @@ from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
 METHOD_NAMES = ("uniform", "normal", "constant", "ones", "zeros", "eye", "dirac",
                 "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
                 "trunc_normal", "orthogonal", "sparse")
-"""engine.init.METHODS in order (kept here so that drawing the form needs no torch import)."""
+"""engine.edit.init.METHODS in order (kept here so that drawing the form needs no torch import)."""
 MAX_RUNS = 6
 REDRAW_S = 0.25
 """Redraw the plot at most this often while a run grows."""
@@ -130,9 +130,9 @@ class InitLabScreen(PtmScreen):
 
     def read_config(self) -> Any:
         """Return the LabConfig the form describes (raises BadInput on bad values)."""
+        from engine.edit.init_methods import parse_params, parse_value
         from engine.errors import BadInput
-        from engine.init import parse_params, parse_value
-        from engine.init_lab import LabConfig
+        from engine.use.init_lab import LabConfig
 
         values: dict[str, int] = {}
         for name in ("depth", "width", "batch", "seed"):
@@ -161,7 +161,7 @@ class InitLabScreen(PtmScreen):
 
         try:
             config = self.read_config()
-            from engine.init_lab import StdExperiment
+            from engine.use.init_lab import StdExperiment
 
             experiment = StdExperiment(config)  # checks everything before the worker starts
         except PtmError as error:
@@ -203,7 +203,7 @@ class InitLabScreen(PtmScreen):
             self._dirty = True
         else:
             run.first_nonfinite_layer = experiment.first_nonfinite_layer
-            from engine.init_lab import LabResult
+            from engine.use.init_lab import LabResult
 
             run.verdict = LabResult(run.stds, run.first_nonfinite_layer, run.label).verdict()
         run.done = True

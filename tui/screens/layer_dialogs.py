@@ -49,7 +49,7 @@ class ModuleDialog(EditDialog):
 
     def make_edit(self) -> dict[str, Any]:
         """Return {op, target, module} after checking that the expression parses."""
-        from engine.modexpr import parse_module
+        from engine.edit.modexpr import parse_module
 
         text = self.query_one("#module", Input).value.strip()
         parse_module(text)
@@ -57,7 +57,7 @@ class ModuleDialog(EditDialog):
 
     def describe(self, edit: dict[str, Any]) -> str:
         """Return the parsed module and its parameter count."""
-        from engine.modexpr import describe, parse_module
+        from engine.edit.modexpr import describe, parse_module
 
         return describe(parse_module(edit["module"]))
 
@@ -77,7 +77,7 @@ class DeleteDialog(EditDialog):
 
     def compose(self) -> ComposeResult:
         """The layer, what deleting it does, the shape check and the buttons."""
-        from engine.surgery import in_sequential
+        from engine.edit.surgery import in_sequential
 
         module = self.workbench.module(self.target)
         how = (
@@ -129,8 +129,8 @@ class HeadDialog(EditDialog):
 
     def compose(self) -> ComposeResult:
         """Classes, init method, the head path, the preview and the buttons."""
-        from engine.heads import find_head
-        from engine.surgery import HEAD_INITS
+        from engine.edit.surgery import HEAD_INITS
+        from engine.inspect.heads import find_head
 
         head = find_head(self.workbench.model) or ""
         now = one_line(self.workbench.module(head)) if head else "no head found: name one"
@@ -184,8 +184,8 @@ class InputChannelsDialog(EditDialog):
 
     def compose(self) -> ComposeResult:
         """Channels, strategy, the preview and the buttons."""
-        from engine.heads import find_input_conv
-        from engine.surgery import STRATEGIES
+        from engine.edit.surgery import STRATEGIES
+        from engine.inspect.heads import find_input_conv
 
         conv = find_input_conv(self.workbench.model)
         now = f"{conv}: {one_line(self.workbench.module(conv))}" if conv else "no input conv found"
@@ -225,8 +225,8 @@ def prefill(module: Any) -> str:
     """Return a leaf module's repr when it parses as a module expression (to edit it), else ""."""
     if getattr(module, "_modules", None):
         return ""
+    from engine.edit.modexpr import parse_module
     from engine.errors import PtmError
-    from engine.modexpr import parse_module
 
     text = one_line(module)
     try:

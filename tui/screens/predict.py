@@ -116,7 +116,7 @@ class PredictScreen(ImagePromptScreen):
     @work(thread=True, exclusive=True, group="predict", exit_on_error=False, name="predict")
     def predict(self, path: str, topk: int) -> None:
         """Run the model on the image in a thread; post the result."""
-        from engine.inference import predict_ready, ready
+        from engine.use.inference import predict_ready, ready
 
         wb = self.workbench
         if self._ready is None or self._ready.model is not wb.model:

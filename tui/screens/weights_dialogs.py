@@ -151,11 +151,11 @@ class SaveDialog(ModalScreen[Path | None]):
 
         try:
             if self.what == "recipe":
-                from engine.recipe import save
+                from engine.edit.recipe import save
 
                 save(self.workbench, path)
             else:
-                from engine.save import save_weights
+                from engine.edit.save import save_weights
 
                 save_weights(self.workbench.model, path)
         except (PtmError, OSError) as error:

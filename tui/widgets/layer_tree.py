@@ -17,7 +17,7 @@ Counts = tuple[int, int]
 
 def _count(module: Any) -> Counts:
     """Return (total, trainable) parameters under a module, each tensor once (engine's count)."""
-    from engine.freeze import count_params  # here, not at the top: the TUI starts without torch
+    from engine.edit.freeze import count_params  # here, not at the top: the TUI starts without torch
 
     return count_params(module)
 
@@ -94,7 +94,7 @@ class LayerTree(Tree[str], inherit_bindings=False):
         module = self._modules.get(path)
         if module is None:
             return
-        from engine.tree import children
+        from engine.inspect.tree import children
 
         for info in children(module, ""):
             child_path = _join(path, info.path)

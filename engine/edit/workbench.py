@@ -1,0 +1,363 @@
+"""The Workbench: one model, where it came from, and every edit made to it (with undo/redo)."""
+
+from __future__ import annotations
+
+import copy
+import math
+import os
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.edit.freeze import count_params
+from engine.edit.ops import Edit, get_op
+from engine.errors import BadInput, PtmError, WorkFailed
+from engine.paths import get_module, set_module
+
+
+@dataclass
+class _Undo:
+    """What is needed to undo (or redo) one edit."""
+
+    edit: Edit
+    path: str
+    module: nn.Module | None = None
+    flags: list[tuple[nn.Parameter, bool]] | None = None
+    """Each parameter under the edited module with its requires_grad before the edit."""
+    values: dict[str, torch.Tensor] | None = None
+    summary: str = ""
+    size: int = 0
+    """Bytes the copy holds beyond the live model, measured when the edit was applied."""
+    dropped: bool = False
+    """True once its copy was let go to stay inside the undo memory budget."""
+
+    def drop(self) -> None:
+        """Let go of the saved copy: the edit stays in the recipe but can no longer be undone."""
+        self.module = self.flags = self.values = None
+        self.size = 0
+        self.dropped = True
+
+
+UNDO_BUDGET_MB = 2048
+"""Default memory that undo copies (replaced layers, values before an init or load) may hold."""
+
+
+def undo_budget_bytes() -> int:
+    """Return the undo memory budget: $PTM_UNDO_MB mebibytes, else UNDO_BUDGET_MB."""
+    text = os.environ.get("PTM_UNDO_MB", "").strip()
+    try:
+        megabytes = float(text) if text else UNDO_BUDGET_MB
+    except ValueError:
+        megabytes = math.nan
+    if math.isnan(megabytes):
+        raise BadInput(f"PTM_UNDO_MB={text!r} is not a number", "it sets the undo memory budget",
+                       "set it to a size in MiB, e.g. PTM_UNDO_MB=4096 (inf: no limit)")
+    return sys.maxsize if math.isinf(megabytes) and megabytes > 0 else \
+        max(0, int(megabytes * 2**20))
+
+
+def _storage_key(tensor: torch.Tensor) -> int:
+    try:
+        return tensor.untyped_storage().data_ptr()
+    except (RuntimeError, NotImplementedError):  # tensors without plain storage: count them apart
+        return id(tensor)
+
+
+def _nbytes(tensor: torch.Tensor) -> int:
+    try:
+        return tensor.untyped_storage().nbytes()
+    except (RuntimeError, NotImplementedError):
+        return tensor.numel() * tensor.element_size()
+
+
+def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
+    """Return the memory `record` holds beyond the live model (tensors the model shares are free)."""
+    if record.values is not None:
+        tensors = list(record.values.values())
+    elif record.module is not None:
+        tensors = [*record.module.parameters(), *record.module.buffers()]
+    else:
+        return 0
+    seen: set[int] = set()
+    total = 0
+    for tensor in tensors:
+        if tensor.device.type == "meta":
+            continue
+        key = _storage_key(tensor)
+        if key in live or key in seen:
+            continue
+        seen.add(key)
+        total += _nbytes(tensor)
+    return total
+
+
+def _flags(module: nn.Module) -> list[tuple[nn.Parameter, bool]]:
+    # the parameters themselves, not their names: no name building on an 11k-module model
+    return [(p, p.requires_grad) for p in module.parameters()]
+
+
+def _copy_sharing_tensors(module: nn.Module) -> nn.Module:
+    """Copy the module structure but share its parameters and buffers (for ops that swap modules)."""
+    memo: dict[int, object] = {id(t): t for t in module.parameters()}
+    memo.update({id(t): t for t in module.buffers()})
+    return copy.deepcopy(module, memo)
+
+
+def _values(module: nn.Module) -> dict[str, torch.Tensor]:
+    """Return a CPU copy of every parameter and buffer value under `module`, by name."""
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    return {name: t.detach().to("cpu", copy=True) for name, t in tensors.items()}
+
+
+def _set_values(module: nn.Module, values: dict[str, torch.Tensor]) -> None:
+    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
+    with torch.no_grad():
+        for name, value in values.items():
+            tensors[name].copy_(value)
+
+
+def _set_flags(flags: list[tuple[nn.Parameter, bool]]) -> None:
+    for param, flag in flags:
+        param.requires_grad_(flag)
+
+
+@dataclass
+class Workbench:
+    """Owns an nn.Module, where its weights came from, and the edits made to it.
+
+    Every change goes through `apply`, so a failed edit leaves the model as it was,
+    undo/redo restore exactly, and `recipe()` rebuilds the model anywhere.
+    """
+
+    model: nn.Module
+    name: str
+    weights: str = "none"
+    """The weights as the user asked for them: "default", "none", an enum name, a path or a URL."""
+    source: str = "random init"
+    """Where the weights came from, in words: cached pretrained, downloaded, file, random init."""
+    seed: int = 0
+    input_size: tuple[int, ...] | None = None
+    """The model's input size with batch 1 (e.g. (1, 3, 224, 224)), when known."""
+    meta: dict[str, Any] = field(default_factory=dict)
+    """The weights' meta (categories, transforms...) when known."""
+    undo_budget: int = field(default_factory=undo_budget_bytes)
+    """Bytes that undo copies may hold; older copies are let go past it (the newest is kept)."""
+    _done: list[_Undo] = field(default_factory=list)
+    _undone: list[_Undo] = field(default_factory=list)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def open(cls, name: str, weights: str = "none", device: str = "cpu",
+             progress: Callable[[int, int | None], None] | None = None, seed: int = 0,
+             cancel: threading.Event | None = None) -> Workbench:
+        """Open a model by name with the given weights and return its Workbench.
+
+        A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights.
+        """
+        from engine.models.loader import open_model
+
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            opened = open_model(name, weights=weights, device=device, progress=progress,
+                                cancel=cancel)
+        return cls(model=opened.model, name=name, weights=weights, source=opened.source,
+                   seed=seed, input_size=opened.input_size, meta=opened.meta)
+
+    # --- reading ---------------------------------------------------------------------------
+
+    @property
+    def edits(self) -> list[Edit]:
+        """The edits in force, oldest first."""
+        return [record.edit for record in self._done]
+
+    @property
+    def history(self) -> list[tuple[Edit, str]]:
+        """The edits in force with their one-line summaries, oldest first."""
+        return [(record.edit, record.summary) for record in self._done]
+
+    @property
+    def busy(self) -> bool:
+        """True while an edit, undo or redo is running (in another thread)."""
+        return self._lock.locked()
+
+    @property
+    def redoable(self) -> int:
+        """How many undone edits redo can bring back."""
+        return len(self._undone)
+
+    def undo_bytes(self) -> int:
+        """Return the memory the undo and redo copies hold beyond the live model (as measured
+        when each edit was applied: no pass over the model, so the explorer can show it)."""
+        return sum(record.size for record in (*self._done, *self._undone))
+
+    @property
+    def undoable(self) -> int:
+        """How many of the edits in force undo can still take back (newest first)."""
+        count = 0
+        for record in reversed(self._done):
+            if record.dropped:
+                break
+            count += 1
+        return count
+
+    def counts(self) -> tuple[int, int]:
+        """Return (total, trainable) parameter counts of the model."""
+        return count_params(self.model)
+
+    def recipe(self) -> dict[str, Any]:
+        """Return the recipe (model table and edit list) that rebuilds this model."""
+        return {"model": {"name": self.name, "weights": self.weights, "seed": self.seed},
+                "edit": [dict(edit) for edit in self.edits]}
+
+    # --- changing ----------------------------------------------------------------------------
+
+    def replace_root(self, new: nn.Module) -> None:
+        """Replace the whole model (for ops whose scope is the root)."""
+        self.model = new
+
+    @contextmanager
+    def _one_at_a_time(self, what: str) -> Iterator[None]:
+        """Run one change at a time: a second one (from another thread) is refused, not queued."""
+        if not self._lock.acquire(blocking=False):
+            raise BadInput(f"cannot {what} now: another edit is still being applied",
+                           "edits to one model run one at a time", "wait for it, then try again")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
+    def apply(self, edit: Edit, index: int | None = None) -> str:
+        """Apply one edit; on any failure restore the model exactly and re-raise. Return its summary."""
+        with self._one_at_a_time(f"apply {edit.get('op')!r}"):
+            return self._apply(edit, index)
+
+    def _apply(self, edit: Edit, index: int | None) -> str:
+        op = get_op(edit, index)
+        try:
+            path = op.scope(self.model, edit)
+            target = get_module(self.model, path)
+        except PtmError:
+            raise
+        except Exception as error:  # e.g. target = 5 in a recipe
+            raise BadInput(f"edit {edit.get('op')!r} cannot find the layer it works on",
+                           f"{type(error).__name__}: {error}",
+                           "give target as a module path such as \"layer1.0.conv1\" "
+                           "(`ptm-tui inspect MODEL` lists them)") from error
+        record = _Undo(edit=dict(edit), path=path)
+        if op.flags_only:
+            record.flags = _flags(target)
+        elif op.values_only:
+            record.values = _values(target)
+        elif op.keeps_tensors:
+            record.module = _copy_sharing_tensors(target)
+        else:
+            record.module = copy.deepcopy(target)
+        before_root = self.model
+        try:
+            with torch.random.fork_rng(devices=[]):
+                torch.manual_seed(self.seed * 1_000_003 + len(self._done))
+                record.summary = op.apply(self, record.edit)
+            if op.check_shapes:
+                from engine.edit.shapecheck import check_forward
+
+                check_forward(self.model, self.input_size)
+        except Exception as error:
+            self.model = before_root
+            self._restore(record)
+            if isinstance(error, PtmError):
+                raise
+            raise WorkFailed(f"edit {edit.get('op')!r} failed", str(error),
+                             "the model is unchanged; check the edit's arguments") from error
+        self._measure(record)
+        self._done.append(record)
+        self._undone.clear()
+        self._keep_undo_in_budget()
+        return record.summary
+
+    def _measure(self, record: _Undo) -> None:
+        """Set record.size: what its copy holds beyond the live model (flags cost nothing)."""
+        if record.flags is not None:
+            record.size = 0
+            return
+        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+                if t.device.type != "meta"}
+        record.size = _snapshot_bytes(record, live)
+
+    def _keep_undo_in_budget(self) -> None:
+        """Let go of the oldest undo copies until they fit the budget (the newest always stays).
+
+        Undo walks back from the newest edit, so the edits before a dropped copy go with it;
+        edits after the last copy that had to go (a freeze costs nothing) stay undoable.
+        """
+        total = sum(record.size for record in self._done)
+        cut = -1
+        for index, record in enumerate(self._done[:-1]):
+            if total <= self.undo_budget:
+                break
+            if record.size:
+                total -= record.size
+                cut = index
+        for record in self._done[:cut + 1]:
+            if not record.dropped:
+                record.drop()
+
+    def _restore(self, record: _Undo) -> None:
+        """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
+        if record.flags is not None:
+            current = [(p, p.requires_grad) for p, _ in record.flags]
+            _set_flags(record.flags)
+            record.flags = current
+        elif record.values is not None:
+            target = get_module(self.model, record.path)
+            current_values = _values(target)
+            _set_values(target, record.values)
+            record.values = current_values
+        else:
+            current_module = get_module(self.model, record.path)
+            assert record.module is not None
+            self.model = set_module(self.model, record.path, record.module)
+            record.module = current_module
+
+    def undo(self) -> Edit | None:
+        """Undo the last edit and return it (None when there is nothing to undo).
+
+        Raises BadInput when the edit's undo copy was let go to stay inside the budget.
+        """
+        with self._one_at_a_time("undo"):
+            if not self._done:
+                return None
+            if self._done[-1].dropped:
+                mib = self.undo_budget / 2**20
+                raise BadInput(f"cannot undo {self._done[-1].edit.get('op')}: its undo copy was "
+                               "let go", f"undo copies are kept within {mib:,.1f} MiB "
+                               "(PTM_UNDO_MB) and older edits go first",
+                               "raise PTM_UNDO_MB, or reopen the model and replay the recipe "
+                               "without that edit")
+            record = self._done[-1]
+            self._restore(record)
+            self._done.pop()
+            self._undone.append(record)
+            self._measure(record)  # it now holds the edited layer, which may be bigger
+            return record.edit
+
+    def redo(self) -> Edit | None:
+        """Redo the last undone edit and return it (None when there is nothing to redo)."""
+        with self._one_at_a_time("redo"):
+            if not self._undone:
+                return None
+            record = self._undone[-1]
+            self._restore(record)
+            self._undone.pop()
+            self._done.append(record)
+            self._measure(record)
+            return record.edit
+
+    def module(self, path: str) -> nn.Module:
+        """Return the submodule at `path`."""
+        return get_module(self.model, path)

@@ -1,0 +1,324 @@
+"""Downloading weights into the cache: streamed, size- and hash-checked, resumable, locked."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import http.client
+import os
+import re
+import shutil
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+from engine.atomic import atomic_write, atomic_write_text
+from engine.models.weights.cache import (
+    MIRROR_ENV,
+    cache_dir,
+    file_name,
+    hash_prefix,
+    mirror_url,
+    sha256_of,
+    work_dir,
+)
+from engine.models.weights.errors import DownloadCancelled, DownloadFailed
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no flock, partial names become unique
+    fcntl = None  # type: ignore[assignment]
+
+Progress = Callable[[int, "int | None"], None]
+
+CHUNK = 1 << 18
+TIMEOUT_S = 60.0
+USER_AGENT = "ptm-tui (torch.hub compatible)"
+_CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)")
+
+
+class _Interrupted(Exception):
+    """One attempt ended early (connection dropped, body shorter than announced)."""
+
+
+class _Rejected(Exception):
+    """What arrived cannot be the file (too long, wrong hash); start over or give up."""
+
+
+def download(
+    url: str,
+    progress: Progress | None = None,
+    check_hash: bool = True,
+    cancel: threading.Event | None = None,
+    *,
+    attempts: int = 3,
+    timeout: float = TIMEOUT_S,
+) -> Path:
+    """Return the cached path of `url`, downloading it first when it is not cached yet."""
+    name = file_name(url)
+    target = cache_dir() / name
+    if target.is_file():
+        _report_cached(target, progress)
+        return target
+    source = mirror_url(url)
+    prefix = hash_prefix(name) if check_hash else None
+    try:
+        work_dir().mkdir(parents=True, exist_ok=True)
+        cache_dir().mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise DownloadFailed(
+            f"cannot create the weights cache {cache_dir()}", error.strerror or str(error),
+            "set TORCH_HOME to a folder you can write to",
+        ) from None
+    with _exclusive(work_dir() / f"{name}.lock", cancel) as partial:
+        if target.is_file():  # another process finished it while we waited
+            _report_cached(target, progress)
+            return target
+        try:
+            _fetch_checked(source, partial, prefix, progress, cancel, max(1, attempts), timeout)
+            _move_into_place(partial, target)
+            _discard(partial)
+        except (DownloadCancelled, _Rejected) as error:
+            _discard(partial)
+            if isinstance(error, _Rejected):
+                raise DownloadFailed(f"download of {source} was rejected", str(error),
+                                     _fix_for(source)) from None
+            raise
+        except DownloadFailed:
+            if not partial.exists() or partial.stat().st_size == 0:
+                _discard(partial)
+            raise
+    return target
+
+
+def _fetch_checked(source: str, partial: Path, prefix: str | None, progress: Progress | None,
+                   cancel: threading.Event | None, attempts: int, timeout: float) -> None:
+    """Fetch into `partial` and check its hash; a resumed file that fails starts over once."""
+    resumed = _fetch(source, partial, progress, cancel, attempts, timeout)
+    try:
+        _check_hash(partial, prefix)
+    except _Rejected:
+        if not resumed:
+            raise
+        _discard(partial)  # the kept part may have been stale
+        _fetch(source, partial, progress, cancel, attempts, timeout)
+        _check_hash(partial, prefix)
+
+
+def _discard(partial: Path) -> None:
+    """Remove a partial download and its validator."""
+    for path in (partial, _validator_path(partial)):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+
+
+def _validator_path(partial: Path) -> Path:
+    """Return where the ETag / Last-Modified of a partial download is kept."""
+    return partial.with_name(partial.name + ".validator")
+
+
+def _validator(headers: Any) -> str | None:
+    """Return a strong ETag or Last-Modified usable in If-Range, or None."""
+    etag = headers.get("ETag")
+    if etag and not etag.startswith("W/"):
+        return str(etag)
+    modified = headers.get("Last-Modified")
+    return str(modified) if modified else None
+
+
+def _report_cached(path: Path, progress: Progress | None) -> None:
+    """Tell the progress callback that a cached file is complete."""
+    if progress is not None:
+        size = path.stat().st_size
+        progress(size, size)
+
+
+@contextlib.contextmanager
+def _exclusive(lock_path: Path, cancel: threading.Event | None) -> Iterator[Path]:
+    """Hold an exclusive flock on `lock_path`; yield the partial file name to download into."""
+    base = lock_path.with_suffix("")
+    if fcntl is None:  # pragma: no cover
+        yield base.with_name(f"{base.name}.{os.getpid()}.{threading.get_ident()}.partial")
+        return
+    fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if cancel is not None and cancel.is_set():
+                    raise DownloadCancelled(f"download of {base.name} cancelled") from None
+                time.sleep(0.05)
+        yield base.with_name(f"{base.name}.partial")
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def _fetch(source: str, partial: Path, progress: Progress | None,
+           cancel: threading.Event | None, attempts: int, timeout: float) -> bool:
+    """Stream `source` into `partial`, resuming with Range requests; return True if resumed."""
+    last_error = ""
+    for attempt in range(attempts):
+        if attempt:
+            time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+        try:
+            return _attempt(source, partial, progress, cancel, timeout)
+        except _Interrupted as error:
+            last_error = str(error)
+    have = partial.stat().st_size if partial.exists() else 0
+    if not have:
+        raise DownloadFailed(
+            f"cannot download {source}", f"{last_error} (tried {attempts} times)",
+            f"check the network, or point {MIRROR_ENV}=http://host/path/ at a mirror of "
+            "https://download.pytorch.org/models/ you can reach",
+        )
+    raise DownloadFailed(
+        f"download of {source} did not complete",
+        f"{last_error} (tried {attempts} times; {have} bytes kept for resuming)",
+        "check the network and run the same command again: it resumes where it stopped",
+    )
+
+
+def _attempt(source: str, partial: Path, progress: Progress | None,
+             cancel: threading.Event | None, timeout: float) -> bool:
+    """Make one request and append what arrives to `partial`; return True if it appended."""
+    offset = partial.stat().st_size if partial.exists() else 0
+    headers = {"User-Agent": USER_AGENT}
+    validator = _validator_path(partial)
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if validator.exists():  # the server sends the whole file if it changed meanwhile
+            headers["If-Range"] = validator.read_text().strip()
+    try:
+        response = urllib.request.urlopen(urllib.request.Request(source, headers=headers),
+                                          timeout=timeout)
+    except urllib.error.HTTPError as error:
+        if error.code == 416 and offset:
+            _, total = _parse_content_range(error.headers.get("Content-Range", ""))
+            if total == offset:  # the kept part is already the whole file
+                if progress is not None:
+                    progress(offset, total)
+                return True
+            _discard(partial)  # our partial file is not a prefix any more
+            raise _Interrupted("the server refused to resume; starting over") from None
+        if error.code >= 500 or error.code == 429:
+            raise _Interrupted(f"the server answered HTTP {error.code} {error.reason}") from None
+        raise DownloadFailed(
+            f"cannot download {source}",
+            f"the server answered HTTP {error.code} {error.reason}",
+            _fix_for(source),
+        ) from None
+    except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
+        reason = getattr(error, "reason", error)
+        raise _Interrupted(f"cannot reach the server ({reason})") from None
+    with response:
+        status = getattr(response, "status", None) or 200
+        length = response.headers.get("Content-Length")
+        length_n = int(length) if length and length.isdigit() else None
+        if status == 206 and offset:
+            start, total = _parse_content_range(response.headers.get("Content-Range", ""))
+            if start != offset:
+                _discard(partial)
+                raise _Interrupted("the server resumed at the wrong offset; starting over")
+            if total is None and length_n is not None:
+                total = offset + length_n
+            mode = "ab"
+        else:  # 200: the whole file again, whether or not we asked for a range
+            offset, total, mode = 0, length_n, "wb"
+            seen = _validator(response.headers)
+            if seen:
+                atomic_write_text(validator, seen)
+            else:
+                with contextlib.suppress(FileNotFoundError):
+                    validator.unlink()
+        done = offset
+        if progress is not None:
+            progress(done, total)
+        with _writing(partial, mode) as handle:
+            while True:
+                if cancel is not None and cancel.is_set():
+                    raise DownloadCancelled(f"download of {source} cancelled")
+                try:
+                    block = response.read(CHUNK)
+                except (OSError, http.client.HTTPException) as error:
+                    raise _Interrupted(f"the connection broke after {done} bytes "
+                                       f"({type(error).__name__})") from None
+                if not block:
+                    break
+                handle.write(block)
+                done += len(block)
+                if total is not None and done > total:
+                    raise _Rejected(f"the server sent more than the {total} bytes it announced")
+                if progress is not None:
+                    progress(done, total)
+    if total is not None and done < total:
+        raise _Interrupted(f"the body ended after {done} of {total} bytes")
+    return mode == "ab"
+
+
+@contextlib.contextmanager
+def _writing(partial: Path, mode: str) -> Iterator[Any]:
+    """Open `partial` for writing and fsync it on the way out; disk errors become DownloadFailed."""
+    try:
+        with open(partial, mode) as handle:
+            try:
+                yield handle
+            finally:
+                handle.flush()
+                os.fsync(handle.fileno())
+    except OSError as error:
+        if isinstance(error, (TimeoutError, ConnectionError)):
+            raise
+        raise DownloadFailed(
+            f"cannot write {partial}",
+            error.strerror or str(error),
+            "free some disk space or set TORCH_HOME to a writable folder with room, then run "
+            "again (the download resumes)",
+        ) from None
+
+
+def _parse_content_range(value: str) -> tuple[int | None, int | None]:
+    """Return (first byte, total size or None) of a Content-Range header."""
+    match = _CONTENT_RANGE.match(value.strip())
+    if not match:
+        return None, None
+    first, total = match.groups()
+    return (None if first is None else int(first)), (None if total == "*" else int(total))
+
+
+def _check_hash(partial: Path, prefix: str | None) -> None:
+    """Raise _Rejected when the file's SHA-256 does not start with `prefix`."""
+    if not prefix:
+        return
+    got = sha256_of(partial)
+    if not got.startswith(prefix):
+        raise _Rejected(
+            f"its SHA-256 is {got[:16]}..., but the file name promises {prefix}; "
+            "the file was altered or the server sent another file"
+        )
+
+
+def _move_into_place(partial: Path, target: Path) -> None:
+    """Move the finished partial file to its cache name atomically."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.replace(partial, target)
+    except OSError as error:
+        if error.errno != errno.EXDEV:
+            raise
+        with open(partial, "rb") as source, atomic_write(target) as handle:
+            shutil.copyfileobj(source, handle, 1 << 20)
+        partial.unlink()
+
+
+def _fix_for(source: str) -> str:
+    """Return the fix line for a download from `source` that failed or was rejected."""
+    mirror = os.environ.get(MIRROR_ENV, "").strip()
+    if mirror and source.startswith(mirror):
+        return f"check the mirror set in {MIRROR_ENV}={mirror} (it serves {source}) or unset it"
+    return "check the URL, or download the file yourself and pass its path"

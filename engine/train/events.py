@@ -1,0 +1,38 @@
+"""What a training run tells the outside: progress callbacks, and how the run ended."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class Events:
+    """Callbacks the loop reports through (no-ops here; the job runner writes files)."""
+
+    def log(self, text: str) -> None:
+        """A line for the job's log."""
+
+    def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        """Progress inside an epoch: `step` of `steps` done, the recent mean loss."""
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        """One finished epoch's metrics."""
+
+    def checkpoint(self, path: Path, best: str | None) -> None:
+        """A checkpoint was written (and which file is the best)."""
+
+
+@dataclass
+class TrainResult:
+    """How a run ended: done, stopped or failed, where, and with which metrics."""
+
+    status: str
+    epoch: int
+    epochs: int
+    best_val_acc: float | None = None
+    last_val_acc: float | None = None
+    checkpoint: str | None = None
+    best_checkpoint: str | None = None
+    message: str = ""
+    history: list[dict[str, Any]] = field(default_factory=list)

@@ -1,0 +1,91 @@
+"""Training only the head: each image's input to the head computed once by the frozen layers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader
+
+from engine.train.config import TrainConfig
+
+
+def in_head(name: str, head: str) -> bool:
+    """Return True when the parameter or module `name` lies inside the head at `head` ("" = all)."""
+    return head == "" or name == head or name.startswith(head + ".")
+
+
+def cache_blocker(model: nn.Module, head: str, config: TrainConfig) -> str | None:
+    """Return why frozen features cannot be cached now (None when they can)."""
+    if not config.feature_cache:
+        return "feature_cache is off"
+    if config.augment:
+        return "the data is augmented"
+    if not head:
+        return "no head found"
+    for name, param in model.named_parameters():
+        if param.requires_grad and not in_head(name, head):
+            return "layers outside the head train"
+    for name, module in model.named_modules():
+        if in_head(name, head):
+            continue
+        if isinstance(module, nn.modules.dropout._DropoutNd) and module.p > 0:
+            return f"dropout {name} outside the head is random in training"
+        if isinstance(module, nn.modules.batchnorm._BatchNorm) and not config.freeze_bn:
+            return "freeze_bn is off, so frozen BatchNorm layers keep updating"
+    return None
+
+
+class FeatureCache:
+    """Each sample's input to the head, computed once by the frozen part of the model."""
+
+    def __init__(self) -> None:
+        self.train: torch.Tensor | None = None
+        self.val: torch.Tensor | None = None
+
+
+def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainConfig,
+                device: torch.device, to_device: Callable[[torch.Tensor], torch.Tensor],
+                autocast: Callable[[], Any], should_stop: Callable[[], bool],
+                ) -> tuple[torch.Tensor | None, str | None]:
+    """Return (the head's input for every sample of `dataset` in index order, why not or None).
+
+    The tensor is None when the run is stopping or caching is unsafe; the reason says which.
+    """
+    head = model.get_submodule(head_path)
+    captured: list[torch.Tensor] = []
+
+    def hook(_module: nn.Module, args: tuple[Any, ...]) -> None:
+        captured.append(args[0].detach())
+
+    handle = head.register_forward_pre_hook(hook)
+    feats: torch.Tensor | None = None
+    budget = config.feature_cache_mb * 2**20
+    model.eval()
+    loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
+                        num_workers=config.resolved_workers(), pin_memory=device.type == "cuda")
+    try:
+        with torch.no_grad(), autocast():
+            start = 0
+            for x, _ in loader:
+                if should_stop():
+                    return None, None
+                captured.clear()
+                out = model(to_device(x))
+                if len(captured) != 1:
+                    return None, "the head runs more than once per forward"
+                f = captured[0]
+                if feats is None:
+                    if not torch.allclose(head(f).float(), out.float(), atol=1e-4, rtol=1e-3):
+                        return None, "the head's output is not the model's output"
+                    size = len(dataset) * f[0].numel() * f.element_size()
+                    if size > budget:
+                        return None, f"the features need {size / 2**20:.0f} MiB (> feature_cache_mb)"
+                    feats = torch.empty((len(dataset), *f.shape[1:]), dtype=f.dtype, device=device)
+                feats[start:start + len(f)] = f
+                start += len(f)
+    finally:
+        handle.remove()
+    return feats, None

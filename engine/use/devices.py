@@ -1,0 +1,58 @@
+"""Which device a model runs on: the best one here, or the one the user named, checked."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from engine.errors import BadInput
+
+
+def best_device() -> str:
+    """Return the best device available here: "cuda", "mps" or "cpu"."""
+    if torch.cuda.is_available():
+        return "cuda"
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return "mps"
+    return "cpu"
+
+
+def resolve_device(spec: str | None, allow_meta: bool = False) -> str:
+    """Return the device `spec` names ("auto"/None: the best one here), or raise BadInput.
+
+    "meta" (structure only, no weights) is refused unless `allow_meta`: nothing can run on it.
+    """
+    if spec is None or str(spec).strip().lower() in ("", "auto"):
+        return best_device()
+    text = str(spec).strip()
+    fix = f"use --device cpu (or auto: {best_device()} on this machine)"
+    try:
+        device = torch.device(text)
+    except (RuntimeError, ValueError):
+        raise BadInput(f"unknown device {text!r}", "a device is cpu, cuda, cuda:N, mps or auto",
+                       fix) from None
+    if device.type == "cuda":
+        if not torch.cuda.is_available():
+            raise BadInput(f"device {text!r} is not available",
+                           "torch finds no usable CUDA GPU on this machine", fix)
+        if device.index is not None and device.index >= torch.cuda.device_count():
+            raise BadInput(f"device {text!r} is not available",
+                           f"this machine has {torch.cuda.device_count()} CUDA GPU(s), "
+                           f"numbered from 0", fix)
+    elif device.type == "mps":
+        mps = getattr(torch.backends, "mps", None)
+        if mps is None or not mps.is_available():
+            raise BadInput(f"device {text!r} is not available", "this machine has no MPS GPU", fix)
+    elif device.type == "meta" and not allow_meta:
+        raise BadInput("--device meta holds no weights", "this command needs real numbers", fix)
+    elif device.type not in ("cpu", "meta"):
+        raise BadInput(f"device {text!r} is not supported", "ptm-tui runs on cpu, cuda or mps", fix)
+    return text
+
+
+def model_device(model: nn.Module) -> torch.device:
+    """Return the device of the model's first parameter or buffer (cpu when it has none)."""
+    for tensor in (*model.parameters(), *model.buffers()):
+        return tensor.device
+    return torch.device("cpu")

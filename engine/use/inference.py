@@ -1,0 +1,235 @@
+"""Predictions with category names: the weights' own preprocessing, top-k, boxes, keypoints."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from engine.errors import BadInput, WorkFailed
+from engine.use.devices import best_device, model_device
+from engine.use.images import ImageLike, load_image
+from engine.use.preprocess import Preprocess, categories_for, keypoint_names_for, preprocess_for
+
+
+def _label(categories: Sequence[str] | None, index: int) -> str:
+    if categories is not None and 0 <= index < len(categories):
+        return str(categories[index])
+    return f"class {index}"
+
+
+# --- prediction --------------------------------------------------------------------------------
+
+
+def _top(probs: torch.Tensor, categories: Sequence[str] | None, topk: int) -> list[dict[str, Any]]:
+    k = max(1, min(topk, probs.numel()))
+    values, indices = probs.topk(k)
+    return [{"label": _label(categories, int(i)), "index": int(i), "prob": float(v)}
+            for v, i in zip(values.tolist(), indices.tolist())]
+
+
+def _detections(output: dict[str, torch.Tensor], categories: Sequence[str] | None,
+                keypoint_names: Sequence[str] | None, topk: int,
+                min_score: float) -> list[dict[str, Any]]:
+    scores = output["scores"].detach().float().cpu()
+    order = scores.argsort(descending=True)
+    found = []
+    for i in order.tolist():
+        score = float(scores[i])
+        if score < min_score or len(found) >= topk:
+            break
+        index = int(output["labels"][i])
+        item: dict[str, Any] = {"label": _label(categories, index), "index": index,
+                                "score": score,
+                                "box": [round(float(v), 2) for v in output["boxes"][i].tolist()]}
+        if "keypoints" in output:
+            points = output["keypoints"][i].detach().cpu().tolist()
+            names = keypoint_names or [f"kp{j}" for j in range(len(points))]
+            item["keypoints"] = [{"name": names[j], "x": round(p[0], 2), "y": round(p[1], 2),
+                                  "visible": bool(p[2] > 0)} for j, p in enumerate(points)]
+        found.append(item)
+    return found
+
+
+def _segments(logits: torch.Tensor, categories: Sequence[str] | None,
+              topk: int) -> list[dict[str, Any]]:
+    probs = logits.float().softmax(0)
+    share = torch.bincount(probs.argmax(0).flatten(), minlength=probs.shape[0]).float()
+    share /= share.sum()
+    top = _top(probs.mean((1, 2)), categories, topk)
+    for item in top:
+        item["pixels"] = float(share[item["index"]])
+    return top
+
+
+@torch.no_grad()
+def _scores(output: Any) -> torch.Tensor:
+    """Return the class-score tensor of a classification/segmentation forward, checked finite."""
+    if isinstance(output, dict):
+        output = output.get("out", next(iter(output.values())))
+    if isinstance(output, (tuple, list)):
+        output = output[0]
+    if not isinstance(output, torch.Tensor):
+        raise WorkFailed("the model's output is not a tensor of class scores",
+                         f"it returned {type(output).__name__}",
+                         "predict works on classification, detection and segmentation models")
+    if not torch.isfinite(output).all():
+        raise WorkFailed("the model's scores are not finite numbers (NaN or inf)",
+                         "its weights hold NaN or inf values, e.g. from a diverged training run",
+                         "check them with `ptm-tui inspect MODEL --weights FILE --stats`, "
+                         "or use other weights")
+    return output
+
+
+def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[str] | None = None,
+            topk: int = 5, preprocess: Preprocess | None = None,
+            keypoint_names: Sequence[str] | None = None, min_score: float = 0.0,
+            batch_size: int = 16) -> list[dict[str, Any]]:
+    """Return one result per image: {image, top: [{label, index, prob}]} sorted by prob.
+
+    Detection models give {image, detections: [{label, index, score, box, keypoints?}]};
+    segmentation models give top classes by mean pixel probability (with their pixel share).
+    """
+    from engine.inspect.detection import is_detection_model, is_segmentation_model
+
+    if topk < 1:
+        raise BadInput(f"--topk must be at least 1, got {topk}", "there is nothing to show",
+                       "pass --topk 5")
+    detection = is_detection_model(model)
+    segmentation = not detection and is_segmentation_model(model)
+    if preprocess is None:
+        preprocess = Preprocess()
+        if detection:
+            preprocess = Preprocess(kind="detection", resize=None, crop=None)
+    device = model_device(model)
+    was_training = model.training
+    model.eval()
+    results: list[dict[str, Any]] = []
+    try:
+        loaded = [load_image(image) for image in images]
+        for start in range(0, len(loaded), batch_size):
+            chunk = loaded[start:start + batch_size]
+            tensors = [preprocess(img).to(device) for _, img in chunk]
+            if detection:
+                outputs = model(tensors)
+                for (name, img), out in zip(chunk, outputs):
+                    results.append({"image": name, "size": list(img.size),
+                                    "detections": _detections(out, categories, keypoint_names,
+                                                              topk, min_score)})
+                continue
+            same_size = len({tuple(t.shape) for t in tensors}) == 1
+            groups = [tensors] if same_size else [[t] for t in tensors]  # e.g. segmentation sizes
+            outputs = [row for group in groups for row in _scores(model(torch.stack(group)))]
+            for (name, _), logits in zip(chunk, outputs):
+                if segmentation or logits.dim() == 3:
+                    top = _segments(logits, categories, topk)
+                else:
+                    top = _top(logits.float().flatten().softmax(0), categories, topk)
+                results.append({"image": name, "top": top})
+    except RuntimeError as error:
+        raise WorkFailed("the forward pass failed", str(error).splitlines()[0],
+                         "check that the model takes 3-channel images of this size") from None
+    finally:
+        model.train(was_training)
+    return results
+
+
+def num_outputs(model: nn.Module) -> int | None:
+    """Return how many classes the model's head predicts, when it can be told."""
+    from engine.inspect.detection import detection_head, head_outputs
+
+    if detection_head(model) is not None:
+        return head_outputs(model)
+    last = None
+    for module in model.modules():
+        if isinstance(module, nn.Linear):
+            last = module.out_features
+        elif isinstance(module, nn.Conv2d):
+            last = module.out_channels
+    return last
+
+
+# --- opening a model for inference ------------------------------------------------------------
+
+
+@dataclass
+class ReadyModel:
+    """A model ready for predictions: the module, its preprocessing, labels and a note on them."""
+
+    model: nn.Module
+    name: str
+    weights: str
+    source: str
+    preprocess: Preprocess
+    categories: list[str] | None
+    labels_note: str | None
+    keypoint_names: list[str] | None
+    meta: dict[str, Any]
+    device: str
+
+
+def open_for_inference(name: str, weights: str = "default", device: str | None = None,
+                       progress: Callable[[int, int | None], None] | None = None) -> ReadyModel:
+    """Open `name` with `weights` on `device` (best available by default), in eval mode."""
+    from engine.models.loader import open_model
+
+    device = device or best_device()
+    opened = open_model(name, weights=weights, device=device, progress=progress)
+    opened.model.eval()
+    return ready(opened.model, name, weights, source=opened.source, meta=dict(opened.meta or {}),
+                 device=device)
+
+
+def ready(model: nn.Module, name: str, weights: str = "none", source: str = "",
+          meta: dict[str, Any] | None = None, device: str | None = None) -> ReadyModel:
+    """Wrap an open model (e.g. a Workbench's) with its preprocessing and labels."""
+    from engine.inspect.detection import detection_head, head_outputs
+
+    meta = dict(meta or {})
+    preprocess = preprocess_for(name, weights, meta, model)
+    categories, note = categories_for(name, weights, meta, num_outputs(model))
+    keypoints = None
+    kp_head = "roi_heads.keypoint_predictor"
+    if detection_head(model) is not None and kp_head in dict(model.named_modules()):
+        keypoints = keypoint_names_for(name, meta, head_outputs(model, kp_head))
+    return ReadyModel(model, name, weights, source, preprocess, categories, note, keypoints, meta,
+                      device or str(model_device(model)))
+
+
+def predict_ready(ready_model: ReadyModel, images: Sequence[ImageLike], topk: int = 5,
+                  min_score: float = 0.0) -> list[dict[str, Any]]:
+    """Return predict() for a ReadyModel (its preprocessing, labels and keypoint names)."""
+    return predict(ready_model.model, images, ready_model.categories, topk,
+                   preprocess=ready_model.preprocess, keypoint_names=ready_model.keypoint_names,
+                   min_score=min_score)
+
+
+def draw_detections(image: ImageLike, result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Draw a detection result's boxes, labels and keypoints on the image; write it to `out`."""
+    from PIL import ImageDraw
+
+    from engine.atomic import atomic_write
+
+    _, img = load_image(image)
+    draw = ImageDraw.Draw(img)
+    palette = [(230, 25, 75), (60, 180, 75), (255, 225, 25), (0, 130, 200), (245, 130, 48),
+               (145, 30, 180), (70, 240, 240), (240, 50, 230)]
+    for n, item in enumerate(result.get("detections", [])):
+        colour = palette[item["index"] % len(palette)] if "index" in item else palette[n % 8]
+        x1, y1, x2, y2 = item["box"]
+        draw.rectangle([x1, y1, x2, y2], outline=colour, width=2)
+        draw.text((x1 + 2, y1 + 1), f"{item['label']} {item['score']:.2f}", fill=colour)
+        for point in item.get("keypoints", []):
+            if point["visible"]:
+                x, y = point["x"], point["y"]
+                draw.ellipse([x - 2, y - 2, x + 2, y + 2], fill=colour)
+    target = Path(out)
+    fmt = (target.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG")
+    with atomic_write(target) as handle:
+        img.save(handle, format=fmt)
+    return target
