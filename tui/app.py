@@ -20,6 +20,8 @@ class PtmApp(App[int]):
 
     CSS_PATH = "app.tcss"
     TITLE = "ptm-tui"
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]]] = [(0, "-narrow"), (110, "-wide")]
+    """Screens narrower than 110 columns get the class -narrow (app.tcss stacks panels there)."""
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("q", "quit", "Quit", id="app.quit"),
         Binding("question_mark,f1", "help", "Help", id="app.help"),
@@ -41,6 +43,7 @@ class PtmApp(App[int]):
         if ascii_only:
             _use_ascii_scrollbars()
         keymap, self._keymap_problem = load_keymap()
+        self._keymap = keymap
         if keymap:
             self.set_keymap(keymap)
 
@@ -50,12 +53,22 @@ class PtmApp(App[int]):
             self.add_class("-ascii")
         if self._keymap_problem:
             self.notify(self._keymap_problem, severity="warning", timeout=10)
+        if self._keymap:
+            self.run_worker(self._check_keymap_ids, thread=True, group="keymap")
         if self.model_name or self._workbench is not None:
             self.open_explorer(self.model_name or "", self.weights, workbench=self._workbench)
         else:
             from tui.screens.catalog import CatalogScreen
 
             self.push_screen(CatalogScreen())
+
+    def _check_keymap_ids(self) -> None:
+        """Warn about keymap ids that match no key (a typo would otherwise do nothing, silently)."""
+        from tui.keymap import unknown_ids_message
+
+        message = unknown_ids_message(self._keymap)
+        if message:
+            self.call_from_thread(self.notify, message, severity="warning", timeout=15, markup=False)
 
     def open_explorer(self, model: str, weights: str = "default",
                       workbench: object | None = None) -> None:

@@ -36,6 +36,42 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     return dict(keys), None
 
 
+def known_binding_ids() -> set[str]:
+    """Return every binding id a keys.toml may remap (the app's, every screen's and widget's)."""
+    import importlib
+    import pkgutil
+
+    from textual.binding import Binding
+    from textual.dom import DOMNode
+
+    import tui.screens
+    import tui.widgets
+
+    for package in (tui.screens, tui.widgets):
+        for module in pkgutil.iter_modules(package.__path__):
+            importlib.import_module(f"{package.__name__}.{module.name}")
+    import tui.app  # the app's own bindings
+
+    ids: set[str] = set()
+    classes: list[type] = [DOMNode]
+    while classes:
+        cls = classes.pop()
+        classes.extend(cls.__subclasses__())
+        ids.update(b.id for b in cls.__dict__.get("BINDINGS", ()) if isinstance(b, Binding) and b.id)
+    return ids
+
+
+def unknown_ids_message(keymap: dict[str, str], path: Path | None = None) -> str | None:
+    """Return a warning naming the keymap's ids that match no binding (they do nothing), or None."""
+    unknown = sorted(set(keymap) - known_binding_ids())
+    if not unknown:
+        return None
+    return (f"keymap {path or keymap_path()}: {', '.join(unknown)} "
+            f"{'is not a key id' if len(unknown) == 1 else 'are not key ids'} and "
+            f"{'was' if len(unknown) == 1 else 'were'} ignored. "
+            "The help screen (?) lists each key's id, e.g. explorer.freeze.")
+
+
 def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
     """Return (keys, description, action, node, binding id) for every binding active on `screen`.
 

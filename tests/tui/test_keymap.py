@@ -52,3 +52,29 @@ async def test_a_broken_keymap_file_is_reported_and_the_app_runs(tmp_path, monke
                    for n in app._notifications)
         await pilot.press("j", "space")
         assert resnet18_workbench.edits == [{"op": "freeze", "target": "conv1"}]
+
+
+async def test_an_unknown_key_id_is_named_at_start_up(tmp_path, monkeypatch, resnet18_workbench):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\n"explorer.frezee" = "z"\n"explorer.summary" = "y"\n', encoding="utf-8")
+    monkeypatch.setenv("PTM_KEYMAP", str(keys))
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await _ready(pilot)
+        await wait_for(pilot, lambda: app._notifications)
+        [note] = [n.message for n in app._notifications]
+        assert "explorer.frezee is not a key id" in note and "ignored" in note
+        assert "explorer.summary" not in note  # a real id is not reported
+
+
+async def test_a_remapped_key_is_shown_in_the_footer_at_80_columns(tmp_path, monkeypatch,
+                                                                   resnet18_workbench):
+    keys = tmp_path / "keys.toml"
+    keys.write_text('[keys]\n"explorer.summary" = "y"\n"app.help" = "f2"\n', encoding="utf-8")
+    monkeypatch.setenv("PTM_KEYMAP", str(keys))
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _ready(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        assert "y Summary" in footer and "s Summary" not in footer
+        assert "f2 help" in footer and "? help" not in footer

@@ -122,7 +122,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         search.cursor_blink = False
         yield search
         yield DownloadBar(glyphs, id="download-bar")
-        yield KeyBar()
+        yield KeyBar(first=("explorer.freeze", "explorer.undo", "explorer.search",
+                            "explorer.summary", "explorer.init"))
 
     def on_mount(self) -> None:
         """Start opening the model (or show the given workbench)."""

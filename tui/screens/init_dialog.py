@@ -30,8 +30,9 @@ class InitDialog(ModalScreen[int]):
 
     DEFAULT_CSS = """
     InitDialog { align: center middle; }
-    InitDialog #init-box { width: 84; max-width: 100%; height: auto; max-height: 95%;
-                           border: thick $primary; background: $surface; padding: 0 1; }
+    InitDialog #init-box { width: 84; max-width: 100%; height: auto; max-height: 100%;
+                           border: thick $primary; background: $surface; padding: 0 1;
+                           overflow-y: auto; }
     InitDialog #init-title { text-style: bold; margin-bottom: 1; }
     InitDialog .init-row { height: auto; }
     InitDialog .init-row > Vertical { width: 1fr; height: auto; }
@@ -41,7 +42,7 @@ class InitDialog(ModalScreen[int]):
     InitDialog .param-row Input, InitDialog .param-row Select { width: 1fr; }
     InitDialog #init-help { color: $text-muted; }
     InitDialog #init-stats { margin-top: 1; height: auto; }
-    InitDialog #init-buttons { height: auto; margin-top: 1; }
+    InitDialog #init-buttons { height: auto; dock: bottom; }
     InitDialog #init-buttons Button { margin-right: 1; }
     """
 

@@ -40,7 +40,11 @@ def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0,
 
 
 class EditHistory(Static):
-    """A panel listing workbench.history; it redraws itself when the edits change."""
+    """A panel listing workbench.history; it redraws itself when the edits change.
+
+    Beside the layer panel on wide screens; under the tree and panel below 110 columns, where a
+    third column would squeeze the panel into unreadable slivers. It keeps its newest line in view.
+    """
 
     DEFAULT_CSS = """
     EditHistory { width: 1fr; max-width: 60; height: 1fr; border: round $primary;
@@ -83,3 +87,4 @@ class EditHistory(Static):
             self.update(history_text([]))
             return
         self.update(history_text(wb.history, wb.redoable, wb.undoable, wb.undo_bytes()))
+        self.call_after_refresh(self.scroll_end, animate=False)
