@@ -28,6 +28,7 @@ COMMANDS: dict[str, str] = {
     "jobs": "cmd_jobs",
     "resume": "cmd_resume",
     "stop": "cmd_stop",
+    "lr-find": "cmd_lr_find",
 }
 
 
