@@ -20,6 +20,13 @@ class HelpScreen(ModalScreen[None]):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "close", "Close", id="help.close"),
+        Binding("j,down", "scroll('down')", "Scroll down", show=False, id="help.down"),
+        Binding("k,up", "scroll('up')", "Scroll up", show=False, id="help.up"),
+        Binding("pagedown,space", "scroll('page_down')", "Page down", show=False,
+                id="help.page_down"),
+        Binding("pageup,b", "scroll('page_up')", "Page up", show=False, id="help.page_up"),
+        Binding("g,home", "scroll('home')", "Top", show=False, id="help.top"),
+        Binding("G,end", "scroll('end')", "Bottom", show=False, id="help.bottom"),
     ]
 
     def __init__(self, under: Screen) -> None:
@@ -51,7 +58,7 @@ class HelpScreen(ModalScreen[None]):
         legend = Text.assemble(
             "\n", (glyphs.frozen, "bold cyan"), " frozen   ", (glyphs.mixed, "yellow"),
             " partly frozen   ", (glyphs.trainable, "dim"), " trainable\n",
-            ("escape or ? closes this help", "dim italic"),
+            ("j k g G scroll; escape or ? closes this help", "dim italic"),
         )
         title = Text(f"ptm-tui keys: {type(self.under).__name__.replace('Screen', '').lower()}",
                      style="bold")
@@ -59,6 +66,11 @@ class HelpScreen(ModalScreen[None]):
             yield Static(title, id="help-title")
             yield Static(table, id="help-keys")
             yield Static(legend, id="help-legend")
+
+    def action_scroll(self, where: str) -> None:
+        """Scroll the list of keys: down, up, page_down, page_up, home or end."""
+        box = self.query_one("#help-box", VerticalScroll)
+        getattr(box, f"scroll_{where}")(animate=False)
 
     def action_close(self) -> None:
         """Close the help."""

@@ -1,0 +1,101 @@
+"""At 80x24 (an SSH laptop terminal) every screen keeps its buttons, keys and panels readable."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import screen_text, wait_for
+
+from tui.app import PtmApp
+from tui.screens.explorer import ExplorerScreen
+from tui.widgets.layer_tree import LayerTree
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+
+
+async def _explorer(pilot) -> ExplorerScreen:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                   and app.screen.query_one(LayerTree).model is not None)
+    await pilot.pause()
+    return app.screen
+
+
+async def test_the_footer_keeps_summary_initialise_and_help_at_80_columns(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot)
+        footer = screen_text(app).splitlines()[-1]
+        for part in ("space Freeze", "u Undo", "/ Search", "s Summary", "i Initialise", "? help",
+                     "^p commands"):
+            assert part in footer, footer
+        assert len(footer.rstrip()) <= 80
+
+
+async def test_j_k_g_G_scroll_the_help_screen(resnet18_workbench):
+    from tui.screens.help import HelpScreen
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        assert "ptm-tui keys: explorer" in screen_text(app)
+        assert "closes this help" not in screen_text(app)  # the list is longer than 24 rows
+        await pilot.press("G")
+        await pilot.pause()
+        assert "closes this help" in screen_text(app)
+        assert "ptm-tui keys: explorer" not in screen_text(app)
+        await pilot.press("g")
+        await pilot.pause()
+        assert "ptm-tui keys: explorer" in screen_text(app)
+        box = app.screen.query_one("#help-box")
+        await pilot.press("j", "j", "j")
+        await pilot.pause()
+        assert box.scroll_y == 3
+        await pilot.press("k")
+        await pilot.pause()
+        assert box.scroll_y == 2
+
+
+async def test_the_edit_history_goes_under_the_panel_at_80_columns(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _explorer(pilot)
+        panel = screen.query_one("#layer-panel")
+        width_before = panel.size.width
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        history = screen.query_one("#edit-history")
+        assert panel.size.width == width_before  # the detail pane keeps its columns
+        assert history.region.width == 80 and history.region.y > panel.region.y
+        assert "no edits yet" in screen_text(app)
+
+
+async def test_the_edit_history_sits_beside_the_panel_at_120_columns(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(120, 35)) as pilot:
+        screen = await _explorer(pilot)
+        await pilot.press("e")
+        await pilot.pause(0.3)
+        panel, history = screen.query_one("#layer-panel"), screen.query_one("#edit-history")
+        assert history.region.x >= panel.region.right and panel.size.width >= 30
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_the_init_dialog_buttons_are_on_screen(resnet18_workbench, size):
+    from textual.widgets import Button
+
+    from tui.screens.init_dialog import InitDialog
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=size) as pilot:
+        await _explorer(pilot)
+        await pilot.press("i")
+        await wait_for(pilot, lambda: isinstance(app.screen, InitDialog))
+        await pilot.pause(0.5)
+        width, height = size
+        for button in app.screen.query(Button):
+            region = button.region
+            assert region.height > 0 and region.bottom <= height and region.right <= width
+        assert "Apply" in screen_text(app) and "Close" in screen_text(app)
