@@ -53,13 +53,14 @@ def layer_details(module: Any, path: str, bins: int = HIST_BINS) -> PanelData:
     if str(next(module.parameters()).device) == "meta":
         return data  # structure only (the weights are still loading): no values to describe
     data.stats = module_stats(module)
-    counts, edges = _module_histogram(module, bins)
-    data.hist_counts, data.hist_edges = counts, edges
+    counts, edges, sampled = _module_histogram(module, bins)
+    data.hist_counts, data.hist_edges, data.hist_values = counts, edges, sampled
+    data.value_count = sum(p.numel() for p in module.parameters())
     return data
 
 
-def _module_histogram(module: Any, bins: int) -> tuple[list[float], list[float]]:
-    """Return the histogram of the parameter values of `module` (finite values only)."""
+def _module_histogram(module: Any, bins: int) -> tuple[list[float], list[float], int]:
+    """Return (counts, edges, values counted) of the parameter values of `module` (finite only)."""
     import torch
 
     from engine.inspect.stats import histogram
@@ -69,5 +70,5 @@ def _module_histogram(module: Any, bins: int) -> tuple[list[float], list[float]]
     with torch.no_grad():
         values = torch.cat([p.detach().reshape(-1)[::step].float().cpu() for p in params])
         counts, edges = histogram(values, bins)
-    return [float(c) for c in counts], [float(e) for e in edges]
+    return [float(c) for c in counts], [float(e) for e in edges], values.numel()
 

@@ -41,6 +41,10 @@ class PanelData:
     """An engine.inspect.stats.LayerStats, or None when the layer has no parameters."""
     hist_counts: list[float] = field(default_factory=list)
     hist_edges: list[float] = field(default_factory=list)
+    hist_values: int = 0
+    """How many values the histogram counts (a strided sample of big layers)."""
+    value_count: int = 0
+    """How many parameter values the layer holds."""
 
 
 class PanelReady(Message):

@@ -20,6 +20,16 @@ def wide_enough(panel: VerticalScroll) -> bool:
     return (panel.size.width or 80) >= 58
 
 
+def histogram_title(data: PanelData) -> str:
+    """Return the histogram's title: whose weights, and how many values the counts are out of."""
+    name = data.path or "the model"
+    if data.hist_values < data.value_count:  # counts are of a sample: say so, they are not totals
+        # (the panel's first line names the layer; a longer title would not fit at 80 columns)
+        return (f"sample of {human_count(data.hist_values)} of "
+                f"{human_count(data.value_count)} weights")
+    return f"weights of {name} ({data.value_count:,} values)"
+
+
 class LayerPanel(VerticalScroll):
     """Details of the layer under the cursor."""
 
@@ -73,10 +83,7 @@ class LayerPanel(VerticalScroll):
         hist = self.query_one("#layer-hist", WeightHistogram)
         hist.display = bool(data.hist_counts)
         if data.hist_counts:
-            count = sum(row[4] for row in data.params)
-            hist.show(data.hist_counts, data.hist_edges,
-                      f"weights of {data.path or 'the model'}" + ("" if data.more_params
-                                                                  else f" ({count:,} values)"))
+            hist.show(data.hist_counts, data.hist_edges, histogram_title(data))
 
     def _params_table(self, data: PanelData) -> Table:
         table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim",
