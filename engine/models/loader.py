@@ -9,12 +9,15 @@ parameters. Tensors a constructor computes (anchors, non-persistent buffers) are
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlparse
+from urllib.request import url2pathname
 
 import torch
 from torch import nn
@@ -22,6 +25,8 @@ from torch import nn
 from engine.errors import BadInput, WorkFailed
 from engine.models import builders, catalog
 from engine.models.weights import (
+    CorruptCheckpoint,
+    UnsafeCheckpoint,
     cached_file,
     download,
     is_url,
@@ -29,6 +34,7 @@ from engine.models.weights import (
     read_state_dict,
     strip_prefixes,
 )
+from engine.models.weights.checks import check_dtypes, is_weights_file, what_it_is
 
 Progress = Callable[[int, int | None], None]
 _WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar", ".pkl")
@@ -62,14 +68,17 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
         model = catalog.build(name, device)
         default = catalog.resolve_weights(name, "default") if info.default_weights else None
         return OpenedModel(model, "random init", input_size_for(info, default, model))
+    if spec.startswith("file://"):  # a local file is opened in place, never copied
+        spec = url2pathname(urlparse(spec).path)
     if is_url(spec):
-        path = cached_file(spec) or download(spec, progress=progress, cancel=cancel)
-        return _open_file(info, path, device, "url", {"url": spec})
+        cached = cached_file(spec)
+        path = cached or download(spec, progress=progress, cancel=cancel)
+        with _dropped_if_refused(None if cached else path):
+            return _open_file(info, path, device, "url", {"url": spec})
     if _looks_like_path(spec, info):
         path = Path(spec).expanduser()
-        if not path.is_file():
-            raise BadInput(f"cannot open weights {spec}",
-                           "it is a folder" if path.is_dir() else "there is no such file",
+        if not is_weights_file(path):
+            raise BadInput(f"cannot open weights {spec}", what_it_is(path),
                            "give a weights file, a URL, default, none or a weights name")
         return _open_file(info, path, device, "file", {"file": str(path)})
     resolved = catalog.resolve_weights(name, spec)
@@ -77,10 +86,22 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
         return open_model(name, "none", device)
     cached = cached_file(resolved.url)
     path = cached or download(resolved.url, progress=progress, cancel=cancel)
-    model = _load_pretrained(info, resolved, path, device)
+    with _dropped_if_refused(None if cached else path):
+        model = _load_pretrained(info, resolved, path, device)
     meta = resolved.to_dict(categories=True)
     return OpenedModel(model, "cached pretrained" if cached else "downloaded",
                        input_size_for(info, resolved, model), meta, path)
+
+
+@contextlib.contextmanager
+def _dropped_if_refused(fetched: Path | None) -> Iterator[None]:
+    """Delete a file just downloaded when reading it is refused, so the cache keeps no bad file."""
+    try:
+        yield
+    except (UnsafeCheckpoint, CorruptCheckpoint):
+        if fetched is not None:
+            fetched.unlink(missing_ok=True)
+        raise
 
 
 def _looks_like_path(spec: str, info: catalog.ModelInfo) -> bool:
@@ -193,6 +214,7 @@ def check_fit(model: nn.Module, state_dict: dict[str, Any], name: str, path: Pat
                 and tuple(given.shape) != tuple(tensor.shape):
             mismatched.append(f"{key} (file {_shape(given)}, model {_shape(tensor)})")
     if not (missing or unexpected or mismatched):
+        check_dtypes(expected, state_dict, Path(path).name)
         for key in counters:  # older files lack batch norm's counter: start it at 0
             state_dict[key] = torch.tensor(0, dtype=torch.long)
         return

@@ -28,14 +28,16 @@ def resolve_target(target: str) -> tuple[str, str | None, str | None]:
     """Return (url, model name or None, weights name or None) for a download target."""
     from engine.errors import BadInput
     from engine.models import catalog
-    from engine.models.weights import is_url
+    from engine.models.weights import file_name, is_download_url
 
-    if is_url(target):
+    if is_download_url(target):
+        file_name(target)  # a malformed URL is bad input here, not a traceback later
         return target, None, None
     if "://" in target:
         scheme = target.split("://", 1)[0]
         raise BadInput(f"cannot download {target}", f"{scheme}:// is not supported, only http(s)://",
-                       "give an http:// or https:// URL, or a model name such as resnet50")
+                       "give an http:// or https:// URL or a model name such as resnet50; "
+                       "a local file is opened in place with --weights PATH")
     name, spec = target, "default"
     head, dot, rest = target.partition(".")
     if dot and ":" not in target and not target.startswith("timm/") \

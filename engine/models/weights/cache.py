@@ -7,7 +7,7 @@ import os
 import re
 import sys
 from pathlib import Path
-from urllib.parse import urlparse
+from urllib.parse import ParseResult, urlparse
 
 from engine.errors import BadInput
 
@@ -40,7 +40,7 @@ def work_dir() -> Path:
 
 def file_name(url: str) -> str:
     """Return the cache file name of `url` (the last part of its path, as torch.hub names it)."""
-    name = os.path.basename(urlparse(url).path)  # exactly as torch.hub names it
+    name = os.path.basename(parse_url(url).path)  # exactly as torch.hub names it
     if not name or name in (".", ".."):
         raise BadInput(
             f"cannot download {url!r}",
@@ -94,5 +94,24 @@ def cached_file(url: str) -> Path | None:
 
 
 def is_url(text: str) -> bool:
-    """Return whether `text` is a URL we can download (http, https or file)."""
-    return urlparse(str(text)).scheme in ("http", "https", "file")
+    """Return whether `text` is a URL (http, https or file; a malformed one too, to be refused)."""
+    try:
+        return urlparse(str(text)).scheme in ("http", "https", "file")
+    except ValueError:  # e.g. an unclosed IPv6 bracket: still meant as a URL
+        return str(text).lower().startswith(("http://", "https://", "file://"))
+
+
+def is_download_url(text: str) -> bool:
+    """Return whether `text` is an http(s) URL, the only kind that is downloaded."""
+    return is_url(text) and str(text).lower().startswith(("http://", "https://"))
+
+
+def parse_url(url: str) -> ParseResult:
+    """Return the parts of `url`; BadInput (not a ValueError) when it is malformed."""
+    try:
+        parts = urlparse(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as error:
+        raise BadInput(f"cannot download {url!r}", f"it is not a valid URL ({error})",
+                       "check the URL: e.g. http://[::1]:8000/resnet18-f37072fd.pth") from None
+    return parts

@@ -17,11 +17,13 @@ from pathlib import Path
 from typing import Any
 
 from engine.atomic import atomic_write, atomic_write_text
+from engine.errors import BadInput
 from engine.models.weights.cache import (
     MIRROR_ENV,
     cache_dir,
     file_name,
     hash_prefix,
+    is_download_url,
     mirror_url,
     sha256_of,
     work_dir,
@@ -59,6 +61,9 @@ def download(
     timeout: float = TIMEOUT_S,
 ) -> Path:
     """Return the cached path of `url`, downloading it first when it is not cached yet."""
+    if not is_download_url(url):
+        raise BadInput(f"cannot download {url}", "only http:// and https:// URLs are downloaded",
+                       "open a local file in place with --weights PATH instead of copying it")
     name = file_name(url)
     target = cache_dir() / name
     if target.is_file():

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import BadInput
 from engine.models.weights.cache import cached_file, is_url
+from engine.models.weights.checks import check_tensors, is_weights_file, what_it_is
 from engine.models.weights.errors import CorruptCheckpoint, UnsafeCheckpoint
 
 if TYPE_CHECKING:
@@ -32,9 +33,18 @@ _MODEL_MODULES = ("torch.nn.modules.", "torchvision.models.", "timm.models.")
 def read_state_dict(path_or_url: str | os.PathLike[str], map_location: Any = "cpu",
                     mmap: bool = True) -> dict[str, torch.Tensor]:
     """Return the state dict in a weights file or URL (common layouts, prefixes stripped)."""
-    path = local_weights_path(path_or_url)
-    checkpoint = read_checkpoint(path, map_location=map_location, mmap=mmap)
-    return strip_prefixes(find_state_dict(checkpoint, source=path.name))
+    text = os.fspath(path_or_url)
+    fresh = is_url(text) and cached_file(text) is None
+    path = local_weights_path(text)
+    try:
+        checkpoint = read_checkpoint(path, map_location=map_location, mmap=mmap)
+    except (UnsafeCheckpoint, CorruptCheckpoint):
+        if fresh:  # just downloaded and refused: the cache must not keep it
+            path.unlink(missing_ok=True)
+        raise
+    state_dict = strip_prefixes(find_state_dict(checkpoint, source=path.name))
+    check_tensors(state_dict, _shown(path.name))
+    return state_dict
 
 
 def local_weights_path(path_or_url: str | os.PathLike[str]) -> Path:
@@ -45,9 +55,8 @@ def local_weights_path(path_or_url: str | os.PathLike[str]) -> Path:
 
         return cached_file(text) or download(text)
     path = Path(text).expanduser()
-    if not path.is_file():
-        why = "it is a folder" if path.is_dir() else "there is no such file"
-        raise BadInput(f"cannot read weights from {text}", why,
+    if not is_weights_file(path):
+        raise BadInput(f"cannot read weights from {_shown(text)}", what_it_is(path),
                        "give the path of a .pth, .pt, .bin, .ckpt or .safetensors file, or a URL")
     return path
 
@@ -103,6 +112,9 @@ def read_checkpoint(path: str | os.PathLike[str], map_location: Any = "cpu",
     import torch
 
     try:
+        if not _utf8(path):  # torch's file reader takes UTF-8 names only: hand it an open file
+            with open(path, "rb") as handle:
+                return torch.load(handle, map_location=map_location, weights_only=True)
         return torch.load(path, map_location=map_location, weights_only=True,
                           mmap=mmap and kind == "zip")
     except pickle.UnpicklingError as error:
@@ -128,9 +140,28 @@ def _read_safetensors(path: Path, map_location: Any) -> dict[str, Any]:
 
     device = map_location if isinstance(map_location, str) else str(map_location or "cpu")
     try:
+        if not _utf8(path):  # safetensors takes UTF-8 names only: read the bytes ourselves
+            from safetensors.torch import load
+
+            tensors = load(path.read_bytes())
+            return {k: v.to(device) for k, v in tensors.items()}
         return load_file(path, device=device)
     except Exception as error:
         raise _corrupt(path, error) from None
+
+
+def _utf8(path: Path) -> bool:
+    """Return whether the path can be encoded as UTF-8 (a Linux name can hold any bytes)."""
+    try:
+        str(path).encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _shown(name: str) -> str:
+    """Return a file name fit to print: bytes that are not UTF-8 shown as \\xNN."""
+    return os.fsencode(name).decode("utf-8", "backslashreplace")
 
 
 def _pickles_truncated(path: Path, count: int = 4) -> bool:
