@@ -7,7 +7,9 @@ import inspect
 from functools import lru_cache
 from typing import Any
 
+import torch
 from torch import nn
+from torch.overrides import TorchFunctionMode
 
 from engine.errors import BadInput
 
@@ -140,10 +142,54 @@ def _build(node: ast.Call, text: str) -> nn.Module:
         ) from error
 
 
+MAX_PARAMETERS = 1_000_000_000
+"""A module expression with more parameters and buffers (4 GB in float32) is refused before it is built."""
+
+MAX_TENSOR_CALLS = 20_000
+"""Torch calls a structure-only build may make; nn.Transformer with 96 layers makes ~19k, while
+LSTM(1, 1, num_layers=200000000) would take hours (its constructor is quadratic in the layers)."""
+
+
+class _TooSlow(Exception):
+    """Raised inside a constructor when it has made more torch calls than MAX_TENSOR_CALLS."""
+
+
+class _CallBudget(TorchFunctionMode):
+    """Stops a constructor after `limit` torch calls."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__()
+        self.left = limit
+
+    def __torch_function__(self, func: Any, types: Any, args: Any = (), kwargs: Any = None) -> Any:
+        self.left -= 1
+        if self.left < 0:
+            raise _TooSlow
+        return func(*args, **(kwargs or {}))
+
+
+def _checked_skeleton(body: ast.Call, source: str) -> nn.Module:
+    """Return the module built on meta, after refusing one too slow or too large to build for real."""
+    try:
+        with torch.device("meta"), _CallBudget(MAX_TENSOR_CALLS):
+            module = _build(body, source)
+    except _TooSlow:
+        raise BadInput(f"cannot use the module expression {source!r}: building it would take too long",
+                       f"its constructor makes more than {MAX_TENSOR_CALLS:,} tensor operations "
+                       "(thousands of layers)", "use fewer layers") from None
+    count = sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
+    if count > MAX_PARAMETERS:
+        raise BadInput(f"cannot use the module expression {source!r}: it has {count:,} parameters "
+                       f"({count * 4 / 1e9:,.1f} GB in float32)",
+                       f"the limit is {MAX_PARAMETERS:,} parameters", "use smaller sizes")
+    return module
+
+
 def parse_module(text: str, device: str | None = None) -> nn.Module:
     """Return the nn.Module that a constructor expression such as `Linear(4096, 17)` describes.
 
-    `device="meta"` builds only its structure: no memory, so checking `Linear(99999, 99999)` is free.
+    The expression is first built on meta (no memory) and refused when it has more than
+    MAX_PARAMETERS values or its constructor would run for minutes; `device="meta"` stops there.
     """
     source = (text or "").strip()
     if not source:
@@ -151,9 +197,13 @@ def parse_module(text: str, device: str | None = None) -> nn.Module:
     try:
         tree = ast.parse(source, mode="eval")
     except SyntaxError as error:
+        shown = source if len(source) <= 80 else source[:77] + "..."
         raise BadInput(
-            f"cannot read the module expression {source!r}", f"syntax error: {error.msg}", _FIX
+            f"cannot read the module expression {shown!r}", f"syntax error: {error.msg}", _FIX
         ) from error
+    except (RecursionError, MemoryError):
+        raise BadInput(f"cannot read the module expression {source[:77] + '...'!r}",
+                       "it is nested too deeply", _FIX) from None
     body = tree.body
     if not isinstance(body, ast.Call):
         raise _refuse(
@@ -161,10 +211,11 @@ def parse_module(text: str, device: str | None = None) -> nn.Module:
             f"{ast.unparse(body)!r} is not a constructor call",
             "the expression must call a torch.nn class",
         )
+    skeleton = _checked_skeleton(body, source)
+    if device == "meta":
+        return skeleton
     if device is None:
         return _build(body, source)
-    import torch
-
     with torch.device(device):
         return _build(body, source)
 

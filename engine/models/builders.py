@@ -273,6 +273,10 @@ def build_user(spec: str, device: str, num_classes: int | None = None, **extra: 
     except TypeError as error:
         raise BadInput(f"cannot call {spec} with {_show(kwargs)}", str(error),
                        "give it defaults for every argument, or wrap it in a factory") from error
+    except SystemExit as error:  # e.g. "sys:exit": it would end ptm-tui with exit 0, silently
+        raise BadInput(f"{spec} tried to exit the program instead of returning an nn.Module",
+                       f"it raised SystemExit({error.code!r})",
+                       "name an nn.Module class or a function that returns one") from None
     except Exception as error:
         raise WorkFailed(f"building {spec} failed", f"{type(error).__name__}: {error}",
                          "fix the error in the model's constructor") from error

@@ -91,6 +91,28 @@ def test_describe_counts_parameters():
     assert "(40 parameters)" in describe(parse_module("Linear(4, 8)"))
 
 
-def test_meta_build_checks_a_huge_module_without_allocating_it():
-    module = parse_module("Linear(100000, 100000)", device="meta")  # 40 GB if built for real
-    assert module.weight.is_meta and module.weight.shape == (100000, 100000)
+def test_meta_build_checks_a_module_without_allocating_it():
+    module = parse_module("Linear(30000, 30000)", device="meta")  # 3.6 GB if built for real
+    assert module.weight.is_meta and module.weight.shape == (30000, 30000)
+
+
+def test_a_module_of_gigabytes_is_refused_from_its_parameter_count():
+    with pytest.raises(BadInput) as caught:
+        parse_module("Linear(100000, 100000)")  # 40 GB: counted on meta, never allocated
+    count = sum(p.numel() for p in nn.Linear(100000, 100000, device="meta").parameters())
+    assert f"{count:,} parameters" in caught.value.message and "40.0 GB" in caught.value.message
+    assert parse_module("Linear(100, 100)").weight.device.type == "cpu"  # small ones are built
+
+
+def test_a_module_that_would_take_hours_to_build_is_refused_in_seconds():
+    import time
+
+    start = time.perf_counter()
+    with pytest.raises(BadInput) as caught:
+        parse_module("LSTM(1, 1, num_layers=200000000)")
+    assert time.perf_counter() - start < 30
+    assert "would take too long" in caught.value.message and "fewer layers" in caught.value.fix
+    big = parse_module("Transformer(num_encoder_layers=48, num_decoder_layers=48)", device="meta")
+    assert sum(p.numel() for p in big.parameters()) == sum(
+        p.numel() for p in nn.Transformer(num_encoder_layers=48, num_decoder_layers=48,
+                                          device="meta").parameters())
