@@ -99,3 +99,38 @@ async def test_the_init_dialog_buttons_are_on_screen(resnet18_workbench, size):
             region = button.region
             assert region.height > 0 and region.bottom <= height and region.right <= width
         assert "Apply" in screen_text(app) and "Close" in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+async def test_the_load_report_shows_whole_shapes_and_keeps_its_buttons(tmp_path, size):
+    import torch
+    import torchvision
+    from textual.widgets import Button
+
+    from engine.edit.save import save_weights
+    from engine.edit.workbench import Workbench
+    from tui.screens.weights_dialogs import LoadWeightsDialog
+
+    torch.manual_seed(0)
+    donor = torchvision.models.resnet50(num_classes=3)  # 25 shape mismatches with resnet18
+    save_weights(donor, tmp_path / "donor.pth")
+    model = torchvision.models.resnet18()
+    app = PtmApp(workbench=Workbench(model=model, name="resnet18"))
+    async with app.run_test(size=size) as pilot:
+        await _explorer(pilot)
+        await pilot.press("W")
+        await wait_for(pilot, lambda: isinstance(app.screen, LoadWeightsDialog))
+        await pilot.press(*str(tmp_path / "donor.pth"), "enter")
+        await wait_for(pilot, lambda: "loaded" in screen_text(app), timeout=60)
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        # the first mismatched rows, with both shapes whole, as torch reports them
+        key = "layer1.0.conv1.weight"
+        donor_shape = "x".join(map(str, donor.state_dict()[key].shape))
+        model_shape = "x".join(map(str, model.state_dict()[key].shape))
+        row = next(line for line in text.splitlines() if key in line)
+        assert f" {donor_shape} " in row and f" {model_shape} " in row
+        width, height = size
+        for button in app.screen.query(Button):
+            assert button.region.height > 0 and button.region.bottom <= height
+            assert button.region.right <= width

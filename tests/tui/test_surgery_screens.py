@@ -139,7 +139,7 @@ async def test_load_weights_shows_the_report_table_and_is_undoable(bench, tmp_pa
         assert "2 shape-mismatched" in _preview(app)
         table = app.screen.query_one("#report", DataTable)
         assert table.row_count == keys
-        assert table.get_row_at(0)[0] == "mismatched" and table.get_row_at(0)[2] == "[3, 512]"
+        assert table.get_row_at(0)[0] == "mismatched" and table.get_row_at(0)[2] == "3x512"
         await pilot.press("escape")
         await pilot.pause()
     assert app.result["op"] == "load_partial"

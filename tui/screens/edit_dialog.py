@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -19,8 +20,9 @@ PREVIEW_DELAY_S = 0.15
 
 _CSS = """
 {name} {{ align: center middle; }}
-{name} .surgery-box {{ width: 90; max-width: 100%; height: auto; max-height: 95%;
-                       border: thick $primary; background: $surface; padding: 0 1; }}
+{name} .surgery-box {{ width: 90; max-width: 100%; height: auto; max-height: 100%;
+                       border: thick $primary; background: $surface; padding: 0 1;
+                       overflow-y: auto; }}
 {name} .surgery-title {{ text-style: bold; margin-bottom: 1; }}
 {name} .surgery-muted {{ color: $text-muted; }}
 {name} .surgery-preview {{ height: auto; min-height: 2; margin-top: 1; }}
@@ -28,14 +30,18 @@ _CSS = """
 {name} .surgery-preview.-good {{ color: $success; }}
 {name} .surgery-row {{ height: auto; }}
 {name} .surgery-row > Vertical {{ width: 1fr; height: auto; }}
-{name} .surgery-buttons {{ height: auto; margin-top: 1; }}
+{name} .surgery-buttons {{ height: auto; dock: bottom; }}
 {name} .surgery-buttons Button {{ margin-right: 1; }}
 {name} DataTable {{ height: auto; max-height: 16; }}
 """
 
 
 def dialog_css(name: str) -> str:
-    """Return the surgery dialogs' CSS for the screen class `name`."""
+    """Return the surgery dialogs' CSS for the screen class `name`.
+
+    The buttons are docked at the bottom of the box and the rest scrolls, so a long report or a
+    short terminal never pushes them off the screen.
+    """
     return _CSS.format(name=name)
 
 
@@ -48,7 +54,7 @@ def one_line(module: Any) -> str:
 def show_in_preview(screen: Any, text: str, ok: bool | None) -> None:
     """Draw `text` in the screen's #preview line: red when ok is False, green when True."""
     preview = screen.query_one("#preview", Static)
-    preview.update(text)
+    preview.update(Text(text))  # plain text: paths, file contents and expressions carry brackets
     preview.set_class(ok is False, "-bad")
     preview.set_class(ok is True, "-good")
 

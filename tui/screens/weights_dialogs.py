@@ -16,6 +16,33 @@ from tui.screens.base import error_text, worker_running
 from tui.screens.edit_dialog import dialog_css, show_in_preview
 
 
+def short_shape(text: str) -> str:
+    """Return a report's shape `[64, 3, 7, 7]` as `64x3x7x7` (shape columns stay narrow)."""
+    return "x".join(part.strip() for part in text.strip("[]").split(",")) if text.startswith("[") \
+        else text
+
+
+def report_table(rows: list[tuple[str, str, str, str]], width: int
+                 ) -> tuple[list[tuple[str, int]], list[tuple[str, ...]]]:
+    """Return ((label, width) columns, rows) of a load report fitted into `width` cells.
+
+    Shapes are shown whole; the key column gets what is left and long keys lose their start
+    (`…layer4.1.conv2.weight`: the end names the tensor). Below 60 cells the model-shape column
+    is dropped first (a mismatched row's checkpoint shape still shows what the file holds).
+    """
+    rows = [(status, key, short_shape(ckpt), short_shape(model)) for status, key, ckpt, model in rows]
+    labels = ["status", "key", "checkpoint", "model"]
+    widths = [max([len(label), *(len(row[i]) for row in rows)]) for i, label in enumerate(labels)]
+    if width < 60:
+        labels, widths, rows = labels[:3], widths[:3], [row[:3] for row in rows]
+    padding = 2 * len(labels) + 4  # a cell each side of every column; the two scrollbars
+    key_room = max(12, width - padding - sum(widths) + widths[1])
+    widths[1] = min(widths[1], key_room)
+    rows = [(row[0], row[1] if len(row[1]) <= key_room else "…" + row[1][-(key_room - 1):], *row[2:])
+            for row in rows]
+    return list(zip(labels, widths, strict=True)), rows
+
+
 class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
     """Load a weights file into the model (by name and shape) and show the report as a table."""
 
@@ -46,9 +73,7 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
 
     def on_mount(self) -> None:
         """Prepare the table and focus the path box."""
-        table = self.query_one("#report", DataTable)
-        table.add_columns("status", "key", "checkpoint", "model")
-        table.display = False
+        self.query_one("#report", DataTable).display = False
         self.query_one("#source", Input).focus()
 
     @on(Input.Submitted, "#source")
@@ -85,9 +110,13 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
         warnings = "\n".join(getattr(report, "warnings", []) or [])
         show_in_preview(self, text + (f"\n{warnings}" if warnings else ""), ok=ok)
         table = self.query_one("#report", DataTable)
-        table.clear()
+        table.clear(columns=True)
         if report is not None:
-            table.add_rows(report.rows())
+            width = self.query_one(".surgery-box").content_region.width or 60
+            columns, rows = report_table(report.rows(), width)
+            for label, column_width in columns:
+                table.add_column(label, width=column_width)
+            table.add_rows(rows)
             table.display = True
 
     @on(Button.Pressed, "#close")
@@ -113,6 +142,8 @@ class SaveDialog(ModalScreen[Path | None]):
         self.what = what
         default = f"{workbench.name.replace('/', '_').replace(':', '_')}"
         self.path = path or (f"{default}.toml" if what == "recipe" else f"{default}.safetensors")
+        self._overwrite: Path | None = None
+        """The existing file the user was warned about (saving to it again overwrites it)."""
 
     def compose(self) -> ComposeResult:
         """Path box, status line and buttons."""
@@ -137,12 +168,28 @@ class SaveDialog(ModalScreen[Path | None]):
     @on(Input.Submitted, "#path")
     @on(Button.Pressed, "#save")
     def action_save(self) -> None:
-        """Save in a thread (the file appears atomically)."""
-        path = self.query_one("#path", Input).value.strip()
-        if not path:
+        """Save in a thread (the file appears atomically); an existing file is overwritten only
+        when asked twice."""
+        text = self.query_one("#path", Input).value.strip()
+        if not text:
             return
-        self.query_one("#preview", Static).update(f"saving {path}...")
-        self.save(Path(path).expanduser())
+        path = Path(text).expanduser().absolute()
+        if path.exists() and path != self._overwrite:
+            self._overwrite = path
+            self.query_one("#save", Button).label = "Overwrite"
+            show_in_preview(self, f"{path} already exists: press enter (or Overwrite) again to "
+                            "replace it, or change the name", ok=False)
+            return
+        show_in_preview(self, f"saving {path}...", ok=None)
+        self.save(path)
+
+    @on(Input.Changed, "#path")
+    def _path_changed(self) -> None:
+        """A new name asks again before overwriting."""
+        if self._overwrite is not None:
+            self._overwrite = None
+            self.query_one("#save", Button).label = "Save"
+            show_in_preview(self, "", ok=None)
 
     @work(thread=True, exclusive=True, group="save", exit_on_error=False, name="save")
     def save(self, path: Path) -> None:
