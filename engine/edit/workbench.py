@@ -36,12 +36,25 @@ class _Undo:
     """Bytes the copy holds beyond the live model, measured when the edit was applied."""
     dropped: bool = False
     """True once its copy was let go to stay inside the undo memory budget."""
+    parts: list[_Undo] | None = None
+    """The edits of a compound step (one key press): undone and redone together."""
+
+    @property
+    def edits(self) -> list[Edit]:
+        """The recipe edits this step stands for (several for a compound step)."""
+        return [part.edit for part in self.parts] if self.parts is not None else [self.edit]
 
     def drop(self) -> None:
         """Let go of the saved copy: the edit stays in the recipe but can no longer be undone."""
         self.module = self.flags = self.values = None
         self.size = 0
         self.dropped = True
+        for part in self.parts or []:
+            part.drop()
+
+    def changed_nothing(self) -> bool:
+        """True for a freeze/unfreeze that found every flag already as it asked."""
+        return self.flags is not None and all(p.requires_grad == flag for p, flag in self.flags)
 
 
 UNDO_BUDGET_MB = 2048
@@ -173,13 +186,23 @@ class Workbench:
 
     @property
     def edits(self) -> list[Edit]:
-        """The edits in force, oldest first."""
-        return [record.edit for record in self._done]
+        """The edits in force, oldest first (a compound step's edits one by one, as in a recipe)."""
+        return [edit for record in self._done for edit in record.edits]
 
     @property
     def history(self) -> list[tuple[Edit, str]]:
-        """The edits in force with their one-line summaries, oldest first."""
+        """The steps in force with their one-line summaries, oldest first: one per key press
+        (a compound step's edit carries its parts under "edits")."""
         return [(record.edit, record.summary) for record in self._done]
+
+    @property
+    def source_now(self) -> str:
+        """Where the weights come from now, in words: the last weights file loaded, else `source`."""
+        for edit in reversed(self.edits):
+            if edit.get("op") == "load_partial":
+                name = str(edit.get("source", "")).replace("\\", "/").rstrip("/").rpartition("/")[2]
+                return f"loaded {name or edit.get('source')}"
+        return self.source
 
     @property
     def busy(self) -> bool:
@@ -235,9 +258,54 @@ class Workbench:
     def apply(self, edit: Edit, index: int | None = None) -> str:
         """Apply one edit; on any failure restore the model exactly and re-raise. Return its summary."""
         with self._one_at_a_time(f"apply {edit.get('op')!r}"):
-            return self._apply(edit, index)
+            record = self._apply(edit, index)
+            self._record(record)
+            return record.summary
 
-    def _apply(self, edit: Edit, index: int | None) -> str:
+    def apply_all(self, edits: list[Edit], summary: str = "") -> str:
+        """Apply several edits as one step (one entry in the history, one undo); all or none.
+
+        Edits that change nothing (a freeze of frozen layers) are left out. Return the step's
+        summary (`summary`, else its parts' joined), or say that nothing changed.
+        """
+        with self._one_at_a_time("apply several edits"):
+            parts: list[_Undo] = []
+            try:
+                for edit in edits:
+                    part = self._apply(edit, None, seed_index=len(self.edits) + len(parts))
+                    if part.changed_nothing():
+                        self._restore(part)  # nothing to undo (flags only)
+                    else:
+                        parts.append(part)
+            except Exception:
+                for part in reversed(parts):
+                    self._restore(part)
+                raise
+            if not parts:
+                return "nothing changed: " + ", ".join(
+                    f"{e.get('op')} {e.get('target', '')}".rstrip() for e in edits)
+            if len(parts) == 1:
+                self._record(parts[0])
+                return parts[0].summary
+            ops = {part.edit.get("op") for part in parts}
+            step: Edit = {"op": ops.pop() if len(ops) == 1 else "edits",
+                          "target": ", ".join(str(p.edit.get("target", "")) for p in parts),
+                          "edits": [part.edit for part in parts]}
+            record = _Undo(edit=step, path="", parts=parts,
+                           summary=summary or "; ".join(part.summary for part in parts),
+                           size=sum(part.size for part in parts))
+            self._record(record)
+            return record.summary
+
+    def _record(self, record: _Undo) -> None:
+        """Put an applied step in the history (redo's list is gone) within the undo budget."""
+        self._done.append(record)
+        self._undone.clear()
+        self._keep_undo_in_budget()
+
+    def _apply(self, edit: Edit, index: int | None, seed_index: int | None = None) -> _Undo:
+        """Apply one edit and return its undo record (not yet in the history); on any failure
+        restore the model exactly and re-raise."""
         op = get_op(edit, index)
         try:
             path = op.scope(self.model, edit)
@@ -261,7 +329,9 @@ class Workbench:
         before_root = self.model
         try:
             with torch.random.fork_rng(devices=[]):
-                torch.manual_seed(self.seed * 1_000_003 + len(self._done))
+                # seeded by the edit's place in the recipe, so a replay gives the same weights
+                where = len(self.edits) if seed_index is None else seed_index
+                torch.manual_seed(self.seed * 1_000_003 + where)
                 record.summary = op.apply(self, record.edit)
             if op.check_shapes:
                 from engine.edit.shapecheck import check_forward
@@ -275,13 +345,15 @@ class Workbench:
             raise WorkFailed(f"edit {edit.get('op')!r} failed", str(error),
                              "the model is unchanged; check the edit's arguments") from error
         self._measure(record)
-        self._done.append(record)
-        self._undone.clear()
-        self._keep_undo_in_budget()
-        return record.summary
+        return record
 
     def _measure(self, record: _Undo) -> None:
         """Set record.size: what its copy holds beyond the live model (flags cost nothing)."""
+        if record.parts is not None:
+            for part in record.parts:
+                self._measure(part)
+            record.size = sum(part.size for part in record.parts)
+            return
         if record.flags is not None:
             record.size = 0
             return
@@ -307,9 +379,16 @@ class Workbench:
             if not record.dropped:
                 record.drop()
 
-    def _restore(self, record: _Undo) -> None:
-        """Put back what `record` saved, keeping the current state in it (so undo/redo swap)."""
-        if record.flags is not None:
+    def _restore(self, record: _Undo, forward: bool = False) -> None:
+        """Put back what `record` saved, keeping the current state in it (so undo/redo swap).
+
+        A compound step's parts are put back newest first for undo, oldest first (`forward`)
+        for redo.
+        """
+        if record.parts is not None:
+            for part in (record.parts if forward else reversed(record.parts)):
+                self._restore(part)
+        elif record.flags is not None:
             current = [(p, p.requires_grad) for p, _ in record.flags]
             _set_flags(record.flags)
             record.flags = current
@@ -352,7 +431,7 @@ class Workbench:
             if not self._undone:
                 return None
             record = self._undone[-1]
-            self._restore(record)
+            self._restore(record, forward=True)
             self._undone.pop()
             self._done.append(record)
             self._measure(record)

@@ -256,6 +256,19 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
             return
         self.applying = str(edit.get("op", "the edit"))
         self.notify(f"applying {self.applying}...", timeout=2)
+    def apply_steps(self, edits: list[dict[str, Any]], summary: str = "") -> bool:
+        """Apply several edits as one step (one history entry, one `u`); return False (and say
+        why) when any is refused, leaving the model as it was."""
+        if self.edit_busy():
+            return False
+        try:
+            done, ok = self.workbench.apply_all(edits, summary), True
+        except PtmError as error:
+            done, ok = error.message, False
+        step = self.workbench.history[-1][0] if ok and self.workbench.history else None
+        self._show_result(step or {"op": edits[0].get("op")}, done, ok)
+        return ok
+
         self._apply_worker(edit)
 
     @work(thread=True, group="edit", exit_on_error=False, name="apply edit")
@@ -291,23 +304,36 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         tree = self.query_one(LayerTree)
         if tree.model is not self.workbench.model:
             tree.model = self.workbench.model
-        if edit is not None and edit.get("op") in ("freeze", "unfreeze"):
-            tree.refresh_flags(edit.get("target", ""))
-            self._apply_bn_setting(edit.get("target", ""))
+        parts = [] if edit is None else edit.get("edits") or [edit]  # a compound step: its parts
+        ops = {part.get("op") for part in parts}
+        if parts and ops <= {"freeze", "unfreeze"}:
+            for part in parts:
+                tree.refresh_flags(part.get("target", ""))
+                self._apply_bn_setting(part.get("target", ""))
         else:
             tree.refresh_all()
         self._update_header()
-        if edit is None or edit.get("op") not in ("freeze", "unfreeze", "init"):
+        if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
         path = self.current_path
-        if path is not None:
-            self._show_panel(path)
+        if path is None:
+            return
+        modules = self.query_one(LayerTree)._modules
+        while path and path not in modules:
+            path = path.rpartition(".")[0]
+        self._show_panel(path)
 
     def _update_header(self) -> None:
         total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
         wb = self.workbench
-        self.query_one(ModelHeader).show(self.model_name, wb.source, total, trainable,
-                                         self.device, len(wb.edits))
+        self._show_cursor_panel()
+        self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
+        # redraws (a deleted layer's node is gone)
+
+    def _show_cursor_panel(self) -> None:
+        """Show the layer under the cursor, or its nearest ancestor still in the model."""
+        self.query_one(ModelHeader).show(self.model_name, wb.source_now, total, trainable,
+                                         self.device, len(wb.history))
 
     # --- the panel -----------------------------------------------------------------------
 

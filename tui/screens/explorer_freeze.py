@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-from engine.errors import PtmError
 from tui.screens.base import error_text
 from tui.widgets.layer_tree import LayerTree
 
@@ -42,21 +41,12 @@ class FreezeActions:
         from engine.edit.freeze import trainable_blocks_before
 
         top = path.split(".")[0]
-        tree = self.query_one(LayerTree)
         targets = trainable_blocks_before(self.workbench.model, top)
         if not targets:
             self.notify(f"nothing to freeze before {top}", timeout=3)
             return
-        for name in targets:
-            try:
-                self.workbench.apply({"op": "freeze", "target": name})
-            except PtmError as error:
-                self.notify(error.message, severity="error")
-                break
-            tree.refresh_flags(name)
-            self._apply_bn_setting(name)
-        self.refresh_after_edit({"op": "freeze", "target": targets[-1]})
-        self.notify(f"froze {', '.join(targets)} (everything before {top})", timeout=4)
+        self.apply_steps([{"op": "freeze", "target": name} for name in targets],
+                         f"froze {', '.join(targets)} (everything before {top})")
 
     def action_unfreeze_all(self: ExplorerScreen) -> None:
         """Unfreeze every parameter."""
@@ -133,8 +123,7 @@ class FreezeActions:
         from tui.screens.freeze_presets import FreezePresetDialog
 
         def done(edits: list[dict[str, Any]] | None) -> None:
-            for edit in edits or []:
-                if not self.apply_edit(edit):
-                    break
+            if edits:
+                self.apply_steps(edits)
 
         self.app.push_screen(FreezePresetDialog(self.workbench), callback=done)
