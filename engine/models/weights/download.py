@@ -8,9 +8,11 @@ import http.client
 import os
 import re
 import shutil
+import socket
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -29,6 +31,7 @@ from engine.models.weights.cache import (
     work_dir,
 )
 from engine.models.weights.errors import DownloadCancelled, DownloadFailed
+from engine.models.weights.guidance import ways_on
 
 try:
     import fcntl
@@ -39,12 +42,18 @@ Progress = Callable[[int, "int | None"], None]
 
 CHUNK = 1 << 18
 TIMEOUT_S = 60.0
+MIN_RATE = 4096.0  # bytes per second, judged over RATE_WINDOW_S (PTM_DOWNLOAD_MIN_RATE)
+RATE_WINDOW_S = 30.0  # (PTM_DOWNLOAD_STALL_S)
 USER_AGENT = "ptm-tui (torch.hub compatible)"
 _CONTENT_RANGE = re.compile(r"bytes\s+(?:(\d+)-\d+|\*)/(\d+|\*)")
 
 
 class _Interrupted(Exception):
     """One attempt ended early (connection dropped, body shorter than announced)."""
+
+
+class _Crawling(Exception):
+    """The server sends too slowly to finish in any useful time; give up, keep the part."""
 
 
 class _Rejected(Exception):
@@ -168,25 +177,41 @@ def _fetch(source: str, partial: Path, progress: Progress | None,
            cancel: threading.Event | None, attempts: int, timeout: float) -> bool:
     """Stream `source` into `partial`, resuming with Range requests; return True if resumed."""
     last_error = ""
+    tried = 0
     for attempt in range(attempts):
         if attempt:
             time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
+        tried += 1
         try:
             return _attempt(source, partial, progress, cancel, timeout)
         except _Interrupted as error:
             last_error = str(error)
+            if isinstance(error.__cause__, _Unresolved):
+                break  # a name that does not resolve will not resolve in a second either
+        except _Crawling as error:
+            last_error = str(error)
+            break
     have = partial.stat().st_size if partial.exists() else 0
+    times = f"tried {tried} time{'s' if tried > 1 else ''}"
     if not have:
-        raise DownloadFailed(
-            f"cannot download {source}", f"{last_error} (tried {attempts} times)",
-            f"check the network, or point {MIRROR_ENV}=http://host/path/ at a mirror of "
-            "https://download.pytorch.org/models/ you can reach",
-        )
+        raise DownloadFailed(f"cannot download {source}", f"{last_error} ({times})", ways_on())
     raise DownloadFailed(
         f"download of {source} did not complete",
-        f"{last_error} (tried {attempts} times; {have} bytes kept for resuming)",
-        "check the network and run the same command again: it resumes where it stopped",
+        f"{last_error} ({times}; {have} bytes kept for resuming)",
+        "check the network and run the same command again: it resumes where it stopped; "
+        + ways_on(),
     )
+
+
+class _Unresolved(Exception):
+    """The server's host name does not resolve (no DNS, air-gapped)."""
+
+
+def _pace_limits() -> tuple[float, float]:
+    """Return (minimum bytes per second, seconds measured) below which a download gives up."""
+    rate = float(os.environ.get("PTM_DOWNLOAD_MIN_RATE", "") or MIN_RATE)
+    window = float(os.environ.get("PTM_DOWNLOAD_STALL_S", "") or RATE_WINDOW_S)
+    return rate, window
 
 
 def _attempt(source: str, partial: Path, progress: Progress | None,
@@ -220,6 +245,10 @@ def _attempt(source: str, partial: Path, progress: Progress | None,
         ) from None
     except (urllib.error.URLError, OSError, http.client.HTTPException) as error:
         reason = getattr(error, "reason", error)
+        if isinstance(reason, socket.gaierror):
+            host = urllib.parse.urlparse(source).hostname
+            raise _Interrupted(f"the host {host} does not resolve ({reason.strerror or reason}): "
+                               "no network or no DNS here") from _Unresolved()
         raise _Interrupted(f"cannot reach the server ({reason})") from None
     with response:
         status = getattr(response, "status", None) or 200
@@ -244,12 +273,23 @@ def _attempt(source: str, partial: Path, progress: Progress | None,
         done = offset
         if progress is not None:
             progress(done, total)
+        min_rate, window = _pace_limits()
+        mark_time, mark_done = time.monotonic(), done
         with _writing(partial, mode) as handle:
             while True:
                 if cancel is not None and cancel.is_set():
                     raise DownloadCancelled(f"download of {source} cancelled")
+                now = time.monotonic()
+                if now - mark_time >= window:  # judge the pace over each window of time
+                    rate = (done - mark_done) / (now - mark_time)
+                    if rate < min_rate:
+                        raise _Crawling(
+                            f"the server sent {done - mark_done} bytes in the last "
+                            f"{now - mark_time:.0f} s ({rate / 1024:.1f} KiB/s, below the minimum "
+                            f"{min_rate / 1024:.1f} KiB/s set by PTM_DOWNLOAD_MIN_RATE)")
+                    mark_time, mark_done = now, done
                 try:
-                    block = response.read(CHUNK)
+                    block = response.read1(CHUNK)  # whatever has arrived: progress as it comes
                 except (OSError, http.client.HTTPException) as error:
                     raise _Interrupted(f"the connection broke after {done} bytes "
                                        f"({type(error).__name__})") from None
@@ -326,4 +366,4 @@ def _fix_for(source: str) -> str:
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if mirror and source.startswith(mirror):
         return f"check the mirror set in {MIRROR_ENV}={mirror} (it serves {source}) or unset it"
-    return "check the URL, or download the file yourself and pass its path"
+    return "check the URL; " + ways_on()
