@@ -249,13 +249,6 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         self._show_result(edit, summary, ok, quiet)
         return ok
 
-    def apply_in_background(self, edit: dict[str, Any]) -> None:
-        """Apply an edit that takes a moment (surgery: a copy, a meta shape check) in a worker,
-        so the UI keeps moving; the tree, header and panel follow when it is done."""
-        if self.edit_busy():
-            return
-        self.applying = str(edit.get("op", "the edit"))
-        self.notify(f"applying {self.applying}...", timeout=2)
     def apply_steps(self, edits: list[dict[str, Any]], summary: str = "") -> bool:
         """Apply several edits as one step (one history entry, one `u`); return False (and say
         why) when any is refused, leaving the model as it was."""
@@ -269,6 +262,13 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         self._show_result(step or {"op": edits[0].get("op")}, done, ok)
         return ok
 
+    def apply_in_background(self, edit: dict[str, Any]) -> None:
+        """Apply an edit that takes a moment (surgery: a copy, a meta shape check) in a worker,
+        so the UI keeps moving; the tree, header and panel follow when it is done."""
+        if self.edit_busy():
+            return
+        self.applying = str(edit.get("op", "the edit"))
+        self.notify(f"applying {self.applying}...", timeout=2)
         self._apply_worker(edit)
 
     @work(thread=True, group="edit", exit_on_error=False, name="apply edit")
@@ -315,6 +315,12 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         self._update_header()
         if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
+        self._show_cursor_panel()
+        self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
+        # redraws (a deleted layer's node is gone)
+
+    def _show_cursor_panel(self) -> None:
+        """Show the layer under the cursor, or its nearest ancestor still in the model."""
         path = self.current_path
         if path is None:
             return
@@ -326,12 +332,6 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
     def _update_header(self) -> None:
         total, trainable = self.query_one(LayerTree).counts.get("", (0, 0))
         wb = self.workbench
-        self._show_cursor_panel()
-        self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
-        # redraws (a deleted layer's node is gone)
-
-    def _show_cursor_panel(self) -> None:
-        """Show the layer under the cursor, or its nearest ancestor still in the model."""
         self.query_one(ModelHeader).show(self.model_name, wb.source_now, total, trainable,
                                          self.device, len(wb.history))
 
