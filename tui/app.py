@@ -9,10 +9,12 @@ from typing import ClassVar
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.markup import escape
+from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.format import ASCII, UNICODE, Glyphs
 from tui.keymap import key_table, load_keymap
+from tui.quitting import exit_now, use_no_wait_executor
 
 
 class PtmApp(App[int]):
@@ -49,6 +51,7 @@ class PtmApp(App[int]):
 
     def on_mount(self) -> None:
         """Show the explorer when a model was named, else the catalog."""
+        use_no_wait_executor()  # q never waits for a worker's thrown-away work
         if self.ascii_only:
             self.add_class("-ascii")
         if self._keymap_problem:
@@ -69,6 +72,12 @@ class PtmApp(App[int]):
         message = unknown_ids_message(self._keymap)
         if message:
             self.call_from_thread(self.notify, message, severity="warning", timeout=15, markup=False)
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """Show a toast as plain text: messages carry paths, file contents and user input, whose
+        brackets must not be read as markup (`markup` is accepted and ignored)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def open_explorer(self, model: str, weights: str = "default",
                       workbench: object | None = None) -> None:
@@ -131,4 +140,4 @@ def run_app(args: argparse.Namespace) -> int:
     app = PtmApp(model=args.model, weights=args.weights, ascii_only=args.ascii, light=args.light,
                  device=args.device)
     result = app.run()
-    return int(result or app.return_code or 0)
+    exit_now(int(result or app.return_code or 0))  # the terminal is back: do not wait for workers

@@ -7,6 +7,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +15,7 @@ from textual.containers import Horizontal
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
-from tui.screens.base import PtmScreen
+from tui.screens.base import PtmScreen, error_text
 from tui.screens.init_lab import StdPlot
 
 KEEP = 3
@@ -172,7 +173,8 @@ class ActivationStdScreen(PtmScreen):
 
     def worker_failed(self, worker: Worker) -> None:
         """Say why nothing could be measured."""
-        self.query_one("#act-status", Static).update("could not measure (see the message)")
+        self.query_one("#act-status", Static).update(
+            Text(f"could not measure: {error_text(worker.error)}", style="bold red"))
 
     def show(self, runs: list[Measurement]) -> None:
         """Plot every kept measurement and list the latest one layer by layer."""

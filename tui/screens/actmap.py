@@ -123,7 +123,7 @@ class ActmapScreen(ImagePromptScreen):
     """
 
     PREFIX = "actmap"
-    FAILED = "activation maps failed: see the message"
+    FAILED = "activation maps failed"
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("right,l,n,]", "step(1)", "Next layer", id="actmap.next"),
@@ -172,6 +172,11 @@ class ActmapScreen(ImagePromptScreen):
         preprocess = preprocess_for(wb.name, wb.weights, wb.meta, wb.model)
         maps = activation_maps(wb.model, path, self.chosen_layers, preprocess)
         self.post_message(MapsReady(maps, path))
+
+    def clear_result(self) -> None:
+        """Take the previous maps off the screen (a failure's reason goes in their place)."""
+        self.maps = []
+        self.query_one(PixelView).show(None)
 
     def on_maps_ready(self, message: MapsReady) -> None:
         """Show the first layer."""

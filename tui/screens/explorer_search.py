@@ -13,17 +13,27 @@ if TYPE_CHECKING:
 
 
 def find_layers(model: Any, query: str) -> list[str]:
-    """Return the paths whose name or type contains `query` (a dotted query matches paths)."""
+    """Return the paths whose name, path or type contains `query`, best first: exact names,
+    then names, then paths, then types (model order within each), so /conv2 finds conv2 first."""
     query = query.lower()
-    found = []
-    for path, module in model.named_modules():
+    ranked: list[tuple[int, int, str]] = []
+    for order, (path, module) in enumerate(model.named_modules()):
         if not path:
             continue
-        name = path.rpartition(".")[2].lower()
-        if (query in name or query in type(module).__name__.lower()
-                or ("." in query and query in path.lower())):
-            found.append(path)
-    return found
+        lowered = path.lower()
+        name = lowered.rpartition(".")[2]
+        if query in (name, lowered):
+            rank = 0
+        elif query in name:
+            rank = 1
+        elif "." in query and query in lowered:
+            rank = 2
+        elif query in type(module).__name__.lower():
+            rank = 3
+        else:
+            continue
+        ranked.append((rank, order, path))
+    return [path for _, _, path in sorted(ranked)]
 
 
 class SearchActions:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -88,7 +89,7 @@ class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None]):
             lines = [f"{e['op']} {e['target']}" for e in self.edits()]
         except PtmError as error:
             lines = [error.message]
-        self.query_one("#presets-preview", Static).update("\n".join(lines))
+        self.query_one("#presets-preview", Static).update(Text("\n".join(lines)))
 
     def on_option_list_option_highlighted(self, _event: OptionList.OptionHighlighted) -> None:
         """Show what the highlighted preset will do."""
@@ -112,7 +113,7 @@ class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None]):
         try:
             edits = self.edits()
         except PtmError as error:
-            self.query_one("#presets-preview", Static).update(error.message)
+            self.query_one("#presets-preview", Static).update(Text(error.message))
             return
         self.dismiss(edits or None)
 

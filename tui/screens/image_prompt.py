@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from rich.text import Text
 from textual.widgets import Input, Static
 from textual.worker import Worker
 
-from tui.screens.base import PtmScreen
+from tui.screens.base import PtmScreen, error_text
 
 
 class ImagePromptScreen(PtmScreen):
@@ -15,8 +16,8 @@ class ImagePromptScreen(PtmScreen):
 
     PREFIX: ClassVar[str] = ""
     """The id prefix of the screen's widgets: `<PREFIX>-path` (the prompt), `<PREFIX>-status`."""
-    FAILED: ClassVar[str] = "failed: see the message"
-    """The status line after the worker failed (the notification has the details)."""
+    FAILED: ClassVar[str] = "failed"
+    """What failed, in words: the status line says it with the reason, where the result was."""
     last_image: ClassVar[str] = ""
     """The image path used last on this kind of screen (the next prompt starts with it)."""
     image: str
@@ -43,13 +44,17 @@ class ImagePromptScreen(PtmScreen):
         type(self).last_image = path
         return path
 
-    def set_status(self, text: str) -> None:
-        """Show `text` (markup) on the status line."""
+    def set_status(self, text: str | Text) -> None:
+        """Show `text` (markup, or a rich Text shown as it is) on the status line."""
         self.query_one(f"#{self.PREFIX}-status", Static).update(text)
 
+    def clear_result(self) -> None:
+        """Take the previous result off the screen (subclasses override)."""
+
     def worker_failed(self, worker: Worker) -> None:
-        """Say on the status line that the work failed."""
-        self.set_status(self.FAILED)
+        """Replace the previous result with what failed and why (it stays until the next try)."""
+        self.clear_result()
+        self.set_status(Text(f"{self.FAILED}: {error_text(worker.error)}", style="bold red"))
 
     def action_close(self) -> None:
         """Go back to the explorer."""

@@ -6,6 +6,7 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -14,7 +15,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from textual.worker import Worker, get_current_worker
 from textual_plotext import PlotextPlot
 
-from tui.screens.base import PtmScreen
+from tui.screens.base import PtmScreen, error_text
 from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
 
 METHOD_NAMES = ("uniform", "normal", "constant", "ones", "zeros", "eye", "dirac",
@@ -87,6 +88,8 @@ class InitLabScreen(PtmScreen):
                          "seed": 0, **config}
         self.runs: list[LabRun] = []
         self._dirty = False
+        self._failure: str | None = None
+        """Why the last run failed, shown under the verdicts until the next run starts."""
         self._lock = threading.Lock()
 
     def compose(self) -> ComposeResult:
@@ -172,7 +175,8 @@ class InitLabScreen(PtmScreen):
             self.runs.append(run)
             del self.runs[:-MAX_RUNS]
         self._dirty = True
-        self.query_one("#lab-status", Static).update(f"running {run.label}...")
+        self._failure = None
+        self.query_one("#lab-status", Static).update(Text(f"running {run.label}..."))
         self.run_experiment(experiment, run)
 
     @on(Button.Pressed, "#lab-clear")
@@ -210,9 +214,10 @@ class InitLabScreen(PtmScreen):
         self._dirty = True
 
     def worker_failed(self, worker: Worker) -> None:
-        """Drop the run that failed from the plot."""
+        """Drop the run that failed from the plot and say why where its verdict would be."""
         with self._lock:
             self.runs = [run for run in self.runs if run.done]
+        self._failure = f"{worker.name} failed: {error_text(worker.error)}"
         self._dirty = True
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
@@ -237,5 +242,8 @@ class InitLabScreen(PtmScreen):
         for run in runs:
             state = run.verdict if run.done else f"running: layer {len(run.stds)}..."
             lines.append(f"{run.label}: {state}")
-        if lines:
-            self.query_one("#lab-status", Static).update("\n".join(lines))
+        text = Text("\n".join(lines))
+        if self._failure:
+            text.append(("\n" if lines else "") + self._failure, style="bold red")
+        if text:
+            self.query_one("#lab-status", Static).update(text)

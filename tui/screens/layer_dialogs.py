@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
@@ -32,8 +33,8 @@ class ModuleDialog(EditDialog):
         """Title, the current layer, the expression box, the preview and the buttons."""
         module = self.workbench.module(self.target)
         with Vertical(classes="surgery-box"):
-            yield Static(f"{self.VERBS[self.op]} {self.target}", classes="surgery-title")
-            yield Static(f"now: {one_line(module)}", classes="surgery-muted")
+            yield Static(Text(f"{self.VERBS[self.op]} {self.target}"), classes="surgery-title")
+            yield Static(Text(f"now: {one_line(module)}"), classes="surgery-muted")
             yield Label(
                 "new module (a torch.nn constructor, e.g. Dropout(p=0.3), Linear(4096, 17))"
             )
@@ -86,8 +87,8 @@ class DeleteDialog(EditDialog):
             else "replaced by Identity"
         )
         with Vertical(classes="surgery-box"):
-            yield Static(f"Delete {self.target}?", classes="surgery-title")
-            yield Static(one_line(module))
+            yield Static(Text(f"Delete {self.target}?"), classes="surgery-title")
+            yield Static(Text(one_line(module)))
             yield Static(f"It will be {how}.  y: delete   n: keep", classes="surgery-muted")
             yield self.preview_widget()
             yield from self.buttons("Delete")
@@ -136,7 +137,7 @@ class HeadDialog(EditDialog):
         now = one_line(self.workbench.module(head)) if head else "no head found: name one"
         with Vertical(classes="surgery-box"):
             yield Static("New head", classes="surgery-title")
-            yield Static(f"now: {head} {now}", classes="surgery-muted")
+            yield Static(Text(f"now: {head} {now}"), classes="surgery-muted")
             with Horizontal(classes="surgery-row"):
                 with Vertical():
                     yield Label("classes")
@@ -191,7 +192,7 @@ class InputChannelsDialog(EditDialog):
         now = f"{conv}: {one_line(self.workbench.module(conv))}" if conv else "no input conv found"
         with Vertical(classes="surgery-box"):
             yield Static("New input channels", classes="surgery-title")
-            yield Static(f"now: {now}", classes="surgery-muted")
+            yield Static(Text(f"now: {now}"), classes="surgery-muted")
             with Horizontal(classes="surgery-row"):
                 with Vertical():
                     yield Label("channels")

@@ -75,7 +75,7 @@ class PredictScreen(ImagePromptScreen):
     """
 
     PREFIX = "predict"
-    FAILED = "prediction failed: see the message"
+    FAILED = "prediction failed"
 
     BINDINGS: ClassVar[list[Binding]] = [
         Binding("escape", "close", "Back", id="predict.close"),
@@ -123,6 +123,11 @@ class PredictScreen(ImagePromptScreen):
             self._ready = ready(wb.model, wb.name, wb.weights, wb.source, wb.meta)
         [result] = predict_ready(self._ready, [path], topk=topk, min_score=0.3)
         self.post_message(PredictionReady(result, self._ready.labels_note))
+
+    def clear_result(self) -> None:
+        """Take the previous chart off the screen (a failure's reason goes in its place)."""
+        self.result = None
+        self.query_one("#predict-chart", Static).update("")
 
     def on_prediction_ready(self, message: PredictionReady) -> None:
         """Draw the chart."""
