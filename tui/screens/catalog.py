@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from tui.format import human_count, short_name
+from tui.format import human_count
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
 from tui.widgets.keybar import KeyBar
@@ -22,9 +22,6 @@ COLUMNS = (("model", "name"), ("task", "task"), ("params", "params"), ("acc@1", 
 
 COLUMN_WIDTHS = {"task": 9, "params": 6, "acc1": 5, "gflops": 6, "size": 8, "cached": 6}
 """Fixed widths; the model name gets the rest of the screen."""
-DROP_ORDER = ("size", "gflops", "acc1")
-"""Columns left out, in this order, while the longest model name (up to NAME_MAX) does not fit."""
-NAME_MAX = 40
 
 TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
               "quantized": "quantized", "detection": "detection", "video": "video"}
@@ -75,7 +72,6 @@ class CatalogScreen(PtmScreen):
         self._downloading: str | None = None
         self.downloaded: set[str] = set()
         self.name_width = 24
-        self.columns_shown = [key for _, key in COLUMNS]
 
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
@@ -104,19 +100,10 @@ class CatalogScreen(PtmScreen):
         """(Re)create the table's columns, the model name taking the width left over."""
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        shown = [key for _, key in COLUMNS]
-        longest = min(NAME_MAX, max([len(info.name) for info in self.models] or [28]))
-        for dropped in (None, *DROP_ORDER):
-            if dropped:
-                shown.remove(dropped)
-            fixed = sum(COLUMN_WIDTHS.get(key, 0) for key in shown)
-            self.name_width = max(16, (self.size.width or 80) - fixed - 2 * len(shown) - 2)
-            if self.name_width >= longest:
-                break
-        self.columns_shown = shown
+        fixed = sum(COLUMN_WIDTHS.values())
+        self.name_width = max(16, (self.size.width or 80) - fixed - 2 * len(COLUMNS) - 2)
         for label, key in COLUMNS:
-            if key in shown:
-                table.add_column(label, key=key, width=COLUMN_WIDTHS.get(key, self.name_width))
+            table.add_column(label, key=key, width=COLUMN_WIDTHS.get(key, self.name_width))
 
     def on_resize(self) -> None:
         """Fit the columns to the new width."""
@@ -133,7 +120,6 @@ class CatalogScreen(PtmScreen):
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         """Fill the table."""
         self.models = message.models
-        self._add_columns()
         self.refilter()
 
     # --- filtering -----------------------------------------------------------------------
@@ -150,9 +136,7 @@ class CatalogScreen(PtmScreen):
         table = self.query_one(DataTable)
         table.clear()
         for info in self.shown:
-            row = zip(self._row(info), COLUMNS, strict=True)
-            table.add_row(*(value for value, (_, key) in row if key in self.columns_shown),
-                          key=info.name)
+            table.add_row(*self._row(info), key=info.name)
         table.move_cursor(row=0)  # the best match is under the cursor: enter opens it
         status = f"{len(self.shown)} of {len(self.models)} models"
         if terms:
@@ -162,7 +146,11 @@ class CatalogScreen(PtmScreen):
     def _row(self, info: Any) -> tuple[Any, ...]:
         weights = default_weights(info)
         glyphs = self.app.glyphs
-        name = short_name(info.name, self.name_width, glyphs.ellipsis)
+        name, width = info.name, self.name_width
+        if len(name) > width:  # keep both ends: they tell the variants apart
+            cut = glyphs.ellipsis
+            head = (width - len(cut)) // 2
+            name = name[:head] + cut + name[len(name) - (width - len(cut) - head):]
 
         def number(value: Any, fmt: str) -> str:
             return "-" if value is None else format(value, fmt)
