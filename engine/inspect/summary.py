@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import inspect
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +12,8 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput, WorkFailed
+from engine.inspect.detection import is_detection_model
+from engine.inspect.flops import box_limits, counting, every_box_survives, mult_adds
 from engine.inspect.meta import DEFAULT_INPUT, meta_copy
 
 
@@ -20,13 +24,17 @@ class LayerSummary:
     output_shape: tuple[int, ...] | list[Any] | None
     """The output shape (batch included); a list of shapes for tuple outputs; None if unknown."""
     mult_adds: int
-    """Multiply-adds of the layer and everything under it, as torchinfo counts them."""
+    """Multiply-adds of the layer and everything under it, as torchinfo counts them; the root's
+    is the model's total as torch's own FLOP counter counts it (FLOPs / 2): it includes the
+    matmuls on token sequences and the attention that torchinfo's per-layer figures miss."""
     params: int
     """Parameters of the layer and everything under it (shared tensors counted once)."""
     type: str = ""
     depth: int = 0
     calls: int = 1
     """How many times the forward pass ran this layer (shared or recurrent layers: more than 1)."""
+    note: str = ""
+    """On the root: how the total was counted, when it is not simply one meta forward pass."""
 
 
 def parse_input_size(text: str) -> tuple[int, ...]:
@@ -69,7 +77,10 @@ def summarize(model: nn.Module, input_size: Any = None) -> dict[str, LayerSummar
     """Return output shape, mult-adds and params of every layer the forward pass runs, by path.
 
     The root ("") comes first with the model's totals; the others follow in the order the
-    forward pass runs them. The model itself is not touched: torchinfo runs on a meta copy.
+    forward pass runs them. The model itself is not touched: torchinfo runs on a meta copy,
+    inside torch's FLOP counter, which gives the total. A model whose forward takes two
+    images (RAFT) gets two of `input_size`; a detection model keeps every candidate box, so
+    its heads run on the most boxes it is configured for.
     """
     import torchinfo
 
@@ -77,6 +88,8 @@ def summarize(model: nn.Module, input_size: Any = None) -> dict[str, LayerSummar
 
     size = _check_size(input_size if input_size is not None else DEFAULT_INPUT)
     copied = meta_copy(model)
+    inputs = [size] * _image_count(copied)
+    detection = is_detection_model(copied)
     paths = {id(module): path for path, module in copied.named_modules()}
     tree = layer_tree(copied)
     float_params = [p.dtype for p in copied.parameters() if p.dtype.is_floating_point]
@@ -93,9 +106,12 @@ def summarize(model: nn.Module, input_size: Any = None) -> dict[str, LayerSummar
         handles.append(module.register_forward_pre_hook(
             lambda _m, _i, path=path: running.append(path)))  # append returns None: input kept
         handles.append(module.register_forward_hook(leave))
+    boxes = every_box_survives(copied) if detection else contextlib.nullcontext()
     try:
-        result = torchinfo.summary(copied, input_size=size, device="meta", dtypes=[dtype],
-                                   depth=math.inf, verbose=0, mode="eval")
+        with counting() as counter, boxes:
+            result = torchinfo.summary(copied, input_size=inputs, device="meta",
+                                       dtypes=[dtype] * len(inputs), depth=math.inf, verbose=0,
+                                       mode="eval")
     except Exception as error:  # torchinfo wraps the real error as __cause__
         raise _explain(copied, size, running, error) from error
     finally:
@@ -126,8 +142,22 @@ def summarize(model: nn.Module, input_size: Any = None) -> dict[str, LayerSummar
             if parent in rows:
                 rows[parent].mult_adds += macs
     if "" in rows:
-        rows[""].mult_adds = int(result.total_mult_adds)
+        rows[""].mult_adds = mult_adds(counter)
+        if detection and box_limits(copied):
+            rows[""].note = (f"heads counted on the most boxes the model keeps "
+                             f"({box_limits(copied)}), as if every candidate survived")
     return rows
+
+
+def _image_count(model: nn.Module) -> int:
+    """Return how many input tensors the model's forward requires (RAFT: two images), at least 1."""
+    try:
+        params = inspect.signature(model.forward).parameters.values()
+    except (TypeError, ValueError):
+        return 1
+    required = [p for p in params if p.default is inspect.Parameter.empty
+                and p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    return max(1, len(required))
 
 
 def _explain(model: nn.Module, size: tuple[int, ...], running: list[str],
@@ -153,5 +183,49 @@ def _explain(model: nn.Module, size: tuple[int, ...], running: list[str],
                           "this model's forward pass needs real values (detection models do); "
                           "the tree and statistics still work")
     shape = "x".join(map(str, size))
+    works = working_size(model, size)
+    fix = (f"pass the size the model expects, batch first: --input {','.join(map(str, works))} "
+           "works" if works else "pass the size the model expects, batch first (none of the "
+           "usual image sizes fit: read the first layers of `ptm-tui inspect`)")
     return BadInput(f"input size {shape} does not fit {type(model).__name__}", f"{layer}{text}",
-                    "pass the size the model expects, batch first, e.g. --input 1,3,224,224")
+                    fix)
+
+
+_SIDES = (224, 32, 28, 64, 96, 128, 256, 299, 384, 512, 16, 8)
+
+
+def _candidate_sizes(model: nn.Module, batch: int) -> list[tuple[int, ...]]:
+    """Return input sizes worth trying: from the first conv's (else Linear's) expectations."""
+    for module in model.modules():
+        kernel = getattr(module, "kernel_size", None)
+        channels = getattr(module, "in_channels", None)
+        if isinstance(channels, int) and isinstance(kernel, tuple) and not module._modules:
+            if len(kernel) == 3:
+                return [(batch, channels, t, s, s) for t in (16, 8, 32) for s in (112, 224, 64)]
+            return [(batch, channels, *(side,) * len(kernel)) for side in _SIDES]
+        features = getattr(module, "in_features", None)
+        if isinstance(features, int) and not module._modules:
+            return [(batch, features), (batch, 1, features), (batch, 3, 28, 28)]
+    return []
+
+
+def working_size(model: nn.Module, failed: tuple[int, ...]) -> tuple[int, ...] | None:
+    """Return an input size (batch kept) that a meta forward pass of `model` accepts, or None.
+
+    `failed` itself is never suggested. Only a handful of sizes are tried, each on meta.
+    """
+    copied = meta_copy(model)
+    floats = [p.dtype for p in copied.parameters() if p.dtype.is_floating_point]
+    count = _image_count(copied)
+    for size in _candidate_sizes(copied, failed[0] if failed else 1):
+        if size == tuple(failed):
+            continue
+        inputs = [torch.empty(size, device="meta", dtype=floats[0] if floats else None)] * count
+        boxes = every_box_survives(copied) if is_detection_model(copied) else contextlib.nullcontext()
+        try:
+            with torch.no_grad(), boxes:
+                copied.eval()(*inputs)
+        except Exception:  # this size does not fit either: try the next
+            continue
+        return size
+    return None
