@@ -77,3 +77,41 @@ def progress_text(done: int, total: int | None, width: int, glyphs: Glyphs) -> s
         bar = glyphs.bar_full * filled + glyphs.bar_empty * (cells - filled)
         return f"[{bar}] {fraction * 100:3.0f}%  {human_bytes(done)} / {human_bytes(total)}"
     return f"{human_bytes(done)} downloaded"
+
+
+def short_name(name: str, width: int, ellipsis: str = "…") -> str:
+    """Return `name` cut to `width` cells at `_` boundaries, keeping its start and end.
+
+    `fasterrcnn_mobilenet_v3_large_320_fpn` at 24 cells is `fasterrcnn…large_320_fpn`: whole
+    words either side of the ellipsis, so the variants stay apart and no word is cut in half
+    (a name whose first or last word alone is too long is cut inside that word).
+    """
+    if len(name) <= width:
+        return name
+    words = name.split("_")
+    head, tail = [words[0]], [words[-1]]
+    left, right = 1, len(words) - 2
+    fits = len(head[0]) + len(ellipsis) + len(tail[0]) <= width
+    if not fits:
+        keep = width - len(ellipsis)
+        return name[: (keep + 1) // 2] + ellipsis + name[len(name) - keep // 2:]
+    while left <= right:  # add whole words, the end first (it tells variants apart), then the start
+        grew = False
+        for side in ("tail", "head"):
+            if left > right:
+                break
+            word = words[right] if side == "tail" else words[left]
+            candidate = "_".join(head) + ellipsis + "_".join(tail)
+            if len(candidate) + 1 + len(word) <= width:
+                if side == "tail":
+                    tail.insert(0, word)
+                    right -= 1
+                else:
+                    head.append(word)
+                    left += 1
+                grew = True
+        if not grew:
+            break
+    if left > right:
+        return name
+    return "_".join(head) + ellipsis + "_".join(tail)

@@ -134,3 +134,33 @@ async def test_the_load_report_shows_whole_shapes_and_keeps_its_buttons(tmp_path
         for button in app.screen.query(Button):
             assert button.region.height > 0 and button.region.bottom <= height
             assert button.region.right <= width
+
+
+async def test_the_catalog_at_80_columns_drops_columns_before_cutting_names(tmp_path, monkeypatch):
+    import torchvision
+
+    from tui.screens.catalog import CatalogScreen
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    app = PtmApp(weights="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen) and app.screen.models)
+        await pilot.press(*"mobilenet")
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        header = next(line for line in text.splitlines() if line.lstrip().startswith("model"))
+        # size, then GFLOPs are dropped (DROP_ORDER) until the longest name fits
+        assert "size" not in header and "GFLOPs" not in header
+        assert "acc@1" in header and "params" in header and "cached" in header
+        names = [n for n in torchvision.models.list_models() if "mobilenet" in n]
+        for name in names:  # torchvision's own names, each whole on its row
+            assert f" {name} " in text, name
+
+
+def test_long_names_are_cut_between_words():
+    from tui.format import short_name
+
+    assert short_name("fasterrcnn_mobilenet_v3_large_320_fpn", 24) == "fasterrcnn…large_320_fpn"
+    assert short_name("quantized_mobilenet_v3_large", 20) == "quantized…v3_large"
+    assert short_name("resnet18", 8) == "resnet18"
+    assert len(short_name("a" * 30, 10)) == 10  # one long word: cut inside it, still fits

@@ -11,7 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 
-from tui.format import human_count
+from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
 from tui.widgets.keybar import KeyBar
@@ -22,6 +22,9 @@ COLUMNS = (("model", "name"), ("task", "task"), ("params", "params"), ("acc@1", 
 
 COLUMN_WIDTHS = {"task": 9, "params": 6, "acc1": 5, "gflops": 6, "size": 8, "cached": 6}
 """Fixed widths; the model name gets the rest of the screen."""
+DROP_ORDER = ("size", "gflops", "acc1")
+"""Columns left out, in this order, while the longest model name (up to NAME_MAX) does not fit."""
+NAME_MAX = 40
 
 TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
               "quantized": "quantized", "detection": "detection", "video": "video"}
@@ -40,16 +43,6 @@ def matches(info: Any, terms: list[str]) -> bool:
     return all(term in haystack for term in terms)
 
 
-def best_first(models: list[Any], text: str) -> list[Any]:
-    """Return `models` with the exact name match first, then names starting with `text`,
-    then the rest (each group in catalog order), so enter on `resnet18` opens resnet18."""
-    text = text.strip().lower()
-    if not text:
-        return list(models)
-    return sorted(models, key=lambda info: (info.name.lower() != text,
-                                            not info.name.lower().startswith(text)))
-
-
 class CatalogScreen(PtmScreen):
     """Pick a model: type to filter, Enter to open, d to download its weights."""
 
@@ -59,7 +52,6 @@ class CatalogScreen(PtmScreen):
         Binding("escape", "cancel_download", "Cancel download", show=False,
                 id="catalog.cancel_download"),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
-        Binding("J", "jobs", "Jobs", priority=True, id="catalog.jobs"),  # the filter is lowercase
         Binding("down", "cursor_down", "Down", show=False, id="catalog.down"),
         Binding("up", "cursor_up", "Up", show=False, id="catalog.up"),
     ]
@@ -72,6 +64,7 @@ class CatalogScreen(PtmScreen):
         self._downloading: str | None = None
         self.downloaded: set[str] = set()
         self.name_width = 24
+        self.columns_shown = [key for _, key in COLUMNS]
 
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
@@ -100,10 +93,19 @@ class CatalogScreen(PtmScreen):
         """(Re)create the table's columns, the model name taking the width left over."""
         table = self.query_one(DataTable)
         table.clear(columns=True)
-        fixed = sum(COLUMN_WIDTHS.values())
-        self.name_width = max(16, (self.size.width or 80) - fixed - 2 * len(COLUMNS) - 2)
+        shown = [key for _, key in COLUMNS]
+        longest = min(NAME_MAX, max([len(info.name) for info in self.models] or [28]))
+        for dropped in (None, *DROP_ORDER):
+            if dropped:
+                shown.remove(dropped)
+            fixed = sum(COLUMN_WIDTHS.get(key, 0) for key in shown)
+            self.name_width = max(16, (self.size.width or 80) - fixed - 2 * len(shown) - 2)
+            if self.name_width >= longest:
+                break
+        self.columns_shown = shown
         for label, key in COLUMNS:
-            table.add_column(label, key=key, width=COLUMN_WIDTHS.get(key, self.name_width))
+            if key in shown:
+                table.add_column(label, key=key, width=COLUMN_WIDTHS.get(key, self.name_width))
 
     def on_resize(self) -> None:
         """Fit the columns to the new width."""
@@ -120,6 +122,7 @@ class CatalogScreen(PtmScreen):
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         """Fill the table."""
         self.models = message.models
+        self._add_columns()
         self.refilter()
 
     # --- filtering -----------------------------------------------------------------------
@@ -130,14 +133,14 @@ class CatalogScreen(PtmScreen):
 
     def refilter(self) -> None:
         """Show the models that match the filter text."""
-        text = self.query_one("#filter", Input).value
-        terms = text.lower().split()
-        self.shown = best_first([info for info in self.models if matches(info, terms)], text)
+        terms = self.query_one("#filter", Input).value.lower().split()
+        self.shown = [info for info in self.models if matches(info, terms)]
         table = self.query_one(DataTable)
         table.clear()
         for info in self.shown:
-            table.add_row(*self._row(info), key=info.name)
-        table.move_cursor(row=0)  # the best match is under the cursor: enter opens it
+            row = zip(self._row(info), COLUMNS, strict=True)
+            table.add_row(*(value for value, (_, key) in row if key in self.columns_shown),
+                          key=info.name)
         status = f"{len(self.shown)} of {len(self.models)} models"
         if terms:
             status += f" matching '{' '.join(terms)}'"
@@ -146,11 +149,7 @@ class CatalogScreen(PtmScreen):
     def _row(self, info: Any) -> tuple[Any, ...]:
         weights = default_weights(info)
         glyphs = self.app.glyphs
-        name, width = info.name, self.name_width
-        if len(name) > width:  # keep both ends: they tell the variants apart
-            cut = glyphs.ellipsis
-            head = (width - len(cut)) // 2
-            name = name[:head] + cut + name[len(name) - (width - len(cut) - head):]
+        name = short_name(info.name, self.name_width, glyphs.ellipsis)
 
         def number(value: Any, fmt: str) -> str:
             return "-" if value is None else format(value, fmt)
@@ -173,12 +172,6 @@ class CatalogScreen(PtmScreen):
             filter_box.focus()
             filter_box.insert_text_at_cursor(event.character)
             event.stop()
-
-    def action_jobs(self) -> None:
-        """Open the Jobs screen (the finetune jobs on this machine)."""
-        from tui.screens.jobs import JobsScreen
-
-        self.app.push_screen(JobsScreen())
 
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter box."""
