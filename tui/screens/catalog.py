@@ -43,6 +43,16 @@ def matches(info: Any, terms: list[str]) -> bool:
     return all(term in haystack for term in terms)
 
 
+def best_first(models: list[Any], text: str) -> list[Any]:
+    """Return `models` with the exact name match first, then names starting with `text`,
+    then the rest (each group in catalog order), so enter on `resnet18` opens resnet18."""
+    text = text.strip().lower()
+    if not text:
+        return list(models)
+    return sorted(models, key=lambda info: (info.name.lower() != text,
+                                            not info.name.lower().startswith(text)))
+
+
 class CatalogScreen(PtmScreen):
     """Pick a model: type to filter, Enter to open, d to download its weights."""
 
@@ -52,6 +62,7 @@ class CatalogScreen(PtmScreen):
         Binding("escape", "cancel_download", "Cancel download", show=False,
                 id="catalog.cancel_download"),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
+        Binding("J", "jobs", "Jobs", priority=True, id="catalog.jobs"),  # the filter is lowercase
         Binding("down", "cursor_down", "Down", show=False, id="catalog.down"),
         Binding("up", "cursor_up", "Up", show=False, id="catalog.up"),
     ]
@@ -133,14 +144,16 @@ class CatalogScreen(PtmScreen):
 
     def refilter(self) -> None:
         """Show the models that match the filter text."""
-        terms = self.query_one("#filter", Input).value.lower().split()
-        self.shown = [info for info in self.models if matches(info, terms)]
+        text = self.query_one("#filter", Input).value
+        terms = text.lower().split()
+        self.shown = best_first([info for info in self.models if matches(info, terms)], text)
         table = self.query_one(DataTable)
         table.clear()
         for info in self.shown:
             row = zip(self._row(info), COLUMNS, strict=True)
             table.add_row(*(value for value, (_, key) in row if key in self.columns_shown),
                           key=info.name)
+        table.move_cursor(row=0)  # the best match is under the cursor: enter opens it
         status = f"{len(self.shown)} of {len(self.models)} models"
         if terms:
             status += f" matching '{' '.join(terms)}'"
@@ -172,6 +185,12 @@ class CatalogScreen(PtmScreen):
             filter_box.focus()
             filter_box.insert_text_at_cursor(event.character)
             event.stop()
+
+    def action_jobs(self) -> None:
+        """Open the Jobs screen (the finetune jobs on this machine)."""
+        from tui.screens.jobs import JobsScreen
+
+        self.app.push_screen(JobsScreen())
 
     def action_focus_filter(self) -> None:
         """Put the cursor in the filter box."""
