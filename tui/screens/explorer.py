@@ -84,6 +84,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
                 id="explorer.freeze_presets"),
         Binding("t", "finetune", "Finetune", id="explorer.finetune"),
         Binding("J", "jobs", "Jobs", id="explorer.jobs"),
+        Binding("E", "export_graph", "Export graph", show=False, id="explorer.export_graph"),
     ]
 
     def __init__(self, model: str, weights: str = "default", device: str = "cpu",
@@ -315,6 +316,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         self._update_header()
         if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
+            self.summary_problem = None
         self._show_cursor_panel()
         self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
         # redraws (a deleted layer's node is gone)

@@ -1,4 +1,5 @@
-"""Explorer actions for the summary: output shapes and mult-adds of every layer, in a worker."""
+"""Explorer actions for the summary: output shapes and mult-adds of every layer, in a worker,
+shown as a table (tui/screens/summary.py) and as a line in the layer panel."""
 
 from __future__ import annotations
 
@@ -20,11 +21,19 @@ class SummaryActions:
     Relies on the explorer's `workbench`, `generation`, `summary`, `current_path` and `edit_busy()`.
     """
 
+    summary_problem: str | None = None
+    """Why the last summary failed (shown where its line goes until the next try)."""
+
     def action_summary(self: ExplorerScreen) -> None:
-        """Compute output shapes and mult-adds of every layer (in a worker)."""
+        """Show the summary table: output shapes, params and mult-adds of every layer (computed
+        in a worker when the model changed since the last one)."""
         if self.edit_busy():
             return
+        if self.summary is not None:
+            self._open_summary()
+            return
         self.notify("computing the summary...", timeout=4)
+        self.summary_problem = None
         self.compute_summary(self.generation)
 
     @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="summary")
@@ -43,12 +52,28 @@ class SummaryActions:
         path = self.current_path
         if path is not None:
             self._show_summary_line(path)
+        self._open_summary()
+
+    def _open_summary(self: ExplorerScreen) -> None:
+        """Push the summary table, its cursor on the explorer's layer."""
+        from tui.screens.summary import SummaryScreen
+
+        if self.summary is not None and self.app.screen is self:
+            self.app.push_screen(SummaryScreen(self.model_name, self.summary,
+                                               self.workbench.input_size, self.current_path))
+
+    def summary_failed(self: ExplorerScreen, error: BaseException | None) -> None:
+        """Say in the panel, where the summary line goes, why the summary failed."""
+        from tui.screens.base import error_text
+
+        self.summary_problem = f"summary failed: {error_text(error)}"
+        self.query_one(LayerPanel).show_summary(self.summary_problem)
 
     def _show_summary_line(self: ExplorerScreen, path: str) -> None:
 
         panel = self.query_one(LayerPanel)
         if self.summary is None:
-            panel.show_summary(None)
+            panel.show_summary(self.summary_problem)  # None: the hint to press s
             return
         row = self.summary.get(path)
         if row is None:

@@ -51,6 +51,19 @@ class ToolActions:
 
         self.app.push_screen(JobsScreen())
 
+    def action_export_graph(self: ExplorerScreen) -> None:
+        """Write the autograd graph of one forward pass (the .dot source when Graphviz is
+        missing), as `ptm-tui graph` does (tui/screens/graph_dialog.py)."""
+        if self.edit_busy():
+            return
+        from tui.screens.graph_dialog import GraphDialog
+
+        def done(path: object) -> None:
+            if path is not None:
+                self.notify(f"graph written to {path}", timeout=6)
+
+        self.app.push_screen(GraphDialog(self.workbench), done)
+
     def action_init_lab(self: ExplorerScreen) -> None:
         """Open the Init Lab (the depth/std experiment)."""
         from tui.screens.init_lab import InitLabScreen

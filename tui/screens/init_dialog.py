@@ -52,14 +52,17 @@ class InitDialog(ModalScreen[int]):
         Binding("escape", "close", "Close", id="init_dialog.close"),
     ]
 
-    def __init__(self, workbench: Any, path: str = "", method: str = "kaiming_normal") -> None:
+    def __init__(self, workbench: Any, path: str = "", method: str | None = None) -> None:
         super().__init__()
         self.workbench = workbench
         self.path = path
-        self.method = method
+        module = workbench.module(path)
+        # kaiming_normal where a weight has fans (conv, linear); else (a BatchNorm, a LayerNorm)
+        # the preset, which sets norm weights to 1 and biases to 0, as fan-based methods cannot
+        self.method = method or ("kaiming_normal" if any(p.dim() >= 2 for p in module.parameters())
+                                 else PRESET)
         self.applied = 0
         """Edits this dialog applied and has not undone."""
-        module = workbench.module(path)
         self.type_name = type(module).__name__
         self.layer_types = sorted({type(m).__name__ for m in module.modules()
                                    if any(True for _ in m.parameters(recurse=False))})
