@@ -32,6 +32,20 @@ COMMANDS: dict[str, str] = {
 }
 
 
+def version_text() -> str:
+    """Return "ptm-tui X (torch Y, torchvision Z, textual W)", read without importing them."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    def of(name: str) -> str:
+        try:
+            return version(name)
+        except PackageNotFoundError:
+            return "not installed"
+
+    return (f"ptm-tui {of('ptm-tui')} (torch {of('torch')}, torchvision {of('torchvision')}, "
+            f"textual {of('textual')})")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the parser of every subcommand."""
     parser = argparse.ArgumentParser(
@@ -40,6 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
         "`ptm-tui` opens the model catalog, `ptm-tui MODEL` the explorer, "
         "`ptm-tui COMMAND ...` runs headless.",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in COMMANDS.values():
         importlib.import_module(f"tui.cli.{module}").register(sub)
@@ -59,6 +74,7 @@ def build_tui_parser() -> argparse.ArgumentParser:
         help="default (the model's pretrained weights when cached or downloadable), none, "
         "a weights name, a file path or a URL",
     )
+    parser.add_argument("--version", action="version", version=version_text())
     parser.add_argument("--ascii", action="store_true", help="draw with ASCII characters only")
     parser.add_argument("--light", action="store_true", help="use the light theme")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
