@@ -18,6 +18,27 @@ from engine.jobs.store import JobInfo, job_info, jobs_root, pid_alive, read_stat
 SPEC = "spec.toml"
 
 
+JOB_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+
+
+def check_job_id(job_id: str) -> None:
+    """Refuse a job id that is not 1-64 letters, digits, '.', '_' or '-' (it names a folder)."""
+    if not JOB_ID.fullmatch(job_id) or job_id in (".", ".."):
+        raise BadInput(f"job id {job_id[:80]!r} is not valid",
+                       "a job id names a folder under $PTM_HOME/jobs: 1-64 letters, digits, "
+                       "'.', '_' or '-', with no '/'", "pick e.g. --job-id digits-run1")
+
+
+def check_home() -> Path:
+    """Return the jobs folder, or raise BadInput when PTM_HOME cannot hold it."""
+    root = jobs_root()
+    for folder in (root.parent, root):
+        if folder.exists() and not folder.is_dir():
+            raise BadInput(f"{folder} is not a folder", "ptm-tui keeps its jobs under "
+                           "$PTM_HOME/jobs", "point PTM_HOME at a folder (or unset it)")
+    return root
+
+
 def _slug(text: str) -> str:
     text = text.rsplit(":", 1)[-1] if ":" in text else text.rsplit("/", 1)[-1]
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:40] or "model"
@@ -61,20 +82,32 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
         raise BadInput(f"data folder {data} does not exist", "[train] data must be a folder",
                        "point data at an ImageFolder root (one sub-folder per class)")
     config.data = str(data.resolve())
+    from engine.train.data import check_data_folder
+
+    check_data_folder(config)
     job_id = job_id or (f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.model['name'])}"
                         f"-{secrets.token_hex(2)}")
-    job_dir = jobs_root() / job_id
+    check_job_id(job_id)
+    root = check_home()
+    job_dir = root / job_id
     if job_dir.exists():
         raise BadInput(f"job {job_id!r} already exists", f"{job_dir} is taken",
                        "pick another job id or remove the old job folder")
-    (job_dir / "checkpoints").mkdir(parents=True)
     spec = Recipe(model=dict(recipe.model), edits=_absolute_sources(recipe.edits, base),
                   train=config.to_dict())
     from engine.atomic import atomic_write_text
 
-    atomic_write_text(job_dir / SPEC, dumps(spec))
-    write_status(job_dir, job=job_id, status="queued", model=recipe.model["name"],
-                 epoch=0, epochs=config.epochs, created=time.time(), dir=str(job_dir))
+    try:
+        (job_dir / "checkpoints").mkdir(parents=True)
+        atomic_write_text(job_dir / SPEC, dumps(spec))
+        write_status(job_dir, job=job_id, status="queued", model=recipe.model["name"],
+                     epoch=0, epochs=config.epochs, created=time.time(), dir=str(job_dir))
+    except OSError as error:
+        import shutil
+
+        shutil.rmtree(job_dir, ignore_errors=True)
+        raise WorkFailed(f"cannot create the job folder {job_dir}", error.strerror or str(error),
+                         "free some disk space or point PTM_HOME at a writable folder") from None
     return job_dir
 
 
@@ -99,29 +132,54 @@ def runner_command(job_dir: Path, nproc: int = 1, nnodes: int = 1,
 
 def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: str | None = None,
            env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start the job in its own session (it outlives this process and the terminal); return it."""
+    """Start the job in its own session (it outlives this process and the terminal); return it.
+
+    The job's lock is taken first and handed to the new process: a job never has two runners.
+    """
+    from engine.jobs import lock
+    from engine.jobs.store import process_start_time
+
     job_dir = Path(job_dir)
+    check_processes(nproc, nnodes)
+    cmd = runner_command(job_dir, nproc, nnodes, rdzv_endpoint)
+    fd = lock.take(job_dir)
+    try:
+        write_status(job_dir, status="queued", pid=None, pid_start=None, worker_pid=None,
+                     worker_pid_start=None, nproc=nproc, nnodes=nnodes,
+                     rdzv_endpoint=rdzv_endpoint, queued=time.time())
+        with open(job_dir / "log.txt", "ab") as log:
+            log.write(f"$ {' '.join(cmd)}\n".encode())
+            log.flush()
+            try:
+                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                        stderr=subprocess.STDOUT, start_new_session=True,
+                                        pass_fds=(fd,),
+                                        env={**os.environ, **(env or {}), lock.FD_ENV: str(fd)})
+            except OSError as error:
+                write_status(job_dir, status="failed", message=f"could not start: {error}")
+                raise WorkFailed("could not start the job", str(error),
+                                 "check that python and torch run here") from error
+        lock.write_holder(fd, proc.pid)
+        write_status(job_dir, pid=proc.pid, pid_start=process_start_time(proc.pid))
+    finally:
+        os.close(fd)  # the runner holds its own copy of the lock now
+    return proc
+
+
+def check_processes(nproc: int, nnodes: int = 1) -> None:
+    """Refuse process counts that cannot work: at least 1, at most the devices (or cores)."""
     if nproc < 1 or nnodes < 1:
         raise BadInput("--nproc-per-node and --nnodes must be at least 1",
                        f"got {nproc} and {nnodes}", "use e.g. --nproc-per-node 2")
-    cmd = runner_command(job_dir, nproc, nnodes, rdzv_endpoint)
-    write_status(job_dir, status="queued", pid=None, nproc=nproc, nnodes=nnodes,
-                 rdzv_endpoint=rdzv_endpoint, queued=time.time())
-    with open(job_dir / "log.txt", "ab") as log:
-        log.write(f"$ {' '.join(cmd)}\n".encode())
-        log.flush()
-        try:
-            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                    stderr=subprocess.STDOUT, start_new_session=True,
-                                    env={**os.environ, **(env or {})})
-        except OSError as error:
-            write_status(job_dir, status="failed", message=f"could not start: {error}")
-            raise WorkFailed("could not start the job", str(error),
-                             "check that python and torch run here") from error
-    from engine.jobs.store import process_start_time
+    import torch
 
-    write_status(job_dir, pid=proc.pid, pid_start=process_start_time(proc.pid))
-    return proc
+    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    limit, what = (gpus, f"{gpus} GPUs") if gpus else \
+        (os.cpu_count() or 1, f"{os.cpu_count() or 1} CPU cores and no GPU")
+    if nproc > limit:
+        raise BadInput(f"--nproc-per-node {nproc} is more than this machine has",
+                       f"it has {what}; each process trains on one of them",
+                       f"use --nproc-per-node {limit} or fewer")
 
 
 def stop(job_ref: str | Path, wait: float = 0.0) -> JobInfo:
@@ -137,20 +195,25 @@ def stop(job_ref: str | Path, wait: float = 0.0) -> JobInfo:
     if not info.active or not pid:
         raise BadInput(f"job {info.job} is not running", f"its status is {info.status}",
                        "`ptm-tui jobs` lists the running jobs")
+    if not pid_alive(pid, read_status(job_dir).get("pid_start")):
+        raise BadInput(f"job {info.job} has no runner to stop",
+                       f"pid {pid} is not the process that started it (its start time differs "
+                       "or was never recorded)", "`ptm-tui jobs` shows its state")
     status = write_status(job_dir, stop_requested=time.time())
-    worker = status.get("worker_pid")
+    worker, worker_start = status.get("worker_pid"), status.get("worker_pid_start")
     try:
-        if int(status.get("world") or 1) > 1 and worker and pid_alive(worker):
+        if int(status.get("world") or 1) > 1 and worker and pid_alive(worker, worker_start):
             # Under torchrun, rank 0 passes the stop to every rank at the next step; the
             # agent then sees its workers finish cleanly (signalling it makes it kill them).
             os.kill(worker, signal.SIGTERM)
+        elif int(status.get("nproc") or 1) > 1 or int(status.get("nnodes") or 1) > 1:
+            os.killpg(pid, signal.SIGTERM)  # torchrun's agent, before rank 0 started
         else:
-            os.killpg(pid, signal.SIGTERM)
+            # The runner alone: its DataLoader workers share its process group and must
+            # not see the signal (the runner finishes the step, then shuts them down).
+            os.kill(pid, signal.SIGTERM)
     except ProcessLookupError:
         pass
-    except PermissionError as error:
-        raise WorkFailed(f"cannot stop job {info.job}", str(error),
-                         "stop it as the user who started it") from error
     deadline = time.monotonic() + wait
     while time.monotonic() < deadline and job_info(job_dir).active:
         time.sleep(0.1)
@@ -165,8 +228,12 @@ def resume(job_ref: str | Path, env: dict[str, str] | None = None,
     job_dir = find_job(job_ref)
     info = job_info(job_dir)
     if info.active:
-        raise BadInput(f"job {info.job} is already running", f"pid {info.pid}",
+        raise BadInput(f"job {info.job} is already running",
+                       f"pid {info.pid}" if info.pid else "it is being launched",
                        f"stop it first with `ptm-tui stop {info.job}`")
+    if info.status.startswith("unreadable"):
+        raise BadInput(f"job {info.job} cannot be resumed", info.message,
+                       f"fix or delete {job_dir / 'status.json'}, then resume it")
     if info.status == "done":
         raise BadInput(f"job {info.job} has finished all {info.epochs} epochs",
                        "there is nothing left to train", "launch a new job to train longer")

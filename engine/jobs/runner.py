@@ -56,6 +56,40 @@ def trim_metrics(job_dir: Path, epoch: int, step: int) -> None:
     atomic_write_text(job_dir / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in kept))
 
 
+def hold_lock(job_dir: Path, under_torchrun: bool) -> int | None:
+    """Keep the job's runner lock for this process's life (torchrun's agent holds it for its ranks)."""
+    from engine.jobs import lock
+
+    fd = lock.inherited()
+    if under_torchrun:
+        return None
+    return fd if fd is not None else lock.take(job_dir)
+
+
+def watch_folder(job_dir: Path, every: float = 1.0) -> None:
+    """Stop this process (exit 1) within seconds when its job folder is removed or replaced.
+
+    Nothing is written afterwards: a runner must never recreate a folder its user deleted.
+    """
+    import threading
+
+    inode = os.stat(job_dir).st_ino
+
+    def watch() -> None:
+        while True:
+            time.sleep(every)
+            try:
+                same = os.stat(job_dir).st_ino == inode and (job_dir / "spec.toml").is_file()
+            except OSError:
+                same = False
+            if not same:
+                print(f"{time.strftime('%H:%M:%S')} the job folder {job_dir} was removed: "
+                      "stopping without writing anything", file=sys.stderr, flush=True)
+                os._exit(1)
+
+    threading.Thread(target=watch, name="job folder watch", daemon=True).start()
+
+
 def _leave_together() -> None:
     """Wait for every rank before tearing the group down.
 
@@ -83,13 +117,22 @@ def run_job(job_dir: Path) -> int:
 
     dist = from_env()
     main = dist.is_main
+    try:
+        hold_lock(job_dir, "RANK" in os.environ)
+    except PtmError as error:
+        print(f"ptm-tui runner: {error.message}", file=sys.stderr, flush=True)
+        return 2
+    watch_folder(job_dir)
     # The launcher's pid (the torchrun agent under DDP, whose workers run in sessions of
-    # their own) is the job's pid: `stop` signals its process group.
-    pid = read_status(job_dir).get("pid") or os.getpgid(0)
+    # their own) is the job's pid: `stop` signals it (or rank 0 under torchrun).
+    status = read_status(job_dir)
+    pid = status.get("pid") if isinstance(status.get("pid"), int) else os.getpid()
     if main:
         write_status(job_dir, status="running", pid=pid, pid_start=process_start_time(pid),
-                     worker_pid=os.getpid(), host=socket.gethostname(), started=time.time(),
-                     world=dist.world, message="starting")
+                     worker_pid=os.getpid(), worker_pid_start=process_start_time(os.getpid()),
+                     host=socket.gethostname(), started=time.time(), world=dist.world,
+                     message="starting")
+    trainer = None
     try:
         recipe = load(job_dir / "spec.toml")
         config = train_config(recipe.train)
@@ -129,8 +172,9 @@ def run_job(job_dir: Path) -> int:
                          checkpoint=ckpt, best_checkpoint=result.best_checkpoint,
                          message=result.message, finished=time.time())
             _log(f"{result.status}: {result.message}")
+        trainer.close()
         if dist.enabled:
-            del trainer  # DDP's reducer holds gloo work objects: free them while all ranks live
+            trainer = None  # DDP's reducer holds gloo work objects: free them while all ranks live
             _leave_together()
         return 1 if result.status == "failed" else 0
     except PtmError as error:
@@ -145,6 +189,8 @@ def run_job(job_dir: Path) -> int:
                          message=f"crashed: {type(error).__name__}: {error} (see log.txt)")
         return 1
     finally:
+        if trainer is not None:
+            trainer.close()
         import torch.distributed as td
 
         if td.is_available() and td.is_initialized():

@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -45,7 +46,12 @@ def read_status(job_dir: str | Path) -> dict[str, Any]:
 
 
 def write_status(job_dir: str | Path, **updates: Any) -> dict[str, Any]:
-    """Merge `updates` into status.json, write it atomically and return the new status."""
+    """Merge `updates` into status.json, write it atomically and return the new status.
+
+    A job folder that is gone stays gone (FileNotFoundError): its user removed it.
+    """
+    if not Path(job_dir).is_dir():
+        raise FileNotFoundError(f"the job folder {job_dir} is gone")
     status = read_status(job_dir)
     status.update(updates)
     status["updated"] = time.time()
@@ -63,9 +69,12 @@ def process_start_time(pid: int) -> int | None:
     return int(fields[19]) if len(fields) > 19 else None
 
 
-def pid_alive(pid: int | None, start_time: int | None = None) -> bool:
-    """Return True when `pid` runs (not a zombie) and, when given, started at `start_time`."""
-    if not pid or pid <= 0:
+def pid_alive(pid: int | None, start_time: int | None = None, need_start: bool = False) -> bool:
+    """Return True when `pid` runs (not a zombie) and, when given, started at `start_time`.
+
+    With `need_start`, a missing start time proves nothing: the pid may be reused by now.
+    """
+    if not isinstance(pid, int) or isinstance(pid, bool) or pid <= 0:
         return False
     try:
         os.kill(pid, 0)
@@ -79,7 +88,9 @@ def pid_alive(pid: int | None, start_time: int | None = None) -> bool:
         return True  # no /proc (macOS): trust kill(0)
     if stat[stat.rindex(")") + 2:].startswith("Z"):
         return False
-    return start_time is None or process_start_time(pid) == start_time
+    if start_time is None:
+        return not need_start
+    return process_start_time(pid) == start_time
 
 
 @dataclass
@@ -103,6 +114,8 @@ class JobInfo:
     train_loss: float | None = None
     created: float = 0.0
     updated: float = 0.0
+    bad_images: int = 0
+    """Images skipped because they could not be read (see status.json's bad_examples)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the job as a JSON-friendly dict."""
@@ -114,48 +127,98 @@ class JobInfo:
         return self.status in ("queued", "running")
 
 
+def _field(status: dict[str, Any], key: str, kind: type, default: Any) -> Any:
+    """Return status[key] as `kind` (None/missing gives `default`); raise ValueError when it is not."""
+    value = status.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
+        raise ValueError(f"{key} is {value!r}, not a {kind.__name__}")
+    if kind is int and value < 0:
+        raise ValueError(f"{key} is {value!r}, a negative number")
+    return kind(value)
+
+
 def job_info(job_dir: str | Path) -> JobInfo:
-    """Return the job's state, checking that a "running" job's process really still runs."""
+    """Return the job's state, checking that a "running" job's process really still runs.
+
+    A status.json that is not valid (hand-edited, half-written by hand) gives a job whose
+    status says so, "unreadable status (why)", instead of an error.
+    """
     job_dir = Path(job_dir)
-    s = read_status(job_dir)
-    status = s.get("status", "queued")
-    message = s.get("message", "")
-    if status in ("queued", "running") and not pid_alive(s.get("pid"), s.get("pid_start")):
-        if status == "queued" and time.time() - float(s.get("created", 0)) < 30 and not s.get("pid"):
+    try:
+        raw = (job_dir / "status.json").read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raw = "{}"
+    except OSError as error:
+        return _unreadable(job_dir, error.strerror or str(error))
+    try:
+        s = json.loads(raw)
+        if not isinstance(s, dict):
+            raise ValueError("it is not a JSON object")
+        status = _field(s, "status", str, "queued")
+        pid, pid_start = _field(s, "pid", int, None), _field(s, "pid_start", int, None)
+        info = JobInfo(
+            job=_field(s, "job", str, job_dir.name), status=status,
+            epoch=_field(s, "epoch", int, 0), epochs=_field(s, "epochs", int, None), pid=pid,
+            best_val_acc=_field(s, "best_val_acc", float, None),
+            last_val_acc=_field(s, "last_val_acc", float, None),
+            checkpoint=_field(s, "checkpoint", str, None), dir=str(job_dir),
+            model=_field(s, "model", str, ""), message=_field(s, "message", str, ""),
+            step=_field(s, "step", int, 0), steps=_field(s, "steps", int, 0),
+            train_loss=_field(s, "train_loss", float, None),
+            created=_field(s, "created", float, 0.0), updated=_field(s, "updated", float, 0.0),
+            bad_images=_field(s, "bad_images", int, 0))
+    except ValueError as error:
+        return _unreadable(job_dir, str(error).splitlines()[0][:120])
+    if status in ("queued", "running") and not pid_alive(pid, pid_start, need_start=True):
+        if status == "queued" and time.time() - info.created < 30 and not pid:
             pass  # being launched right now
         else:
-            status = DIED
-            message = ("its process is gone without saying why (killed, out of memory, or the "
-                       "machine restarted); `ptm-tui resume` continues from the last checkpoint")
-    return JobInfo(
-        job=s.get("job", job_dir.name), status=status, epoch=int(s.get("epoch", 0)),
-        epochs=s.get("epochs"), pid=s.get("pid"), best_val_acc=s.get("best_val_acc"),
-        last_val_acc=s.get("last_val_acc"), checkpoint=s.get("checkpoint"), dir=str(job_dir),
-        model=s.get("model", ""), message=message, step=int(s.get("step", 0)),
-        steps=int(s.get("steps", 0)), train_loss=s.get("train_loss"),
-        created=float(s.get("created", 0.0)), updated=float(s.get("updated", 0.0)))
+            info.status = DIED
+            info.message = ("its process is gone without saying why (killed, out of memory, or "
+                            "the machine restarted); `ptm-tui resume` continues from the last "
+                            "checkpoint")
+    return info
+
+
+def _unreadable(job_dir: Path, why: str) -> JobInfo:
+    """Return a job whose status.json cannot be read, saying why."""
+    return JobInfo(job=job_dir.name, status=f"unreadable status ({why})", epoch=0, epochs=None,
+                   pid=None, best_val_acc=None, last_val_acc=None, checkpoint=None,
+                   dir=str(job_dir), message=f"{job_dir / 'status.json'}: {why}")
 
 
 def list_jobs() -> list[JobInfo]:
     """Return every job under PTM_HOME, oldest first."""
     root = jobs_root()
-    if not root.is_dir():
-        return []
-    jobs = [job_info(d) for d in root.iterdir() if (d / "spec.toml").is_file()]
+    try:
+        if not root.is_dir():
+            return []
+        folders = [d for d in root.iterdir() if (d / "spec.toml").is_file()]
+    except OSError as error:
+        raise BadInput(f"cannot read the jobs folder {root}", error.strerror or str(error),
+                       "point PTM_HOME at a folder you can read and write") from None
+    jobs = [job_info(d) for d in folders]
     return sorted(jobs, key=lambda j: (j.created, j.job))
 
 
 def find_job(ref: str | Path) -> Path:
     """Return the folder of a job given its id, a unique id prefix, or its folder path."""
     path = Path(ref).expanduser()
-    if (path / "spec.toml").is_file():
-        return path
     root = jobs_root()
-    exact = root / str(ref)
-    if (exact / "spec.toml").is_file():
-        return exact
-    matches = sorted(d for d in root.glob(f"{ref}*") if (d / "spec.toml").is_file()) \
-        if root.is_dir() and str(ref) else []
+    try:
+        if (path / "spec.toml").is_file():
+            return path
+        is_id = re.fullmatch(r"[A-Za-z0-9._-]{1,64}", str(ref)) is not None
+        exact = root / str(ref)
+        if is_id and (exact / "spec.toml").is_file():
+            return exact
+        matches = sorted(d for d in root.iterdir() if d.name.startswith(str(ref))
+                         and (d / "spec.toml").is_file()) if root.is_dir() and is_id else []
+    except OSError as error:
+        raise BadInput(f"cannot look for job {str(ref)[:80]!r}", error.strerror or str(error),
+                       "give a job id from `ptm-tui jobs`") from None
     if len(matches) == 1:
         return matches[0]
     if not matches:

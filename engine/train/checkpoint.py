@@ -86,7 +86,7 @@ def save_checkpoint(folder: str | Path, state: dict[str, Any], epoch: int, step:
     removed only after the new one is in place.
     """
     folder = Path(folder)
-    folder.mkdir(parents=True, exist_ok=True)
+    folder.mkdir(exist_ok=True)  # never its parents: a job folder its user removed stays gone
     path = folder / checkpoint_name(epoch, step)
     atomic_save(state, path)
     _fsync_dir(folder)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -11,6 +12,7 @@ from engine.errors import BadInput
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step", "onecycle")
 AUGMENTS = ("crop", "flip", "color")
+MAX_IMAGE_SIZE = 4096
 
 
 @dataclass
@@ -57,6 +59,10 @@ class TrainConfig:
     """Compute frozen features once when only the head trains and nothing is augmented."""
     feature_cache_mb: int = 2048
     log_every: int = 20
+    max_bad_images: float = 0.01
+    """Unreadable images are skipped; the job fails when more than this fraction (and 10) are."""
+    force: bool = False
+    """Accept workers > 2x the cores and image sizes > 4096 (the sanity limits)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a TOML-friendly dict (None values left out)."""
@@ -146,18 +152,39 @@ def validate(config: TrainConfig) -> None:
     if not 0.0 <= c.val_split < 1.0:
         raise _bad("val_split", c.val_split, "it is the fraction of images held out, in [0, 1)",
                    "use e.g. val_split = 0.2")
-    for key in ("batch_size", "epochs", "keep_last", "log_every"):
-        if getattr(c, key) < 1:
-            raise _bad(key, getattr(c, key), "it must be at least 1", f"set {key} to 1 or more")
+    for key, most in (("batch_size", 65536), ("epochs", 100_000), ("keep_last", 1000),
+                      ("log_every", 1_000_000)):
+        if not 1 <= getattr(c, key) <= most:
+            raise _bad(key, getattr(c, key), f"it must be at least 1 and at most {most:,}",
+                       f"set {key} to a value in that range")
     if c.image_size is not None and c.image_size < 8:
         raise _bad("image_size", c.image_size, "images smaller than 8 px break most models",
                    "use e.g. image_size = 224")
-    for key in ("lr", "head_lr", "backbone_lr"):
+    if c.image_size is not None and c.image_size > MAX_IMAGE_SIZE and not c.force:
+        raise _bad("image_size", c.image_size, f"more than {MAX_IMAGE_SIZE} px a side needs "
+                   "gigabytes per image", "use e.g. image_size = 224 (or force = true / --force)")
+    cores = os.cpu_count() or 1
+    if c.workers < -1:
+        raise _bad("workers", c.workers, "it is a number of processes (-1 picks one)",
+                   "use workers = -1, 0 (load in the trainer) or a few")
+    if c.workers > 2 * cores and not c.force:
+        raise _bad("workers", c.workers, f"this machine has {cores} cores; more than "
+                   f"{2 * cores} loader processes only cost memory",
+                   f"use workers = {min(8, cores)} or fewer (or force = true / --force)")
+    if not math.isfinite(c.lr) or c.lr <= 0:
+        raise _bad("lr", c.lr, "a learning rate must be a finite number > 0",
+                   "use e.g. lr = 0.01")
+    for key in ("head_lr", "backbone_lr", "momentum", "weight_decay", "gamma",
+                "bias_lr_mult"):
         value = getattr(c, key)
-        if value is not None and not value >= 0:
-            raise _bad(key, value, "a learning rate must be a number >= 0", f"use e.g. {key} = 0.01")
-    if not c.weight_decay >= 0:
-        raise _bad("weight_decay", c.weight_decay, "it must be >= 0", "use e.g. weight_decay = 1e-4")
+        if value is not None and not (math.isfinite(value) and value >= 0):
+            raise _bad(key, value, "it must be a finite number >= 0", f"use e.g. {key} = 0.01")
+    if not 0.0 <= c.max_bad_images < 1.0:
+        raise _bad("max_bad_images", c.max_bad_images, "it is a fraction of the images, in [0, 1)",
+                   "use e.g. max_bad_images = 0.01")
+    if c.feature_cache_mb < 0:
+        raise _bad("feature_cache_mb", c.feature_cache_mb, "it must be >= 0",
+                   "use e.g. feature_cache_mb = 2048")
     if c.head_epochs < 0 or c.head_epochs > c.epochs:
         raise _bad("head_epochs", c.head_epochs, f"it must be between 0 and epochs ({c.epochs})",
                    "use e.g. head_epochs = 1")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -86,6 +87,53 @@ def _align_classes(train: Any, val: Any, val_name: str) -> None:
     val.imgs = val.samples
     val.targets = [target for _, target in val.samples]
     val.classes, val.class_to_idx = list(train.classes), dict(train.class_to_idx)
+
+
+def _check_classes_folder(root: Path, min_classes: int = 2) -> list[str]:
+    """Return the class names of an ImageFolder root, or raise BadInput saying what is wrong.
+
+    Cheap: lists folders and stops at the first image file of each class; decodes nothing.
+    """
+    from torchvision.datasets.folder import IMG_EXTENSIONS
+
+    try:
+        classes = sorted(e.name for e in os.scandir(root) if e.is_dir())
+    except OSError as error:
+        raise BadInput(f"cannot read the data folder {root}", error.strerror or str(error),
+                       "check the path and its permissions") from None
+    layout = "one sub-folder of images per class (e.g. data/cat/1.jpg, data/dog/2.jpg)"
+    if not classes:
+        raise BadInput(f"{root} has no class sub-folders", f"finetuning expects {layout}",
+                       "put each class's images in a folder named after the class")
+    if len(classes) < min_classes:
+        raise BadInput(f"{root} has one class ({classes[0]})",
+                       "a classifier needs at least two classes to learn anything",
+                       "add a folder of images for each other class")
+    empty = []
+    for name in classes:
+        found = False
+        for _dirpath, _dirs, files in os.walk(root / name, followlinks=True):
+            if any(f.lower().endswith(IMG_EXTENSIONS) for f in files):
+                found = True
+                break
+        if not found:
+            empty.append(name)
+    if empty:
+        raise BadInput(f"{root}: class folder(s) without images: {', '.join(empty[:5])}",
+                       f"image files end in {', '.join(IMG_EXTENSIONS[:4])}, ...",
+                       "add images there or remove those folders")
+    return classes
+
+
+def check_data_folder(config: TrainConfig) -> None:
+    """Refuse (BadInput) a data folder a job could not train on, before the job exists."""
+    root = Path(config.data).expanduser()
+    val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
+    if (root / "train").is_dir() and val_dir is not None:
+        _check_classes_folder(root / "train")
+        _check_classes_folder(val_dir, min_classes=1)
+    else:
+        _check_classes_folder(root)
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:

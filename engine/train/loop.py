@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -23,6 +24,16 @@ from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, cache_blocker, head_inputs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import head_of, param_groups
+
+
+def ignore_stop_signals(_worker: int) -> None:
+    """In a DataLoader worker: leave SIGTERM/SIGINT to the trainer, which shuts workers down.
+
+    A stop signal sent to the job's process group would otherwise kill the workers mid-batch
+    and turn a clean stop into "DataLoader worker (pid ...) is killed by signal".
+    """
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Trainer:
@@ -158,8 +169,16 @@ class Trainer:
             seeds = torch.Generator().manual_seed(self.config.seed + 7919 * self.dist.rank)
             self._loader = DataLoader(Indexed(self.datasets.train), batch_sampler=self.batches,
                                       num_workers=workers, persistent_workers=workers > 0,
-                                      pin_memory=self.device.type == "cuda", generator=seeds)
+                                      pin_memory=self.device.type == "cuda", generator=seeds,
+                                      worker_init_fn=ignore_stop_signals if workers else None)
         return self._loader
+
+    def close(self) -> None:
+        """Shut the DataLoader's worker processes down (they ignore stop signals themselves)."""
+        loader, self._loader = self._loader, None
+        iterator = getattr(loader, "_iterator", None)
+        if iterator is not None and hasattr(iterator, "_shutdown_workers"):
+            iterator._shutdown_workers()
 
     def _check_classes(self) -> None:
         """Refuse early when the head's outputs and the data's classes disagree."""
@@ -295,8 +314,10 @@ class Trainer:
         else:
             indices = shard(range(len(self.datasets.val)), self.dist.rank, self.dist.world)  # type: ignore[arg-type]
             subset = torch.utils.data.Subset(self.datasets.val, indices)
+            workers = self.config.resolved_workers()
             loader = DataLoader(subset, batch_size=max(self.config.batch_size, 64),
-                                num_workers=self.config.resolved_workers())
+                                num_workers=workers,
+                                worker_init_fn=ignore_stop_signals if workers else None)
             for x, y in loader:
                 x, y = self._to(x), y.to(self.device)
                 with self._autocast():

@@ -38,8 +38,16 @@ def test_overrides_win_and_strings_are_coerced():
     ({"head_epochs": 5, "epochs": 2}, ["head_epochs"]),
     ({"augment": ["mixup"]}, ["augment", "crop, flip, color"]),
     ({"batchsize": 4}, ["unknown", "batchsize"]),
+    ({"workers": 1000000}, ["workers", "cores", "--force"]),
+    ({"workers": -5}, ["workers", "processes"]),
+    ({"lr": 1e308 * 10}, ["lr", "finite"]),
+    ({"lr": 0}, ["lr", "> 0"]),
+    ({"image_size": 1000000000}, ["image_size", "4096", "--force"]),
+    ({"batch_size": 10**9}, ["batch_size", "at most"]),
+    ({"momentum": float("nan")}, ["momentum", "finite"]),
 ])
 def test_bad_values_say_what_why_and_fix(table, words):
+    """Issue 11: unbounded settings (workers 1e6, lr inf, image size 1e9) are refused up front."""
     with pytest.raises(BadInput) as caught:
         train_config(table)
     message = caught.value.message

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
+import signal
 import time
 from pathlib import Path
 from typing import Any
@@ -58,7 +60,11 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--channels-last", dest="train_channels_last",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="channels_last memory format (faster convs on recent GPUs)")
-    parser.add_argument("--job-id", default=None, help="name the job (default: time-model-xxxx)")
+    parser.add_argument("--force", dest="train_force", action="store_true", default=None,
+                        help="accept --workers above 2x the cores and --image-size above 4096")
+    parser.add_argument("--job-id", default=None,
+                        help="name the job: 1-64 letters, digits, '.', '_', '-' "
+                        "(default: time-model-xxxx)")
     add_launch_flags(parser)
     parser.set_defaults(func=run)
 
@@ -85,18 +91,32 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
     """Show the running job (a bar per epoch, or JSON lines) until it ends; return the exit code."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from engine.errors import BadInput
     from engine.jobs.launch import stop
     from engine.jobs.store import read_metrics, read_status
     from tui.cli.output import print_json, stderr
 
     seen = len([r for r in read_metrics(job_dir) if r.get("kind") == "epoch"])
-    interrupted = False
+    # Ctrl-C is counted by a handler, not caught as KeyboardInterrupt: a KeyboardInterrupt
+    # raised inside a finalizer or a library's cleanup is swallowed ("Exception ignored in"),
+    # and the exit code depended on where it landed. A counter cannot be lost.
+    presses = [0]
+    previous = signal.signal(signal.SIGINT, lambda _s, _f: presses.__setitem__(0, presses[0] + 1))
+    stop_sent = False
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
-    with Progress(*columns, console=stderr, disable=as_json, transient=True) as progress:
-        task, shown = None, ""
-        while True:
-            try:
+    try:
+        with Progress(*columns, console=stderr, disable=as_json, transient=True) as progress:
+            task, shown = None, ""
+            while True:
+                if presses[0] >= 2:
+                    stderr.print(f"left running; `ptm-tui jobs` shows it ({job_dir.name})")
+                    return 130
+                if presses[0] and not stop_sent:
+                    stop_sent = True
+                    stderr.print("stopping: saving a checkpoint (Ctrl-C again to leave it running)")
+                    with contextlib.suppress(BadInput):  # it ended meanwhile
+                        stop(job_dir, wait=0)
                 done = proc.poll() is not None
                 status = read_status(job_dir)
                 epochs = [r for r in read_metrics(job_dir) if r.get("kind") == "epoch"]
@@ -120,16 +140,10 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
                     progress.update(task, completed=int(status.get("step", 0)), info=info)
                 if done:
                     break
-                time.sleep(0.25)
-            except KeyboardInterrupt:
-                interrupted = True
-                stderr.print("stopping: saving a checkpoint (Ctrl-C again to leave it running)")
-                try:
-                    stop(job_dir, wait=0)
-                    proc.wait()
-                except KeyboardInterrupt:
-                    stderr.print(f"left running; `ptm-tui jobs` shows it ({job_dir.name})")
-                    return 130
+                time.sleep(0.1 if presses[0] else 0.25)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    interrupted = presses[0] > 0
     final = final_object(job_dir)
     if as_json:
         print_json(final)
@@ -179,10 +193,12 @@ def start(job_dir: Path, args: argparse.Namespace, proc: Any) -> int:
 def run(args: argparse.Namespace) -> int:
     """Create the job, launch it, and return the exit code."""
     from engine.edit import recipe as recipes
-    from engine.jobs.launch import create_job, launch
+    from engine.jobs.launch import check_processes, create_job, launch
 
+    nproc = 1 if args.nproc_per_node is None else args.nproc_per_node
+    check_processes(nproc, args.nnodes)
     recipe = recipes.load(args.recipe)
     job_dir = create_job(recipe, overrides_from(args), job_id=args.job_id)
-    proc = launch(job_dir, nproc=args.nproc_per_node or 1, nnodes=args.nnodes,
+    proc = launch(job_dir, nproc=nproc, nnodes=args.nnodes,
                   rdzv_endpoint=args.rdzv_endpoint)
     return start(job_dir, args, proc)

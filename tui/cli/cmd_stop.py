@@ -20,18 +20,31 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Stop the job and return the exit code."""
+    """Stop the job; return 0 when it stopped (or finished), 1 when it failed or still runs."""
+    from pathlib import Path
+
     from rich.markup import escape
 
     from engine.jobs.launch import stop
     from tui.cli.cmd_finetune import final_object
-    from tui.cli.output import print_json, stdout
+    from tui.cli.output import print_json, stderr, stdout
 
     info = stop(args.job, wait=args.wait)
-    final = final_object(__import__("pathlib").Path(info.dir))
+    final = final_object(Path(info.dir))
     if args.json:
         print_json(final)
     else:
-        state = final["status"] if not info.active else "stopping (still saving)"
+        state = final["status"] if not info.active else \
+            ("stop asked" if args.wait <= 0 else "still stopping")
         stdout.print(f"job [bold]{escape(info.job)}[/]: {state}", highlight=False)
+    if info.active:
+        if args.wait <= 0:
+            return 0
+        stderr.print(f"ptm-tui: job {escape(info.job)} did not stop within {args.wait:g}s; "
+                     f"`ptm-tui jobs` shows when it does", highlight=False)
+        return 1
+    if final["status"] not in ("stopped", "done"):
+        stderr.print(f"ptm-tui: job {escape(info.job)} ended {escape(final['status'])}: "
+                     f"{escape(final['message'])}", highlight=False)
+        return 1
     return 0

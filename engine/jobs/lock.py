@@ -1,0 +1,64 @@
+"""One runner per job: an OS lock (fcntl.flock) on the job folder's runner.lock.
+
+The launcher takes the lock before it starts anything and hands the open file to the
+runner (or to torchrun's agent), which holds it for its whole life; the kernel drops it
+when that process ends, however it ends. A second launch finds it taken and is refused.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+from pathlib import Path
+
+from engine.errors import BadInput
+
+LOCK = "runner.lock"
+FD_ENV = "PTM_JOB_LOCK_FD"
+"""The environment variable naming the inherited lock's file descriptor in the runner."""
+
+
+def holder(job_dir: str | Path) -> int | None:
+    """Return the pid written in the job's lock file (the runner holding it), or None."""
+    with contextlib.suppress(OSError, ValueError):
+        return int((Path(job_dir) / LOCK).read_text().split()[0])
+    return None
+
+
+def take(job_dir: str | Path) -> int:
+    """Lock the job for one runner and return the lock's file descriptor.
+
+    Raises BadInput naming the live runner's pid when another process holds it.
+    """
+    job_dir = Path(job_dir)
+    fd = os.open(job_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        pid = holder(job_dir)
+        raise BadInput(f"job {job_dir.name} already has a runner",
+                       f"pid {pid} is training it" if pid else "another runner is starting it",
+                       f"wait for it, or stop it with `ptm-tui stop {job_dir.name}`") from None
+    write_holder(fd, os.getpid())
+    return fd
+
+
+def write_holder(fd: int, pid: int) -> None:
+    """Record `pid` as the process holding the lock."""
+    os.ftruncate(fd, 0)
+    os.pwrite(fd, f"{pid}\n".encode(), 0)
+
+
+def inherited() -> int | None:
+    """Return the lock descriptor the launcher handed to this runner, or None."""
+    value = os.environ.pop(FD_ENV, "")
+    if not value.isdigit():
+        return None
+    fd = int(value)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # ours already: succeeds at once
+    except OSError:
+        return None
+    return fd
