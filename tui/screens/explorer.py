@@ -210,7 +210,10 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         self._cancel.set()
 
     def worker_failed(self, worker: Any) -> None:
-        """A model that failed to open leaves a message in the header."""
+        """A model that failed to open leaves a message in the header; a failed summary says why
+        in the panel."""
+        if worker.group == "summary":
+            self.summary_failed(worker.error)
         if worker.group == "open":
             self.query_one(DownloadBar).stop()
             tree = self.query_one(LayerTree)
