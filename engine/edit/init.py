@@ -9,7 +9,15 @@ from typing import Any
 import torch
 from torch import nn
 
-from engine.edit.init_methods import WHAT, check_fits, get_method, init_tensor, is_bias, resolve_params
+from engine.edit.init_methods import (
+    WHAT,
+    check_fits,
+    check_range,
+    get_method,
+    init_tensor,
+    is_bias,
+    resolve_params,
+)
 from engine.errors import BadInput
 from engine.paths import get_module
 
@@ -75,6 +83,7 @@ def apply_init(model: nn.Module, method: str, params: dict[str, Any] | None = No
     tensors = select_tensors(model, target, layer_type, what)
     for name, param in tensors:
         check_fits(spec.name, param, name)
+        check_range(spec.name, values, param, name)
         if spec.name == "dirac" and param.shape[0] % values["groups"]:
             raise BadInput(f"dirac does not fit {name} ({param.shape[0]} output channels)",
                            f"groups={values['groups']} must divide the output channels",

@@ -179,14 +179,20 @@ def _coerce(method: InitMethod, p: Param, value: Any) -> Any:
         return value
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise bad
+    finite = BadInput(f"{method.name}: parameter {p.name!r} got {value!r}",
+                      "it must be a finite number", f"give {p.name}={p.default!r} or another number")
+    try:
+        as_float = float(value)
+    except OverflowError:  # a whole number with hundreds of digits
+        raise finite from None
+    if not math.isfinite(as_float):
+        raise finite
     if p.kind is int:
-        if float(value) != int(value):
+        if as_float != int(value):
             raise bad
         value = int(value)
     else:
-        value = float(value)
-        if not math.isfinite(value):
-            raise bad
+        value = as_float
     if p.check is not None and not p.check(value):
         raise BadInput(f"{method.name}: parameter {p.name}={value!r} is out of range",
                        f"{p.name} {p.rule}", f"give a value where {p.name} {p.rule}")
@@ -234,12 +240,26 @@ def check_fits(method: str, tensor: torch.Tensor, name: str = "tensor") -> None:
                        "the tensor is empty, so its fan is 0", "skip this layer")
 
 
+def check_range(method: str, values: dict[str, Any], tensor: torch.Tensor, name: str = "tensor") -> None:
+    """Raise BadInput when a number parameter is too large for the tensor's dtype; return None."""
+    if not tensor.is_floating_point():
+        return
+    largest = torch.finfo(tensor.dtype).max
+    for key, value in values.items():
+        if isinstance(value, float) and abs(value) > largest:
+            dtype = str(tensor.dtype).removeprefix("torch.")
+            raise BadInput(f"{method}: parameter {key}={value:g} does not fit {name} ({dtype})",
+                           f"the largest {dtype} number is {largest:.4g}",
+                           f"give a smaller {key}")
+
+
 def init_tensor(tensor: torch.Tensor, method: str, params: dict[str, Any] | None = None,
                 generator: torch.Generator | None = None) -> torch.Tensor:
     """Initialise one tensor in place (after checking fit and parameters) and return it."""
     spec = get_method(method)
     values = resolve_params(spec.name, params)
     check_fits(spec.name, tensor)
+    check_range(spec.name, values, tensor)
     if spec.name == "dirac" and tensor.shape[0] % values["groups"]:
         raise BadInput(f"dirac does not fit a tensor with {tensor.shape[0]} output channels",
                        f"groups={values['groups']} must divide the output channels",

@@ -46,6 +46,19 @@ def _unknown_keys(given: Any, known: tuple[str, ...]) -> str:
     return ", ".join(shown)
 
 
+_TEXT_KEYS = {
+    "target": '"fc" (a module path)',
+    "module": '"GELU()"',
+    "source": '"old.pth"',
+    "method": '"xavier_normal"',
+    "layer_type": '"Conv2d" (or "Conv2d,Linear")',
+    "what": '"weight" (or "bias", "both")',
+    "preset": '"common"',
+    "strategy": '"repeat" (or "sum", "zero")',
+    "init": '"default"',
+}
+"""Edit keys whose value must be text, with an example for the fix."""
+
 _FIX = "see the recipe format in the README ([model] name/weights/seed, then [[edit]] tables)"
 
 
@@ -127,10 +140,21 @@ def validate_edit(edit: dict[str, Any], index: int) -> None:
     if unknown:
         raise bad(f"unknown keys {unknown}",
                   f"{op} takes {', '.join(EDIT_KEYS[op])}; fix or remove the others")
-    if "target" in edit and not isinstance(edit["target"], str):
-        raise bad(
-            f"target must be a module path as text, got {edit['target']!r}", 'e.g. target = "fc"'
-        )
+    for key, example in _TEXT_KEYS.items():
+        if key in edit and not isinstance(edit[key], str):
+            raise bad(f"{key} must be text, got {edit[key]!r}", f"e.g. {key} = {example}")
+    if "by_order" in edit and not isinstance(edit["by_order"], bool):
+        raise bad(f"by_order must be true or false, got {edit['by_order']!r}", "e.g. by_order = true")
+    if "params" in edit and not isinstance(edit["params"], dict):
+        raise bad(f"params must be a table of named values, got {edit['params']!r}",
+                  "e.g. params = { std = 0.01 }")
+    if op == "init":
+        from engine.edit.init_methods import resolve_params
+
+        try:
+            resolve_params(edit["method"], edit.get("params") or {})
+        except BadInput as error:
+            raise bad(error.message.split("\n")[0], error.fix) from None
     for key in ("num_classes", "channels"):
         if key in edit and (
             isinstance(edit[key], bool) or not isinstance(edit[key], int) or edit[key] < 1
@@ -160,6 +184,10 @@ def loads(text: str, path: Path | None = None) -> Recipe:
     except tomllib.TOMLDecodeError as error:
         where = f"recipe {str(path)!r}" if path else "the recipe"
         raise BadInput(f"cannot read {where}", f"invalid TOML: {error}", _FIX) from error
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        where = f"recipe {str(path)!r}" if path else "the recipe"
+        raise BadInput(f"cannot read {where}", "its arrays or tables are nested too deeply to read",
+                       _FIX) from None
     return from_dict(data, path)
 
 

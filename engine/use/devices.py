@@ -56,3 +56,43 @@ def model_device(model: nn.Module) -> torch.device:
     for tensor in (*model.parameters(), *model.buffers()):
         return tensor.device
     return torch.device("cpu")
+
+
+def _read_number(path: str, pattern: str) -> int | None:
+    """Return the first whole number `pattern` captures in the file at `path`, or None."""
+    import re
+
+    try:
+        with open(path, encoding="ascii") as file:
+            found = re.search(pattern, file.read())
+    except OSError:
+        return None
+    return int(found.group(1)) if found else None
+
+
+def free_memory(device: str) -> int | None:
+    """Return the bytes this process may still allocate on `device`, or None when unknown.
+
+    CPU: the smallest of the system's available memory, the cgroup's room and this process's
+    address-space limit (ulimit -v) minus what it already maps. CUDA: the GPU's free memory.
+    """
+    kind = torch.device(device)
+    if kind.type == "cuda":
+        return int(torch.cuda.mem_get_info(kind.index or 0)[0])
+    if kind.type != "cpu":
+        return None
+    import resource
+
+    room: list[int] = []
+    available = _read_number("/proc/meminfo", r"MemAvailable:\s+(\d+) kB")
+    if available is not None:
+        room.append(available * 1024)
+    limit = _read_number("/sys/fs/cgroup/memory.max", r"^(\d+)")
+    used = _read_number("/sys/fs/cgroup/memory.current", r"^(\d+)")
+    if limit is not None and used is not None:
+        room.append(max(limit - used, 0))
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    mapped = _read_number("/proc/self/status", r"VmSize:\s+(\d+) kB")
+    if soft != resource.RLIM_INFINITY and mapped is not None:
+        room.append(max(soft - mapped * 1024, 0))
+    return min(room) if room else None

@@ -11,8 +11,8 @@ import torch
 from torch import nn
 
 from engine.edit.init_methods import check_seed, default_params, get_method, init_tensor, resolve_params
-from engine.errors import BadInput
-from engine.use.devices import model_device
+from engine.errors import BadInput, WorkFailed
+from engine.use.devices import free_memory, model_device
 from engine.use.features import first_tensor
 from engine.use.images import IMAGE_SUFFIXES, load_image
 from engine.use.preprocess import IMAGENET_MEAN, IMAGENET_STD
@@ -96,6 +96,21 @@ def _check(config: LabConfig) -> None:
         raise BadInput(f"width {config.width} x batch {config.batch} is too large",
                        "each layer holds a width x width matrix and a batch x width activation",
                        "use a width up to 16384 and a smaller batch")
+    _check_memory(config)
+
+
+def lab_bytes(config: LabConfig) -> int:
+    """Return the bytes a run holds at once: the weight, the bias and three batch x width tensors."""
+    return 4 * (config.width * config.width + config.width + 3 * config.batch * config.width)
+
+
+def _check_memory(config: LabConfig) -> None:
+    """Raise BadInput when the run would not fit in the device's free memory."""
+    needed, free = lab_bytes(config), free_memory(config.device)
+    if free is not None and needed > free:
+        raise BadInput(f"width {config.width} x batch {config.batch} needs {needed / 2**30:.2f} GiB "
+                       f"on {config.device}", f"only {free / 2**30:.2f} GiB is free there",
+                       "use a smaller --width or --batch")
 
 
 class StdExperiment:
@@ -118,6 +133,18 @@ class StdExperiment:
         act = ACTIVATIONS[config.activation]
         generator = torch.Generator(device=config.device).manual_seed(config.seed)
         device = torch.device(config.device)
+        try:
+            yield from self._layers(method, act, generator, device)
+        except RuntimeError as error:  # torch.OutOfMemoryError is one too
+            if "memory" not in str(error).lower():
+                raise
+            raise WorkFailed(f"the init lab ran out of memory on {config.device}",
+                             str(error).splitlines()[0], "use a smaller --width or --batch") from None
+
+    def _layers(self, method: str, act: Callable[[torch.Tensor], torch.Tensor],
+                generator: torch.Generator, device: torch.device) -> Iterator[tuple[int, float]]:
+        """Yield (layer, std) of each layer's output until one is not finite."""
+        config = self.config
         weight = torch.empty(config.width, config.width, device=device)
         bias = torch.empty(config.width, device=device)
         bound = 1.0 / math.sqrt(config.width)

@@ -68,10 +68,11 @@ def test_writer_escapes_and_round_trips_awkward_values():
                 "op": "init",
                 "target": "",
                 "method": "normal",
-                "params": {"mean": -0.5, "std": 1e-3, "big": float("inf"), "odd key": [1, 2]},
+                "params": {"mean": -0.5, "std": 1e-3},
             }
         ],
-        "train": {"epochs": 3, "lr": 0.1, "amp": True, "data": {"root": "ä/ü", "sizes": [1.5]}},
+        "train": {"epochs": 3, "lr": 0.1, "amp": True, "data": {"root": "ä/ü", "sizes": [1.5]},
+                  "big": float("inf"), "odd key": [1, 2]},
     }
     recipe = recipes.from_dict(data)
     again = recipes.loads(recipes.dumps(recipe))

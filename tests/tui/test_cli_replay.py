@@ -177,9 +177,12 @@ def test_features_out_that_cannot_be_written_exits_2_and_leaves_nothing(tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["afile", "x.png"]
 
 
-def test_a_huge_module_that_does_not_fit_is_refused_by_its_shapes_not_by_running_out_of_memory(
+def test_a_huge_module_is_refused_by_its_size_and_one_that_does_not_fit_by_its_shapes(
         tmp_path, capsys):
-    (tmp_path / "big.toml").write_text('[model]\nname = "resnet18"\nweights = "none"\n[[edit]]\n'
-                                      'op = "replace"\ntarget = "fc"\nmodule = "Linear(100000, 100000)"\n')
+    recipe = '[model]\nname = "resnet18"\nweights = "none"\n[[edit]]\nop = "replace"\ntarget = "fc"\n'
+    (tmp_path / "big.toml").write_text(recipe + 'module = "Linear(100000, 100000)"\n')
     assert main(["replay", str(tmp_path / "big.toml")]) == 2
+    assert "edit 1 (replace) is invalid" in (err := capsys.readouterr().err) and "40.0 GB" in err
+    (tmp_path / "bad.toml").write_text(recipe + 'module = "Linear(100, 10)"\n')
+    assert main(["replay", str(tmp_path / "bad.toml")]) == 2
     assert "edit 1 (replace): shapes break at layer 'fc'" in capsys.readouterr().err

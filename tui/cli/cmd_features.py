@@ -13,7 +13,8 @@ def register(subparsers: Any) -> None:
         "features",
         help="save the outputs of chosen layers for a folder of images",
         description="Run images through MODEL and save {layer: tensor [N, ...]} to FILE "
-        "(.pt, loadable with torch.load(weights_only=True)).",
+        "(.pt, loadable with torch.load(weights_only=True)). An unreadable image is skipped "
+        "and named; its row is left out.",
     )
     parser.add_argument("model", metavar="MODEL",
                         help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
@@ -33,7 +34,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--batch-size", type=int, default=16, help="images per batch (default 16)")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--json", action="store_true",
-                        help="print {out, images, method, layers: {layer: shape}} as JSON")
+                        help="print {out, images, method, layers: {layer: shape}, "
+                        "skipped: [{path, why}]} as JSON")
     parser.set_defaults(func=run)
 
 
@@ -49,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.use.features import FeatureExtractor, parse_layers
     from engine.use.images import image_files, load_image
     from engine.use.preprocess import preprocess_for
-    from tui.cli.output import print_json, progress_bar, stdout
+    from tui.cli.output import print_json, progress_bar, stderr, stdout
 
     layers = parse_layers(args.layers) or []
     files = image_files(args.images)
@@ -71,13 +73,24 @@ def run(args: argparse.Namespace) -> int:
 
     extractor = FeatureExtractor(workbench.model, layers)
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
+    skipped: list[tuple[Path, str]] = []  # unreadable images: one bad file does not end the run
     with progress_bar("extracting features", total=len(files)) as update:
         for start in range(0, len(files), args.batch_size):
             chunk = files[start : start + args.batch_size]
-            batch = torch.stack([tensor(p) for p in chunk])
-            for layer, output in extractor(batch.to(device)).items():
-                parts[layer].append(output.detach().to("cpu"))
+            tensors = []
+            for path in chunk:
+                try:
+                    tensors.append(tensor(path))
+                except BadInput as error:
+                    skipped.append((path, error.why or error.what))
+            if tensors:
+                for layer, output in extractor(torch.stack(tensors).to(device)).items():
+                    parts[layer].append(output.detach().to("cpu"))
             update(start + len(chunk), len(files))
+    read = len(files) - len(skipped)
+    if not read:
+        raise BadInput(f"none of the {len(files)} images could be read",
+                       f"{skipped[0][0]}: {skipped[0][1]}", "pass PNG, JPEG, BMP or other image files")
     features = {layer: torch.cat(tensors) for layer, tensors in parts.items()}
     with writing(out):
         atomic_save(features, out)
@@ -86,15 +99,18 @@ def run(args: argparse.Namespace) -> int:
         print_json(
             {
                 "out": str(args.out),
-                "images": len(files),
+                "images": read,
                 "method": extractor.method,
                 "layers": shapes,
+                "skipped": [{"path": str(path), "why": why} for path, why in skipped],
             }
         )
-    else:
-        for layer, shape in shapes.items():
-            stdout.print(f"{layer}: {shape}", highlight=False, markup=False, soft_wrap=True)
-        stdout.print(
-            f"saved {len(files)} images' features to {args.out}", highlight=False, markup=False
-        )
+        return 0
+    for path, why in skipped:
+        stderr.print(f"skipped {path}: {why}", highlight=False, markup=False, soft_wrap=True)
+    for layer, shape in shapes.items():
+        stdout.print(f"{layer}: {shape}", highlight=False, markup=False, soft_wrap=True)
+    also = f" (skipped {len(skipped)} unreadable)" if skipped else ""
+    stdout.print(f"saved {read} images' features to {args.out}{also}", highlight=False, markup=False,
+                 soft_wrap=True)
     return 0

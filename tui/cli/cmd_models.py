@@ -70,28 +70,61 @@ _SHORT_TASKS = {"classification": "classify", "segmentation": "segment", "optica
 
 
 def _print_table(infos: list[Any]) -> None:
-    """Print the models as a Rich table on stdout, one row per model (its default weights)."""
-    from rich import box
-    from rich.table import Table
+    """Print the models as a Rich table on stdout, one row per model (its default weights).
+
+    A pipe gets every column at full width; a narrow terminal drops columns from the right,
+    so a model's name is never wrapped or cut and each model stays on one line.
+    """
+    from rich.console import Console
 
     from tui.cli.output import stdout
 
-    table = Table(title=f"{len(infos)} models (numbers of the default weights)",
+    columns = _COLUMNS
+    table = _table(infos, columns)
+    if not stdout.is_terminal:  # stdout.print would clamp to $COLUMNS or 80
+        Console(width=_measure(table)).print(table)
+        return
+    while len(columns) > 1 and _measure(table) > stdout.width:
+        columns = columns[:-1]
+        table = _table(infos, columns)
+    stdout.print(table)
+
+
+def _measure(table: Any) -> int:
+    """Return the characters the widest line of `table` needs."""
+    from rich.measure import Measurement
+
+    from tui.cli.output import stdout
+
+    return Measurement.get(stdout, stdout.options.update(width=10_000), table).maximum
+
+
+_COLUMNS = (("task", 10), ("params", 7), ("acc@1", 6), ("GFLOPs", 7), ("MB", 6), ("cached", 6))
+"""The columns after the name, in the order a narrow terminal keeps them."""
+
+
+def _table(infos: list[Any], columns: tuple[tuple[str, int], ...]) -> Any:
+    """Return the Rich table of the models with the name column and `columns`."""
+    from rich import box
+    from rich.table import Table
+
+    table = Table(title=f"{len(infos)} model{'s' if len(infos) != 1 else ''} "
+                  "(numbers of the default weights)",
                   box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
-    table.add_column("model", style="cyan", overflow="fold")
-    for header, width in (("task", 10), ("params", 7), ("acc@1", 6), ("GFLOPs", 7), ("MB", 6),
-                          ("cached", 6)):
+    table.add_column("model", style="cyan", no_wrap=True)
+    for header, size in columns:
         table.add_column(header, justify="left" if header == "task" else "right",
-                         width=width, no_wrap=True)
+                         min_width=size, no_wrap=True)
     for info in infos:
         default = info.weights_named(info.default_weights)
         cached = sum(w.cached for w in info.weights)
-        table.add_row(
-            info.name, _SHORT_TASKS.get(info.task, info.task),
+        cells = (
+            _SHORT_TASKS.get(info.task, info.task),
             f"{default.params / 1e6:.1f}M" if default and default.params else "-",
             _number(default.acc1 if default else None, 2),
             _number(default.gflops if default else None, 2),
             _number(default.file_size_mb if default else None),
             f"[green]{cached}/{len(info.weights)}[/]" if cached else f"-/{len(info.weights)}",
         )
-    stdout.print(table)
+        table.add_row(info.name, *cells[: len(columns)])
+    return table
