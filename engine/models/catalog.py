@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.errors import BadInput
 from engine.models.timm_models import timm_available, timm_missing
+from engine.models.timm_pretrained import hub_repo, list_pretrained, tagged_name, weights_fields
 from engine.models.torchvision_records import torchvision_records
 
 if TYPE_CHECKING:
@@ -131,13 +132,39 @@ def is_user_spec(name: str) -> bool:
 
 
 def _timm_infos() -> list[ModelInfo]:
-    """Return every timm model as `timm/<name>` when timm is installed (no weights listed)."""
+    """Return every timm model as `timm/<name>`, then every pretrained `timm/<arch>.<tag>`."""
     if not timm_available():
         return []
     import timm
 
-    return [ModelInfo(name=f"timm/{n}", task="classification", builder=f"timm:{n}")
-            for n in timm.list_models()]
+    from engine.models.weights.hf import cached_repos
+
+    cached = cached_repos()
+    archs = [ModelInfo(name=f"timm/{n}", task="classification", builder=f"timm:{n}")
+             for n in timm.list_models()]
+    return archs + [_timm_info(f"timm/{n}", cached, tags=False) for n in list_pretrained()]
+
+
+def _timm_info(name: str, cached: set[str] | None = None, tags: bool = True) -> ModelInfo:
+    """Return timm model `name` with its pretrained weights on the Hub (all its tags if `tags`)."""
+    from engine.models.weights.hf import cached_repos
+
+    cached = cached_repos() if cached is None else cached
+    bare = name.removeprefix("timm/")
+    chosen = tagged_name(bare)
+    arch = chosen.partition(".")[0]
+    names = [n for n in list_pretrained() if n.partition(".")[0] == arch] if tags else [chosen]
+    weights = []
+    for tagged in names if chosen in names else [*names, chosen]:
+        repo = hub_repo(tagged)
+        if repo:
+            fields = weights_fields(tagged)
+            fields.pop("interpolation", None)
+            weights.append(WeightsInfo(name=tagged, url=f"hf://{repo}", cached=repo in cached,
+                                       **fields))
+    default = chosen if any(w.name == chosen for w in weights) else None
+    return ModelInfo(name=name, task="classification", weights=weights, default_weights=default,
+                     builder=f"timm:{bare}")
 
 
 # --- public API --------------------------------------------------------------------------
@@ -169,7 +196,7 @@ def model_info(name: str) -> ModelInfo:
     if name.startswith("timm/"):
         if not timm_available():
             raise timm_missing(name)
-        return ModelInfo(name=name, task="classification", builder=f"timm:{name[5:]}")
+        return _timm_info(name)
     if is_user_spec(name):
         return ModelInfo(name=name, task="custom", builder=name)
     raise unknown_model(name)

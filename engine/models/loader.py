@@ -24,17 +24,21 @@ from torch import nn
 
 from engine.errors import BadInput, WorkFailed
 from engine.models import builders, catalog
+from engine.models.timm_pretrained import weights_fields
 from engine.models.weights import (
     CorruptCheckpoint,
     UnsafeCheckpoint,
     cached_file,
     download,
+    file_name,
+    hf,
     is_url,
     read_checkpoint,
     read_state_dict,
     strip_prefixes,
 )
 from engine.models.weights.checks import check_dtypes, is_weights_file, what_it_is
+from engine.models.weights.folders import find_in_folder, find_on_path
 
 Progress = Callable[[int, int | None], None]
 _WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar", ".pkl")
@@ -77,6 +81,8 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
             return _open_file(info, path, device, "url", {"url": spec})
     if _looks_like_path(spec, info):
         path = Path(spec).expanduser()
+        if path.is_dir():  # a weights folder: the model's file is found by name
+            return _open_from_folder(info, path, device)
         if not is_weights_file(path):
             raise BadInput(f"cannot open weights {spec}", what_it_is(path),
                            "give a weights file, a URL, default, none or a weights name")
@@ -84,13 +90,64 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
     resolved = catalog.resolve_weights(name, spec)
     if resolved is None:  # pragma: no cover - "none" was handled above
         return open_model(name, "none", device)
-    cached = cached_file(resolved.url)
+    if resolved.url.startswith("hf://"):  # timm's weights, from the Hugging Face Hub
+        return _open_timm(info, resolved, device, progress, cancel)
+    local = find_on_path(file_name(resolved.url))  # PTM_WEIGHTS_PATH comes before the network
+    cached = local or cached_file(resolved.url)
     path = cached or download(resolved.url, progress=progress, cancel=cancel)
     with _dropped_if_refused(None if cached else path):
         model = _load_pretrained(info, resolved, path, device)
     meta = resolved.to_dict(categories=True)
-    return OpenedModel(model, "cached pretrained" if cached else "downloaded",
-                       input_size_for(info, resolved, model), meta, path)
+    source = "folder pretrained" if local else "cached pretrained" if cached else "downloaded"
+    return OpenedModel(model, source, input_size_for(info, resolved, model), meta, path)
+
+
+def _open_timm(info: catalog.ModelInfo, weights: catalog.WeightsInfo, device: str,
+               progress: Progress | None, cancel: threading.Event | None) -> OpenedModel:
+    """Return timm model `info` with its Hub weights: built on meta, the safetensors mmap'd."""
+    repo = weights.url.removeprefix("hf://")
+    local = _find_in_path_folders(weights.name)
+    cached = local or hf.cached_hub_file(repo)
+    path = cached or hf.hub_file(repo, progress=progress, cancel=cancel)
+    skeleton = builders.build_timm(weights.name, "meta")
+    state_dict = _read(path, mmap=True)
+
+    def plain() -> nn.Module:  # timm's own loading (its filters and adaptations) from our file
+        import timm
+
+        return timm.create_model(weights.name, pretrained=True,
+                                 pretrained_cfg_overlay={"file": str(path)})
+
+    try:
+        check_fit(skeleton, state_dict, info.name, path)
+        skeleton.load_state_dict(state_dict, strict=True, assign=True)
+    except BadInput:
+        skeleton = plain()
+    model = _finish(skeleton, info, path, device, plain)
+    meta = {**weights.to_dict(), **weights_fields(weights.name, categories=True), "repo": repo}
+    source = "folder pretrained" if local else "cached pretrained" if cached else "downloaded"
+    return OpenedModel(model, source, input_size_for(info, weights, model), meta, path)
+
+
+def _find_in_path_folders(tagged: str) -> Path | None:
+    """Return timm weights `arch.tag` from a PTM_WEIGHTS_PATH folder, or None."""
+    for suffix in (".safetensors", ".pth", ".bin"):
+        found = find_on_path(tagged + suffix)
+        if found is not None:
+            return found
+    return None
+
+
+def _open_from_folder(info: catalog.ModelInfo, folder: Path, device: str) -> OpenedModel:
+    """Return the model with its file from `folder`: pretrained meta when it is an upstream file."""
+    upstream = {file_name(w.url): w for w in info.weights}
+    path = find_in_folder(folder, info.name, upstream)
+    known = upstream.get(path.name)
+    if known is None:
+        return _open_file(info, path, device, "file", {"file": str(path)})
+    model = _load_pretrained(info, known, path, device)
+    return OpenedModel(model, "folder pretrained", input_size_for(info, known, model),
+                       known.to_dict(categories=True), path)
 
 
 @contextlib.contextmanager

@@ -17,6 +17,7 @@ COMMANDS: dict[str, str] = {
     "inspect": "cmd_inspect",
     "summary": "cmd_summary",
     "download": "cmd_download",
+    "import": "cmd_import",
     "replay": "cmd_replay",
     "features": "cmd_features",
     "init-lab": "cmd_init_lab",

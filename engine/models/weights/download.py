@@ -68,27 +68,30 @@ def download(
     *,
     attempts: int = 3,
     timeout: float = TIMEOUT_S,
+    folder: Path | None = None,
 ) -> Path:
-    """Return the cached path of `url`, downloading it first when it is not cached yet."""
+    """Return the cached path of `url` (in `folder` if given), downloading it first if missing."""
     if not is_download_url(url):
         raise BadInput(f"cannot download {url}", "only http:// and https:// URLs are downloaded",
                        "open a local file in place with --weights PATH instead of copying it")
     name = file_name(url)
-    target = cache_dir() / name
+    home = cache_dir() if folder is None else Path(folder).expanduser()
+    work = work_dir() if folder is None else home / ".ptm-partial"  # same disk: atomic rename
+    target = home / name
     if target.is_file():
         _report_cached(target, progress)
         return target
     source = mirror_url(url)
     prefix = hash_prefix(name) if check_hash else None
     try:
-        work_dir().mkdir(parents=True, exist_ok=True)
-        cache_dir().mkdir(parents=True, exist_ok=True)
+        work.mkdir(parents=True, exist_ok=True)
+        home.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise DownloadFailed(
-            f"cannot create the weights cache {cache_dir()}", error.strerror or str(error),
-            "set TORCH_HOME to a folder you can write to",
-        ) from None
-    with _exclusive(work_dir() / f"{name}.lock", cancel) as partial:
+        fix = ("set TORCH_HOME to a folder you can write to" if folder is None
+               else "give a folder you can write to")
+        raise DownloadFailed(f"cannot create the weights folder {home}",
+                             error.strerror or str(error), fix) from None
+    with _exclusive(work / f"{name}.lock", cancel) as partial:
         if target.is_file():  # another process finished it while we waited
             _report_cached(target, progress)
             return target
