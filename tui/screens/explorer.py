@@ -28,11 +28,13 @@ from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
 from tui.screens.explorer_summary import SummaryActions
 from tui.screens.explorer_tools import ToolActions
+from tui.screens.no_weights_actions import NEEDS_WEIGHTS, NoWeightsActions
 from tui.screens.surgery import SurgeryActions
 from tui.widgets.header import ModelHeader
 from tui.widgets.keybar import KeyBar
 from tui.widgets.layer_panel import LayerPanel
 from tui.widgets.layer_tree import LayerTree
+from tui.widgets.no_weights import NoWeightsPanel
 from tui.widgets.progress import DownloadBar
 
 PANEL_DELAY_S = 0.15
@@ -41,8 +43,8 @@ FIRST_FRAME_S = 0.1
 """Start importing torch this long after the screen is up (its first frame goes out first)."""
 
 
-class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryActions, ToolActions,
-                     PtmScreen):
+class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActions,
+                     SummaryActions, ToolActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
     # Other screens add their keys here, one Binding per line, each with an id. Most of the
@@ -73,6 +75,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         Binding("C", "surgery_input", "Input channels", show=False,
                 id="explorer.input_channels"),
         Binding("W", "surgery_load", "Load weights", show=False, id="explorer.load_weights"),
+        Binding("d", "retry_weights", "Retry weights", show=False, id="explorer.retry_weights"),
         Binding("ctrl+s", "surgery_save_weights", "Save weights", show=False,
                 id="explorer.save_weights"),
         Binding("R", "surgery_save_recipe", "Save recipe", show=False,
@@ -118,6 +121,7 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         with Horizontal(id="explorer-body"):
             yield LayerTree(glyphs, id="layer-tree")
             yield LayerPanel(glyphs, ascii_only=self.app.ascii_only, id="layer-panel")
+            yield NoWeightsPanel(id="no-weights")
         search = Input(placeholder="search layers by name or type (enter: find, escape: close)",
                        id="search")
         search.cursor_blink = False
@@ -214,7 +218,9 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
         in the panel."""
         if worker.group == "summary":
             self.summary_failed(worker.error)
-        if worker.group == "open":
+        if worker.group == "open" and self.show_no_weights(worker.error):
+            self.query_one(DownloadBar).stop()
+        elif worker.group == "open":
             self.query_one(DownloadBar).stop()
             tree = self.query_one(LayerTree)
             tree.clear()
@@ -233,7 +239,8 @@ class ExplorerScreen(SurgeryActions, FreezeActions, SearchActions, SummaryAction
     def edit_busy(self) -> bool:
         """Return True (and say so) while the model is loading or an edit is being applied."""
         if self.workbench is None:
-            self.notify("the model is still loading", severity="warning")
+            self.notify(NEEDS_WEIGHTS if self.no_weights else "the model is still loading",
+                        severity="warning")
             return True
         if self.applying is not None or self.workbench.busy:
             self.notify(f"still applying {self.applying or 'an edit'}: try again in a moment",
