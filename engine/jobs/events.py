@@ -22,6 +22,7 @@ class JobEvents(Events):
         self.job_dir = job_dir
         self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
         self._last_status = 0.0
+        self._flagged: set[str] = set()
 
     def _metric(self, record: dict[str, Any]) -> None:
         self.metrics.write(json.dumps(record) + "\n")
@@ -48,6 +49,14 @@ class JobEvents(Events):
         _log(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} "
              f"acc {record['train_acc']:.2f}% | val loss {record['val_loss']:.4f} "
              f"acc {record['val_acc']:.2f}% | {record['seconds']:.1f}s")
+
+    def layers(self, record: dict[str, Any]) -> None:
+        """Record a per-layer learning measurement; log what looks wrong, once per kind."""
+        self._metric({**record, "time": time.time()})
+        for flag in record.get("flags", []):
+            if flag not in self._flagged:
+                self._flagged.add(flag)
+                _log(f"layer check: {flag}")
 
     def checkpoint(self, path: Path, best: str | None) -> None:
         """Point status.json at the newest checkpoint."""

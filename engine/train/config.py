@@ -59,6 +59,8 @@ class TrainConfig:
     """Compute frozen features once when only the head trains and nothing is augmented."""
     feature_cache_mb: int = 2048
     log_every: int = 20
+    diagnostics_every: int = -1
+    """Steps between per-layer learning measurements; -1: about 4 per epoch; 0: off."""
     max_bad_images: float = 0.01
     """Unreadable images are skipped; the job fails when more than this fraction (and 10) are."""
     force: bool = False
@@ -188,5 +190,8 @@ def validate(config: TrainConfig) -> None:
     if c.head_epochs < 0 or c.head_epochs > c.epochs:
         raise _bad("head_epochs", c.head_epochs, f"it must be between 0 and epochs ({c.epochs})",
                    "use e.g. head_epochs = 1")
+    if c.diagnostics_every < -1:
+        raise _bad("diagnostics_every", c.diagnostics_every, "it is -1 (automatic), 0 (off) or a step count",
+                   "use e.g. diagnostics_every = 50")
     if c.step_epochs < 0:
         raise _bad("step_epochs", c.step_epochs, "it must be >= 0", "use e.g. step_epochs = 3")

@@ -19,6 +19,9 @@ class Events:
     def epoch(self, record: dict[str, Any]) -> None:
         """One finished epoch's metrics."""
 
+    def layers(self, record: dict[str, Any]) -> None:
+        """How each block and parameter group learned in one measured step (see diagnostics.py)."""
+
     def checkpoint(self, path: Path, best: str | None) -> None:
         """A checkpoint was written (and which file is the best)."""
 

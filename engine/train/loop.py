@@ -19,6 +19,7 @@ from engine.errors import BadInput
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, shard
+from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, cache_blocker, head_inputs, in_head
@@ -68,6 +69,8 @@ class Trainer:
                                     self.dist.rank, self.dist.world)
         self.steps_per_epoch = len(self.batches)
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
+        self.diagnostics = LayerDiagnostics(self.model, self.groups,
+                                            interval(config.diagnostics_every, self.steps_per_epoch))
         self.loss_fn = nn.CrossEntropyLoss()
         self.cache = FeatureCache()
         self.cache_off_reason: str | None = None
@@ -254,7 +257,12 @@ class Trainer:
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
         if not bad:
+            measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
+            if measure:
+                self.diagnostics.before_step()
             self.optimizer.step()
+            if measure:
+                self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
             if self.scheduler is not None:
                 self.scheduler.step()
             sums[0] += value * len(y)
