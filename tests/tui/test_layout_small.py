@@ -164,3 +164,27 @@ def test_long_names_are_cut_between_words():
     assert short_name("quantized_mobilenet_v3_large", 20) == "quantized…v3_large"
     assert short_name("resnet18", 8) == "resnet18"
     assert len(short_name("a" * 30, 10)) == 10  # one long word: cut inside it, still fits
+
+
+@pytest.mark.parametrize(("key", "title"), [("A", "Activation stds · resnet18"), ("L", "Init lab"),
+                                            ("p", "Predict · resnet18"),
+                                            ("m", "Activation maps · resnet18"),
+                                            ("t", "Finetune · resnet18")])
+async def test_every_tool_screen_has_a_title(resnet18_workbench, key, title):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        screen = await _explorer(pilot)
+        await pilot.press(key)
+        await wait_for(pilot, lambda: app.screen is not screen)
+        await pilot.pause(0.3)
+        assert screen_text(app).splitlines()[0].strip().startswith(title)
+
+
+async def test_the_activation_std_inputs_are_labelled(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot)
+        await pilot.press("A")
+        await pilot.pause(0.5)
+        top = "\n".join(screen_text(app).splitlines()[:4])
+        assert "input C,H,W" in top and "images folder" in top and "3,224,224" in top

@@ -17,6 +17,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.screens.base import PtmScreen, error_text
 from tui.screens.init_lab import StdPlot
+from tui.widgets.title import ScreenTitle
 
 KEEP = 3
 """Measurements kept per model and overlaid (the latest and the ones before it)."""
@@ -92,6 +93,7 @@ class ActivationStdScreen(PtmScreen):
     def compose(self) -> ComposeResult:
         """Status and input size, the plot, the per-layer table."""
         size = self.workbench.input_size or DEFAULT_INPUT
+        yield ScreenTitle("Activation stds", self.workbench.name)
         with Horizontal(id="act-top"):
             yield Static("measuring...", id="act-status")
             yield Input(",".join(str(s) for s in size[1:]), id="act-input",
@@ -106,6 +108,9 @@ class ActivationStdScreen(PtmScreen):
 
     def on_mount(self) -> None:
         """Measure the model as it is now."""
+        # the boxes' own labels (a placeholder alone vanishes once there is a value)
+        self.query_one("#act-input", Input).border_title = "input C,H,W"
+        self.query_one("#act-images", Input).border_title = "images folder"
         self.query_one(DataTable).focus()
         self.action_measure()
 

@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static
 
 from tui.screens.image_prompt import ImagePromptScreen
+from tui.widgets.title import ScreenTitle
 
 RAMP = " .:-=+*#%@"
 """Characters from dark to bright for --ascii (one pixel per cell)."""
@@ -144,6 +145,7 @@ class ActmapScreen(ImagePromptScreen):
 
     def compose(self) -> ComposeResult:
         """The path prompt, the layer line and the picture."""
+        yield ScreenTitle("Activation maps", self.workbench.name)
         with Horizontal(id="actmap-ask"):
             yield Label("image")
             yield Input(self.image, placeholder="path to an image (enter: draw the maps)",

@@ -17,6 +17,7 @@ from textual_plotext import PlotextPlot
 
 from tui.screens.base import PtmScreen, error_text
 from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
+from tui.widgets.title import ScreenTitle
 
 METHOD_NAMES = ("uniform", "normal", "constant", "ones", "zeros", "eye", "dirac",
                 "xavier_uniform", "xavier_normal", "kaiming_uniform", "kaiming_normal",
@@ -95,6 +96,7 @@ class InitLabScreen(PtmScreen):
     def compose(self) -> ComposeResult:
         """The form on the left, the plot and the verdicts on the right."""
         d = self.defaults
+        yield ScreenTitle("Init lab", "how an init keeps the std of a deep MLP's layers")
         with Horizontal(id="lab-body"):
             with VerticalScroll(id="lab-form"):
                 yield Label("init method")

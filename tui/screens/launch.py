@@ -15,6 +15,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
 from tui.screens.base import PtmScreen, error_text
+from tui.widgets.title import ScreenTitle
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("cosine", "none", "step", "onecycle")
@@ -79,6 +80,7 @@ class LaunchScreen(PtmScreen):
 
     def compose(self) -> ComposeResult:
         """The form on the left; groups, recipe summary, errors and buttons on the right."""
+        yield ScreenTitle("Finetune", getattr(self.workbench, "name", ""))
         with Horizontal(id="launch-body"):
             with VerticalScroll(id="launch-form"):
                 for input_id, key, label, placeholder in FIELDS:

@@ -14,6 +14,7 @@ from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
 
 from tui.screens.image_prompt import ImagePromptScreen
+from tui.widgets.title import ScreenTitle
 
 BAR_WIDTH = 40
 LABEL_WIDTH = 28
@@ -91,6 +92,7 @@ class PredictScreen(ImagePromptScreen):
 
     def compose(self) -> ComposeResult:
         """The path prompt, the status line and the chart."""
+        yield ScreenTitle("Predict", self.workbench.name)
         with Horizontal(id="predict-ask"):
             yield Label("image")
             yield Input(self.image, placeholder="path to an image (enter: predict)",
