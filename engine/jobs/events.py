@@ -58,6 +58,12 @@ class JobEvents(Events):
                 self._flagged.add(flag)
                 _log(f"layer check: {flag}")
 
+    def bad_images(self, count: int, examples: list[str], new: list[tuple[str, str]]) -> None:
+        """Name each newly met unreadable image in the log; keep the count in status.json."""
+        for path, why in new:
+            _log(f"skipped an unreadable image: {path}" + (f" ({why})" if why else ""))
+        write_status(self.job_dir, bad_images=count, bad_examples=examples)
+
     def checkpoint(self, path: Path, best: str | None) -> None:
         """Point status.json at the newest checkpoint."""
         write_status(self.job_dir, checkpoint=str(path), best_checkpoint=best)

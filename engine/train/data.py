@@ -10,6 +10,7 @@ from typing import Any
 
 import torch
 from torch.utils.data import Dataset, Sampler, Subset
+from torchvision.datasets import ImageFolder
 
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
@@ -65,11 +66,66 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) ->
     return T.Compose([*train_steps, *tail]), val
 
 
-def _image_folder(root: Path, transform: Any) -> Any:
-    from torchvision.datasets import ImageFolder
+UNREADABLE = -100
+"""The target of an image that could not be read: CrossEntropyLoss's ignore_index, so the
+loss skips it, and the trainer counts and names it (the file is decoded once, as always)."""
 
+
+def open_image(path: str) -> Any:
+    """Return the image at `path` as RGB; raise on a truncated, empty or non-image file or a
+    decompression bomb (more pixels than PIL's MAX_IMAGE_PIXELS)."""
+    import warnings
+
+    from PIL import Image
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        with open(path, "rb") as handle:
+            image = Image.open(handle)
+            return image.convert("RGB")
+
+
+def ignore_stop_signals(_worker: int) -> None:
+    """In a DataLoader worker: leave SIGTERM/SIGINT to the trainer, which shuts workers down.
+
+    A stop signal sent to the job's process group would otherwise kill the workers mid-batch
+    and turn a clean stop into "DataLoader worker (pid ...) is killed by signal".
+    """
+    import signal
+
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+class CheckedImageFolder(ImageFolder):
+    """An ImageFolder whose unreadable images come back blank with the target UNREADABLE."""
+
+    blank_size = 224
+
+    def __getitem__(self, index: int) -> tuple[Any, int]:
+        """Return (image tensor, class index), or (zeros, UNREADABLE) for a file that fails."""
+        path, target = self.samples[index]
+        try:
+            sample = self.loader(path)
+            if self.transform is not None:
+                sample = self.transform(sample)
+        except Exception:  # truncated, empty, not an image, a bomb: skipped and counted
+            return torch.zeros(3, self.blank_size, self.blank_size), UNREADABLE
+        return sample, target
+
+
+def image_path(dataset: Any, index: int) -> str:
+    """Return the file behind sample `index` of an image folder (or a Subset of one)."""
+    while isinstance(dataset, Subset):
+        dataset, index = dataset.dataset, dataset.indices[index]
+    return str(dataset.samples[index][0])
+
+
+def _image_folder(root: Path, transform: Any, size: int = 224) -> Any:
     try:
-        return ImageFolder(str(root), transform=transform)
+        folder = CheckedImageFolder(str(root), transform=transform, loader=open_image)
+        folder.blank_size = size
+        return folder
     except (FileNotFoundError, OSError) as error:
         raise BadInput(f"no images found under {root}", str(error),
                        "point data at a folder with one sub-folder of images per class") from None
@@ -153,10 +209,11 @@ def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None) -> D
         raise BadInput(f"data folder {root} does not exist", "[train] data must be a folder",
                        "point data at an ImageFolder root (one sub-folder per class)")
     train_tf, val_tf = build_transforms(config, meta)
+    size = config.image_size or _size(meta or {}, "crop_size", 224)
     val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:
-        train = _image_folder(root / "train", train_tf)
-        val = _image_folder(val_dir, val_tf)
+        train = _image_folder(root / "train", train_tf, size)
+        val = _image_folder(val_dir, val_tf, size)
         if train.classes != val.classes:
             _align_classes(train, val, val_dir.name)
         return Datasets(train, val, list(train.classes), f"train/ and {val_dir.name}/")
@@ -164,8 +221,8 @@ def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None) -> D
         raise BadInput(f"{root} has no val/ folder and val_split is 0",
                        "a validation set is needed to report accuracy",
                        "add a val/ folder or set val_split = 0.2")
-    full_train = _image_folder(root, train_tf)
-    full_val = _image_folder(root, val_tf)
+    full_train = _image_folder(root, train_tf, size)
+    full_val = _image_folder(root, val_tf, size)
     train_idx, val_idx = split_indices(len(full_train), config.val_split, config.seed)
     return Datasets(Subset(full_train, train_idx), Subset(full_val, val_idx),
                     list(full_train.classes),

@@ -25,6 +25,9 @@ class Events:
     def checkpoint(self, path: Path, best: str | None) -> None:
         """A checkpoint was written (and which file is the best)."""
 
+    def bad_images(self, count: int, examples: list[str], new: list[tuple[str, str]]) -> None:
+        """Images that could not be read were skipped: `count` so far, `new` (path, why) now."""
+
 
 @dataclass
 class TrainResult:

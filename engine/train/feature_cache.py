@@ -10,6 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from engine.train.config import TrainConfig
+from engine.train.data import ignore_stop_signals
 
 
 def in_head(name: str, head: str) -> bool:
@@ -49,10 +50,12 @@ class FeatureCache:
 def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainConfig,
                 device: torch.device, to_device: Callable[[torch.Tensor], torch.Tensor],
                 autocast: Callable[[], Any], should_stop: Callable[[], bool],
+                on_batch: Callable[[torch.Tensor, torch.Tensor], None] | None = None,
                 ) -> tuple[torch.Tensor | None, str | None]:
     """Return (the head's input for every sample of `dataset` in index order, why not or None).
 
     The tensor is None when the run is stopping or caching is unsafe; the reason says which.
+    `on_batch(targets, indices)` sees each batch's CPU targets (to count unreadable images).
     """
     head = model.get_submodule(head_path)
     captured: list[torch.Tensor] = []
@@ -64,12 +67,16 @@ def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainCon
     feats: torch.Tensor | None = None
     budget = config.feature_cache_mb * 2**20
     model.eval()
+    workers = config.resolved_workers()
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
-                        num_workers=config.resolved_workers(), pin_memory=device.type == "cuda")
+                        num_workers=workers, pin_memory=device.type == "cuda",
+                        worker_init_fn=ignore_stop_signals if workers else None)
     try:
         with torch.no_grad(), autocast():
             start = 0
-            for x, _ in loader:
+            for x, y in loader:
+                if on_batch is not None:
+                    on_batch(y, torch.arange(start, start + len(y)))
                 if should_stop():
                     return None, None
                 captured.clear()

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import math
-import signal
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -16,25 +15,16 @@ from torch.utils.data import DataLoader
 
 from engine.edit.freeze import frozen_batchnorm_to_eval
 from engine.errors import BadInput
+from engine.train.bad_images import BadImages
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.config import TrainConfig
-from engine.train.data import Datasets, EpochBatches, Indexed, shard
+from engine.train.data import UNREADABLE, Datasets, EpochBatches, Indexed, ignore_stop_signals, shard
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, cache_blocker, head_inputs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import head_of, param_groups
-
-
-def ignore_stop_signals(_worker: int) -> None:
-    """In a DataLoader worker: leave SIGTERM/SIGINT to the trainer, which shuts workers down.
-
-    A stop signal sent to the job's process group would otherwise kill the workers mid-batch
-    and turn a clean stop into "DataLoader worker (pid ...) is killed by signal".
-    """
-    signal.signal(signal.SIGTERM, signal.SIG_IGN)
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
 class Trainer:
@@ -71,7 +61,10 @@ class Trainer:
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.diagnostics = LayerDiagnostics(self.model, self.groups,
                                             interval(config.diagnostics_every, self.steps_per_epoch))
-        self.loss_fn = nn.CrossEntropyLoss()
+        self.loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE)
+        """Summed over the readable images of a batch (an unreadable one has the target UNREADABLE)."""
+        self.bad = BadImages(len(datasets.train) + len(datasets.val),  # type: ignore[arg-type]
+                             config.max_bad_images)
         self.cache = FeatureCache()
         self.cache_off_reason: str | None = None
         self.epoch = 0
@@ -101,6 +94,7 @@ class Trainer:
             "last_val_acc": self.last_val_acc, "history": self.history,
             "rng": rng_state(), "config": self.config.to_dict(),
             "classes": list(self.datasets.classes), "head": self.head,
+            "bad_images": self.bad.state(),
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -111,6 +105,7 @@ class Trainer:
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = int(state["epoch"]), int(state.get("step", 0))
         self.partial = list(state.get("partial") or [0.0, 0.0, 0.0])
+        self.bad.load(state.get("bad_images"))
         self.best_val_acc = state.get("best_val_acc")
         self.best_checkpoint = state.get("best_checkpoint")
         self.last_val_acc = state.get("last_val_acc")
@@ -200,7 +195,8 @@ class Trainer:
     def _features(self, dataset: Any) -> torch.Tensor | None:
         """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
         feats, reason = head_inputs(self.model, self.head, dataset, self.config, self.device,
-                                    self._to, self._autocast, self.should_stop)
+                                    self._to, self._autocast, self.should_stop,
+                                    on_batch=lambda y, i: self._note_bad(dataset, y, i))
         if reason:
             self.cache_off_reason = reason
         return feats
@@ -236,7 +232,16 @@ class Trainer:
         if isinstance(dataset, torch.utils.data.Subset):
             base, index = dataset.dataset, list(dataset.indices)
         targets = torch.tensor(base.targets)
+        if self.bad.count:  # the cached features of an unreadable image are of a blank one
+            known = set(self.bad.paths)
+            targets[[i for i, (p, _) in enumerate(base.samples) if p in known]] = UNREADABLE
         return (targets[index] if index is not None else targets).to(self.device)
+
+    def _note_bad(self, dataset: Any, y: torch.Tensor, index: Any) -> None:
+        """Count and report the unreadable images of a batch (CPU targets; nothing to sync)."""
+        new = self.bad.record(dataset, y, index)
+        if new:
+            self.events.bad_images(self.bad.count, self.bad.examples(), new)
 
     # --- epochs -------------------------------------------------------------------------------
 
@@ -248,11 +253,13 @@ class Trainer:
         """
         with self._autocast():
             logits = module(x)
-            loss = self.loss_fn(logits.float(), y)
+            readable = (y != UNREADABLE).sum()
+            loss = self.loss_fn(logits.float(), y) / readable.clamp(min=1)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
         correct = (logits.detach().argmax(1) == y).sum()
-        value, hits = torch.stack([loss.detach(), correct.float()]).tolist()  # one device sync
+        value, hits, seen = torch.stack(  # one device sync
+            [loss.detach(), correct.float(), readable.float()]).tolist()
         finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
@@ -265,9 +272,9 @@ class Trainer:
                 self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
             if self.scheduler is not None:
                 self.scheduler.step()
-            sums[0] += value * len(y)
+            sums[0] += value * seen
             sums[1] += hits
-            sums[2] += len(y)
+            sums[2] += seen
         return bool(stop), bool(bad)
 
     def _train_epoch(self) -> str | None:
@@ -287,14 +294,18 @@ class Trainer:
             source = self._loader_for_train()
         sums = self.partial
         window: list[float] = []
-        for x, y, _ in source:
+        for x, y, index in source:
+            if not use_cache:
+                self._note_bad(self.datasets.train, y, index)
+                if not self.dist.enabled and self.bad.too_many():
+                    return "bad data"
             x, y = self._to(x), y.to(self.device, non_blocking=True)
-            before = sums[0]
+            before = sums[:]
             stop, bad = self._optimizer_step(module, x, y, sums)
             if bad:
                 return "nan"
             self.step += 1
-            window.append((sums[0] - before) / max(1, len(y)))
+            window.append((sums[0] - before[0]) / max(1.0, sums[2] - before[2]))
             if self.step % self.config.log_every == 0 or self.step == self.steps_per_epoch:
                 self.events.step(self.epoch, self.step, self.steps_per_epoch,
                                  sum(window) / len(window))
@@ -316,23 +327,24 @@ class Trainer:
                 x, y = self.cache.val[start:start + size], targets[start:start + size]
                 with self._autocast():
                     logits = head(x)
-                total[0] += float(self.loss_fn(logits.float(), y)) * len(y)
+                total[0] += float(self.loss_fn(logits.float(), y))
                 total[1] += float((logits.argmax(1) == y).sum())
-                total[2] += len(y)
+                total[2] += float((y != UNREADABLE).sum())
         else:
             indices = shard(range(len(self.datasets.val)), self.dist.rank, self.dist.world)  # type: ignore[arg-type]
             subset = torch.utils.data.Subset(self.datasets.val, indices)
             workers = self.config.resolved_workers()
-            loader = DataLoader(subset, batch_size=max(self.config.batch_size, 64),
+            loader = DataLoader(Indexed(subset), batch_size=max(self.config.batch_size, 64),
                                 num_workers=workers,
                                 worker_init_fn=ignore_stop_signals if workers else None)
-            for x, y in loader:
+            for x, y, index in loader:
+                self._note_bad(subset, y, index)
                 x, y = self._to(x), y.to(self.device)
                 with self._autocast():
                     logits = self.model(x)
-                total[0] += float(self.loss_fn(logits.float(), y)) * len(y)
+                total[0] += float(self.loss_fn(logits.float(), y))
                 total[1] += float((logits.argmax(1) == y).sum())
-                total[2] += len(y)
+                total[2] += float((y != UNREADABLE).sum())
         total = all_sum(total, self.device, self.dist)
         seen = max(1.0, total[2])
         return total[0] / seen, 100.0 * total[1] / seen
@@ -355,6 +367,11 @@ class Trainer:
                 good = self.last_checkpoint or "none"
                 message = (f"the loss became NaN/Inf at epoch {self.epoch + 1} step "
                            f"{self.step + 1}; stopped; the last good checkpoint is {good}")
+                self.events.log(message)
+                return self._result("failed", message)
+            if ended == "bad data" or self._too_many_bad():
+                message = str(self.bad.too_many() or "another process met too many unreadable "
+                              "images (see its log)")
                 self.events.log(message)
                 return self._result("failed", message)
             if ended == "stopped":
@@ -389,6 +406,10 @@ class Trainer:
                 return self._result("stopped", f"stopped after epoch {self.epoch}; checkpoint "
                                     f"saved ({self.last_checkpoint})")
         return self._result("done", f"finished {epochs} epochs")
+
+    def _too_many_bad(self) -> bool:
+        """Return True when any rank has met more unreadable images than allowed."""
+        return bool(all_max([float(bool(self.bad.too_many()))], self.device, self.dist)[0])
 
     def _stop_agreed(self) -> bool:
         """Return True when any rank was asked to stop (only rank 0 gets the signal under DDP).

@@ -212,3 +212,75 @@ def test_ptm_home_that_is_a_file_is_a_message(tmp_path, monkeypatch, digits):
     assert "Traceback" not in result.stderr
     jobs = _cli("jobs")
     assert jobs.returncode in (0, 2) and "Traceback" not in jobs.stderr
+
+
+def _bad_files(folder, count):
+    """Write `count` real unreadable images into class folders: truncated JPEG, empty, bomb."""
+    import struct
+    import zlib
+
+    from PIL import Image
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(
+            ">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    made = []
+    for i in range(count):
+        target = folder / f"digit_{i % 10}" / f"bad-{i}"
+        kind = i % 3
+        if kind == 0:  # a real JPEG cut in half
+            path = target.with_suffix(".jpg")
+            Image.new("RGB", (64, 64), (i * 20 % 255, 80, 160)).save(path, quality=95)
+            data = path.read_bytes()
+            path.write_bytes(data[: len(data) // 2])
+        elif kind == 1:  # an empty file
+            path = target.with_suffix(".jpg")
+            path.write_bytes(b"")
+        else:  # a PNG whose header claims 40000 x 40000 pixels (a decompression bomb)
+            path = target.with_suffix(".png")
+            header = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+            path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header)
+                             + chunk(b"IDAT", zlib.compress(b"\0" * 64)) + chunk(b"IEND", b""))
+        made.append(str(path))
+    return made
+
+
+def _copy_digits(digits, tmp_path):
+    import shutil
+
+    copy = tmp_path / "digits-with-bad"
+    shutil.copytree(digits, copy)
+    return copy
+
+
+def test_a_few_bad_images_are_skipped_named_and_counted(home, tmp_path, digits):
+    data = _copy_digits(digits, tmp_path)
+    bad = _bad_files(data, 3)  # truncated, empty, bomb among 300 good
+    job_dir = create_job(load(_recipe(tmp_path, digits, epochs=2, batch_size=32, log_every=20)),
+                         {"data": str(data)})
+    proc = launch(job_dir)
+    assert proc.wait(timeout=240) == 0, _log(job_dir)[-3000:]
+    info = job_info(job_dir)
+    assert info.status == "done" and info.bad_images == 3, info
+    log = _log(job_dir)
+    for path in bad:
+        assert f"skipped an unreadable image: {path}" in log
+    assert "DecompressionBomb" in log and "Traceback" not in log
+    examples = read_status(job_dir)["bad_examples"]
+    assert sorted(e.split(" (")[0] for e in examples) == sorted(bad)
+    listed = json.loads(_cli("jobs", "--json").stdout.splitlines()[0])
+    assert listed["bad_images"] == 3
+
+
+def test_too_many_bad_images_fail_the_job_naming_them(home, tmp_path, digits):
+    data = _copy_digits(digits, tmp_path)
+    bad = _bad_files(data, 15)  # more than 10 and more than 1% of 315
+    job_dir = create_job(load(_recipe(tmp_path, digits, epochs=2, batch_size=32)),
+                         {"data": str(data)})
+    proc = launch(job_dir)
+    assert proc.wait(timeout=240) == 1
+    info = job_info(job_dir)
+    assert info.status == "failed" and "could not be read" in info.message
+    assert "max_bad_images" in info.message and any(p in info.message for p in bad)
+    assert "Traceback" not in _log(job_dir)
