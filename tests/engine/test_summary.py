@@ -7,6 +7,7 @@ import torch
 import torchinfo
 import torchvision
 from torch import nn
+from torch.utils.flop_counter import FlopCounterMode
 
 from engine.errors import BadInput, WorkFailed
 from engine.inspect.meta import meta_copy
@@ -37,8 +38,12 @@ def test_resnet18_matches_a_real_forward_pass_and_torchinfo() -> None:
     size = (1, 3, 64, 64)
     rows = summarize(model, size)
 
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model.eval()(torch.randn(size))
+    assert rows[""].mult_adds == counter.get_total_flops() // 2  # torch's count on real tensors
     real = torchinfo.summary(model, input_size=size, verbose=0, depth=10)
-    assert rows[""].mult_adds == real.total_mult_adds
+    leaves = {info.var_name: info.macs for info in real.summary_list if info.is_leaf_layer}
+    assert rows["fc"].mult_adds == leaves["fc"]  # the per-layer table stays torchinfo's
     assert rows[""].params == sum(p.numel() for p in model.parameters())
     assert rows[""].output_shape == (1, 1000) and next(iter(rows)) == ""
     for path, shape in _real_shapes(model, size).items():
@@ -89,7 +94,7 @@ def test_shared_layers_sum_their_calls() -> None:
     rows = summarize(Twice(), (2, 8))
     assert rows["layer"].calls == 2
     assert rows["layer"].mult_adds == 2 * 2 * 72  # two calls, batch 2, 72 weights+biases
-    assert rows[""].mult_adds == rows["layer"].mult_adds
+    assert rows[""].mult_adds == 2 * 2 * 64  # torch's total: the matmuls of both calls, no bias adds
 
 
 def test_a_size_that_does_not_fit_names_the_layer() -> None:
@@ -104,12 +109,66 @@ def test_a_size_that_does_not_fit_names_the_layer() -> None:
         summarize(mlp, (1, 1, 20, 20))
 
 
-def test_detection_models_say_meta_cannot_run_them() -> None:
+def test_a_forward_pass_meta_cannot_run_is_work_failed() -> None:
+    class NeedsValues(nn.Module):
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return x[: int(x.sum())]
+
+    with pytest.raises(WorkFailed, match="meta device"):
+        summarize(NeedsValues(), (1, 4))
+
+
+def test_a_vit_total_counts_every_token_and_attention() -> None:
     from engine.models.catalog import build
 
-    model = build("fasterrcnn_mobilenet_v3_large_320_fpn", "meta")
-    with pytest.raises(WorkFailed, match="meta device"):
-        summarize(model, (1, 3, 320, 320))
+    model = build("vit_b_16", "meta")
+    rows = summarize(model, (1, 3, 224, 224))
+    weights = torchvision.models.ViT_B_16_Weights.IMAGENET1K_V1
+    assert abs(rows[""].mult_adds / 1e9 - weights.meta["_ops"]) < 0.01  # 17.56 G, not 0.17 G
+    torchinfo_total = sum(r.mult_adds for p, r in rows.items() if p.count(".") == 0 and p)
+    assert rows[""].mult_adds > 50 * torchinfo_total > 0
+
+
+def test_a_detection_model_is_summarized_on_meta_with_every_box() -> None:
+    from engine.models.catalog import build
+
+    weights = torchvision.models.detection.FasterRCNN_ResNet50_FPN_Weights.COCO_V1
+    model = build("fasterrcnn_resnet50_fpn", "meta")
+    rows = summarize(model, (1, 3, 800, 800))
+    assert abs(rows[""].mult_adds / 1e9 - weights.meta["_ops"]) / weights.meta["_ops"] < 0.01
+    assert "1000 proposals and 100 detections" in rows[""].note
+    assert rows["roi_heads.box_predictor.cls_score"].output_shape == (1000, 91)
+    assert rows["backbone.body.conv1"].output_shape == (1, 64, 400, 400)
+
+
+def test_an_optical_flow_model_takes_two_images() -> None:
+    from engine.models.catalog import build
+
+    rows = summarize(build("raft_small", "meta"), (1, 3, 128, 128))
+    assert rows[""].mult_adds > 0
+    assert rows["feature_encoder"].calls == 1 and rows["feature_encoder"].output_shape[0] == 2
+
+
+def test_the_fix_for_a_size_that_does_not_fit_names_one_that_does() -> None:
+    class LeNet(nn.Module):
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv1, self.conv2 = nn.Conv2d(1, 6, 5), nn.Conv2d(6, 16, 5)
+            self.fc = nn.Linear(16 * 5 * 5, 10)
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            x = torch.max_pool2d(torch.relu(self.conv1(x)), 2)
+            x = torch.max_pool2d(torch.relu(self.conv2(x)), 2)
+            return self.fc(torch.flatten(x, 1))
+
+    model = LeNet()
+    for failed in [(1, 3, 224, 224), (1, 1, 224, 224), (2, 1, 28, 28)]:
+        with pytest.raises(BadInput) as error:
+            summarize(model, failed)
+        suggested = error.value.fix.split("--input ")[1].split()[0]
+        size = parse_input_size(suggested)
+        assert size != failed and size[0] == failed[0]
+        assert model(torch.randn(size)).shape == (failed[0], 10)  # it really works
 
 
 @pytest.mark.parametrize("text", ["", "1,3,abc", "1,-3,224,224", "0,3", "1.5,3"])

@@ -128,8 +128,13 @@ def test_summary_json_matches_torchinfo_on_a_real_model() -> None:
     done = ptm("summary", "resnet18", "--input", "1,3,64,64", "--json")
     assert done.returncode == 0, done.stderr
     obj = json.loads(done.stdout)
-    real = torchinfo.summary(torchvision.models.resnet18(), input_size=(1, 3, 64, 64), verbose=0)
-    assert obj["mult_adds"] == real.total_mult_adds
+    from torch.utils.flop_counter import FlopCounterMode
+
+    model = torchvision.models.resnet18().eval()
+    real = torchinfo.summary(model, input_size=(1, 3, 64, 64), verbose=0)
+    with FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(torch.randn(1, 3, 64, 64))
+    assert obj["mult_adds"] == counter.get_total_flops() // 2  # torch's own count, FLOPs / 2
     assert obj["params"] == real.total_params and obj["input"] == [1, 3, 64, 64]
     assert obj["output_shape"] == [1, 1000]
     layers = {layer["path"]: layer for layer in obj["layers"]}
@@ -138,10 +143,14 @@ def test_summary_json_matches_torchinfo_on_a_real_model() -> None:
 
 
 def test_summary_table_and_bad_inputs(capsys) -> None:
+    import torchvision
+
     assert main(["summary", "resnet18", "--depth", "1"]) == 0
     out = capsys.readouterr().out
     assert "input 1x3x224x224" in out and "1x64x112x112" in out
-    assert "total mult-adds 1.8B (1,814,083,944)" in out
+    total = int(out.split("total mult-adds ")[1].split("(")[1].split(")")[0].replace(",", ""))
+    expected = torchvision.models.ResNet18_Weights.IMAGENET1K_V1.meta["_ops"] * 1e9
+    assert abs(total - expected) / expected < 0.001 and "total mult-adds 1.8B" in out
 
     assert main(["summary", "resnet18", "--input", "1,3,abc"]) == 2
     captured = capsys.readouterr()
@@ -151,3 +160,43 @@ def test_summary_table_and_bad_inputs(capsys) -> None:
     captured = capsys.readouterr()
     assert "layer 'conv1' (Conv2d, takes 3 input channels)" in captured.err
     assert "fix:" in captured.err and captured.out == ""
+    suggested = captured.err.split("--input ")[1].split()[0]
+    assert suggested != "1,5,64,64" and main(["summary", "resnet18", "--input", suggested]) == 0
+
+
+def test_summary_builds_the_weights_architecture_without_the_file(tmp_path) -> None:
+    import torchvision
+
+    env = {"TORCH_HOME": str(tmp_path)}  # an empty cache: the weights file is not there
+    for model, weights, enum in [
+        ("vit_h_14", [], torchvision.models.ViT_H_14_Weights.DEFAULT),
+        ("vit_b_16", ["--weights", "IMAGENET1K_SWAG_E2E_V1"],
+         torchvision.models.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1),
+        ("googlenet", [], torchvision.models.GoogLeNet_Weights.DEFAULT),
+    ]:
+        done = ptm("summary", model, *weights, "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        obj = json.loads(done.stdout)
+        crop = enum.transforms.keywords["crop_size"]
+        assert obj["weights"] == enum.name and obj["input"] == [1, 3, crop, crop]
+        assert obj["params"] == enum.meta["num_params"]
+        assert abs(obj["mult_adds"] / 1e9 - enum.meta["_ops"]) / enum.meta["_ops"] < 0.01
+    assert not any(tmp_path.rglob("*.pth"))
+    done = ptm("summary", "googlenet", "--weights", "none", "--json", env=env)
+    assert json.loads(done.stdout)["params"] == sum(
+        p.numel() for p in torchvision.models.googlenet(init_weights=True).parameters())
+
+
+def test_summary_of_detection_and_optical_flow_models() -> None:
+    import torchvision
+
+    done = ptm("summary", "ssdlite320_mobilenet_v3_large", "--json")
+    assert done.returncode == 0, done.stderr
+    obj = json.loads(done.stdout)
+    meta = torchvision.models.detection.SSDLite320_MobileNet_V3_Large_Weights.COCO_V1.meta
+    assert obj["input"] == [1, 3, 320, 320] and obj["params"] == meta["num_params"]
+    assert abs(obj["mult_adds"] / 1e9 - meta["_ops"]) / meta["_ops"] < 0.02
+    assert "detections" in obj["note"]
+    done = ptm("summary", "raft_small", "--input", "1,3,128,128")
+    assert done.returncode == 0, done.stderr
+    assert "total mult-adds" in done.stdout

@@ -11,17 +11,23 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "summary", help="output shape and mult-adds of every layer (torchinfo, on meta)",
         description="Run torchinfo on a meta copy of MODEL (no memory, no weights, no network) "
-        "and show every layer's output shape, parameters and mult-adds, with the totals.")
+        "and show every layer's output shape, parameters and mult-adds, with the totals; the "
+        "total mult-adds are torch's own FLOP counter's (FLOPs / 2). The architecture is the "
+        "one the chosen weights build (e.g. vit_h_14's 518-pixel position embeddings).")
     parser.add_argument("model", metavar="MODEL",
                         help="catalog name (resnet50), timm/<name>, pkg.mod:factory or "
                         "path/to/file.py:Class")
     parser.add_argument("--input", default=None, metavar="SIZE",
                         help="input size, batch first, e.g. 1,3,224,224 (default: the default "
                         "weights' crop size, else 1,3,224,224)")
+    parser.add_argument("--weights", default=None, metavar="W",
+                        help="the weights whose architecture to summarize: a weights name "
+                        "(built on meta, nothing downloaded), default, none (random init), a file "
+                        "path or a URL (default: the default weights' architecture)")
     parser.add_argument("--depth", type=int, default=None, metavar="N",
                         help="show layers down to this depth (default: all)")
     parser.add_argument("--json", action="store_true",
-                        help="one JSON object: model, class, input, params, mult_adds, "
+                        help="one JSON object: model, class, weights, input, note, params, mult_adds, "
                         "output_shape, layers [{path, type, depth, output_shape, params, "
                         "mult_adds, calls}]")
     parser.set_defaults(func=run)
@@ -31,16 +37,17 @@ def run(args: argparse.Namespace) -> int:
     """Summarize the model; print JSON or a table; return the exit code."""
     from engine.inspect.meta import DEFAULT_INPUT
     from engine.inspect.summary import parse_input_size, summarize
-    from tui.cli.cmd_inspect import open_for_inspection
     from tui.cli.output import print_json
 
     size = parse_input_size(args.input) if args.input is not None else None
-    opened = open_for_inspection(args.model, None, real=False)
-    size = size or opened.input_size or DEFAULT_INPUT
-    rows = summarize(opened.model, size)
+    model, weights, weights_size, note = _architecture(args.model, args.weights)
+    size = size or weights_size or DEFAULT_INPUT
+    rows = summarize(model, size)
     root = rows.get("")
+    notes = [n for n in (note, root.note if root else "") if n]
     data = {
-        "model": args.model, "class": type(opened.model).__name__, "input": list(size),
+        "model": args.model, "class": type(model).__name__, "weights": weights,
+        "input": list(size), "note": "; ".join(notes) or None,
         "params": root.params if root else 0, "mult_adds": root.mult_adds if root else 0,
         "output_shape": _plain(root.output_shape) if root else None,
         "layers": [{"path": path, "type": row.type, "depth": row.depth,
@@ -53,6 +60,37 @@ def run(args: argparse.Namespace) -> int:
     else:
         _print_table(data, args.depth)
     return 0
+
+
+def _architecture(name: str, weights: str | None) -> tuple[Any, str, tuple[int, ...] | None, str]:
+    """Return (model, weights in words, input size, note): built on meta for a weights name.
+
+    A quantized model's weights are summarized on the float model they were quantized from
+    (same layers and sizes), since quantized kernels cannot run on meta.
+    """
+    from engine.models import catalog, loader
+    from tui.cli.cmd_inspect import open_for_inspection
+
+    info = catalog.model_info(name)
+    spec = weights if weights is not None else ("default" if info.default_weights else "none")
+    named = spec.lower() in ("none", "random", "default", "pretrained") or \
+        info.weights_named(spec) is not None
+    if not named:  # a file or a URL: open it for real (its architecture is what fits the file)
+        opened = open_for_inspection(name, spec, real=True)
+        return opened.model, spec, opened.input_size, ""
+    chosen = catalog.resolve_weights(name, spec)
+    built, built_weights, note = name, chosen, ""
+    if chosen is not None and info.task == "quantized":
+        unquantized = catalog.weights_enum(name, chosen).meta.get("unquantized")
+        if unquantized is not None:
+            built = name.removeprefix("quantized_")
+            built_weights = catalog.resolve_weights(built, unquantized.name)
+            note = f"counted on {built} with {unquantized.name}, the float weights these were " \
+                   "quantized from (quantized kernels cannot run on meta)"
+    model = catalog.build(built, "meta", weights=built_weights)
+    default = catalog.resolve_weights(name, "default") if info.default_weights else None
+    size = loader.input_size_for(info, chosen or default, model)
+    return model, chosen.short_name if chosen else "none", size, note
 
 
 def _plain(shape: Any) -> Any:
@@ -79,7 +117,8 @@ def _print_table(data: dict[str, Any], depth: int | None) -> None:
     from tui.format import human_count
 
     size = "x".join(map(str, data["input"]))
-    table = Table(title=f"{data['model']} ({data['class']}), input {size}",
+    weights = f", weights {data['weights']}" if data["weights"] != "none" else ""
+    table = Table(title=f"{data['model']} ({data['class']}{weights}), input {size}",
                   box=box.SIMPLE_HEAD, header_style="bold", pad_edge=False)
     table.add_column("layer")
     table.add_column("type", style="cyan")
@@ -99,3 +138,5 @@ def _print_table(data: dict[str, Any], depth: int | None) -> None:
     stdout.print(f"total params {data['params']:,}   total mult-adds "
                  f"{human_count(data['mult_adds'])} ({data['mult_adds']:,})   output "
                  f"{_shape_text(data['output_shape'])}")
+    if data["note"]:
+        stdout.print(f"note: {data['note']}", markup=False, highlight=False)
