@@ -53,6 +53,17 @@ def best_first(models: list[Any], text: str) -> list[Any]:
                                             not info.name.lower().startswith(text)))
 
 
+class FilterInput(Input):
+    """The filter box. Matching ignores case, so capital letters are left to the screen's keys
+    (J opens Jobs while the box has the cursor)."""
+
+    def check_consume_key(self, key: str, character: str | None = None) -> bool:
+        """Let the screen's capital-letter keys through; take every other printable key."""
+        if character is not None and character.isupper():
+            return False
+        return super().check_consume_key(key, character)
+
+
 class CatalogScreen(PtmScreen):
     """Pick a model: type to filter, Enter to open, d to download its weights."""
 
@@ -82,7 +93,7 @@ class CatalogScreen(PtmScreen):
         yield Static(Text.assemble(("ptm-tui", "bold"), "  model catalog: type to filter, "
                                    "enter opens, tab then d downloads weights"),
                      id="catalog-title")
-        filter_box = Input(placeholder="filter by name or task (e.g. resnet, detection)",
+        filter_box = FilterInput(placeholder="filter by name or task (e.g. resnet, detection)",
                            id="filter", select_on_focus=False)
         filter_box.cursor_blink = False  # a blinking cursor redraws over SSH twice a second
         yield filter_box
