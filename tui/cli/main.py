@@ -30,6 +30,8 @@ COMMANDS: dict[str, str] = {
     "resume": "cmd_resume",
     "stop": "cmd_stop",
     "lr-find": "cmd_lr_find",
+    "layers": "cmd_layers",
+    "compare": "cmd_compare",
 }
 
 

@@ -1,0 +1,42 @@
+"""A job's per-layer learning history, read from its metrics.jsonl (see engine/train/diagnostics)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from engine.jobs.store import read_metrics
+
+
+@dataclass
+class LayerHistory:
+    """Per block: (epoch position, grad norm, update ratio) points; the latest flags."""
+
+    blocks: dict[str, list[tuple[float, float, float | None]]] = field(default_factory=dict)
+    frozen: list[str] = field(default_factory=list)
+    """Blocks with nothing to train in the latest measurement."""
+    flags: list[str] = field(default_factory=list)
+    """Every distinct flag raised so far, oldest first."""
+    latest: dict[str, Any] = field(default_factory=dict)
+    """The newest measurement record (empty before the first)."""
+
+
+def layer_history(job_dir: str | Path, steps_per_epoch: int | None = None) -> LayerHistory:
+    """Return the job's per-layer learning measurements, oldest first."""
+    history = LayerHistory()
+    records = read_metrics(job_dir)
+    steps = steps_per_epoch or max([int(r.get("steps", 0) or 0) for r in records] or [0]) or 1
+    for record in records:
+        if record.get("kind") != "layers":
+            continue
+        x = int(record.get("epoch", 1)) - 1 + int(record.get("step", 0)) / steps
+        for name, row in (record.get("blocks") or {}).items():
+            if row.get("trainable"):
+                history.blocks.setdefault(name, []).append(
+                    (x, float(row["grad_norm"]), row.get("update_ratio")))
+        history.flags += [f for f in record.get("flags", []) if f not in history.flags]
+        history.latest = record
+    history.frozen = [name for name, row in (history.latest.get("blocks") or {}).items()
+                      if not row.get("trainable")]
+    return history

@@ -1,0 +1,83 @@
+"""`ptm-tui layers JOB` and `ptm-tui compare JOB...` on real jobs trained by `ptm-tui finetune`."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
+from finetune_helpers import write_recipe, write_tiny
+
+from engine.train.sample_data import write_digits
+
+pytestmark = pytest.mark.timeout(400)
+
+
+def _cli(home: Path, *args: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "PTM_HOME": str(home), "OMP_NUM_THREADS": "1"}
+    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], env=env,
+                          capture_output=True, text=True, timeout=300)
+
+
+@pytest.fixture(scope="module")
+def two_jobs(tmp_path_factory) -> Path:
+    """Two finished jobs: lr 0.01 with everything training, lr 0.003 with `features` frozen."""
+    folder = tmp_path_factory.mktemp("runs")
+    digits = write_digits(folder / "digits", size=12, limit=300)
+    model = write_tiny(folder)
+    train = {"data": str(digits), "image_size": 12, "batch_size": 32, "epochs": 2, "workers": 0,
+             "optimizer": "adam", "lr": 0.01, "backbone_lr": 0.01, "diagnostics_every": 2}
+    fast = write_recipe(folder / "fast.toml", model, train)
+    frozen = write_recipe(folder / "frozen.toml", model, {**train, "lr": 0.003},
+                          edits=[{"op": "replace_head", "num_classes": 10},
+                                 {"op": "freeze", "target": "features"}])
+    home = folder / "home"
+    for recipe, job in ((fast, "fast"), (frozen, "frozen")):
+        done = _cli(home, "finetune", str(recipe), "--job-id", job, "--json")
+        assert done.returncode == 0, done.stderr[-2000:]
+    return home
+
+
+def test_layers_json_has_every_block_and_marks_the_frozen_one(two_jobs):
+    fast = _cli(two_jobs, "layers", "fast", "--json")
+    assert fast.returncode == 0, fast.stderr
+    latest = json.loads(fast.stdout)["latest"]
+    assert latest["kind"] == "layers" and latest["epoch"] == 2
+    assert set(latest["blocks"]) == {"features", "fc"}
+    assert all(row["trainable"] and row["grad_norm"] > 0 for row in latest["blocks"].values())
+    frozen = json.loads(_cli(two_jobs, "layers", "frozen", "--json").stdout)
+    assert frozen["latest"]["blocks"]["features"] == {"trainable": False, "frozen_moved": False}
+    assert frozen["flags"] == []
+
+
+def test_layers_human_output_shows_the_table_the_plot_and_the_verdict(two_jobs):
+    shown = _cli(two_jobs, "layers", "frozen")
+    assert shown.returncode == 0, shown.stderr
+    lines = shown.stdout.splitlines()
+    assert any(line.split()[:2] == ["features", "frozen"] for line in lines)
+    assert any(line.startswith("fc ") for line in lines)
+    assert "healthy band 1e-4..1e-2" in shown.stdout and "no flags" in shown.stdout
+
+
+def test_compare_labels_each_run_by_what_differs(two_jobs):
+    runs = [json.loads(line) for line in _cli(two_jobs, "compare", "fast", "frozen", "--json")
+            .stdout.splitlines()]
+    assert [run["job"] for run in runs] == ["fast", "frozen"]
+    assert runs[0]["settings"] == {"train.lr": 0.01, "frozen": []}
+    assert runs[1]["settings"] == {"train.lr": 0.003, "frozen": ["features"]}
+    assert runs[1]["label"] == "frozen: lr=0.003, frozen=features"
+    for run in runs:  # the curves are the jobs' own epoch records
+        metrics = [json.loads(line) for line in
+                   (two_jobs / "jobs" / run["job"] / "metrics.jsonl").read_text().splitlines()]
+        epochs = [m for m in metrics if m["kind"] == "epoch"]
+        assert run["epochs"] == [1, 2] and run["val_acc"] == [m["val_acc"] for m in epochs]
+
+
+def test_compare_needs_two_jobs(two_jobs):
+    alone = _cli(two_jobs, "compare", "fast")
+    assert alone.returncode == 2 and "at least two jobs" in alone.stderr

@@ -1,0 +1,71 @@
+"""Plots of training insight (plotext), drawn by the CLI and the jobs screen alike: each block's
+update-to-weight ratio over time, and several runs' validation curves overlaid."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
+HEALTHY = (1e-4, 1e-2)
+"""engine.train.diagnostics.HEALTHY_UPDATE, here so that drawing needs no torch import."""
+FLOOR = 1e-12
+"""Smallest ratio drawn on the log axis (0 cannot be shown; such points sit on the floor)."""
+
+
+def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    step = max(1, math.ceil((last - first) / 6))
+    decades = list(range(first, last + 1, step))
+    return [10.0**d for d in decades], [f"1e{d}" if d else "1" for d in decades]
+
+
+def draw_update_ratios(plt: Any, blocks: dict[str, list[tuple[float, float, float | None]]],
+                       marker: str = "braille") -> None:
+    """Draw each block's ||Δw||/||w|| against epoch on a log scale, the healthy band dashed."""
+    plt.clear_data()
+    plt.title("update / weight per block (log); healthy band 1e-4..1e-2")
+    plt.xlabel("epoch")
+    values = [max(r, FLOOR) for points in blocks.values() for _, _, r in points if r is not None]
+    if not values:
+        return
+    xs_all = [x for points in blocks.values() for x, _, _ in points]
+    for number, (name, points) in enumerate(blocks.items()):
+        xs = [x for x, _, r in points if r is not None]
+        ys = [max(r, FLOOR) for _, _, r in points if r is not None]
+        if xs:
+            plt.plot(xs, ys, label=name, color=COLORS[number % len(COLORS)], marker=marker)
+    span = [min(xs_all), max(xs_all)] if max(xs_all) > min(xs_all) else [min(xs_all), min(xs_all) + 1]
+    for edge in HEALTHY:
+        plt.plot(span, [edge, edge], color="gray", marker="-")
+    plt.yscale("log")
+    plt.yticks(*_log_ticks(min(*values, HEALTHY[0]), max(*values, HEALTHY[1])))
+
+
+def draw_runs(plt: Any, curves: list[Any], metric: str = "val_acc", marker: str = "braille") -> None:
+    """Draw several runs' `metric` (val_acc or val_loss) against epoch, one line and label each."""
+    plt.clear_data()
+    plt.title("validation accuracy (%)" if metric == "val_acc" else "validation loss")
+    plt.xlabel("epoch")
+    for number, curve in enumerate(curves):
+        ys = getattr(curve, metric)
+        if curve.epochs:
+            plt.plot(curve.epochs, ys, label=curve.label, color=COLORS[number % len(COLORS)],
+                     marker=marker)
+    longest = max([len(c.epochs) for c in curves] or [0])
+    if longest:
+        plt.xticks(list(range(1, longest + 1, max(1, math.ceil(longest / 10)))))
+
+
+def render(draw: Any, *args: Any, width: int, height: int, color: bool) -> str:
+    """Return what `draw(plt, *args)` draws as text (ANSI colours when `color`)."""
+    import plotext as plt
+
+    plt.clear_figure()
+    plt.plotsize(width, height)
+    draw(plt, *args)
+    text = plt.build()
+    if not color:
+        text = plt.uncolorize(text)
+    plt.clear_figure()
+    return text
