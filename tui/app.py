@@ -69,7 +69,7 @@ class PtmApp(App[int]):
         """Warn about keymap ids that match no key (a typo would otherwise do nothing, silently)."""
         from tui.keymap import unknown_ids_message
 
-        message = unknown_ids_message(self._keymap)
+        message = unknown_ids_message(self._keymap, type(self))
         if message:
             self.call_from_thread(self.notify, message, severity="warning", timeout=15, markup=False)
 

@@ -36,7 +36,7 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
     return dict(keys), None
 
 
-def known_binding_ids() -> set[str]:
+def known_binding_ids(app_class: type) -> set[str]:
     """Return every binding id a keys.toml may remap (the app's, every screen's and widget's)."""
     import importlib
     import pkgutil
@@ -50,10 +50,8 @@ def known_binding_ids() -> set[str]:
     for package in (tui.screens, tui.widgets):
         for module in pkgutil.iter_modules(package.__path__):
             importlib.import_module(f"{package.__name__}.{module.name}")
-    import tui.app  # the app's own bindings
-
     ids: set[str] = set()
-    classes: list[type] = [DOMNode]
+    classes: list[type] = [DOMNode, app_class]  # the app class: its own bindings
     while classes:
         cls = classes.pop()
         classes.extend(cls.__subclasses__())
@@ -61,9 +59,10 @@ def known_binding_ids() -> set[str]:
     return ids
 
 
-def unknown_ids_message(keymap: dict[str, str], path: Path | None = None) -> str | None:
+def unknown_ids_message(keymap: dict[str, str], app_class: type,
+                        path: Path | None = None) -> str | None:
     """Return a warning naming the keymap's ids that match no binding (they do nothing), or None."""
-    unknown = sorted(set(keymap) - known_binding_ids())
+    unknown = sorted(set(keymap) - known_binding_ids(app_class))
     if not unknown:
         return None
     return (f"keymap {path or keymap_path()}: {', '.join(unknown)} "
