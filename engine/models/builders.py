@@ -145,6 +145,43 @@ def serve_weights(state_dict: ServedStateDict) -> Iterator[None]:
 
 # --- torchvision ---------------------------------------------------------------------------
 
+_QUANTIZED_MODULES = ("googlenet", "inception", "mobilenetv2", "resnet", "shufflenetv2")
+
+
+@contextlib.contextmanager
+def quantized_as_float() -> Iterator[None]:
+    """Within the block, torchvision's quantized builders skip quantizing (in this thread only).
+
+    The builder's own steps for its weights still run (num_classes, dropping inception's
+    aux head after loading), so the result is the float architecture the quantized weights
+    hold, and it builds on meta in milliseconds instead of calibrating on the CPU.
+    """
+    import importlib
+
+    import torch.ao.quantization as tq
+
+    modules = [importlib.import_module(f"torchvision.models.quantization.{name}")
+               for name in _QUANTIZED_MODULES]
+
+    def skipped(original: Callable[..., Any]) -> Callable[..., Any]:
+        def wrapper(*args: Any, **kwargs: Any) -> Any:
+            return None if _on("as_float") else original(*args, **kwargs)
+        return wrapper
+
+    with _PATCH_LOCK:
+        saved = [(module, "quantize_model", module.quantize_model) for module in modules]
+        saved += [(tq, "prepare_qat", tq.prepare_qat), (tq, "convert", tq.convert)]
+        for owner, attr, original in saved:
+            setattr(owner, attr, skipped(original))
+        _ACTIVE.as_float = True
+        try:
+            yield
+        finally:
+            _ACTIVE.as_float = False
+            for owner, attr, original in saved:
+                setattr(owner, attr, original)
+
+
 def torchvision_kwargs(name: str, weights: Any = None, num_classes: int | None = None,
                        **extra: Any) -> dict[str, Any]:
     """Return the builder keyword arguments that build `name` offline with `weights` (an enum)."""
@@ -158,6 +195,8 @@ def torchvision_kwargs(name: str, weights: Any = None, num_classes: int | None =
         kwargs["quantize"] = weights is not None and "Quantized" in type(weights).__name__
     if weights is None and ("init_weights" in params or "googlenet" in name or "inception" in name):
         kwargs["init_weights"] = True  # torchvision's current default, without its FutureWarning
+    elif weights is not None and ("googlenet" in name or "inception" in name):
+        kwargs["init_weights"] = False  # the weights replace it (quantized builders forget to say)
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     kwargs.update(extra)
@@ -171,7 +210,7 @@ def build_torchvision(name: str, device: str, weights: Any = None, num_classes: 
 
     builder = models.get_model_builder(name)
     kwargs = torchvision_kwargs(name, weights, num_classes, **extra)
-    if kwargs.get("quantize") and device == "meta":
+    if kwargs.get("quantize") and device == "meta" and not _on("as_float"):
         device = "cpu"  # quantizing calibrates with a real forward pass: it cannot run on meta
     try:
         return _call_on(builder, kwargs, device)

@@ -68,7 +68,7 @@ def _architecture(name: str, weights: str | None) -> tuple[Any, str, tuple[int, 
     A quantized model's weights are summarized on the float model they were quantized from
     (same layers and sizes), since quantized kernels cannot run on meta.
     """
-    from engine.models import catalog, loader
+    from engine.models import builders, catalog, loader
     from tui.cli.cmd_inspect import open_for_inspection
 
     info = catalog.model_info(name)
@@ -79,15 +79,12 @@ def _architecture(name: str, weights: str | None) -> tuple[Any, str, tuple[int, 
         opened = open_for_inspection(name, spec, real=True)
         return opened.model, spec, opened.input_size, ""
     chosen = catalog.resolve_weights(name, spec)
-    built, built_weights, note = name, chosen, ""
+    note = ""
     if chosen is not None and info.task == "quantized":
-        unquantized = catalog.weights_enum(name, chosen).meta.get("unquantized")
-        if unquantized is not None:
-            built = name.removeprefix("quantized_")
-            built_weights = catalog.resolve_weights(built, unquantized.name)
-            note = f"counted on {built} with {unquantized.name}, the float weights these were " \
-                   "quantized from (quantized kernels cannot run on meta)"
-    model = catalog.build(built, "meta", weights=built_weights)
+        note = "counted on the float layers the quantized weights hold (quantized kernels " \
+               "cannot run on meta)"
+    with builders.quantized_as_float():
+        model = catalog.build(name, "meta", weights=chosen)
     default = catalog.resolve_weights(name, "default") if info.default_weights else None
     size = loader.input_size_for(info, chosen or default, model)
     return model, chosen.short_name if chosen else "none", size, note
