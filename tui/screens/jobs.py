@@ -13,14 +13,19 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
 from tui.screens.base import PtmScreen
 
+LOG_LINES = 200
+"""The log pane holds this many of the newest lines and shows the end of them."""
 POLL_S = 0.5
 """Read the job files (and redraw what changed) at most this often."""
-COLUMNS = ("job", "model", "status", "epoch", "best val acc", "last val acc")
+COLUMNS = ("job", "status", "epoch", "best val", "last val", "model")
+"""In the order they matter: on a narrow terminal the table scrolls and the model goes first."""
+STATUS_WIDTH = 24
+"""A longer status (an unreadable status.json's reason) is cut here; the message line has it all."""
 
 
 @dataclass
@@ -45,15 +50,16 @@ def job_row(info: Any) -> tuple[str, ...]:
     if info.status == "running" and info.steps:
         epoch += f" ({info.step}/{info.steps})"
     model = info.model.rsplit("/", 1)[-1]  # "path/to/file.py:Class" -> "file.py:Class"
-    return (info.job, model, info.status, epoch, _pct(info.best_val_acc),
-            _pct(info.last_val_acc))
+    status = info.status if len(info.status) <= STATUS_WIDTH else \
+        info.status[:STATUS_WIDTH - 1] + "…"
+    return (info.job, status, epoch, _pct(info.best_val_acc), _pct(info.last_val_acc), model)
 
 
 def read_view(job_dir: str, job: str) -> JobView:
     """Return the selected job's plot points and log tail, read from its files."""
     from engine.jobs.store import job_info, read_metrics, tail_log
 
-    view = JobView(job=job, log=tail_log(job_dir, 12), message=job_info(job_dir).message)
+    view = JobView(job=job, log=tail_log(job_dir, LOG_LINES), message=job_info(job_dir).message)
     for record in read_metrics(job_dir):
         if record.get("kind") == "step" and record.get("steps"):
             x = int(record["epoch"]) - 1 + int(record["step"]) / int(record["steps"])
@@ -95,17 +101,22 @@ class JobsScreen(PtmScreen):
 
     DEFAULT_CSS = """
     JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; }
-    JobsScreen #jobs-table { height: 10; }
-    JobsScreen #jobs-plots { height: 1fr; }
+    JobsScreen #jobs-table { height: auto; max-height: 8; }
+    JobsScreen #jobs-plots { height: 2fr; min-height: 8; }
     JobsScreen #jobs-loss, JobsScreen #jobs-acc { width: 1fr; height: 1fr; }
-    JobsScreen #jobs-message { height: auto; padding: 0 1; color: $warning; }
-    JobsScreen #jobs-log { height: 12; padding: 0 1; border-top: hkey $primary 40%; }
+    JobsScreen #jobs-message { height: auto; max-height: 3; padding: 0 1; color: $warning; }
+    JobsScreen #jobs-log { height: 1fr; min-height: 4; max-height: 14; padding: 0 1;
+                           border-top: hkey $primary 40%; scrollbar-size-horizontal: 0; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("x", "stop", "Stop job", id="jobs.stop"),
         Binding("r", "resume", "Resume job", id="jobs.resume"),
         Binding("escape", "close", "Back", id="jobs.close"),
+        Binding("j", "move(1)", "Down", show=False, id="jobs.down"),
+        Binding("k", "move(-1)", "Up", show=False, id="jobs.up"),
+        Binding("g", "move_to(0)", "First", show=False, id="jobs.first"),
+        Binding("G", "move_to(-1)", "Last", show=False, id="jobs.last"),
     ]
 
     def __init__(self, select: str | None = None) -> None:
@@ -114,6 +125,7 @@ class JobsScreen(PtmScreen):
         """The id of the job whose plots and log are shown."""
         self.jobs: dict[str, Any] = {}
         self.view = JobView()
+        self._log_text = ""
 
     def compose(self) -> ComposeResult:
         """Title, job table, loss and accuracy plots, message, log tail, footer."""
@@ -124,7 +136,7 @@ class JobsScreen(PtmScreen):
                 yield MetricsPlot("loss", id="jobs-loss")
                 yield MetricsPlot("accuracy (%)", id="jobs-acc")
             yield Static("", id="jobs-message")
-            yield Static("", id="jobs-log", markup=False)
+            yield Log(id="jobs-log", auto_scroll=True)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -160,7 +172,7 @@ class JobsScreen(PtmScreen):
             for info in jobs:
                 for column, value in zip(table.columns, job_row(info)):
                     if table.get_cell(info.job, column) != value:
-                        table.update_cell(info.job, column, value)
+                        table.update_cell(info.job, column, value, update_width=True)
         if selected is not None and self.selected != selected:
             self.selected = selected
         if self.selected in self.jobs:
@@ -186,8 +198,17 @@ class JobsScreen(PtmScreen):
         message = f"{view.job}: {info.status}" if info else "no jobs yet: press t in the explorer"
         if info is not None and info.message and info.status != "running":
             message += f": {info.message}"
+        if info is not None and info.bad_images:
+            message += (f" ({info.bad_images} unreadable image"
+                        f"{'s' if info.bad_images != 1 else ''} skipped: the log names them)")
         self.query_one("#jobs-message", Static).update(message)
-        self.query_one("#jobs-log", Static).update(view.log or "(no log yet)")
+        text = view.log or "(no log yet)"
+        log = self.query_one("#jobs-log", Log)
+        if text != self._log_text:
+            self._log_text = text
+            log.clear()
+            log.write_lines(text.splitlines())
+            log.scroll_end(animate=False)
 
     @on(DataTable.RowHighlighted, "#jobs-table")
     def _select(self, event: DataTable.RowHighlighted) -> None:
@@ -220,6 +241,18 @@ class JobsScreen(PtmScreen):
 
         resume(job)
         self.app.call_from_thread(self.notify, f"resumed {job}")
+
+    def action_move(self, rows: int) -> None:
+        """Move the table's cursor down (or up) by `rows` (j/k)."""
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=max(0, min(table.row_count - 1, table.cursor_row + rows)))
+
+    def action_move_to(self, row: int) -> None:
+        """Move the table's cursor to the first row, or the last for -1 (g/G)."""
+        table = self.query_one(DataTable)
+        if table.row_count:
+            table.move_cursor(row=row if row >= 0 else table.row_count - 1)
 
     def action_close(self) -> None:
         """Go back (the jobs keep running)."""

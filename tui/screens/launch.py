@@ -12,6 +12,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
 from tui.screens.base import PtmScreen, error_text
@@ -46,6 +47,41 @@ def group_rows(model: Any, table: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+class QuitDialog(ModalScreen[bool]):
+    """Asks before quitting with unsaved edits in the launch form."""
+
+    DEFAULT_CSS = """
+    QuitDialog { align: center middle; }
+    QuitDialog > Vertical { width: 60; height: auto; max-width: 100%; padding: 1 2;
+                            border: thick $warning; background: $surface; }
+    QuitDialog Horizontal { height: auto; margin-top: 1; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("y,q", "answer(True)", "Quit", id="launch.quit_yes"),
+        Binding("n,escape", "answer(False)", "Stay", id="launch.quit_no"),
+    ]
+
+    def compose(self) -> ComposeResult:
+        """The question and its two answers."""
+        with Vertical():
+            yield Static("Quit ptm-tui? The launch form has edits that are not launched.")
+            with Horizontal():
+                yield Button("Quit (y)", id="quit-yes", variant="error")
+                yield Button("Stay (n)", id="quit-no", variant="primary")
+
+    def on_mount(self) -> None:
+        """Stay is the safe default."""
+        self.query_one("#quit-no", Button).focus()
+
+    def action_answer(self, quit_now: bool) -> None:
+        """Close with the answer."""
+        self.dismiss(quit_now)
+
+    @on(Button.Pressed)
+    def _pressed(self, event: Button.Pressed) -> None:
+        self.dismiss(event.button.id == "quit-yes")
+
+
 class LaunchScreen(PtmScreen):
     """A form for the [train] table, a preview of the parameter groups, and Launch."""
 
@@ -63,6 +99,7 @@ class LaunchScreen(PtmScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,f5", "launch", "Launch", id="launch.launch"),
         Binding("escape", "close", "Back", id="launch.close"),
+        Binding("q", "quit_app", "Quit", id="launch.quit"),
     ]
 
     def __init__(self, workbench: Any, defaults: dict[str, Any] | None = None) -> None:
@@ -77,6 +114,7 @@ class LaunchScreen(PtmScreen):
                 self.defaults["image_size"] = int(size)
         self.table: dict[str, Any] | None = None
         self.launched: str | None = None
+        self.initial: list[Any] = []
 
     def compose(self) -> ComposeResult:
         """The form on the left; groups, recipe summary, errors and buttons on the right."""
@@ -116,10 +154,28 @@ class LaunchScreen(PtmScreen):
                 f"recipe edits: {edits}")
 
     def on_mount(self) -> None:
-        """Fill the group preview."""
+        """Fill the group preview and put the cursor in the first field (the data folder)."""
         self.query_one("#launch-groups", DataTable).add_columns(
             "group", "layers", "tensors", "params", "lr", "weight decay")
         self.refresh_groups()
+        self.query_one(f"#launch-{FIELDS[0][0]}", Input).focus()
+        self.initial = self.form_values()
+
+    def form_values(self) -> list[Any]:
+        """Return every field's current value (to tell whether the form was edited)."""
+        return [w.value for w in self.query("#launch-form Input, #launch-form Select")]
+
+    def action_quit_app(self) -> None:
+        """Quit ptm-tui, asking first when the form has edits that would be lost."""
+        if self.form_values() == self.initial or self.launched:
+            self.app.exit()
+            return
+
+        def answer(quit_now: bool | None) -> None:
+            if quit_now:
+                self.app.exit()
+
+        self.app.push_screen(QuitDialog(), answer)
 
     def form_table(self) -> dict[str, Any]:
         """Return the [train] table the form describes (empty fields left to defaults)."""

@@ -1,0 +1,147 @@
+"""The Jobs screen's layout and keys (issue 12) and the launch form's focus and quit (issue 11),
+on job folders written the way the runner writes them, at 80x24 and 120x35."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from conftest import make_workbench, screen_text, wait_for
+from textual.app import App
+from textual.widgets import DataTable, Input, Select
+
+from tui.screens.jobs import JobsScreen
+from tui.screens.launch import LaunchScreen, QuitDialog
+
+pytestmark = pytest.mark.timeout(120)
+
+
+class ScreenApp(App[None]):
+    """A tiny app that shows one screen."""
+
+    def __init__(self, screen: Any) -> None:
+        super().__init__()
+        self.first = screen
+
+    def on_mount(self) -> None:
+        self.push_screen(self.first)
+
+
+def _write_job(root, job, status, epochs, log_lines, bad=0):
+    folder = root / "jobs" / job
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "spec.toml").write_text('[model]\nname = "resnet18"\n')
+    records = []
+    for epoch in range(1, epochs + 1):
+        for step in range(1, 5):
+            records.append({"kind": "step", "epoch": epoch, "step": step * 5, "steps": 20,
+                            "loss": 2.3 / (epoch + step / 4)})
+        records.append({"kind": "epoch", "epoch": epoch, "train_loss": 2.0 / epoch,
+                        "train_acc": 40 + 15 * epoch, "val_loss": 2.1 / epoch,
+                        "val_acc": 35 + 16 * epoch})
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "log.txt").write_text("".join(f"12:00:{i % 60:02d} log line {i:03d}\n"
+                                            for i in range(log_lines)))
+    (folder / "status.json").write_text(json.dumps({
+        "job": job, "status": status, "model": "resnet18", "epoch": epochs, "epochs": 3,
+        "best_val_acc": 35.0 + 16 * epochs, "last_val_acc": 35.0 + 16 * epochs,
+        "created": 1000.0 + len(job), "bad_images": bad,
+        "message": "finished 3 epochs" if status == "done" else
+        f"stopped at epoch {epochs} step 7; checkpoint saved (epoch-000{epochs}-step-00007.pt)"}))
+    return folder
+
+
+@pytest.fixture
+def jobs_home(tmp_path, monkeypatch):
+    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
+    _write_job(tmp_path / "home", "20261130-101500-resnet18-a1b2", "done", 3, 40)
+    _write_job(tmp_path / "home", "20261130-111500-resnet18-digits-c3d4", "stopped", 2, 120,
+               bad=3)
+    return tmp_path / "home"
+
+
+async def _jobs_ready(pilot) -> None:
+    app = pilot.app
+    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen)
+                   and app.screen.query_one(DataTable).row_count == 2
+                   and app.screen.view.epochs)
+    await pilot.pause(0.3)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 35)])
+def test_jobs_screen_snapshot(snap_compare, jobs_home, size):
+    assert snap_compare(ScreenApp(JobsScreen()), terminal_size=size, run_before=_jobs_ready)
+
+
+async def test_jobs_screen_shows_whole_cells_the_newest_log_lines_and_plots_with_room(jobs_home):
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _jobs_ready(pilot)
+        screen = app.screen
+        text = screen_text(app)
+        # the selected job is the newest: its log's end is on screen, its start is not
+        assert "log line 119" in text and "log line 000" not in text
+        assert "stopped" in text and "2/3" in text
+        assert "3 unreadable images skipped" in text
+        assert screen.query_one("#jobs-loss").size.height >= 8
+        assert screen.query_one("#jobs-log").size.height >= 4
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await _jobs_ready(pilot)
+        table = app.screen.query_one(DataTable)
+        widths = {str(c.label): c.get_render_width(table) for c in table.columns.values()}
+        assert widths["status"] >= len("stopped") + 2 and widths["epoch"] >= len("3/3") + 2
+        text = screen_text(app)
+        assert "done" in text and "stopped" in text and "3/3" in text
+
+
+async def test_j_and_k_move_in_the_jobs_table_and_g_G_jump(jobs_home):
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await _jobs_ready(pilot)
+        screen = app.screen
+        table = screen.query_one(DataTable)
+        assert table.cursor_row == 1  # the newest job
+        await pilot.press("k")
+        await wait_for(pilot, lambda: screen.selected == "20261130-101500-resnet18-a1b2")
+        assert table.cursor_row == 0
+        await wait_for(pilot, lambda: "log line 039" in screen_text(app))
+        await pilot.press("j")
+        await wait_for(pilot, lambda: table.cursor_row == 1)
+        await pilot.press("g")
+        await wait_for(pilot, lambda: table.cursor_row == 0)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: table.cursor_row == 1)
+
+
+async def test_launch_form_starts_in_the_data_field_and_q_asks_before_losing_edits(tmp_path):
+    workbench = make_workbench("resnet18")
+    workbench.apply({"op": "replace_head", "num_classes": 10})
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause(0.2)
+        data = app.screen.query_one("#launch-data", Input)
+        assert app.focused is data
+        await pilot.press(*"/data/q")  # q types into the field, it does not quit
+        assert data.value == "/data/q" and app.is_running
+        app.screen.query_one("#launch-optimizer", Select).focus()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("n")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        assert app.is_running and data.value == "/data/q"
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, QuitDialog))
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_launch_form_without_edits_quits_at_once():
+    app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        app.screen.query_one("#launch-optimizer", Select).focus()
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
