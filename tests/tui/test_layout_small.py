@@ -188,3 +188,18 @@ async def test_the_activation_std_inputs_are_labelled(resnet18_workbench):
         await pilot.pause(0.5)
         top = "\n".join(screen_text(app).splitlines()[:4])
         assert "input C,H,W" in top and "images folder" in top and "3,224,224" in top
+
+
+async def test_the_init_lab_run_button_is_on_screen_at_80x24():
+    from textual.widgets import Button
+
+    from tui.screens.init_lab import InitLabScreen
+
+    app = PtmApp(weights="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.push_screen(InitLabScreen())
+        await pilot.pause(0.3)
+        run = app.screen.query_one("#lab-run", Button)
+        assert run.region.height > 0 and run.region.bottom <= 24
+        labels = "\n".join(screen_text(app).splitlines())
+        assert "Run" in labels and "Clear" in labels

@@ -64,13 +64,13 @@ class InitLabScreen(PtmScreen):
 
     DEFAULT_CSS = """
     InitLabScreen #lab-body { height: 1fr; }
-    InitLabScreen #lab-form { width: 36; height: 1fr; padding: 0 1;
-                              border-right: vkey $primary 40%; }
+    InitLabScreen #lab-left { width: 36; height: 1fr; border-right: vkey $primary 40%; }
+    InitLabScreen #lab-form { height: 1fr; padding: 0 1; }
     InitLabScreen #lab-form Label { margin-top: 1; }
     InitLabScreen #lab-form Input, InitLabScreen #lab-form Select { width: 100%; }
     InitLabScreen .lab-sizes { height: auto; }
     InitLabScreen #lab-form .lab-sizes Input { width: 1fr; }
-    InitLabScreen #lab-buttons { height: auto; margin-top: 1; }
+    InitLabScreen #lab-buttons { height: auto; padding: 0 1; }
     InitLabScreen #lab-right { width: 1fr; }
     InitLabScreen #lab-plot { height: 1fr; }
     InitLabScreen #lab-status { height: auto; max-height: 8; padding: 0 1; }
@@ -98,26 +98,27 @@ class InitLabScreen(PtmScreen):
         d = self.defaults
         yield ScreenTitle("Init lab", "how an init keeps the std of a deep MLP's layers")
         with Horizontal(id="lab-body"):
-            with VerticalScroll(id="lab-form"):
-                yield Label("init method")
-                yield Select([(m, m) for m in METHOD_NAMES], value=d["init"], allow_blank=False,
-                             id="lab-init")
-                yield Label("activation")
-                yield Select([(a, a) for a in ACTIVATION_NAMES], value=d["activation"],
-                             allow_blank=False, id="lab-activation")
-                yield Label("gain (auto = calculate_gain)")
-                yield Input(str(d["gain"]), id="lab-gain")
-                yield Label("parameters (k=v, k=v)")
-                yield Input(d["params"], placeholder="e.g. std=0.02", id="lab-params")
-                yield Label("depth / width / batch")
-                with Horizontal(classes="lab-sizes"):
-                    yield Input(str(d["depth"]), type="integer", id="lab-depth")
-                    yield Input(str(d["width"]), type="integer", id="lab-width")
-                    yield Input(str(d["batch"]), type="integer", id="lab-batch")
-                yield Label("seed")
-                yield Input(str(d["seed"]), type="integer", id="lab-seed")
-                yield Checkbox("bias", value=bool(d["bias"]), id="lab-bias")
-                with Horizontal(id="lab-buttons"):
+            with Vertical(id="lab-left"):
+                with VerticalScroll(id="lab-form"):
+                    yield Label("init method")
+                    yield Select([(m, m) for m in METHOD_NAMES], value=d["init"],
+                                 allow_blank=False, id="lab-init")
+                    yield Label("activation")
+                    yield Select([(a, a) for a in ACTIVATION_NAMES], value=d["activation"],
+                                 allow_blank=False, id="lab-activation")
+                    yield Label("gain (auto = calculate_gain)")
+                    yield Input(str(d["gain"]), id="lab-gain")
+                    yield Label("parameters (k=v, k=v)")
+                    yield Input(d["params"], placeholder="e.g. std=0.02", id="lab-params")
+                    yield Label("depth / width / batch")
+                    with Horizontal(classes="lab-sizes"):
+                        yield Input(str(d["depth"]), type="integer", id="lab-depth")
+                        yield Input(str(d["width"]), type="integer", id="lab-width")
+                        yield Input(str(d["batch"]), type="integer", id="lab-batch")
+                    yield Label("seed")
+                    yield Input(str(d["seed"]), type="integer", id="lab-seed")
+                    yield Checkbox("bias", value=bool(d["bias"]), id="lab-bias")
+                with Horizontal(id="lab-buttons"):  # under the scrolling form: always on screen
                     yield Button("Run", variant="primary", id="lab-run")
                     yield Button("Clear", id="lab-clear")
             with Vertical(id="lab-right"):
@@ -129,6 +130,8 @@ class InitLabScreen(PtmScreen):
     def on_mount(self) -> None:
         """Start the redraw timer (the plot redraws only when a run has grown)."""
         self.set_interval(REDRAW_S, self._redraw_if_dirty)
+        for name in ("depth", "width", "batch"):  # one label above three boxes: each names itself
+            self.query_one(f"#lab-{name}", Input).border_title = name
         self._redraw()
 
     # --- the form ------------------------------------------------------------------------

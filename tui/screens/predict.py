@@ -141,7 +141,10 @@ class PredictScreen(ImagePromptScreen):
             chart.update(detections_text(message.result["detections"], ascii_only))
             status += f": {len(message.result['detections'])} detection(s)"
         else:
-            chart.update(bar_chart(message.result["top"], ascii_only))
+            # the bar gets what the name, the percentage and the class index leave of the width
+            room = (chart.content_region.width or self.size.width - 2) - LABEL_WIDTH - 16
+            chart.update(bar_chart(message.result["top"], ascii_only,
+                                   width=max(8, min(BAR_WIDTH, room))))
             status += f": top {len(message.result['top'])}"
         if message.note:
             status += f"\n[dim]{escape(message.note)}[/]"
