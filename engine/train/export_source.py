@@ -1,0 +1,158 @@
+"""What `export` writes: a model by name, a recipe, a finetune checkpoint or a job folder, opened
+with the input shape, preprocessing and class names that go into the exported file's metadata."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from torch import nn
+
+from engine.errors import BadInput
+
+VALUES_ONLY = ("init", "init_preset", "load_partial")
+"""Edits that only set values: a checkpoint's weights replace them, so they are skipped."""
+
+
+@dataclass
+class ExportSource:
+    """An open model and what a user of the exported file needs to feed it and read it."""
+
+    model: nn.Module
+    name: str
+    weights: str
+    """Where the weights came from, in words."""
+    input_shape: list[int]
+    """[1, C, H, W]: channels follow the model's input layer."""
+    preprocessing: dict[str, Any]
+    class_names: list[str] | None
+
+    def metadata(self) -> dict[str, str]:
+        """Return the metadata written into the file: text values, JSON where structured."""
+        from importlib.metadata import PackageNotFoundError, version
+
+        try:
+            producer = f"ptm-tui {version('ptm-tui')}"
+        except PackageNotFoundError:
+            producer = "ptm-tui"
+        data = {"model": self.name, "weights": self.weights, "exported_by": producer,
+                "input_shape": json.dumps(["N", *self.input_shape[1:]]),
+                "preprocessing": json.dumps(self.preprocessing)}
+        if self.class_names is not None:
+            data["class_names"] = json.dumps(self.class_names)
+        return data
+
+
+def _input_shape(model: nn.Module, size: tuple[int, ...] | None, side: int | None) -> list[int]:
+    """Return [1, C, H, W] from the model's input size, its input conv's channels and `side`."""
+    from engine.inspect.heads import find_input_conv
+
+    shape = list(size or (1, 3, 224, 224))
+    path = find_input_conv(model)
+    channels = getattr(model.get_submodule(path), "in_channels", None) if path else None
+    if isinstance(channels, int) and len(shape) >= 3:
+        shape[1] = channels
+    if side and len(shape) == 4:
+        shape[2:] = [side, side]
+    return [1, *shape[1:]]
+
+
+def _preprocessing(name: str, weights: str, meta: dict[str, Any] | None, model: nn.Module,
+                   channels: int, side: int | None) -> dict[str, Any]:
+    """Return the resize/crop/mean/std an image needs before this model, as plain data."""
+    from engine.use.preprocess import preprocess_for
+
+    pre = preprocess_for(name, weights, meta, model)
+    data: dict[str, Any] = {"kind": pre.kind, "resize": pre.resize, "crop": pre.crop,
+                            "mean": list(pre.mean), "std": list(pre.std), "channels": channels,
+                            "source": pre.source}
+    if side:  # a finetune's image_size: a square resize, no crop (engine.train.data)
+        data.update(resize=[side, side], crop=None, source="the finetune's image_size")
+    if channels != len(pre.mean):
+        data["note"] = (f"mean/std are for {len(pre.mean)} channels; the model takes {channels} "
+                        "(its input layer was adapted)")
+    return data
+
+
+def _class_names(name: str, weights: str, meta: dict[str, Any] | None,
+                 model: nn.Module) -> list[str] | None:
+    """Return the model's class names when its weights carry names that fit its head."""
+    from engine.use.inference import num_outputs
+    from engine.use.preprocess import categories_for
+
+    return categories_for(name, weights, meta, num_outputs(model))[0]
+
+
+def _from_workbench(workbench: Any, weights: str, side: int | None = None,
+                    classes: list[str] | None = None, source: str | None = None) -> ExportSource:
+    """Return the ExportSource of an open Workbench."""
+    model = workbench.model.eval()
+    shape = _input_shape(model, workbench.input_size, side)
+    return ExportSource(
+        model=model, name=workbench.name, weights=source or workbench.source, input_shape=shape,
+        preprocessing=_preprocessing(workbench.name, weights, workbench.meta, model, shape[1], side),
+        class_names=classes if classes is not None else
+        _class_names(workbench.name, weights, workbench.meta, model))
+
+
+def _is_checkpoint(path: Path) -> bool:
+    """Tell whether `path` looks like a finetune checkpoint (a .pt in a checkpoints folder)."""
+    from engine.train.checkpoint import position
+
+    return path.suffix in (".pt", ".pth") and (position(path) is not None
+                                                or path.parent.name == "checkpoints")
+
+
+def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "cpu") -> ExportSource:
+    """Return the model of a finetune checkpoint, rebuilt from its job's recipe (spec.toml)."""
+    from engine.edit import recipe as recipes
+    from engine.train.checkpoint import load_checkpoint
+
+    spec = recipe_path or path.parent.parent / "spec.toml"
+    if not spec.is_file():
+        raise BadInput(f"cannot tell which model {path.name} belongs to",
+                       f"a checkpoint holds weights, not the model's structure, and {spec} is missing",
+                       "pass --recipe with the recipe the job was started from")
+    state = load_checkpoint(path)
+    recipe = recipes.load(spec)
+    recipe.model["weights"] = "none"  # the checkpoint brings every value
+    recipe.edits = [e for e in recipe.edits if e.get("op") not in VALUES_ONLY]
+    workbench = recipes.build(recipe, device=device)
+    try:
+        workbench.model.load_state_dict(state["model"])
+    except (RuntimeError, KeyError, TypeError) as error:
+        raise BadInput(f"{path.name} does not fit the model of {spec.name}",
+                       str(error).splitlines()[0][:300], "pass --recipe with the job's own recipe") from None
+    config = state.get("config") or {}
+    side = config.get("image_size") if isinstance(config.get("image_size"), int) else None
+    classes = [str(c) for c in state["classes"]] if isinstance(state.get("classes"), list) else None
+    return _from_workbench(workbench, "none", side, classes,
+                           source=f"checkpoint {path} (epoch {state.get('epoch')})")
+
+
+def open_source(source: str, weights: str = "default", recipe_path: str | None = None,
+                device: str = "cpu", progress: Any = None) -> ExportSource:
+    """Return the model to export: a recipe (.toml), a checkpoint, a job folder or a model name."""
+    from engine.edit import recipe as recipes
+    from engine.edit.workbench import Workbench
+
+    path = Path(source).expanduser()
+    given = Path(recipe_path).expanduser() if recipe_path else None
+    if path.is_dir() and (path / "spec.toml").is_file():  # a job folder: its newest checkpoint
+        from engine.train.checkpoint import list_checkpoints
+
+        found = list_checkpoints(path / "checkpoints")
+        if not found:
+            raise BadInput(f"job {path.name} has no checkpoint yet", "nothing has been saved",
+                           "wait for its first epoch to finish")
+        return open_checkpoint(found[-1], given or path / "spec.toml", device)
+    if path.is_file() and path.suffix.lower() == ".toml":
+        recipe = recipes.load(path)
+        workbench = recipes.build(recipe, device=device, progress=progress)
+        return _from_workbench(workbench, str(recipe.model.get("weights", "none")))
+    if path.is_file() and (given is not None or _is_checkpoint(path)):
+        return open_checkpoint(path, given, device)
+    workbench = Workbench.open(source, weights=weights, device=device, progress=progress)
+    return _from_workbench(workbench, weights)

@@ -1,0 +1,145 @@
+"""`ptm-tui export`: ONNX, TorchScript and safetensors files that other tools run like torch does."""
+
+from __future__ import annotations
+
+import json
+import sys
+import textwrap
+
+import pytest
+import torch
+from torchvision import models
+
+from engine.edit import recipe as recipes
+from tui.cli.main import main
+
+RECIPE = textwrap.dedent("""\
+    [model]
+    name = "resnet18"
+    weights = "none"
+    seed = 3
+
+    [[edit]]
+    op = "adapt_input"
+    channels = 4
+
+    [[edit]]
+    op = "replace_head"
+    num_classes = 5
+""")
+
+
+@pytest.fixture
+def recipe_file(tmp_path):
+    path = tmp_path / "r.toml"
+    path.write_text(RECIPE)
+    return path
+
+
+def _reference(recipe_file) -> torch.nn.Module:
+    """The same model rebuilt by plain replay (the recipe's seed gives the same weights)."""
+    return recipes.build(recipes.load(recipe_file)).model.eval()
+
+
+def _batch(size: int) -> torch.Tensor:
+    return torch.randn((size, 4, 224, 224), generator=torch.Generator().manual_seed(7))
+
+
+def test_resnet18_with_4_channels_and_a_new_head_runs_in_onnxruntime_like_torch(tmp_path, recipe_file,
+                                                                                capsys):
+    onnxruntime = pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(recipe_file), "--out", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "max abs difference vs torch" in printed and "['N', 4, 224, 224]" in printed
+    session = onnxruntime.InferenceSession(str(out), providers=["CPUExecutionProvider"])
+    x = _batch(5)  # another batch size than the export traced (2) or checked (3): it is dynamic
+    (got,) = session.run(None, {session.get_inputs()[0].name: x.numpy()})
+    with torch.no_grad():
+        want = _reference(recipe_file)(x)
+    assert got.shape == (5, 5)
+    assert float((torch.from_numpy(got) - want).abs().max()) <= 1e-4
+    meta = session.get_modelmeta().custom_metadata_map
+    transforms = models.ResNet18_Weights.IMAGENET1K_V1.transforms()
+    pre = json.loads(meta["preprocessing"])
+    assert pre["mean"] == list(transforms.mean) and pre["std"] == list(transforms.std)
+    assert pre["crop"] == transforms.crop_size[0] and pre["resize"] == transforms.resize_size[0]
+    assert pre["channels"] == 4 and "adapted" in pre["note"]
+    assert json.loads(meta["input_shape"]) == ["N", 4, 224, 224] and meta["model"] == "resnet18"
+    assert "class_names" not in meta  # a new 5-class head: ImageNet's names would be wrong
+
+
+@pytest.mark.filterwarnings("ignore:`torch.jit.load` is deprecated:FutureWarning")
+def test_the_torchscript_file_matches_torch_and_carries_the_metadata(tmp_path, recipe_file, capsys):
+    out = tmp_path / "m.pt"
+    assert main(["export", str(recipe_file), "--format", "torchscript", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "torchscript" and report["max_abs_diff"] <= 1e-4
+    extra = {"ptm_tui.json": ""}
+    loaded = torch.jit.load(str(out), _extra_files=extra)
+    x = _batch(3)
+    with torch.no_grad():
+        (got,) = loaded(x)
+        want = _reference(recipe_file)(x)
+    assert float((got - want).abs().max()) <= 1e-4
+    assert json.loads(extra["ptm_tui.json"])["model"] == "resnet18"
+
+
+def test_a_pretrained_model_exports_to_safetensors_with_its_class_names(tmp_path, capsys):
+    from safetensors import safe_open
+    from safetensors.torch import load_file
+
+    out = tmp_path / "alex.safetensors"
+    assert main(["export", "alexnet", "--weights", "none", "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["max_abs_diff"] == 0
+    with safe_open(str(out), framework="pt") as opened:
+        names = json.loads(opened.metadata()["class_names"])
+    assert names == models.AlexNet_Weights.IMAGENET1K_V1.meta["categories"]
+    tensors = load_file(str(out))
+    assert sorted(tensors) == sorted(models.alexnet().state_dict())
+
+
+def test_a_finetune_checkpoint_exports_with_the_jobs_classes_and_image_size(tmp_path, capsys):
+    job = tmp_path / "job"
+    (job / "checkpoints").mkdir(parents=True)
+    (job / "spec.toml").write_text(RECIPE + '\n[[edit]]\nop = "init"\ntarget = "fc"\nmethod = "zeros"\n')
+    model = recipes.build(recipes.loads(RECIPE)).model
+    with torch.no_grad():
+        model.fc.weight.normal_(generator=torch.Generator().manual_seed(1))  # "trained"
+    classes = ["cat", "dog", "eel", "fox", "gnu"]
+    torch.save({"model": model.state_dict(), "epoch": 2, "classes": classes,
+                "config": {"image_size": 64}}, job / "checkpoints" / "epoch-0002.pt")
+    out = tmp_path / "ft.safetensors"
+    assert main(["export", str(job), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert json.loads(report["metadata"]["class_names"]) == classes
+    assert report["input_shape"] == [-1, 4, 64, 64]
+    assert json.loads(report["metadata"]["preprocessing"])["resize"] == [64, 64]
+    from safetensors.torch import load_file
+
+    saved = load_file(str(out))
+    assert torch.equal(saved["fc.weight"], model.fc.weight)  # the checkpoint's, not the recipe's zeros
+
+
+def test_past_the_tolerance_it_exits_1_and_leaves_nothing(tmp_path, recipe_file, capsys):
+    pytest.importorskip("onnxruntime")
+    out = tmp_path / "m.onnx"
+    assert main(["export", str(recipe_file), "--out", str(out), "--tolerance", "0"]) == 1
+    err = capsys.readouterr().err
+    assert "does not match torch: max abs difference" in err and "nothing was written" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r.toml"]
+
+
+def test_without_onnxruntime_it_says_what_to_install(tmp_path, recipe_file, capsys, monkeypatch):
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    assert main(["export", str(recipe_file), "--out", str(tmp_path / "m.onnx")]) == 2
+    err = capsys.readouterr().err
+    assert "ONNX export needs onnxruntime" in err and "pip install 'ptm-tui[export]'" in err
+
+
+def test_a_format_that_does_not_fit_the_file_name_exits_2(tmp_path, recipe_file, capsys):
+    assert main(["export", str(recipe_file), "--format", "onnx", "--out", str(tmp_path / "m.pt")]) == 2
+    assert "does not fit --format onnx" in capsys.readouterr().err
+    assert main(["export", str(recipe_file), "--out", str(tmp_path / "m.bin")]) == 2
+    assert "cannot tell the export format" in capsys.readouterr().err
