@@ -25,6 +25,7 @@ COMMANDS: dict[str, str] = {
     "predict": "cmd_predict",
     "actmap": "cmd_actmap",
     "graph": "cmd_graph",
+    "export": "cmd_export",
     "finetune": "cmd_finetune",
     "jobs": "cmd_jobs",
     "resume": "cmd_resume",
