@@ -170,11 +170,14 @@ def _timm_info(name: str, cached: set[str] | None = None, tags: bool = True) -> 
 # --- public API --------------------------------------------------------------------------
 
 def list_models(pattern: str | None = None, task: str | None = None,
-                include_timm: bool = False) -> list[ModelInfo]:
-    """Return every known model (optionally matching a glob and a task), with cached flags fresh."""
-    cached = _cached_names()
-    infos = [_info(r, cached) for r in torchvision_records()]
-    if include_timm:
+                include_timm: bool = False, source: str | None = None) -> list[ModelInfo]:
+    """Return every known model (optionally matching a glob, a task and a source: torchvision,
+    timm or all), with cached flags fresh."""
+    if source not in (None, "torchvision", "timm", "all"):
+        raise BadInput(f"unknown source {source!r}", "sources are torchvision, timm and all",
+                       "give one of them")
+    infos = [] if source == "timm" else [_info(r, _cached_names()) for r in torchvision_records()]
+    if include_timm or source in ("timm", "all"):
         infos += _timm_infos()
     if pattern:
         infos = [i for i in infos if fnmatch.fnmatchcase(i.name.lower(), pattern.lower())]

@@ -164,3 +164,18 @@ def test_catalog_lists_pretrained_tags_with_the_cached_mark(hub) -> None:
     assert ptm("download", MODEL).returncode == 0
     listed = {i.name: i for i in catalog.list_models("timm/test_resnet*", include_timm=True)}
     assert listed[MODEL].weights[0].cached
+
+
+def test_source_filter_and_the_catalog_download_key_path(hub) -> None:
+    from engine.models import catalog
+    from engine.models.weights import cached_file, download
+
+    timm_only = catalog.list_models(source="timm")
+    assert timm_only and all(i.name.startswith("timm/") for i in timm_only)
+    assert not any(i.name.startswith("timm/") for i in catalog.list_models(source="torchvision"))
+    assert len(catalog.list_models(source="all")) == len(timm_only) + len(catalog.list_models())
+    weights = catalog.resolve_weights(MODEL, "default")  # what the catalog's `d` downloads
+    assert cached_file(weights.url) is None
+    seen: list[int] = []
+    path = download(weights.url, progress=lambda done, total: seen.append(done))
+    assert cached_file(weights.url) == path and seen[-1] == path.stat().st_size

@@ -89,6 +89,10 @@ def mirror_url(url: str) -> str:
 
 def cached_file(url: str) -> Path | None:
     """Return the cached file of `url` when it is already in the cache, else None."""
+    if url.startswith("hf://"):  # timm's weights live in the Hugging Face cache
+        from engine.models.weights.hf import cached_hub_file
+
+        return cached_hub_file(url.removeprefix("hf://"))
     path = cache_dir() / file_name(url)
     return path if path.is_file() else None
 

@@ -71,6 +71,12 @@ def download(
     folder: Path | None = None,
 ) -> Path:
     """Return the cached path of `url` (in `folder` if given), downloading it first if missing."""
+    if url.startswith("hf://"):  # timm's weights: the Hugging Face way, into its cache
+        from engine.models.weights.hf import hub_file
+
+        path = hub_file(url.removeprefix("hf://"), progress=progress, cancel=cancel)
+        _report_cached(path, progress)
+        return path
     if not is_download_url(url):
         raise BadInput(f"cannot download {url}", "only http:// and https:// URLs are downloaded",
                        "open a local file in place with --weights PATH instead of copying it")
