@@ -322,6 +322,9 @@ async def test_summary_shows_output_shape_and_mult_adds(resnet18_workbench):
         await pilot.press("s")
         await wait_for(pilot, lambda: screen.summary is not None, timeout=60)
         await pilot.pause()
+        assert "Summary of resnet18, input 1x3x224x224" in screen_text(app)  # the table
+        await pilot.press("escape")
+        await pilot.pause()
         text = screen_text(app)
         assert "output 1x64x56x56" in text and "mult-adds 115.6M" in text
         await pilot.press("G")  # fc

@@ -56,11 +56,13 @@ class SummaryActions:
 
     def _open_summary(self: ExplorerScreen) -> None:
         """Push the summary table, its cursor on the explorer's layer."""
+        from engine.inspect.meta import DEFAULT_INPUT
         from tui.screens.summary import SummaryScreen
 
         if self.summary is not None and self.app.screen is self:
-            self.app.push_screen(SummaryScreen(self.model_name, self.summary,
-                                               self.workbench.input_size, self.current_path))
+            size = self.workbench.input_size or DEFAULT_INPUT  # what summarize ran on
+            self.app.push_screen(SummaryScreen(self.model_name, self.summary, size,
+                                               self.current_path))
 
     def summary_failed(self: ExplorerScreen, error: BaseException | None) -> None:
         """Say in the panel, where the summary line goes, why the summary failed."""
