@@ -110,7 +110,7 @@ def run_job(job_dir: Path) -> int:
     from engine.jobs.events import JobEvents
     from engine.train.checkpoint import newest_complete, remove_stale_temps
     from engine.train.config import train_config
-    from engine.train.data import build_datasets
+    from engine.train.data import build_datasets, preprocessing
     from engine.train.dist import from_env, init_process_group, resolve_device
     from engine.train.events import Events
     from engine.train.loop import Trainer
@@ -157,6 +157,9 @@ def run_job(job_dir: Path) -> int:
                  + (f", {dist.world} processes (DDP)" if dist.enabled else ""))
         trainer = Trainer(workbench.model, config, datasets, checkpoint_dir=ckpt_dir,
                           events=events, should_stop=lambda: STOP["asked"], dist=dist)
+        trainer.meaning = {"recipe": {"model": dict(recipe.model), "edit": list(recipe.edits)},
+                           "classes": list(datasets.classes), "job": job_dir.name,
+                           **preprocessing(config, workbench.meta)}
         if main:
             for group in trainer.groups:
                 _log(f"group {group.name}: {len(group.names)} tensors, {group.count:,} params, "

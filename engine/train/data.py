@@ -38,6 +38,38 @@ def _size(meta: dict[str, Any], key: str, default: int) -> int:
     return int(value) if value else default
 
 
+def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Return how validation images become the model's input, as plain data for a checkpoint.
+
+    `resize` is a square size (image_size given) or the shorter side before a centre `crop`.
+    """
+    meta = meta or {}
+    mean = [float(v) for v in (meta.get("mean") or IMAGENET_MEAN)]
+    std = [float(v) for v in (meta.get("std") or IMAGENET_STD)]
+    if config.image_size:
+        size = int(config.image_size)
+        return {"resize": [size, size], "crop": None, "input_size": [3, size, size],
+                "mean": mean, "std": std, "interpolation": "bilinear", "antialias": True}
+    crop = _size(meta, "crop_size", 224)
+    return {"resize": [_size(meta, "resize_size", round(crop * 256 / 224))], "crop": crop,
+            "input_size": [3, crop, crop], "mean": mean, "std": std,
+            "interpolation": "bilinear", "antialias": True}
+
+
+def transform_of(pre: dict[str, Any]) -> Any:
+    """Return the torchvision transform a preprocessing() dict describes."""
+    from torchvision import transforms as T
+
+    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
+             "nearest": T.InterpolationMode.NEAREST}
+    steps: list[Any] = [T.Resize(pre["resize"] if len(pre["resize"]) > 1 else pre["resize"][0],
+                                 interpolation=modes[pre.get("interpolation", "bilinear")],
+                                 antialias=pre.get("antialias", True))]
+    if pre.get("crop"):
+        steps.append(T.CenterCrop(pre["crop"]))
+    return T.Compose([*steps, T.ToTensor(), T.Normalize(pre["mean"], pre["std"])])
+
+
 def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults."""
     from torchvision import transforms as T
@@ -179,6 +211,18 @@ def _check_classes_folder(root: Path, min_classes: int = 2) -> list[str]:
                        f"image files end in {', '.join(IMG_EXTENSIONS[:4])}, ...",
                        "add images there or remove those folders")
     return classes
+
+
+def check_class_folders(root: Path) -> list[str]:
+    """Return the class folder names under `root`, or raise BadInput when it has none with images."""
+    return _check_classes_folder(root, min_classes=1)
+
+
+def class_names(config: TrainConfig) -> list[str]:
+    """Return the class names of config.data (its train/ folder when it has train/ and val/)."""
+    root = Path(config.data).expanduser()
+    has_val = any((root / name).is_dir() for name in VAL_NAMES)
+    return _check_classes_folder(root / "train" if (root / "train").is_dir() and has_val else root)
 
 
 def check_data_folder(config: TrainConfig) -> None:

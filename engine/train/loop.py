@@ -75,6 +75,9 @@ class Trainer:
         self.last_val_acc: float | None = None
         self.last_checkpoint: str | None = None
         self.history: list[dict[str, Any]] = []
+        self.meaning: dict[str, Any] = {"classes": list(datasets.classes)}
+        """What the weights mean, saved in every checkpoint: the recipe, class names and the
+        preprocessing (input size, mean/std, interpolation); the job runner fills it in."""
         self._ddp: nn.Module | None = None
         self._ddp_key: frozenset[str] | None = None
         self._loader: DataLoader | None = None
@@ -94,7 +97,7 @@ class Trainer:
             "last_val_acc": self.last_val_acc, "history": self.history,
             "rng": rng_state(), "config": self.config.to_dict(),
             "classes": list(self.datasets.classes), "head": self.head,
-            "bad_images": self.bad.state(),
+            "bad_images": self.bad.state(), "meaning": self.meaning,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:

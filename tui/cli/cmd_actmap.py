@@ -14,7 +14,9 @@ def register(subparsers: Any) -> None:
         "example, layer1..4 for ResNets, else each stage) write the channel-mean activation, "
         "upsampled, coloured and blended over IMAGE, as DIR/<layer>.png, plus DIR/grid.png.")
     parser.add_argument("model", metavar="MODEL",
-                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class; or a "
+                        "finetune job id, a checkpoint (.pt) or a recipe (.toml), preprocessed "
+                        "as it was trained")
     parser.add_argument("image", metavar="IMAGE", help="an image file")
     parser.add_argument("--out", required=True, metavar="DIR",
                         help="folder for the PNGs (created when missing)")
@@ -33,12 +35,12 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     """Write the maps and return the exit code."""
+    from engine.jobs.trained import open_for_use
     from engine.outputs import check_output_dir
     from engine.use.actmap import save_actmaps
     from engine.use.devices import resolve_device
     from engine.use.features import parse_layers
     from engine.use.images import load_image
-    from engine.use.inference import open_for_inference
     from tui.cli.output import print_json, progress_bar, stdout
 
     load_image(args.image)  # a bad path or --out is reported before the model is opened
@@ -46,7 +48,7 @@ def run(args: argparse.Namespace) -> int:
     layers = parse_layers(args.layers)
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
-        ready = open_for_inference(args.model, args.weights, device, progress=update)
+        ready = open_for_use(args.model, args.weights, device, progress=update)
     files = save_actmaps(ready.model, args.image, args.out, layers, ready.preprocess,
                          args.colormap, args.alpha)
     if args.json:

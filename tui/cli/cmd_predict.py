@@ -15,7 +15,9 @@ def register(subparsers: Any) -> None:
         "mean/std) and print the top-k categories by name. Detection models print boxes "
         "(and keypoints) with labels and scores; --out draws them on the image.")
     parser.add_argument("model", metavar="MODEL",
-                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class; or a "
+                        "finetune job id, a checkpoint (.pt) or a recipe (.toml): then labels "
+                        "are its class names and preprocessing is the training's")
     parser.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
     parser.add_argument("--weights", default="default",
                         help="default, none, a weights name, a file path or a URL")
@@ -76,10 +78,11 @@ def _print_detections(result: dict[str, Any]) -> None:
 def run(args: argparse.Namespace) -> int:
     """Predict and print; return the exit code."""
     from engine.errors import BadInput
+    from engine.jobs.trained import open_for_use
     from engine.outputs import check_output_file
     from engine.use.devices import resolve_device
     from engine.use.images import load_image
-    from engine.use.inference import draw_detections, open_for_inference, predict_ready
+    from engine.use.inference import draw_detections, predict_ready
     from tui.cli.output import print_json, progress_bar, stderr
 
     if args.topk < 1:
@@ -95,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(path)
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
-        ready = open_for_inference(args.model, args.weights, device, progress=update)
+        ready = open_for_use(args.model, args.weights, device, progress=update)
     if ready.labels_note:
         stderr.print(f"note: {ready.labels_note}", highlight=False, soft_wrap=True)
     from engine.inspect.detection import is_detection_model

@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "jobs": "cmd_jobs",
     "resume": "cmd_resume",
     "stop": "cmd_stop",
+    "eval": "cmd_eval",
     "lr-find": "cmd_lr_find",
     "layers": "cmd_layers",
     "compare": "cmd_compare",

@@ -1,0 +1,64 @@
+"""Evaluate a finetuned model on an image folder: accuracy, per-class precision and recall, and
+the confusion matrix, with the training's preprocessing and class names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from engine.errors import BadInput
+
+
+def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64) -> dict[str, Any]:
+    """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`."""
+    from torch.utils.data import DataLoader
+
+    from engine.jobs.trained import open_trained
+    from engine.train.data import UNREADABLE, CheckedImageFolder, check_class_folders, open_image
+
+    root = Path(data).expanduser()
+    if not root.is_dir():
+        raise BadInput(f"data folder {root} does not exist", "eval reads one folder per class",
+                       "point --data at a folder like the training's val/")
+    check_class_folders(root)
+    opened = open_trained(ref, device)
+    classes = list(opened.categories or [])
+    folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
+    folder.blank_size = opened.preprocess.input_size
+    unknown = [name for name in folder.classes if name not in classes]
+    if unknown:
+        raise BadInput(f"{root} has classes the model was not trained on: {', '.join(unknown[:5])}",
+                       f"it knows {', '.join(classes[:10])}", "evaluate on folders named as in training")
+    to_model = torch.tensor([classes.index(name) for name in folder.classes])
+    confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
+    skipped = 0
+    with torch.no_grad():
+        for x, y in DataLoader(folder, batch_size=batch_size):
+            good = y != UNREADABLE
+            skipped += int((~good).sum())
+            if not bool(good.any()):
+                continue
+            predicted = opened.model(x[good].to(device)).argmax(1).cpu()
+            truth = to_model[y[good]]
+            confusion.index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
+    return report(ref, classes, confusion, skipped)
+
+
+def report(model: str, classes: list[str], confusion: torch.Tensor, skipped: int = 0) -> dict[str, Any]:
+    """Return accuracy, per-class precision/recall/support and the matrix (rows: true class)."""
+    total = int(confusion.sum())
+    if total == 0:
+        raise BadInput("no image could be evaluated", "every image was unreadable or missing",
+                       "check the folder's images")
+    correct = int(confusion.diag().sum())
+    per_class = []
+    for i, name in enumerate(classes):
+        predicted, actual = int(confusion[:, i].sum()), int(confusion[i].sum())
+        hits = int(confusion[i, i])
+        per_class.append({"class": name, "precision": hits / predicted if predicted else None,
+                          "recall": hits / actual if actual else None, "support": actual})
+    return {"model": model, "images": total, "skipped": skipped,
+            "accuracy": 100.0 * correct / total, "classes": classes, "per_class": per_class,
+            "confusion": confusion.tolist()}
