@@ -26,6 +26,7 @@ COMMANDS: dict[str, str] = {
     "actmap": "cmd_actmap",
     "graph": "cmd_graph",
     "export": "cmd_export",
+    "diff": "cmd_diff",
     "finetune": "cmd_finetune",
     "jobs": "cmd_jobs",
     "resume": "cmd_resume",
