@@ -67,3 +67,41 @@ def test_tree_freeze_help_quit_in_a_real_terminal(tmp_path):
             time.sleep(0.2)
     finally:
         subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+
+
+def test_80x24_keeps_keys_buttons_and_help_in_a_real_terminal(tmp_path):
+    """The size an SSH laptop may have: the footer, a dialog's buttons and the help all fit."""
+    session = f"ptm-smoke-{uuid.uuid4().hex[:8]}"
+    env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "TERM": "xterm-256color",
+           "PTM_KEYMAP": str(tmp_path / "no-keys.toml")}
+    command = f"{sys.executable} -m tui.cli.main resnet18 --weights none; sleep 30"
+    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                    command], check=True, env=env, cwd=os.getcwd())
+    try:
+        screen = _wait(session, "11.7M trainable")
+        footer = screen.rstrip("\n").splitlines()[-1]
+        for key in ("space Freeze", "u Undo", "/ Search", "s Summary", "i Initialise", "? help"):
+            assert key in footer, footer
+        _keys(session, "j")  # conv1
+        _wait(session, "conv1  Conv2d")
+        _keys(session, "i")
+        screen = _wait(session, "Initialise conv1")
+        assert "Apply" in screen and "Undo" in screen and "Close" in screen
+        _keys(session, "Escape")
+        _wait(session, "layer4 Sequential")
+        _keys(session, "?")
+        screen = _wait(session, "ptm-tui keys: explorer")
+        assert "closes this help" not in screen  # longer than the screen...
+        _keys(session, "G")
+        screen = _wait(session, "closes this help")  # ...and G scrolls to its end
+        _keys(session, "g")
+        _wait(session, "ptm-tui keys: explorer")
+        _keys(session, "Escape")
+        _wait(session, "layer4 Sequential")
+        _keys(session, "q")
+        deadline = time.monotonic() + 20
+        while "layer4 Sequential" in _capture(session):
+            assert time.monotonic() < deadline, "q did not quit"
+            time.sleep(0.2)
+    finally:
+        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
