@@ -187,6 +187,27 @@ def test_summary_builds_the_weights_architecture_without_the_file(tmp_path) -> N
         p.numel() for p in torchvision.models.googlenet(init_weights=True).parameters())
 
 
+def test_inspect_arch_shows_a_weights_architecture_without_the_file(tmp_path) -> None:
+    import torchvision
+
+    env = {"TORCH_HOME": str(tmp_path)}
+    for model, weights, enum in [
+        ("vit_b_16", "IMAGENET1K_SWAG_E2E_V1",
+         torchvision.models.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1),
+        ("fcn_resnet50", "default", torchvision.models.segmentation.FCN_ResNet50_Weights.DEFAULT),
+    ]:
+        done = ptm("inspect", model, "--arch", weights, "--json", env=env)
+        assert done.returncode == 0, done.stderr
+        obj = json.loads(done.stdout)
+        assert obj["params"] == enum.meta["num_params"] and obj["device"] == "meta"
+        assert obj["weights"] == f"none (architecture of {enum.name})"
+    assert not any(tmp_path.rglob("*.pth"))
+    paths = {layer["path"] for layer in obj["layers"]}
+    assert "aux_classifier" in paths  # the weights hold fcn's aux classifier: random init has none
+    done = ptm("inspect", "vit_b_16", "--arch", "default", "--stats", env=env)
+    assert done.returncode == 2 and "--arch cannot be combined" in done.stderr
+
+
 def test_summary_of_detection_and_optical_flow_models() -> None:
     import torchvision
 

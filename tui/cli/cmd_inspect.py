@@ -20,6 +20,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--weights", default=None, metavar="W",
                         help="default, none (random init), a weights name, a file path or a URL; "
                         "omit to inspect the structure only")
+    parser.add_argument("--arch", default=None, metavar="W",
+                        help="show the architecture that weights W (a weights name or default) "
+                        "build, on meta, without loading them: no file, no network")
     parser.add_argument("--stats", action="store_true",
                         help="add weight statistics per layer (needs real tensors: without "
                         "--weights the model is built on cpu with random init)")
@@ -59,6 +62,18 @@ def open_for_inspection(name: str, weights: str | None, real: bool) -> Opened:
         opened = loader.open_model(name, weights=weights, device="cpu", progress=update)
     path = str(opened.weights_path) if opened.weights_path else None
     return Opened(opened.model, opened.source, path, opened.input_size)
+
+
+def architecture_of(name: str, weights: str) -> Opened:
+    """Return model `name` as weights `weights` build it, on meta, with nothing loaded."""
+    from engine.models import builders, catalog, loader
+
+    info = catalog.model_info(name)
+    chosen = catalog.resolve_weights(name, weights)
+    with builders.quantized_as_float():
+        model = catalog.build(name, "meta", weights=chosen)
+    label = f"none (architecture of {chosen.short_name})" if chosen else "none"
+    return Opened(model, label, None, loader.input_size_for(info, chosen, model))
 
 
 def inspection(name: str, opened: Opened, with_stats: bool) -> dict[str, Any]:
@@ -109,13 +124,19 @@ def _stats_dict(stats: Any) -> dict[str, Any]:
 
 def run(args: argparse.Namespace) -> int:
     """Inspect each model; print JSON lines or a Rich tree; return the exit code."""
+    from engine.errors import BadInput
     from tui.cli.output import print_json, stderr
 
+    if args.arch is not None and (args.weights is not None or args.stats):
+        raise BadInput("--arch cannot be combined with --weights or --stats",
+                       "--arch shows an architecture without loading any weights",
+                       "drop --arch to load the weights, or drop --weights/--stats")
     if args.stats and args.weights is None:
         stderr.print("[dim]--stats without --weights: statistics of random init weights "
                      "(built on cpu); pass --weights default for the pretrained ones[/dim]")
     for name in args.models:
-        opened = open_for_inspection(name, args.weights, real=args.stats)
+        opened = (architecture_of(name, args.arch) if args.arch is not None
+                  else open_for_inspection(name, args.weights, real=args.stats))
         data = inspection(name, opened, args.stats)
         if args.json:
             print_json(data)
