@@ -58,9 +58,16 @@ def test_a_distilled_vit_gets_both_heads_replaced_and_undo_restores_them():
     assert bench.model.head_dist.out_features == 1000
 
 
-def test_timm_pretrained_weights_are_not_fetched_and_the_message_says_what_to_do():
-    with pytest.raises(BadInput, match="weights none, or give a weights file"):
+def test_timm_pretrained_weights_offline_and_not_cached_say_what_to_do(tmp_path, monkeypatch):
+    # Issue 10: timm's weights come from the Hugging Face cache; offline and not there, the
+    # work fails (exit 1) with the ways on, and nothing is fetched.
+    from engine.models.weights import DownloadFailed
+
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("HF_HUB_CACHE", str(tmp_path / "hf"))
+    with pytest.raises(DownloadFailed, match="HF_HUB_OFFLINE") as caught:
         Workbench.open("timm/resnet18", weights="default")
+    assert caught.value.exit_code == 1 and "--weights FILE|FOLDER" in caught.value.fix
 
 
 def test_unknown_timm_names_are_refused_with_a_close_match():
