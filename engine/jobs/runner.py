@@ -59,11 +59,14 @@ def trim_metrics(job_dir: Path, epoch: int, step: int) -> None:
 def hold_lock(job_dir: Path, under_torchrun: bool) -> int | None:
     """Keep the job's runner lock for this process's life (torchrun's agent holds it for its ranks)."""
     from engine.jobs import lock
+    from engine.train.data import HELD_LOCK_ENV
 
     fd = lock.inherited()
     if under_torchrun:
         return None
-    return fd if fd is not None else lock.take(job_dir)
+    fd = fd if fd is not None else lock.take(job_dir)
+    os.environ[HELD_LOCK_ENV] = str(fd)  # loader workers close their copy
+    return fd
 
 
 def watch_folder(job_dir: Path, every: float = 1.0) -> None:

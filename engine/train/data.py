@@ -117,16 +117,26 @@ def open_image(path: str) -> Any:
             return image.convert("RGB")
 
 
-def ignore_stop_signals(_worker: int) -> None:
-    """In a DataLoader worker: leave SIGTERM/SIGINT to the trainer, which shuts workers down.
+HELD_LOCK_ENV = "PTM_JOB_LOCK_HELD"
+"""Set by the job runner to the descriptor of its job lock, which loader workers let go of."""
+
+
+def loader_worker_init(_worker: int) -> None:
+    """In a DataLoader worker: leave SIGTERM/SIGINT to the trainer and let go of the job lock.
 
     A stop signal sent to the job's process group would otherwise kill the workers mid-batch
-    and turn a clean stop into "DataLoader worker (pid ...) is killed by signal".
+    and turn a clean stop into "DataLoader worker (pid ...) is killed by signal"; the trainer
+    shuts them down itself. A worker outliving a killed runner must not keep the job locked.
     """
+    import contextlib
     import signal
 
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    held = os.environ.get(HELD_LOCK_ENV, "")
+    if held.isdigit():
+        with contextlib.suppress(OSError):
+            os.close(int(held))
 
 
 class CheckedImageFolder(ImageFolder):

@@ -10,7 +10,7 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from engine.train.config import TrainConfig
-from engine.train.data import ignore_stop_signals
+from engine.train.data import loader_worker_init
 
 
 def in_head(name: str, head: str) -> bool:
@@ -70,7 +70,7 @@ def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainCon
     workers = config.resolved_workers()
     loader = DataLoader(dataset, batch_size=config.batch_size, shuffle=False,
                         num_workers=workers, pin_memory=device.type == "cuda",
-                        worker_init_fn=ignore_stop_signals if workers else None)
+                        worker_init_fn=loader_worker_init if workers else None)
     try:
         with torch.no_grad(), autocast():
             start = 0

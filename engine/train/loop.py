@@ -18,7 +18,7 @@ from engine.errors import BadInput
 from engine.train.bad_images import BadImages
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.config import TrainConfig
-from engine.train.data import UNREADABLE, Datasets, EpochBatches, Indexed, ignore_stop_signals, shard
+from engine.train.data import UNREADABLE, Datasets, EpochBatches, Indexed, loader_worker_init, shard
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
 from engine.train.events import Events, TrainResult
@@ -171,7 +171,7 @@ class Trainer:
             self._loader = DataLoader(Indexed(self.datasets.train), batch_sampler=self.batches,
                                       num_workers=workers, persistent_workers=workers > 0,
                                       pin_memory=self.device.type == "cuda", generator=seeds,
-                                      worker_init_fn=ignore_stop_signals if workers else None)
+                                      worker_init_fn=loader_worker_init if workers else None)
         return self._loader
 
     def close(self) -> None:
@@ -339,7 +339,7 @@ class Trainer:
             workers = self.config.resolved_workers()
             loader = DataLoader(Indexed(subset), batch_size=max(self.config.batch_size, 64),
                                 num_workers=workers,
-                                worker_init_fn=ignore_stop_signals if workers else None)
+                                worker_init_fn=loader_worker_init if workers else None)
             for x, y, index in loader:
                 self._note_bad(subset, y, index)
                 x, y = self._to(x), y.to(self.device)

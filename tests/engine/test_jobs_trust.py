@@ -103,6 +103,25 @@ def test_two_resumes_at_once_start_one_runner_and_the_other_names_its_pid(home, 
         stop(job_dir.name, wait=60)
 
 
+def test_a_killed_runner_leaves_no_lock_behind_even_while_its_loader_workers_linger(
+        home, tmp_path, digits):
+    import signal
+
+    from engine.jobs.launch import resume
+
+    job_dir = create_job(load(_recipe(tmp_path, digits, workers=2)))
+    proc = launch(job_dir)
+    wait_for(lambda: read_status(job_dir).get("step", 0) >= 2, 120, "training")
+    os.kill(proc.pid, signal.SIGKILL)  # the runner alone, as the OOM killer would
+    proc.wait(timeout=30)
+    _, again = resume(job_dir.name)  # at once: its workers may still be alive
+    try:
+        wait_for(lambda: job_info(job_dir).status == "running", 120, "the new runner")
+        assert job_info(job_dir).pid == again.pid
+    finally:
+        stop(job_dir.name, wait=60)
+
+
 def test_a_runner_whose_job_folder_is_deleted_stops_and_never_recreates_it(
         home, tmp_path, digits):
     import shutil
