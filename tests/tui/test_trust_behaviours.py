@@ -220,6 +220,25 @@ async def test_brackets_in_a_file_are_shown_as_they_are(resnet18_workbench, tmp_
         assert app.is_running
 
 
+async def test_bracketed_keys_in_a_weights_file_show_in_the_load_report(resnet18_workbench,
+                                                                        tmp_path):
+    torch.save({"[red]fc.weight": torch.zeros(3, 512), "[model]": torch.zeros(2)},
+               tmp_path / "odd.pth")
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _explorer(pilot)
+        await pilot.press("W")
+        await wait_for(pilot, lambda: app.screen.query("#source"))
+        app.screen.query_one("#source", Input).value = str(tmp_path / "odd.pth")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "nothing in" in _preview(app), timeout=30)
+        table = app.screen.query_one("#report", DataTable)
+        table.move_cursor(row=table.row_count - 1)  # the unexpected keys come last
+        await pilot.pause(0.3)
+        text = screen_text(app)
+        assert "[red]fc.weight" in text and "[model]" in text
+
+
 # --- saving asks before overwriting and says where ---------------------------------------
 
 @pytest.mark.parametrize(("key", "name"), [("R", "mine.toml"), ("ctrl+s", "mine.safetensors")])

@@ -7,6 +7,7 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
@@ -189,16 +190,16 @@ class ActivationStdScreen(PtmScreen):
         table.clear()
         for record in latest.records:
             shape = "x".join(str(s) for s in record.shape)
-            table.add_row(str(record.index), record.path, record.type, shape,
+            table.add_row(str(record.index), escape(record.path), escape(record.type), shape,
                           f"{record.std:.4g}")
         _, _, bad = latest.curve()
         where = "all finite" if bad is None else \
             f"first non-finite: #{bad} {latest.records[bad].path}"
         stds = [r.std for r in latest.records if math.isfinite(r.std)]
         spread = f", std {min(stds):.3g} .. {max(stds):.3g}" if stds else ""
-        self.query_one("#act-status", Static).update(
+        self.query_one("#act-status", Static).update(Text(
             f"{latest.label}: {len(latest.records)} layer outputs{spread}; {where}. "
-            "Re-initialise with i in the explorer, then come back to compare.")
+            "Re-initialise with i in the explorer, then come back to compare."))
 
     def action_close(self) -> None:
         """Go back to the explorer."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -201,7 +202,7 @@ class JobsScreen(PtmScreen):
         if info is not None and info.bad_images:
             message += (f" ({info.bad_images} unreadable image"
                         f"{'s' if info.bad_images != 1 else ''} skipped: the log names them)")
-        self.query_one("#jobs-message", Static).update(message)
+        self.query_one("#jobs-message", Static).update(Text(message))  # file text: no markup
         text = view.log or "(no log yet)"
         log = self.query_one("#jobs-log", Log)
         if text != self._log_text:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -34,7 +35,9 @@ def summary_rows(rows: dict[str, Any]) -> list[tuple[str, str, str, str, str]]:
         depth = getattr(row, "depth", path.count(".") + 1)
         calls = getattr(row, "calls", 1)
         name = "  " * max(0, depth - 1) + path.rpartition(".")[2]
-        table.append((name + (f" (x{calls})" if calls > 1 else ""), getattr(row, "type", ""),
+        # escaped: a DataTable reads str cells as markup, and names come from the user's code
+        table.append((escape(name + (f" (x{calls})" if calls > 1 else "")),
+                      escape(getattr(row, "type", "")),
                       shape_text(row.output_shape), f"{row.params:,}" if row.params else "-",
                       human_count(row.mult_adds) if row.mult_adds else "-"))
     return table

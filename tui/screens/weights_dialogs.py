@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, ClassVar
 
+from rich.markup import escape
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -116,7 +117,7 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
             columns, rows = report_table(report.rows(), width)
             for label, column_width in columns:
                 table.add_column(label, width=column_width)
-            table.add_rows(rows)
+            table.add_rows([tuple(escape(cell) for cell in row) for row in rows])  # file keys
             table.display = True
 
     @on(Button.Pressed, "#close")
