@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import copy
-import math
-import os
-import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -17,127 +14,19 @@ from torch import nn
 
 from engine.edit.freeze import count_params
 from engine.edit.ops import Edit, get_op
+from engine.edit.undo import (
+    UndoRecord,
+    copy_sharing_tensors,
+    flags_of,
+    set_flags,
+    set_values,
+    snapshot_bytes,
+    storage_key,
+    undo_budget_bytes,
+    values_of,
+)
 from engine.errors import BadInput, PtmError, WorkFailed
 from engine.paths import get_module, set_module
-
-
-@dataclass
-class _Undo:
-    """What is needed to undo (or redo) one edit."""
-
-    edit: Edit
-    path: str
-    module: nn.Module | None = None
-    flags: list[tuple[nn.Parameter, bool]] | None = None
-    """Each parameter under the edited module with its requires_grad before the edit."""
-    values: dict[str, torch.Tensor] | None = None
-    summary: str = ""
-    size: int = 0
-    """Bytes the copy holds beyond the live model, measured when the edit was applied."""
-    dropped: bool = False
-    """True once its copy was let go to stay inside the undo memory budget."""
-    parts: list[_Undo] | None = None
-    """The edits of a compound step (one key press): undone and redone together."""
-
-    @property
-    def edits(self) -> list[Edit]:
-        """The recipe edits this step stands for (several for a compound step)."""
-        return [part.edit for part in self.parts] if self.parts is not None else [self.edit]
-
-    def drop(self) -> None:
-        """Let go of the saved copy: the edit stays in the recipe but can no longer be undone."""
-        self.module = self.flags = self.values = None
-        self.size = 0
-        self.dropped = True
-        for part in self.parts or []:
-            part.drop()
-
-    def changed_nothing(self) -> bool:
-        """True for a freeze/unfreeze that found every flag already as it asked."""
-        return self.flags is not None and all(p.requires_grad == flag for p, flag in self.flags)
-
-
-UNDO_BUDGET_MB = 2048
-"""Default memory that undo copies (replaced layers, values before an init or load) may hold."""
-
-
-def undo_budget_bytes() -> int:
-    """Return the undo memory budget: $PTM_UNDO_MB mebibytes, else UNDO_BUDGET_MB."""
-    text = os.environ.get("PTM_UNDO_MB", "").strip()
-    try:
-        megabytes = float(text) if text else UNDO_BUDGET_MB
-    except ValueError:
-        megabytes = math.nan
-    if math.isnan(megabytes):
-        raise BadInput(f"PTM_UNDO_MB={text!r} is not a number", "it sets the undo memory budget",
-                       "set it to a size in MiB, e.g. PTM_UNDO_MB=4096 (inf: no limit)")
-    return sys.maxsize if math.isinf(megabytes) and megabytes > 0 else \
-        max(0, int(megabytes * 2**20))
-
-
-def _storage_key(tensor: torch.Tensor) -> int:
-    try:
-        return tensor.untyped_storage().data_ptr()
-    except (RuntimeError, NotImplementedError):  # tensors without plain storage: count them apart
-        return id(tensor)
-
-
-def _nbytes(tensor: torch.Tensor) -> int:
-    try:
-        return tensor.untyped_storage().nbytes()
-    except (RuntimeError, NotImplementedError):
-        return tensor.numel() * tensor.element_size()
-
-
-def _snapshot_bytes(record: _Undo, live: set[int]) -> int:
-    """Return the memory `record` holds beyond the live model (tensors the model shares are free)."""
-    if record.values is not None:
-        tensors = list(record.values.values())
-    elif record.module is not None:
-        tensors = [*record.module.parameters(), *record.module.buffers()]
-    else:
-        return 0
-    seen: set[int] = set()
-    total = 0
-    for tensor in tensors:
-        if tensor.device.type == "meta":
-            continue
-        key = _storage_key(tensor)
-        if key in live or key in seen:
-            continue
-        seen.add(key)
-        total += _nbytes(tensor)
-    return total
-
-
-def _flags(module: nn.Module) -> list[tuple[nn.Parameter, bool]]:
-    # the parameters themselves, not their names: no name building on an 11k-module model
-    return [(p, p.requires_grad) for p in module.parameters()]
-
-
-def _copy_sharing_tensors(module: nn.Module) -> nn.Module:
-    """Copy the module structure but share its parameters and buffers (for ops that swap modules)."""
-    memo: dict[int, object] = {id(t): t for t in module.parameters()}
-    memo.update({id(t): t for t in module.buffers()})
-    return copy.deepcopy(module, memo)
-
-
-def _values(module: nn.Module) -> dict[str, torch.Tensor]:
-    """Return a CPU copy of every parameter and buffer value under `module`, by name."""
-    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
-    return {name: t.detach().to("cpu", copy=True) for name, t in tensors.items()}
-
-
-def _set_values(module: nn.Module, values: dict[str, torch.Tensor]) -> None:
-    tensors = {**dict(module.named_parameters()), **dict(module.named_buffers())}
-    with torch.no_grad():
-        for name, value in values.items():
-            tensors[name].copy_(value)
-
-
-def _set_flags(flags: list[tuple[nn.Parameter, bool]]) -> None:
-    for param, flag in flags:
-        param.requires_grad_(flag)
 
 
 @dataclass
@@ -161,8 +50,8 @@ class Workbench:
     """The weights' meta (categories, transforms...) when known."""
     undo_budget: int = field(default_factory=undo_budget_bytes)
     """Bytes that undo copies may hold; older copies are let go past it (the newest is kept)."""
-    _done: list[_Undo] = field(default_factory=list)
-    _undone: list[_Undo] = field(default_factory=list)
+    _done: list[UndoRecord] = field(default_factory=list)
+    _undone: list[UndoRecord] = field(default_factory=list)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
     @classmethod
@@ -269,7 +158,7 @@ class Workbench:
         summary (`summary`, else its parts' joined), or say that nothing changed.
         """
         with self._one_at_a_time("apply several edits"):
-            parts: list[_Undo] = []
+            parts: list[UndoRecord] = []
             try:
                 for edit in edits:
                     part = self._apply(edit, None, seed_index=len(self.edits) + len(parts))
@@ -291,19 +180,19 @@ class Workbench:
             step: Edit = {"op": ops.pop() if len(ops) == 1 else "edits",
                           "target": ", ".join(str(p.edit.get("target", "")) for p in parts),
                           "edits": [part.edit for part in parts]}
-            record = _Undo(edit=step, path="", parts=parts,
+            record = UndoRecord(edit=step, path="", parts=parts,
                            summary=summary or "; ".join(part.summary for part in parts),
                            size=sum(part.size for part in parts))
             self._record(record)
             return record.summary
 
-    def _record(self, record: _Undo) -> None:
+    def _record(self, record: UndoRecord) -> None:
         """Put an applied step in the history (redo's list is gone) within the undo budget."""
         self._done.append(record)
         self._undone.clear()
         self._keep_undo_in_budget()
 
-    def _apply(self, edit: Edit, index: int | None, seed_index: int | None = None) -> _Undo:
+    def _apply(self, edit: Edit, index: int | None, seed_index: int | None = None) -> UndoRecord:
         """Apply one edit and return its undo record (not yet in the history); on any failure
         restore the model exactly and re-raise."""
         op = get_op(edit, index)
@@ -317,13 +206,13 @@ class Workbench:
                            f"{type(error).__name__}: {error}",
                            "give target as a module path such as \"layer1.0.conv1\" "
                            "(`ptm-tui inspect MODEL` lists them)") from error
-        record = _Undo(edit=dict(edit), path=path)
+        record = UndoRecord(edit=dict(edit), path=path)
         if op.flags_only:
-            record.flags = _flags(target)
+            record.flags = flags_of(target)
         elif op.values_only:
-            record.values = _values(target)
+            record.values = values_of(target)
         elif op.keeps_tensors:
-            record.module = _copy_sharing_tensors(target)
+            record.module = copy_sharing_tensors(target)
         else:
             record.module = copy.deepcopy(target)
         before_root = self.model
@@ -347,7 +236,7 @@ class Workbench:
         self._measure(record)
         return record
 
-    def _measure(self, record: _Undo) -> None:
+    def _measure(self, record: UndoRecord) -> None:
         """Set record.size: what its copy holds beyond the live model (flags cost nothing)."""
         if record.parts is not None:
             for part in record.parts:
@@ -357,9 +246,9 @@ class Workbench:
         if record.flags is not None:
             record.size = 0
             return
-        live = {_storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
+        live = {storage_key(t) for t in (*self.model.parameters(), *self.model.buffers())
                 if t.device.type != "meta"}
-        record.size = _snapshot_bytes(record, live)
+        record.size = snapshot_bytes(record, live)
 
     def _keep_undo_in_budget(self) -> None:
         """Let go of the oldest undo copies until they fit the budget (the newest always stays).
@@ -379,7 +268,7 @@ class Workbench:
             if not record.dropped:
                 record.drop()
 
-    def _restore(self, record: _Undo, forward: bool = False) -> None:
+    def _restore(self, record: UndoRecord, forward: bool = False) -> None:
         """Put back what `record` saved, keeping the current state in it (so undo/redo swap).
 
         A compound step's parts are put back newest first for undo, oldest first (`forward`)
@@ -390,12 +279,12 @@ class Workbench:
                 self._restore(part)
         elif record.flags is not None:
             current = [(p, p.requires_grad) for p, _ in record.flags]
-            _set_flags(record.flags)
+            set_flags(record.flags)
             record.flags = current
         elif record.values is not None:
             target = get_module(self.model, record.path)
-            current_values = _values(target)
-            _set_values(target, record.values)
+            current_values = values_of(target)
+            set_values(target, record.values)
             record.values = current_values
         else:
             current_module = get_module(self.model, record.path)
