@@ -50,6 +50,12 @@ async def test_failed_download_keeps_the_tree_and_shows_the_ways_on(unreachable_
         await pilot.pause(0.2)
         assert "needs the weights first" in screen_text(app)
 
+        # Planning works on the architecture: freeze the whole model, the header follows.
+        await pilot.press("space")
+        await wait_for(pilot, lambda: "0 trainable" in screen_text(app).splitlines()[0])
+        assert "no weights" in screen_text(app).splitlines()[0]
+        assert [e["op"] for e in app.screen.workbench.edits] == ["freeze"]
+
         asked = len(unreachable_weights.requests)
         await pilot.press("d")  # retry: a new request, and the panel is back with the reason
         await wait_for(pilot, lambda: len(unreachable_weights.requests) > asked, timeout=60)

@@ -28,7 +28,7 @@ from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
 from tui.screens.explorer_summary import SummaryActions
 from tui.screens.explorer_tools import ToolActions
-from tui.screens.no_weights_actions import NEEDS_WEIGHTS, NoWeightsActions
+from tui.screens.no_weights_actions import NoWeightsActions
 from tui.screens.surgery import SurgeryActions
 from tui.widgets.header import ModelHeader
 from tui.widgets.keybar import KeyBar
@@ -239,8 +239,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
     def edit_busy(self) -> bool:
         """Return True (and say so) while the model is loading or an edit is being applied."""
         if self.workbench is None:
-            self.notify(NEEDS_WEIGHTS if self.no_weights else "the model is still loading",
-                        severity="warning")
+            self.notify("the model is still loading", severity="warning")
             return True
         if self.applying is not None or self.workbench.busy:
             self.notify(f"still applying {self.applying or 'an edit'}: try again in a moment",

@@ -5,15 +5,19 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from engine.errors import BadInput, PtmError
+from tui.messages import ModelOpened
 from tui.screens.base import error_text
 from tui.widgets.layer_panel import LayerPanel
 from tui.widgets.layer_tree import LayerTree
 from tui.widgets.no_weights import NoWeightsPanel
 
 if TYPE_CHECKING:
+    from torch import nn
+
     from tui.screens.explorer import ExplorerScreen
 
-NEEDS_WEIGHTS = "needs the weights first: d retries the download, W opens a weights file or folder"
+NEEDS_WEIGHTS = ("this needs the weights first: d retries the download, W opens a weights file "
+                 "or folder")
 
 
 class NoWeightsActions:
@@ -30,16 +34,55 @@ class NoWeightsActions:
                 or (isinstance(error, BadInput) and "weights" not in error.message):
             return False  # no architecture to keep, or the model itself is wrong
         self.no_weights = error_text(error)
-        total, trainable = tree.counts.get("", (0, 0))
-        from tui.widgets.header import ModelHeader
-
-        self.query_one(ModelHeader).show(self.model_name, "no weights", total, trainable,
-                                         self.device)
         self.query_one(LayerPanel).display = False
         panel = self.query_one(NoWeightsPanel)
         panel.show_reason(self.no_weights)
         panel.display = True
+        # The meta model becomes the workbench: freezing, surgery, the summary and the recipe
+        # work on the architecture; what needs real tensors says so (below).
+        from engine.edit.workbench import Workbench  # torch is loaded by now
+
+        self.post_message(ModelOpened(Workbench(
+            model=tree.model, name=self.model_name, weights=str(self.weights),
+            source="no weights", input_size=_input_size(self.model_name, tree.model))))
         return True
+
+    def needs_weights(self: ExplorerScreen) -> bool:
+        """Return True (and say what to do) when the model has no weights to work with."""
+        if self.no_weights is None:
+            return False
+        self.notify(NEEDS_WEIGHTS, severity="warning", timeout=5)
+        return True
+
+    def action_initialise(self: ExplorerScreen) -> None:
+        """i: initialising needs real tensors."""
+        if not self.needs_weights():
+            super().action_initialise()  # type: ignore[misc]
+
+    def action_activation_std(self: ExplorerScreen) -> None:
+        """A: the activation stds run the model."""
+        if not self.needs_weights():
+            super().action_activation_std()  # type: ignore[misc]
+
+    def action_finetune(self: ExplorerScreen) -> None:
+        """t: finetuning starts from the weights."""
+        if not self.needs_weights():
+            super().action_finetune()  # type: ignore[misc]
+
+    def action_predict(self: ExplorerScreen) -> None:
+        """p: predictions run the model."""
+        if not self.needs_weights():
+            super().action_predict()  # type: ignore[misc]
+
+    def action_actmap(self: ExplorerScreen) -> None:
+        """m: activation maps run the model."""
+        if not self.needs_weights():
+            super().action_actmap()  # type: ignore[misc]
+
+    def action_surgery_save_weights(self: ExplorerScreen) -> None:
+        """ctrl+s: there are no weights to save."""
+        if not self.needs_weights():
+            super().action_surgery_save_weights()  # type: ignore[misc]
 
     def action_retry_weights(self: ExplorerScreen) -> None:
         """Try to open the model with its weights again (after the network or a mirror is fixed)."""
@@ -62,6 +105,7 @@ class NoWeightsActions:
     def _reopen(self: ExplorerScreen, weights: str) -> None:
         """Hide the panel and open the model again with `weights` (the tree stays meanwhile)."""
         self.no_weights = None
+        self.workbench = None  # the weights' model replaces the meta one when it arrives
         self.weights = weights
         self.query_one(NoWeightsPanel).display = False
         self.query_one(LayerPanel).display = True
@@ -69,3 +113,16 @@ class NoWeightsActions:
         self._cancel.clear()
         self.notify(f"opening {self.model_name} with weights {weights}...", timeout=3)
         self.open_model()
+
+
+def _input_size(name: str, model: nn.Module) -> tuple[int, ...] | None:
+    """Return the model's input size with batch 1 as its default weights would give it."""
+    from engine.models import catalog
+    from engine.models.loader import input_size_for
+
+    try:
+        info = catalog.model_info(name)
+        default = catalog.resolve_weights(name, "default") if info.default_weights else None
+        return input_size_for(info, default, model)
+    except PtmError:
+        return None

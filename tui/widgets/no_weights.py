@@ -37,7 +37,7 @@ class NoWeightsPanel(VerticalScroll):
 
     def compose(self) -> ComposeResult:
         """Title, the whole reason, the ways on, and a path prompt for `W`."""
-        yield Static("No weights: the architecture is here, its pretrained weights are not",
+        yield Static("No weights: the architecture is here, not its pretrained weights",
                      id="no-weights-title")
         yield Static("", id="no-weights-reason")
         yield Static(self._ways(), id="no-weights-ways")
@@ -49,8 +49,9 @@ class NoWeightsPanel(VerticalScroll):
     @staticmethod
     def _ways() -> str:
         """Return the ways on as markup, one paragraph each, keys first."""
-        lines = ["[b]Ways on[/b] (the tree and counts work meanwhile; stats, predict, "
-                 "edits and finetune need weights):"]
+        lines = ["[b]Ways on[/b] (meanwhile the tree, freezing, surgery, the summary and the "
+                 "recipe work on the architecture; statistics, init, predict and finetune need "
+                 "the weights):"]
         for way in WAYS_ON:
             key = f"[b reverse] {way.key} [/] " if way.key else "  - "
             lines.append(f"{key}[b]{escape(way.title)}[/b]: {escape(way.how)}")
