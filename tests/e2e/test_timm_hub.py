@@ -179,3 +179,16 @@ def test_source_filter_and_the_catalog_download_key_path(hub) -> None:
     seen: list[int] = []
     path = download(weights.url, progress=lambda done, total: seen.append(done))
     assert cached_file(weights.url) == path and seen[-1] == path.stat().st_size
+
+
+def test_a_cancelled_hub_download_leaves_no_file(hub, tmp_path: Path) -> None:
+    import threading
+
+    from engine.models.weights import DownloadCancelled, cached_file, download
+
+    cancel = threading.Event()
+    cancel.set()  # escape pressed before the first bytes arrived
+    with pytest.raises(DownloadCancelled):
+        download(f"hf://{REPO}", cancel=cancel)
+    assert cached_file(f"hf://{REPO}") is None
+    assert not list((tmp_path / "hf").rglob("snapshots/*/*"))
