@@ -341,6 +341,8 @@ async def test_the_insert_dialog_opens_empty_after_a_replace_and_an_insert():
             await pilot.press(key)
             await wait_for(pilot, lambda: app.screen.query("#module"))
             assert app.screen.query_one("#module", Input).value == ""
+            await pilot.pause()  # and the empty box does not look filled in (a grey "GELU()" did)
+            assert "(empty: type a module expression)" in screen_text(app)
             await pilot.press(*"Dropout(0.1)")
             await wait_for(pilot, lambda: "shapes fit" in _preview(app), timeout=30)
             await pilot.press("enter")

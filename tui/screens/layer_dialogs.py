@@ -38,7 +38,7 @@ class ModuleDialog(EditDialog):
             yield Label(
                 "new module (a torch.nn constructor, e.g. Dropout(p=0.3), Linear(4096, 17))"
             )
-            yield Input(self.text, placeholder="GELU()", id="module")
+            yield Input(self.text, placeholder="(empty: type a module expression)", id="module")
             yield self.preview_widget()
             yield from self.buttons(self.VERBS[self.op])
 
