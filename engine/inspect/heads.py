@@ -1,4 +1,4 @@
-"""Finding the classifier head and the input conv of a model, or saying honestly there is none."""
+"""Finding the classifier head and the input layer of a model, or saying honestly there is none."""
 
 from __future__ import annotations
 
@@ -35,6 +35,28 @@ def _path_of(model: nn.Module, target: nn.Module) -> str | None:
     for path, module in model.named_modules():
         if module is target:
             return path
+    return None
+
+
+def is_timm_model(model: nn.Module) -> bool:
+    """Return True for a model timm built: it says itself where its head and stem are."""
+    return type(model).__module__.startswith("timm.")
+
+
+def _timm_first_layer(model: nn.Module) -> str | None:
+    """The stem timm declares (pretrained_cfg["first_conv"]) when it is a conv or a Linear."""
+    for attr in ("pretrained_cfg", "default_cfg"):
+        cfg = getattr(model, attr, None)
+        name = cfg.get("first_conv") if isinstance(cfg, dict) else None
+        if isinstance(name, (tuple, list)):
+            name = name[0] if name else None
+        if isinstance(name, str) and name:
+            try:
+                module = model.get_submodule(name)
+            except AttributeError:
+                continue
+            if _is_conv(module) or _is_linear(module):
+                return name
     return None
 
 
@@ -93,7 +115,8 @@ def is_classifier_family(model: nn.Module) -> bool:
 def find_head(model: nn.Module, input_size: tuple[int, ...] | None = None) -> str | None:
     """Return the path of the classifier head, or None when the model has no single one.
 
-    timm models say which layer it is; otherwise the head is the last layer with
+    timm models say which layer it is, and when timm declares none (an encoder built with
+    num_classes=0, whose head is an Identity) there is none; otherwise the head is the last layer with
     parameters in registration order when that layer is a Linear or a 1x1 conv
     (squeezenet's `classifier.1`, s3d's `classifier.1`). When registration order says
     no (a user registered `fc` before the convs), the last layer with parameters that a
@@ -105,8 +128,8 @@ def find_head(model: nn.Module, input_size: tuple[int, ...] | None = None) -> st
     if not is_classifier_family(model):
         return None
     declared = _timm_head(model)
-    if declared is not None:
-        return declared
+    if declared is not None or is_timm_model(model):
+        return declared  # never a Linear from inside a timm model's body
     last_path, last = None, None
     for path, module in model.named_modules():
         if path and _has_weights(module):
@@ -173,8 +196,23 @@ def _head_in_forward_order(model: nn.Module, input_size: tuple[int, ...] | None)
 
 
 def find_input_conv(model: nn.Module) -> str | None:
-    """Return the path of the first conv in registration order (stem, patch embedding), or None."""
+    """Return the path of the first conv in registration order (stem, patch embedding), or None.
+
+    A timm model's declared stem (`first_conv`) comes first when it is a conv.
+    """
+    declared = _timm_first_layer(model)
+    if declared is not None and _is_conv(model.get_submodule(declared)):
+        return declared
     for path, module in model.named_modules():
         if _is_conv(module):
             return path
     return None
+
+
+def find_input_layer(model: nn.Module) -> str | None:
+    """Return the path of the layer the input enters first: a conv or a Linear patch embedding.
+
+    timm's declared stem (`first_conv`, a Linear in naflexvit and gemma4_vit) when there is
+    one, else the first conv in registration order, or None.
+    """
+    return _timm_first_layer(model) or find_input_conv(model)

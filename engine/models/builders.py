@@ -237,7 +237,16 @@ def build_timm(name: str, device: str, num_classes: int | None = None, **extra: 
     kwargs: dict[str, Any] = {"pretrained": False, **extra}
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
-    return _call_on(lambda **kw: timm.create_model(name, **kw), kwargs, device)
+    try:
+        return _call_on(lambda **kw: timm.create_model(name, **kw), kwargs, device)
+    except (NotImplementedError, RuntimeError) as error:
+        if device != "meta" or "meta" not in str(error):
+            raise
+    # The constructor computes from its own buffers (swinv2's coordinate tables) or runs a
+    # forward pass (vitamin, MobileCLIP) to size a layer: timm supports building under
+    # torch.device("meta") for that; tensors a later load needs are rebuilt by the loader.
+    with torch.device("meta"):
+        return timm.create_model(name, **kwargs)
 
 
 # --- user code: pkg.mod:factory and path/to/file.py:Class ------------------------------------

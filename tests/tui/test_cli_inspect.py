@@ -114,7 +114,7 @@ def test_inspect_human_output_and_unknown_model(capsys) -> None:
     out = capsys.readouterr().out
     assert "ResNet" in out and "11.7M params" in out
     assert "fc Linear" in out and "[head]" in out
-    assert "[input conv]" in out and "layer1.0" not in out
+    assert "[input layer]" in out and "layer1.0" not in out
 
     wrong = ptm("inspect", "resnet5O", "--json")  # a real process: exit code and streams
     assert wrong.returncode == 2 and wrong.stdout == ""

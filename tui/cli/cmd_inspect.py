@@ -30,7 +30,8 @@ def register(subparsers: Any) -> None:
                         help="show layers down to this depth in the tree (default: all)")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per model per line: model, class, params, trainable, "
-                        "head, input_conv, weights, weights_file, layers [{path, type, params, "
+                        "head, input_conv, input_layer (a conv or a Linear patch embedding), "
+                        "weights, weights_file, layers [{path, type, params, "
                         "own_params, trainable[, stats]}]")
     parser.set_defaults(func=run)
 
@@ -78,7 +79,7 @@ def architecture_of(name: str, weights: str) -> Opened:
 
 def inspection(name: str, opened: Opened, with_stats: bool) -> dict[str, Any]:
     """Return the JSON-ready inspection of one model."""
-    from engine.inspect.heads import find_head, find_input_conv
+    from engine.inspect.heads import find_head, find_input_conv, find_input_layer
     from engine.inspect.stats import subtree_stats
     from engine.inspect.tree import layer_tree
 
@@ -99,7 +100,7 @@ def inspection(name: str, opened: Opened, with_stats: bool) -> dict[str, Any]:
     result: dict[str, Any] = {
         "model": name, "class": type(model).__name__, "params": root.params,
         "trainable": root.trainable, "head": find_head(model, opened.input_size),
-        "input_conv": find_input_conv(model),
+        "input_conv": find_input_conv(model), "input_layer": find_input_layer(model),
         "weights": opened.weights, "weights_file": opened.weights_file,
         "input_size": list(opened.input_size) if opened.input_size else None,
         "dtype": root.dtype, "device": root.device, "modules": len(tree),
@@ -166,8 +167,8 @@ def _print_tree(data: dict[str, Any], depth: int | None) -> None:
                 text.append(" frozen", "blue")
         if path and path == data["head"]:
             text.append("  [head]", "magenta")
-        if path and path == data["input_conv"]:
-            text.append("  [input conv]", "magenta")
+        if path and path == data["input_layer"]:
+            text.append("  [input layer]", "magenta")
         stats = row.get("stats")
         if stats and row.get("own_params"):
             text.append("  mean {} std {}".format(short_float(stats["mean"] or 0.0),
@@ -182,7 +183,7 @@ def _print_tree(data: dict[str, Any], depth: int | None) -> None:
     header.append(f"{human_count(data['params'])} params, "
                   f"{human_count(data['trainable'])} trainable  ")
     header.append(f"head {data['head'] or 'none found'}  ")
-    header.append(f"input conv {data['input_conv'] or 'none found'}  ")
+    header.append(f"input layer {data['input_layer'] or 'none found'}  ")
     header.append(f"weights {data['weights']}", "dim")
     if data["weights_file"]:
         header.append(f" ({data['weights_file']})", "dim")
