@@ -64,6 +64,8 @@ class Preprocess:
     mean: tuple[float, ...] = IMAGENET_MEAN
     std: tuple[float, ...] = IMAGENET_STD
     source: str = "default ImageNet preprocessing"
+    interpolation: str = "bilinear"
+    """How the resize samples: bilinear (torchvision's), bicubic (many timm weights)..."""
     transform: Callable[[Any], torch.Tensor] | None = field(default=None, repr=False)
 
     def __call__(self, image: Any) -> torch.Tensor:
@@ -77,10 +79,19 @@ class Preprocess:
         if self.kind == "detection":
             return tensor
         if self.resize:
-            tensor = F.resize(tensor, [self.resize], antialias=True)
+            tensor = F.resize(tensor, [self.resize], interpolation=self._mode(), antialias=True)
         if self.crop and self.kind == "classification":
             tensor = F.center_crop(tensor, [self.crop])
         return F.normalize(tensor, list(self.mean), list(self.std))
+
+    def _mode(self) -> Any:
+        """Return torchvision's InterpolationMode for `interpolation` (bilinear when unknown)."""
+        from torchvision.transforms import InterpolationMode
+
+        try:
+            return InterpolationMode(self.interpolation)
+        except ValueError:
+            return InterpolationMode.BILINEAR
 
     def resized(self, image: Any, size: int) -> torch.Tensor:
         """Return the image resized to `size`x`size` (no crop) and normalised like `self`."""
@@ -88,7 +99,7 @@ class Preprocess:
 
         tensor = F.pil_to_tensor(image) if not isinstance(image, torch.Tensor) else image
         tensor = F.convert_image_dtype(tensor, torch.float)
-        tensor = F.resize(tensor, [size, size], antialias=True)
+        tensor = F.resize(tensor, [size, size], interpolation=self._mode(), antialias=True)
         if self.kind == "detection":
             return tensor
         return F.normalize(tensor, list(self.mean), list(self.std))
@@ -120,7 +131,8 @@ def _from_fields(info: Any, source: str) -> Preprocess | None:
     if crop is None and resize is None:
         return None
     return Preprocess(resize=resize, crop=crop, mean=tuple(get("mean") or IMAGENET_MEAN),
-                      std=tuple(get("std") or IMAGENET_STD), source=source)
+                      std=tuple(get("std") or IMAGENET_STD), source=source,
+                      interpolation=get("interpolation") or "bilinear")
 
 
 def preprocess_for(name: str, weights: str | None = "default", meta: dict[str, Any] | None = None,

@@ -127,7 +127,15 @@ def test_timm_config_drives_preprocessing_and_labels(hub, tmp_path: Path) -> Non
     assert prep.crop == config["input_size"][-1]
     assert prep.resize == int(config["input_size"][-1] / config["crop_pct"])
     assert prep.mean == tuple(config["mean"]) and prep.std == tuple(config["std"])
-    assert opened.meta["interpolation"] == config["interpolation"]
+    assert prep.interpolation == opened.meta["interpolation"] == config["interpolation"]
+    import numpy as np
+    from timm.data import create_transform
+
+    ramp = np.linspace(0, 255, 200 * 180 * 3).reshape(180, 200, 3).astype(np.uint8)
+    image = Image.fromarray(ramp)
+    ours, theirs = prep(image), create_transform(**config)(image)  # timm's own pipeline
+    assert ours.shape == theirs.shape
+    assert float((ours - theirs).abs().mean()) < 0.02
 
     Image.new("RGB", (200, 180), (200, 30, 30)).save(tmp_path / "red.png")
     result = ptm("predict", MODEL, str(tmp_path / "red.png"), "--json",
