@@ -112,8 +112,11 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
 
 
 def runner_command(job_dir: Path, nproc: int = 1, nnodes: int = 1,
-                   rdzv_endpoint: str | None = None) -> list[str]:
-    """Return the command that runs the job: the runner, or torchrun over it for DDP."""
+                   rdzv_endpoint: str | None = None, joining: bool = False) -> list[str]:
+    """Return the command that runs the job: the runner, or torchrun over it for DDP.
+
+    `joining`: this host joins a rendezvous that the launching host hosts (`ptm-tui join`).
+    """
     runner = ["-m", "engine.jobs.runner", str(job_dir)]
     if nproc <= 1 and nnodes <= 1:
         return [sys.executable, *runner]
@@ -121,7 +124,7 @@ def runner_command(job_dir: Path, nproc: int = 1, nnodes: int = 1,
            f"--nnodes={nnodes}"]
     if rdzv_endpoint:
         cmd += ["--rdzv-backend=c10d", f"--rdzv-endpoint={rdzv_endpoint}",
-                f"--rdzv-id={job_dir.name}"]
+                f"--rdzv-id={job_dir.name}"] + (["--rdzv-conf=is_host=false"] if joining else [])
     elif nnodes > 1:
         raise BadInput("several nodes need a rendezvous endpoint", f"--nnodes {nnodes}",
                        "pass --rdzv-endpoint HOST:PORT (the same on every node)")
@@ -242,3 +245,44 @@ def resume(job_ref: str | Path, env: dict[str, str] | None = None,
                   nnodes=int(status.get("nnodes") or 1),
                   rdzv_endpoint=status.get("rdzv_endpoint"), env=env)
     return job_dir, proc
+
+
+def join(job_ref: str | Path, nproc: int | None = None,
+         env: dict[str, str] | None = None) -> tuple[Path, Path, subprocess.Popen]:
+    """Start this host's share of a multi-host job; return (job folder, its log, the process).
+
+    The job folder must be on storage every host sees at the same path (as torchrun users
+    keep their code and data): every rank reads the same spec.toml and resumes from the same
+    checkpoint, and rank 0 alone writes checkpoints, metrics and status.json. This host's
+    processes log to their own file in the job folder; the job's lock stays with the host
+    that launched it.
+    """
+    import socket
+
+    from engine.jobs.store import find_job
+
+    job_dir = find_job(job_ref)
+    info = job_info(job_dir)
+    status = read_status(job_dir)
+    nnodes, endpoint = int(status.get("nnodes") or 1), status.get("rdzv_endpoint")
+    if nnodes < 2 or not endpoint:
+        raise BadInput(f"job {info.job} runs on one host", f"it was launched with --nnodes {nnodes}",
+                       "launch it with --nnodes N --rdzv-endpoint HOST:PORT, then join it")
+    if not info.active:
+        raise BadInput(f"job {info.job} is not running", f"its status is {info.status}",
+                       "launch or resume it on the first host, then join it")
+    nproc = nproc or int(status.get("nproc") or 1)
+    check_processes(nproc, nnodes)
+    cmd = runner_command(job_dir, nproc, nnodes, endpoint, joining=True)
+    log_path = job_dir / f"log.{socket.gethostname()}.{os.getpid()}.txt"
+    with open(log_path, "ab") as log:
+        log.write(f"$ {' '.join(cmd)}\n".encode())
+        log.flush()
+        try:
+            proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                    stderr=subprocess.STDOUT, start_new_session=True,
+                                    env={**os.environ, **(env or {})})
+        except OSError as error:
+            raise WorkFailed("could not join the job", str(error),
+                             "check that python and torch run here") from error
+    return job_dir, log_path, proc

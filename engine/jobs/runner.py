@@ -93,6 +93,20 @@ def watch_folder(job_dir: Path, every: float = 1.0) -> None:
     threading.Thread(target=watch, name="job folder watch", daemon=True).start()
 
 
+def weights_digest(model: Any) -> str:
+    """Return a short sha256 of every parameter (DDP ranks that agree print the same).
+
+    Buffers are left out: each rank's BatchNorm statistics follow its own last batch.
+    """
+    import hashlib
+
+    digest = hashlib.sha256()
+    for name, tensor in model.named_parameters():
+        digest.update(name.encode())
+        digest.update(tensor.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
 def _leave_together() -> None:
     """Wait for every rank before tearing the group down.
 
@@ -170,6 +184,9 @@ def run_job(job_dir: Path) -> int:
             write_status(job_dir, message="training", epochs=config.epochs,
                          steps=trainer.steps_per_epoch)
         result = trainer.run(resume_state)
+        _log(f"rank {dist.rank} of {dist.world} on {socket.gethostname()}: {result.status} at "
+             f"epoch {trainer.epoch} step {trainer.step}, weights sha256 "
+             f"{weights_digest(trainer.model)}")
         if main:
             ckpt = str(ckpt_dir / result.checkpoint) if result.checkpoint else \
                 read_status(job_dir).get("checkpoint")

@@ -303,3 +303,46 @@ def test_too_many_bad_images_fail_the_job_naming_them(home, tmp_path, digits):
     assert info.status == "failed" and "could not be read" in info.message
     assert "max_bad_images" in info.message and any(p in info.message for p in bad)
     assert "Traceback" not in _log(job_dir)
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_two_hosts_on_one_machine_train_one_job_agree_and_stop_together(home, tmp_path, digits):
+    import re
+
+    recipe = str(_recipe(tmp_path, digits, epochs=100))
+    first = _cli("finetune", recipe, "--job-id", "multi", "--nnodes", "2", "--nproc-per-node",
+                 "1", "--rdzv-endpoint", f"127.0.0.1:{_free_port()}", "--detach", "--json")
+    assert first.returncode == 0, first.stderr
+    agent = json.loads(first.stdout)["pid"]
+    second = _cli("join", "multi", "--detach", "--json")
+    assert second.returncode == 0, second.stderr
+    joined = json.loads(second.stdout)
+    job_dir = home / "jobs" / "multi"
+    try:
+        wait_for(lambda: read_status(job_dir).get("world") == 2
+                 and read_status(job_dir).get("step", 0) >= 3, 180, "both hosts training")
+        stopped = _cli("stop", "multi", "--json")
+        assert stopped.returncode == 0, stopped.stderr + stopped.stdout
+        assert json.loads(stopped.stdout)["status"] == "stopped"
+        wait_for(lambda: not pid_alive(agent) and not pid_alive(joined["pid"]), 60,
+                 "both launchers to leave")
+    finally:
+        for pid in (agent, joined["pid"]):
+            if pid_alive(pid):
+                os.killpg(pid, 9)
+    from pathlib import Path
+
+    logs = _log(job_dir) + Path(joined["log"]).read_text()
+    ends = dict(re.findall(r"rank (\d) of 2 on \S+: stopped at (epoch \d+ step \d+, weights "
+                           r"sha256 [0-9a-f]+)", logs))
+    assert set(ends) == {"0", "1"}, logs[-3000:]
+    assert ends["0"] == ends["1"]  # the same step, the same weights on both hosts
+    assert "Traceback" not in logs

@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "resume": "cmd_resume",
     "stop": "cmd_stop",
     "eval": "cmd_eval",
+    "join": "cmd_join",
     "lr-find": "cmd_lr_find",
     "layers": "cmd_layers",
     "compare": "cmd_compare",
