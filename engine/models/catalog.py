@@ -45,6 +45,8 @@ class WeightsInfo:
     file_size_mb: float | None = None
     num_categories: int | None = None
     categories: list[str] | None = None
+    keypoint_names: list[str] | None = None
+    """The names of the keypoints a keypoint model's weights predict, in order (COCO's 17)."""
     crop_size: int | None = None
     resize_size: int | None = None
     mean: tuple[float, ...] | None = None
@@ -61,10 +63,11 @@ class WeightsInfo:
         return self.name.rpartition(".")[2]
 
     def to_dict(self, categories: bool = False) -> dict[str, Any]:
-        """Return the weights as plain JSON-ready data (categories only when asked)."""
+        """Return the weights as plain JSON-ready data (category and keypoint names when asked)."""
         data = dataclasses.asdict(self)
         if not categories:
             data.pop("categories")
+            data.pop("keypoint_names")
         return data
 
 

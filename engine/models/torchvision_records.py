@@ -14,7 +14,7 @@ from importlib import metadata
 from pathlib import Path
 from typing import Any
 
-SCHEMA = 1
+SCHEMA = 2
 
 def _task_of(module: str) -> str:
     """Return the task of a torchvision builder from its module name."""
@@ -65,6 +65,7 @@ def _weights_record(member: Any) -> dict[str, Any]:
         "gflops": meta.get("_ops"), "file_size_mb": meta.get("_file_size"),
         "num_categories": len(categories) if categories else None,
         "categories": list(categories) if categories else None,
+        "keypoint_names": list(meta["keypoint_names"]) if meta.get("keypoint_names") else None,
         "crop_size": first_size(keywords.get("crop_size")),
         "resize_size": first_size(keywords.get("resize_size", defaults.get("resize_size"))),
         "mean": list(mean) if mean else None, "std": list(std) if std else None,

@@ -101,3 +101,26 @@ def test_mult_adds_equal_torchvision_ops(name: str, weights: str) -> None:
     tolerance = 0.02 if task == "detection" else 0.01
     # torchvision rounds _ops to 3 decimals: shufflenet_v2_x0_5's 0.0405 G reads 0.04
     assert abs(total - expected) <= max(tolerance * expected, 0.0005e9), (total, expected)
+
+
+def test_every_category_list_the_weights_carry_is_in_the_catalog(capsys) -> None:
+    import json
+
+    from tui.cli.main import main
+
+    with_keypoints = 0
+    for name, weights in ENTRIES:
+        meta = models.get_model_weights(name)[weights].meta
+        info = catalog.resolve_weights(name, weights)
+        assert info.categories == meta.get("categories")
+        assert info.keypoint_names == meta.get("keypoint_names")
+        with_keypoints += bool(meta.get("keypoint_names"))
+    assert with_keypoints == 2  # keypointrcnn's COCO_LEGACY and COCO_V1
+    assert main(["models", "--filter", "keypointrcnn*", "--json", "--categories"]) == 0
+    listed = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    member = models.detection.KeypointRCNN_ResNet50_FPN_Weights.COCO_V1
+    shown = {w["name"]: w for model in listed for w in model["weights"]}
+    assert shown[f"{type(member).__name__}.{member.name}"]["keypoint_names"] == \
+        member.meta["keypoint_names"]
+    assert main(["models", "--filter", "keypointrcnn*", "--json"]) == 0
+    assert "keypoint_names" not in capsys.readouterr().out  # only with --categories
