@@ -68,6 +68,8 @@ class LayerDiagnostics:
         self._snapshot: _Snapshot | None = None
         self._trainable: list[nn.Parameter] = []
         self._frozen: list[nn.Parameter] = []
+        self._buffers: list[torch.Tensor] = []
+        self._buffer_shapes: list[tuple[Any, ...]] = []
 
     def due(self, step: int) -> bool:
         """Return True when the step numbered `step` (1-based) is measured."""
@@ -81,10 +83,20 @@ class LayerDiagnostics:
         with torch.no_grad():
             grads = [p.grad for p in self._trainable]
             self._snapshot = _Snapshot(
-                weights=[p.detach().clone() for p in self._trainable],
+                weights=self._copy([p.detach() for p in self._trainable]),
                 grad_norms=list(torch._foreach_norm(grads)) if grads else [],
                 frozen_norms=list(torch._foreach_norm([p.detach() for p in self._frozen]))
                 if self._frozen else [])
+
+    def _copy(self, tensors: list[torch.Tensor]) -> list[torch.Tensor]:
+        """Return copies of `tensors` in buffers kept between measurements (no fresh memory)."""
+        shapes = [(t.shape, t.dtype, t.device) for t in tensors]
+        if shapes != self._buffer_shapes:
+            self._buffers = [torch.empty_like(t) for t in tensors]
+            self._buffer_shapes = shapes
+        if tensors:
+            torch._foreach_copy_(self._buffers, tensors)
+        return self._buffers
 
     def after_step(self, epoch: int, step: int) -> dict[str, Any] | None:
         """Return the record of the measured step (call after optimizer.step), or None."""
@@ -94,7 +106,9 @@ class LayerDiagnostics:
         with torch.no_grad():
             now = [p.detach() for p in self._trainable]
             weight_norms = list(torch._foreach_norm(now)) if now else []
-            deltas = torch._foreach_sub(now, snap.weights) if now else []
+            if now:  # the buffers become w_before - w_after in place
+                torch._foreach_sub_(snap.weights, now)
+            deltas = snap.weights
             delta_norms = list(torch._foreach_norm(deltas)) if deltas else []
             frozen_after = list(torch._foreach_norm([p.detach() for p in self._frozen])) \
                 if self._frozen else []
