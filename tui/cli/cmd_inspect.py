@@ -67,14 +67,13 @@ def open_for_inspection(name: str, weights: str | None, real: bool) -> Opened:
 
 def architecture_of(name: str, weights: str) -> Opened:
     """Return model `name` as weights `weights` build it, on meta, with nothing loaded."""
-    from engine.models import builders, catalog, loader
+    from engine.models import catalog
+    from engine.models.architecture import architecture
 
-    info = catalog.model_info(name)
-    chosen = catalog.resolve_weights(name, weights)
-    with builders.quantized_as_float():
-        model = catalog.build(name, "meta", weights=chosen)
-    label = f"none (architecture of {chosen.short_name})" if chosen else "none"
-    return Opened(model, label, None, loader.input_size_for(info, chosen, model))
+    catalog.resolve_weights(name, weights)  # an unknown name or a missing default: say so
+    built = architecture(name, weights)
+    label = f"none (architecture of {built.weights.short_name})" if built.weights else "none"
+    return Opened(built.model, label, None, built.input_size)
 
 
 def inspection(name: str, opened: Opened, with_stats: bool) -> dict[str, Any]:

@@ -65,10 +65,11 @@ def run(args: argparse.Namespace) -> int:
 def _architecture(name: str, weights: str | None) -> tuple[Any, str, tuple[int, ...] | None, str]:
     """Return (model, weights in words, input size, note): built on meta for a weights name.
 
-    A quantized model's weights are summarized on the float model they were quantized from
-    (same layers and sizes), since quantized kernels cannot run on meta.
+    A quantized model's weights are summarized on the float layers they hold, since
+    quantized kernels cannot run on meta.
     """
-    from engine.models import builders, catalog, loader
+    from engine.models import catalog
+    from engine.models.architecture import architecture
     from tui.cli.cmd_inspect import open_for_inspection
 
     info = catalog.model_info(name)
@@ -78,16 +79,13 @@ def _architecture(name: str, weights: str | None) -> tuple[Any, str, tuple[int, 
     if not named:  # a file or a URL: open it for real (its architecture is what fits the file)
         opened = open_for_inspection(name, spec, real=True)
         return opened.model, spec, opened.input_size, ""
-    chosen = catalog.resolve_weights(name, spec)
+    catalog.resolve_weights(name, spec)  # "default" without any: say so
+    built = architecture(name, spec)
     note = ""
-    if chosen is not None and info.task == "quantized":
+    if built.weights is not None and info.task == "quantized":
         note = "counted on the float layers the quantized weights hold (quantized kernels " \
                "cannot run on meta)"
-    with builders.quantized_as_float():
-        model = catalog.build(name, "meta", weights=chosen)
-    default = catalog.resolve_weights(name, "default") if info.default_weights else None
-    size = loader.input_size_for(info, chosen or default, model)
-    return model, chosen.short_name if chosen else "none", size, note
+    return built.model, built.weights.short_name if built.weights else "none", built.input_size, note
 
 
 def _plain(shape: Any) -> Any:
