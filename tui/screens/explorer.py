@@ -154,10 +154,10 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self.post_message(TorchImported())
         from engine.edit.workbench import Workbench
 
-        try:  # the tree first, from a model on the meta device (no memory, no weights)
-            from engine.models.catalog import build
+        try:  # the tree first, on meta (no memory, no file), as the chosen weights build it
+            from engine.models.architecture import architecture
 
-            self.post_message(ModelPreview(build(self.model_name, "meta")))
+            self.post_message(ModelPreview(architecture(self.model_name, str(self.weights)).model))
         except Exception:  # Workbench.open below reports what is wrong
             pass
 
