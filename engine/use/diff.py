@@ -78,6 +78,14 @@ class _Sums:
         self.values += a.numel()
         self.tensors.append(name)
 
+    def merge(self, other: _Sums) -> None:
+        self.a2 += other.a2
+        self.b2 += other.b2
+        self.d2 += other.d2
+        self.ab += other.ab
+        self.values += other.values
+        self.tensors += other.tensors
+
     def change(self, layer: str) -> LayerChange:
         if self.a2 > 0:
             relative = math.sqrt(self.d2 / self.a2)
@@ -122,6 +130,23 @@ def diff_weights(a: dict[str, Any], b: dict[str, Any], a_label: str = "A",
     result.layers = [sums.change(layer) for layer, sums in layers.items()]
     result.total = total.change("") if total.values else None
     return result
+
+
+def changes_by_module(a: dict[str, Any], b: dict[str, Any]) -> dict[str, LayerChange]:
+    """Return the change of every module path ("" is the whole model) over the tensors under it
+    that both `a` and `b` hold with the same shape."""
+    sums: dict[str, _Sums] = {}
+    for name, old in a.items():
+        new = b.get(name)
+        if not (isinstance(old, torch.Tensor) and isinstance(new, torch.Tensor)) \
+                or old.shape != new.shape or not (old.is_floating_point() and new.is_floating_point()):
+            continue
+        alone = _Sums()
+        alone.add(name, old, new)
+        parts = name.split(".")[:-1]
+        for depth in range(len(parts) + 1):
+            sums.setdefault(".".join(parts[:depth]), _Sums()).merge(alone)
+    return {path: total.change(path) for path, total in sums.items()}
 
 
 def newest_checkpoint(job_dir: Path) -> Path:

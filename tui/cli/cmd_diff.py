@@ -22,7 +22,7 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _resolve(spec: str) -> str:
+def resolve_spec(spec: str) -> str:
     """Return `spec`, or the folder of the job it names when it is a job id and nothing else."""
     from pathlib import Path
 
@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     loaded = []
     for spec in (args.a, args.b):
         with progress_bar(f"reading {spec}") as update:
-            loaded.append(load_weights(_resolve(spec), progress=update))
+            loaded.append(load_weights(resolve_spec(spec), progress=update))
     (a, a_label), (b, b_label) = loaded
     result = diff_weights(a, b, a_label, b_label)
     if args.json:

@@ -24,6 +24,7 @@ from tui.messages import (
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
+from tui.screens.explorer_compare import CompareActions
 from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
 from tui.screens.explorer_summary import SummaryActions
@@ -44,7 +45,7 @@ FIRST_FRAME_S = 0.1
 
 
 class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActions,
-                     SummaryActions, ToolActions, PtmScreen):
+                     SummaryActions, ToolActions, CompareActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
     # Other screens add their keys here, one Binding per line, each with an id. Most of the
@@ -88,6 +89,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         Binding("t", "finetune", "Finetune", id="explorer.finetune"),
         Binding("J", "jobs", "Jobs", id="explorer.jobs"),
         Binding("E", "export_graph", "Export graph", show=False, id="explorer.export_graph"),
+        Binding("D", "compare_weights", "Compare weights", show=False, id="explorer.compare"),
     ]
 
     def __init__(self, model: str, weights: str = "default", device: str = "cpu",
@@ -361,6 +363,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self.query_one(LayerPanel).show_header(path, type(module).__name__,
                                                one_line_repr(module))
         self._show_summary_line(path)
+        self._show_change_line(path)
         if self._panel_timer is not None:
             self._panel_timer.stop()
         if self.workbench is None:  # a preview: the weights are not there yet

@@ -47,6 +47,9 @@ class LayerPanel(VerticalScroll):
         """Title, repr, parameter table, stats, histogram, summary."""
         yield Static("", id="layer-title")
         yield Static("", id="layer-repr")
+        change = Static("", id="layer-change")  # shown once a comparison is loaded (D)
+        change.display = False
+        yield change
         yield Static("", id="layer-params")
         yield Static("", id="layer-stats")
         yield WeightHistogram(ascii_only=self.ascii_only, id="layer-hist")
@@ -145,6 +148,12 @@ class LayerPanel(VerticalScroll):
         """Lay the table out again for the new width."""
         if self.data is not None:
             self.show_data(self.data)
+
+    def show_change(self, line: str | None) -> None:
+        """Show how this layer changed against the loaded comparison (None hides the line)."""
+        change = self.query_one("#layer-change", Static)
+        change.display = line is not None
+        change.update(Text(line or "", style="magenta"))
 
     def show_summary(self, line: str | None) -> None:
         """Show the output shape and mult-adds line (or the hint to compute them)."""

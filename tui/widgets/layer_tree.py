@@ -66,6 +66,8 @@ class LayerTree(Tree[str], inherit_bindings=False):
         self.counts: dict[str, Counts] = {}
         self._modules: dict[str, Any] = {}
         self._loaded: set[str] = set()
+        self.changes: dict[str, Any] = {}
+        """A comparison's change per module path (engine.use.diff.LayerChange): the "changed" column."""
 
     # --- building ------------------------------------------------------------------------
 
@@ -155,7 +157,19 @@ class LayerTree(Tree[str], inherit_bindings=False):
         label.append(type(module).__name__, "italic dim" if not frozen else "cyan")
         if total:
             label.append(f" {human_count(total)}", "green" if not frozen else "cyan")
+        change = self.changes.get(path)
+        if change is not None:  # ||B-A||/||A|| against the loaded comparison
+            delta = "Δ" if self.glyphs is UNICODE else "d"
+            label.append(f" {delta}{change.relative_change:.3g}",
+                         "magenta" if change.relative_change else "dim")
         return label
+
+    def show_changes(self, changes: dict[str, Any]) -> None:
+        """Show each module's change against a comparison (an empty dict hides the column)."""
+        self.changes = changes
+        for path in list(self.nodes_by_path):
+            if path in self._modules:
+                self._relabel(path)
 
     def _relabel(self, path: str) -> None:
         """Give `path` its current label; skip the repaint when nothing visible changed (a
