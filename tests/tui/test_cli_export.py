@@ -100,8 +100,9 @@ def test_a_pretrained_model_exports_to_safetensors_with_its_class_names(tmp_path
     assert sorted(tensors) == sorted(models.alexnet().state_dict())
 
 
-def test_a_finetune_checkpoint_exports_with_the_jobs_classes_and_image_size(tmp_path, capsys):
-    job = tmp_path / "job"
+def test_a_finetune_job_exports_with_its_classes_and_image_size(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("PTM_HOME", str(tmp_path))
+    job = tmp_path / "jobs" / "20261130-120000-resnet18"
     (job / "checkpoints").mkdir(parents=True)
     (job / "spec.toml").write_text(RECIPE + '\n[[edit]]\nop = "init"\ntarget = "fc"\nmethod = "zeros"\n')
     model = recipes.build(recipes.loads(RECIPE)).model
@@ -111,7 +112,7 @@ def test_a_finetune_checkpoint_exports_with_the_jobs_classes_and_image_size(tmp_
     torch.save({"model": model.state_dict(), "epoch": 2, "classes": classes,
                 "config": {"image_size": 64}}, job / "checkpoints" / "epoch-0002.pt")
     out = tmp_path / "ft.safetensors"
-    assert main(["export", str(job), "--out", str(out), "--json"]) == 0
+    assert main(["export", job.name, "--out", str(out), "--json"]) == 0  # by its job id
     report = json.loads(capsys.readouterr().out)
     assert json.loads(report["metadata"]["class_names"]) == classes
     assert report["input_shape"] == [-1, 4, 64, 64]
@@ -120,6 +121,9 @@ def test_a_finetune_checkpoint_exports_with_the_jobs_classes_and_image_size(tmp_
 
     saved = load_file(str(out))
     assert torch.equal(saved["fc.weight"], model.fc.weight)  # the checkpoint's, not the recipe's zeros
+    checkpoint = job / "checkpoints" / "epoch-0002.pt"
+    assert main(["export", str(checkpoint), "--out", str(tmp_path / "c.safetensors"), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["metadata"]["weights"].startswith(f"checkpoint {checkpoint}")
 
 
 def test_past_the_tolerance_it_exits_1_and_leaves_nothing(tmp_path, recipe_file, capsys):

@@ -1,4 +1,4 @@
-"""`ptm-tui export MODEL|RECIPE|CKPT|JOB_DIR --format onnx|torchscript|safetensors --out PATH`."""
+"""`ptm-tui export MODEL|RECIPE|CKPT|JOB --format onnx|torchscript|safetensors --out PATH`."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ def register(subparsers: Any) -> None:
         "the written file on a random batch and compare it with torch (max abs difference "
         "printed; exit 1 past --tolerance, and nothing is left behind). ONNX has a dynamic batch "
         "size and needs the [export] extra: pip install 'ptm-tui[export]'.")
-    parser.add_argument("source", metavar="MODEL|RECIPE|CKPT|JOB_DIR",
+    parser.add_argument("source", metavar="MODEL|RECIPE|CKPT|JOB",
                         help="a model name (with --weights), a recipe .toml, a finetune checkpoint "
-                        "(.pt; its job's spec.toml gives the model) or a job folder (newest checkpoint)")
+                        "(.pt; its job's spec.toml gives the model), or a job id or folder (its "
+                        "newest checkpoint)")
     parser.add_argument("--format", choices=("onnx", "torchscript", "safetensors"), default=None,
                         help="default: from --out's suffix (.onnx, .pt/.ts, .safetensors)")
     parser.add_argument("--out", required=True, metavar="PATH", help="the file to write")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
     check_tools(fmt)  # before the model is opened: say what to install first
     out = check_output_file(args.out, suffixes=FORMATS[fmt])
     with progress_bar(f"opening {args.source}") as update:
-        source = open_source(args.source, weights=args.weights, recipe_path=args.recipe,
+        source = open_source(_job_folder(args.source), weights=args.weights, recipe_path=args.recipe,
                              progress=update)
     with stdout.status(f"exporting {source.name} as {fmt} and checking it...") if not args.json \
             else _quiet(), writing(out):
@@ -71,6 +72,28 @@ def run(args: argparse.Namespace) -> int:
                  f"{f'{len(names)} class names' if names else 'no class names (none known for this head)'}",
                  highlight=False, soft_wrap=True)
     return 0
+
+
+def _job_folder(source: str) -> str:
+    """Return the folder of the job `source` names when it is a job id (not a path or a model)."""
+    from pathlib import Path
+
+    from engine.errors import BadInput
+    from engine.models import catalog
+
+    if Path(source).expanduser().exists():
+        return source
+    try:
+        catalog.model_info(source)
+        return source
+    except BadInput:
+        pass
+    from engine.jobs.store import find_job
+
+    try:
+        return str(find_job(source))
+    except BadInput:
+        return source  # opening it as a model says what is wrong
 
 
 def _quiet() -> Any:
