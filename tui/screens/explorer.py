@@ -266,11 +266,13 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         why) when any is refused, leaving the model as it was."""
         if self.edit_busy():
             return False
+        steps = len(self.workbench.history)
         try:
             done, ok = self.workbench.apply_all(edits, summary), True
         except PtmError as error:
             done, ok = error.message, False
-        step = self.workbench.history[-1][0] if ok and self.workbench.history else None
+        history = self.workbench.history
+        step = history[-1][0] if len(history) > steps else None  # None: nothing changed
         self._show_result(step or {"op": edits[0].get("op")}, done, ok)
         return ok
 
