@@ -297,6 +297,33 @@ async def test_a_failed_prediction_replaces_the_previous_chart_with_its_reason(t
         assert screen.result is None
 
 
+async def test_failed_activation_maps_take_the_previous_maps_off_with_the_reason(tmp_path):
+    from tui.screens.actmap import ActmapScreen, PixelView
+
+    image = tmp_path / "img.png"
+    Image.fromarray(np.full((64, 64, 3), 90, dtype=np.uint8)).save(image)
+    wb = make_workbench("resnet18")
+    wb.model.eval()
+    app = PtmApp(workbench=wb)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _explorer(pilot)
+        await pilot.press("m")
+        await wait_for(pilot, lambda: isinstance(app.screen, ActmapScreen))
+        screen = app.screen
+        screen.query_one("#actmap-path", Input).value = str(image)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.maps, timeout=60)
+        assert screen.query_one(PixelView).item is not None
+        screen.query_one("#actmap-path", Input).value = str(tmp_path / "missing.png")
+        screen.query_one("#actmap-path", Input).focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not screen.maps, timeout=60)
+        await pilot.pause(0.3)
+        status = str(screen.query_one("#actmap-status", Static).render())
+        assert status.startswith("activation maps failed: ") and "missing.png" in status
+        assert screen.query_one(PixelView).item is None
+
+
 # --- dialogs start sensibly ----------------------------------------------------------------
 
 async def test_init_on_a_batchnorm_starts_on_a_method_it_takes(resnet18_workbench):
