@@ -21,6 +21,8 @@ def unreachable_weights(http_server, torch_home, monkeypatch):
 @pytest.mark.parametrize(("model", "weights", "enum"), [
     ("vit_b_16", "IMAGENET1K_SWAG_E2E_V1", torchvision.models.ViT_B_16_Weights.IMAGENET1K_SWAG_E2E_V1),
     ("googlenet", "default", torchvision.models.GoogLeNet_Weights.DEFAULT),
+    ("regnet_y_16gf", "IMAGENET1K_SWAG_E2E_V1",
+     torchvision.models.RegNet_Y_16GF_Weights.IMAGENET1K_SWAG_E2E_V1),
 ])
 async def test_a_weights_entry_shows_its_own_architecture(unreachable_weights, model, weights,
                                                           enum) -> None:
@@ -35,3 +37,5 @@ async def test_a_weights_entry_shows_its_own_architecture(unreachable_weights, m
         assert tree.counts[""][0] == enum.meta["num_params"]  # what the weights hold
         workbench = app.screen.workbench
         assert sum(p.numel() for p in workbench.model.parameters()) == enum.meta["num_params"]
+        crop = enum.transforms.keywords["crop_size"]
+        assert workbench.input_size == (1, 3, crop, crop)  # the size these weights expect

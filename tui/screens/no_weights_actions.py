@@ -44,7 +44,8 @@ class NoWeightsActions:
 
         self.post_message(ModelOpened(Workbench(
             model=tree.model, name=self.model_name, weights=str(self.weights),
-            source="no weights", input_size=_input_size(self.model_name, tree.model))))
+            source="no weights",
+            input_size=_input_size(self.model_name, tree.model, str(self.weights)))))
         return True
 
     def needs_weights(self: ExplorerScreen) -> bool:
@@ -115,14 +116,15 @@ class NoWeightsActions:
         self.open_model()
 
 
-def _input_size(name: str, model: nn.Module) -> tuple[int, ...] | None:
-    """Return the model's input size with batch 1 as its default weights would give it."""
+def _input_size(name: str, model: nn.Module, weights: str) -> tuple[int, ...] | None:
+    """Return the model's input size with batch 1 as `weights` (else its default ones) give it."""
     from engine.models import catalog
+    from engine.models.architecture import weights_entry
     from engine.models.loader import input_size_for
 
     try:
         info = catalog.model_info(name)
         default = catalog.resolve_weights(name, "default") if info.default_weights else None
-        return input_size_for(info, default, model)
+        return input_size_for(info, weights_entry(name, weights) or default, model)
     except PtmError:
         return None
