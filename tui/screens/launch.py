@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -201,7 +202,7 @@ class LaunchScreen(PtmScreen):
             self.table = train_config(self.form_table()).to_dict()
         except Exception as problem:  # a half-typed number: show it, keep the form usable
             self.table = None
-            error.update(error_text(problem))
+            error.update(Text(error_text(problem)))  # typed values and paths: no markup
             return
         groups.clear()
         groups.add_rows(rows)
