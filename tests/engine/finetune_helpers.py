@@ -36,20 +36,29 @@ class HeavyNet(TinyNet):
         self.fc = nn.Linear(32, num_classes)
 
 
+class SlowNet(TinyNet):
+    """TinyNet whose training steps take at least 20 ms: a stop lands mid-epoch, not at its end."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.training:
+            time.sleep(0.02)
+        return self.fc(self.features(x))
+
+
 def tiny_net(num_classes: int = 10, seed: int = 0) -> nn.Module:
     """Return the tiny CNN, seeded."""
     torch.manual_seed(seed)
     return TinyNet(num_classes)
 
 
-def write_tiny(folder: Path, heavy: bool = False) -> str:
+def write_tiny(folder: Path, heavy: bool = False, slow: bool = False) -> str:
     """Write the tiny CNN as a file and return its model name ("path.py:TinyNet")."""
     path = folder / "tiny.py"
-    source = inspect.getsource(TinyNet) + "\n\n" + inspect.getsource(HeavyNet)
-    path.write_text("import torch\nfrom torch import nn\n\n\n" + source)
+    source = "\n\n".join(inspect.getsource(c) for c in (TinyNet, HeavyNet, SlowNet))
+    path.write_text("import time\n\nimport torch\nfrom torch import nn\n\n\n" + source)
     if heavy:
         return f"{path}:HeavyNet"
-    return f"{path}:TinyNet"
+    return f"{path}:SlowNet" if slow else f"{path}:TinyNet"
 
 
 def write_recipe(path: Path, model: str, train: dict[str, Any],
