@@ -203,3 +203,21 @@ async def test_the_init_lab_run_button_is_on_screen_at_80x24():
         assert run.region.height > 0 and run.region.bottom <= 24
         labels = "\n".join(screen_text(app).splitlines())
         assert "Run" in labels and "Clear" in labels
+
+
+async def test_a_long_model_name_is_cut_in_the_header_not_its_counts():
+    import torch
+    import torchvision
+
+    from engine.edit.workbench import Workbench
+
+    torch.manual_seed(0)
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None)
+    total = sum(p.numel() for p in model.parameters())
+    app = PtmApp(workbench=Workbench(model=model, name=name))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot)
+        header = screen_text(app).splitlines()[0]
+        assert header.lstrip().startswith("fasterrcnn…")
+        assert f"{total / 1e6:.1f}M params, {total / 1e6:.1f}M trainable · cpu" in header

@@ -112,6 +112,21 @@ def test_screen_snapshot(snap_compare, name, size):
 
 
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35"])
+def test_freeze_presets_on_a_detector_snapshot(snap_compare, size):
+    import torch
+    import torchvision
+
+    from engine.edit.workbench import Workbench
+
+    torch.manual_seed(0)
+    name = "fasterrcnn_mobilenet_v3_large_320_fpn"
+    model = torchvision.models.get_model(name, weights=None, weights_backbone=None).eval()
+    app = PtmApp(workbench=Workbench(model=model, name=name))
+    assert snap_compare(app, terminal_size=size,
+                        run_before=explorer_then("P", layer="backbone", until="FreezePresetDialog"))
+
+
+@pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35"])
 def test_catalog_snapshot(snap_compare, size):
     async def ready(pilot) -> None:
         from tui.screens.catalog import CatalogScreen
