@@ -32,15 +32,25 @@ def find_on_path(file_name: str) -> Path | None:
     return None
 
 
+_CHECKED: set[tuple[str, int, int]] = set()
+"""Files already found intact, by (path, size, mtime): a second open does not hash them again."""
+
+
 def refuse_if_altered(path: Path) -> None:
     """Raise BadInput when a file's SHA-256 does not start with the prefix its name carries."""
-    if hash_matches(path) is False:
-        raise BadInput(
-            f"refused {path}",
-            f"its SHA-256 does not start with {hash_prefix(path.name)}, as its name promises: "
-            "the file is damaged or is another file under this name",
-            f"replace it with the real file (ptm-tui download MODEL --dest {path.parent})",
-        )
+    info = path.stat()
+    key = (str(path), info.st_size, info.st_mtime_ns)
+    if key in _CHECKED:
+        return
+    if hash_matches(path) is not False:
+        _CHECKED.add(key)
+        return
+    raise BadInput(
+        f"refused {path}",
+        f"its SHA-256 does not start with {hash_prefix(path.name)}, as its name promises: "
+        "the file is damaged or is another file under this name",
+        f"replace it with the real file (ptm-tui download MODEL --dest {path.parent})",
+    )
 
 
 def find_in_folder(folder: Path, model: str, upstream: Iterable[str] = ()) -> Path:
