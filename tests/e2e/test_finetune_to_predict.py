@@ -82,6 +82,19 @@ def test_finetune_stop_resume_then_predict_and_eval_the_checkpoint(tmp_path, mon
     by_job = _cli("predict", "e2e", str(images[0]), "--json", "--device", "cpu")
     assert json.loads(by_job.stdout)["top"][0]["label"].startswith("digit_")
 
+    picked = tmp_path / "picked"
+    picked.mkdir()
+    for k, image in enumerate(images):
+        (picked / f"{k}.png").write_bytes(image.read_bytes())
+    out = tmp_path / "features.pt"
+    features = _cli("features", "e2e", "--layers", "fc", "--images", str(picked), "--out",
+                    str(out), "--device", "cpu")
+    assert features.returncode == 0, features.stderr
+    logits = torch.load(out, weights_only=True)["fc"]
+    for row, image in zip(logits, images):  # the head's outputs, preprocessed as trained
+        want = _plain_probs(model_name.split(":")[0], checkpoint, image)
+        assert row.softmax(0).tolist() == pytest.approx(want.tolist(), abs=1e-5)
+
     evaluated = _cli("eval", "e2e", "--data", str(digits), "--json")
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(evaluated.stdout)

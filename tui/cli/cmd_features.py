@@ -17,7 +17,8 @@ def register(subparsers: Any) -> None:
         "and named; its row is left out.",
     )
     parser.add_argument("model", metavar="MODEL",
-                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+                        help="model name, timm/<name>, pkg.mod:factory or file.py:Class; or a "
+                        "finetune job id, a checkpoint (.pt) or a recipe (.toml)")
     parser.add_argument(
         "--layers",
         required=True,
@@ -46,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.atomic import atomic_save
     from engine.edit.workbench import Workbench
     from engine.errors import BadInput
+    from engine.jobs.trained import is_trained, open_trained
     from engine.outputs import check_output_file, writing
     from engine.use.devices import resolve_device
     from engine.use.features import FeatureExtractor, parse_layers
@@ -62,8 +64,14 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, suffixes=(".pt", ".pth"))
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
-        workbench = Workbench.open(args.model, weights=args.weights, device=device, progress=update)
-    preprocess = preprocess_for(args.model, args.weights, workbench.meta, workbench.model)
+        if is_trained(args.model):  # a job, checkpoint or recipe: preprocessed as trained
+            opened = open_trained(args.model, device)
+            model, preprocess = opened.model, opened.preprocess
+        else:
+            workbench = Workbench.open(args.model, weights=args.weights, device=device,
+                                       progress=update)
+            model = workbench.model
+            preprocess = preprocess_for(args.model, args.weights, workbench.meta, model)
 
     def tensor(path: Path) -> torch.Tensor:
         image = load_image(path)[1]
@@ -71,7 +79,7 @@ def run(args: argparse.Namespace) -> int:
             return preprocess(image)
         return preprocess.resized(image, preprocess.input_size)  # one size, so a batch stacks
 
-    extractor = FeatureExtractor(workbench.model, layers)
+    extractor = FeatureExtractor(model, layers)
     parts: dict[str, list[torch.Tensor]] = {layer: [] for layer in layers}
     skipped: list[tuple[Path, str]] = []  # unreadable images: one bad file does not end the run
     with progress_bar("extracting features", total=len(files)) as update:
