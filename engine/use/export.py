@@ -214,8 +214,17 @@ def export_model(model: nn.Module, fmt: str, out: str | os.PathLike[str], input_
     shape = [int(n) for n in input_shape[1:]]
     sample = torch.randn((2, *shape), generator=generator)
     batch = torch.randn((3, *shape), generator=generator)
-    with torch.no_grad():
-        expected = [t.detach() for t in flat_outputs(model(batch))]
+    try:
+        with torch.no_grad():
+            model(sample)
+            expected = [t.detach() for t in flat_outputs(model(batch))]
+    except (RuntimeError, ValueError, TypeError, IndexError) as error:
+        lines = str(error).strip().splitlines()
+        raise BadInput(f"cannot export: the model does not run in torch on random batches of "
+                       f"{[2, *shape]} and {[3, *shape]}",
+                       lines[-1][:300] if lines else type(error).__name__,
+                       "the file is checked on a batch size other than the traced one: export a "
+                       "model that takes any batch size and this input size") from None
     writers = {"onnx": (_write_onnx, _run_onnx), "torchscript": (_write_torchscript, _run_torchscript),
                "safetensors": (_write_safetensors, _runner_safetensors(model))}
     write, run = writers[fmt]
@@ -230,7 +239,14 @@ def export_model(model: nn.Module, fmt: str, out: str | os.PathLike[str], input_
             raise WorkFailed(f"{fmt} export failed", f"{type(error).__name__}: "
                              f"{str(error).strip().splitlines()[0][:300] if str(error).strip() else ''}",
                              "try another --format (safetensors always works for the weights)") from None
-        got, written = run(temp, batch)
+        try:
+            got, written = run(temp, batch)
+        except Exception as error:  # e.g. a traced detection model fails on another batch size
+            lines = str(error).strip().splitlines()  # TorchScript puts the reason last
+            raise WorkFailed(f"the written {fmt} file does not run on a batch of {batch.shape[0]}",
+                             f"{lines[-1][:300] if lines else type(error).__name__}; "
+                             "nothing was written",
+                             "try another --format (safetensors always works for the weights)") from None
         diff = _max_diff([t.detach() for t in got], expected)
         if not diff <= tolerance:  # nan fails too
             raise WorkFailed(f"the {fmt} file does not match torch: max abs difference {diff:.3g}",

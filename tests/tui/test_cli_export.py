@@ -147,3 +147,27 @@ def test_a_format_that_does_not_fit_the_file_name_exits_2(tmp_path, recipe_file,
     assert "does not fit --format onnx" in capsys.readouterr().err
     assert main(["export", str(recipe_file), "--out", str(tmp_path / "m.bin")]) == 2
     assert "cannot tell the export format" in capsys.readouterr().err
+
+
+def test_a_traced_model_that_only_runs_at_its_traced_batch_exits_1_and_leaves_nothing(tmp_path, capsys):
+    (tmp_path / "net.py").write_text(textwrap.dedent("""\
+        import torch
+        from torch import nn
+
+        class Net(nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = nn.Linear(3 * 224 * 224, 2)
+
+            def forward(self, x):  # torch runs any batch; the trace bakes len(x) = 2 in
+                return self.fc(x.flatten(1)) + torch.zeros(len(x), 2)
+    """))
+    out = tmp_path / "net.pt"
+    assert main(["export", f"{tmp_path / 'net.py'}:Net", "--weights", "none", "--out", str(out)]) == 1
+    err = capsys.readouterr().err
+    assert "the written torchscript file does not run on a batch of 3" in err and "nothing was written" in err
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name != "__pycache__") == ["net.py"]
+    (tmp_path / "bad.py").write_text("from torch import nn\n\nclass Bad(nn.Linear):\n"
+                                     "    def __init__(self):\n        super().__init__(5, 2)\n")
+    assert main(["export", f"{tmp_path / 'bad.py'}:Bad", "--weights", "none", "--out", str(out)]) == 2
+    assert "does not run in torch on random batches of [2, 3, 224, 224]" in capsys.readouterr().err
