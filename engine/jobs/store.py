@@ -133,7 +133,8 @@ def _field(status: dict[str, Any], key: str, kind: type, default: Any) -> Any:
     if value is None:
         return default
     if isinstance(value, bool) or not isinstance(value, (int, float) if kind is float else kind):
-        raise ValueError(f"{key} is {value!r}, not a {kind.__name__}")
+        raise ValueError(f"{key} is {value!r}, not {'an' if kind is int else 'a'} "
+                         f"{'integer' if kind is int else kind.__name__}")
     if kind is int and value < 0:
         raise ValueError(f"{key} is {value!r}, a negative number")
     return kind(value)

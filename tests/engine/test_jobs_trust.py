@@ -201,6 +201,7 @@ def test_one_corrupt_status_hides_no_other_job(home, tmp_path, digits):
     good = create_job(recipe, job_id="good")
     for job_id, status in [("text-epoch", {"epoch": "x"}), ("null-status", None),
                            ("text-pid", {"pid": "abc", "status": "running"}),
+                           ("bracket", {"epoch": ["[bold]"]}),
                            ("broken", "{not json")]:
         job_dir = create_job(recipe, job_id=job_id)
         text = status if isinstance(status, str) else json.dumps(
@@ -210,10 +211,11 @@ def test_one_corrupt_status_hides_no_other_job(home, tmp_path, digits):
     assert listed.returncode == 0, listed.stderr
     rows = {row["job"]: row for row in map(json.loads, listed.stdout.splitlines())}
     assert rows["good"]["status"] == "queued" or rows["good"]["status"].startswith("failed")
-    for job_id in ("text-epoch", "null-status", "text-pid", "broken"):
+    for job_id in ("text-epoch", "null-status", "text-pid", "broken", "bracket"):
         assert rows[job_id]["status"].startswith("unreadable status ("), rows[job_id]
     table = _cli("jobs")
     assert table.returncode == 0 and "unreadable status" in table.stdout and "good" in table.stdout
+    assert "[bold]" in table.stdout  # a hand-edited value is shown as written, not as markup
     for command in ("stop", "resume"):
         result = _cli(command, "text-pid")
         assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr

@@ -34,6 +34,7 @@ def run(args: argparse.Namespace) -> int:
         stdout.print(f"no jobs yet in {jobs_root()} (start one with `ptm-tui finetune RECIPE`)")
         return 0
     from rich import box
+    from rich.markup import escape
     from rich.table import Column, Table
 
     # the job id (which names the model) is what `resume`/`stop` take: never cut it
@@ -43,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     for info in jobs:
         color = {"running": "cyan", "done": "green", "stopped": "yellow",
                  "queued": "white"}.get(info.status, "red")
-        table.add_row(info.job, f"[{color}]{info.status}[/]",
+        table.add_row(escape(info.job), f"[{color}]{escape(info.status)}[/]",
                       f"{info.epoch}/{info.epochs or '?'}", _pct(info.best_val_acc),
                       _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-")
     stdout.print(table)
