@@ -1,4 +1,4 @@
-"""`ptm-tui inspect MODEL... [--weights W] [--stats] [--json]`: layer tree, head, input conv."""
+"""`ptm-tui inspect MODEL... [--weights W | --arch W] [--stats] [--json]`: layers, head, input layer."""
 
 from __future__ import annotations
 
@@ -10,10 +10,11 @@ from typing import Any
 def register(subparsers: Any) -> None:
     """Add the `inspect` subcommand."""
     parser = subparsers.add_parser(
-        "inspect", help="show a model's layers, parameter counts, head and input conv",
+        "inspect", help="show a model's layers, parameter counts, head and input layer",
         description="Show the layer tree of each MODEL: type, parameters and trainable parameters "
-        "of every module, the classifier head and the input conv. Without --weights the model is "
-        "built on the meta device (structure only): no file is read, nothing is downloaded.")
+        "of every module, the classifier head and the input layer (a conv, or a Linear patch "
+        "embedding). Without --weights the model is built on the meta device (structure only): "
+        "no file is read, nothing is downloaded.")
     parser.add_argument("models", nargs="+", metavar="MODEL",
                         help="catalog name (resnet50), timm/<name>, pkg.mod:factory or "
                         "path/to/file.py:Class")
