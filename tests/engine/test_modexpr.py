@@ -104,6 +104,7 @@ def test_a_module_of_gigabytes_is_refused_from_its_parameter_count():
     assert parse_module("Linear(100, 100)").weight.device.type == "cpu"  # small ones are built
 
 
+@pytest.mark.filterwarnings("ignore:enable_nested_tensor is True")
 def test_a_module_that_would_take_hours_to_build_is_refused_in_seconds():
     import time
 
