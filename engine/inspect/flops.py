@@ -51,14 +51,21 @@ def _flag(args: Any, kwargs: dict[str, Any], index: int, name: str) -> bool:
     return bool(args[index]) if len(args) > index else bool(kwargs.get(name, False))
 
 
-def _keypoints_on_meta(maps: list[torch.Tensor], boxes: list[torch.Tensor]) -> Any:
-    """Stand-in for torchvision's keypointrcnn_inference: the right shapes, no per-box loops."""
-    points, scores = [], []
-    for heatmaps, box in zip(maps, boxes):
-        count, keypoints = box.shape[0], heatmaps.shape[1]
-        points.append(torch.empty((count, keypoints, 3), device=heatmaps.device))
-        scores.append(torch.empty((count, keypoints), device=heatmaps.device))
-    return points, scores
+def _keypoints_on_meta(original: Any) -> Any:
+    """Wrap torchvision's keypointrcnn_inference: on meta, the right shapes without per-box loops.
+
+    Real tensors (another thread predicting meanwhile) still go to the original.
+    """
+
+    def inference(logits: torch.Tensor, boxes: list[torch.Tensor]) -> Any:
+        if not (isinstance(logits, torch.Tensor) and logits.is_meta):
+            return original(logits, boxes)
+        keypoints = logits.shape[1]  # logits: (all boxes, keypoints, height, width)
+        points = [torch.empty((box.shape[0], keypoints, 3), device="meta") for box in boxes]
+        scores = [torch.empty((box.shape[0], keypoints), device="meta") for box in boxes]
+        return points, scores
+
+    return inference
 
 
 @contextlib.contextmanager
@@ -80,7 +87,7 @@ def every_box_survives(model: nn.Module) -> Iterator[None]:
     with _PATCH_LOCK:
         keypoints = getattr(roi_heads, "keypointrcnn_inference", None)
         if keypoints is not None:
-            roi_heads.keypointrcnn_inference = _keypoints_on_meta
+            roi_heads.keypointrcnn_inference = _keypoints_on_meta(keypoints)
         try:
             with fx_config.patch(meta_nonzero_assume_all_nonzero=True), _AllSurvive():
                 yield

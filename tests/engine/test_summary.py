@@ -182,3 +182,18 @@ def test_bad_input_sizes(text: str) -> None:
 def test_input_size_spellings() -> None:
     assert parse_input_size("1,3,224,224") == parse_input_size("1x3x224x224") == (1, 3, 224, 224)
     assert parse_input_size(" 2, 8 ") == (2, 8)
+
+
+def test_a_keypoint_model_is_summarized_and_torchvision_is_left_as_it_was() -> None:
+    from torchvision.models.detection import roi_heads
+
+    from engine.models.catalog import build
+
+    before = roi_heads.keypointrcnn_inference
+    rows = summarize(build("keypointrcnn_resnet50_fpn", "meta"), (1, 3, 320, 320))
+    assert roi_heads.keypointrcnn_inference is before
+    assert rows["roi_heads.keypoint_predictor"].output_shape == (100, 17, 56, 56)
+    model = build("keypointrcnn_resnet50_fpn", "cpu", min_size=64, max_size=64).eval()
+    with torch.no_grad():  # a real run afterwards still gets real keypoints
+        out = model([torch.rand(3, 64, 64)])[0]
+    assert out["keypoints"].device.type == "cpu" and out["keypoints"].shape[1:] == (17, 3)
