@@ -45,6 +45,17 @@ async def test_d_loads_a_comparison_and_the_tree_and_panel_show_each_layers_chan
         assert "layer1 Sequential 148.0K Δ0" in text  # untouched: exactly 0
         assert f"||B-A||/||A|| {fc:.3g}" in text and "finetuned.pth" in text
         assert tree.changes["layer4"].relative_change == 0.0
+        await pilot.press("space")  # freezing fc changes no weight: the comparison stays
+        await pilot.press("k")
+        await pilot.pause()
+        assert tree.changes and "Δ" in screen_text(app)
+        edit = {"op": "init", "target": "fc", "method": "zeros"}
+        explorer.workbench.apply(edit)  # as the init dialog does
+        explorer.refresh_after_edit(edit)
+        await pilot.press("j")
+        await wait_for(pilot, lambda: not tree.changes)
+        await pilot.pause()
+        assert "Δ" not in screen_text(app) and "changed vs" not in screen_text(app)
 
 
 async def test_weights_that_name_nothing_keep_the_dialog_open_with_the_reason(resnet18_workbench):

@@ -19,6 +19,9 @@ class CompareActions:
     """
 
     comparison_label: str | None = None
+    _compared_weights: int | None = None
+    """A fingerprint of the weights the comparison was made with (tensors and their versions)."""
+    _checked_generation: int = -1
 
     def action_compare_weights(self: ExplorerScreen) -> None:
         """Ask for weights to compare with (tui/screens/compare_dialog.py), as `ptm-tui diff`."""
@@ -31,6 +34,8 @@ class CompareActions:
                 return
             label, changes = result
             self.comparison_label = label
+            self._compared_weights = self._weights_fingerprint()
+            self._checked_generation = self.generation
             self.query_one(LayerTree).show_changes(changes)
             self._show_change_line(self.current_path or "")
             total = changes.get("")
@@ -42,6 +47,13 @@ class CompareActions:
     def _show_change_line(self: ExplorerScreen, path: str) -> None:
         """Show the layer's change against the comparison in the panel (nothing without one)."""
         panel = self.query_one(LayerPanel)
+        if self.comparison_label is not None and self.generation != self._checked_generation:
+            self._checked_generation = self.generation  # an edit since: do the weights differ?
+            if self._weights_fingerprint() != self._compared_weights:
+                self.comparison_label = None
+                self.query_one(LayerTree).show_changes({})
+                self.notify("the comparison was cleared: the weights changed since (D compares "
+                            "again)", timeout=5)
         if self.comparison_label is None:
             panel.show_change(None)
             return
@@ -52,3 +64,9 @@ class CompareActions:
         cosine = "-" if change.cosine is None else f"{change.cosine:.6f}"
         panel.show_change(f"changed vs {self.comparison_label}: ||B-A||/||A|| "
                           f"{change.relative_change:.3g}, cosine {cosine}")
+
+    def _weights_fingerprint(self: ExplorerScreen) -> int:
+        """Return a number that changes when any tensor of the model is replaced or written to
+        (a freeze leaves it as it is)."""
+        tensors = self.workbench.model.state_dict(keep_vars=True).values()
+        return hash(tuple((id(t), t._version) for t in tensors))
