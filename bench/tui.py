@@ -5,6 +5,7 @@
 Prints: time to the first frame of `ptm-tui resnet50` (in a fresh process) vs `import torch`;
 resnet50's tree ready after torch is imported; key presses (cursor moves, freeze toggles) on a
 synthetic model with 11,101 modules vs plain `requires_grad_` loops over the same modules.
+The same measurements in a real pseudo-terminal at 80x24, before/after any commit: bench/tui_pty.py.
 """
 
 from __future__ import annotations
