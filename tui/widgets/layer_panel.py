@@ -42,6 +42,7 @@ class LayerPanel(VerticalScroll):
         self.path: str | None = None
         self.data: PanelData | None = None
         self._summary_line: Any = ...
+        self._change_line: str | None = None
 
     def compose(self) -> ComposeResult:
         """Title, repr, parameter table, stats, histogram, summary."""
@@ -151,6 +152,9 @@ class LayerPanel(VerticalScroll):
 
     def show_change(self, line: str | None) -> None:
         """Show how this layer changed against the loaded comparison (None hides the line)."""
+        if line == self._change_line:
+            return  # called on every cursor move: no repaint when nothing changed
+        self._change_line = line
         change = self.query_one("#layer-change", Static)
         change.display = line is not None
         change.update(Text(line or "", style="magenta"))
