@@ -85,9 +85,9 @@ def _class_names(name: str, weights: str, meta: dict[str, Any] | None,
     return categories_for(name, weights, meta, num_outputs(model))[0]
 
 
-def _from_workbench(workbench: Any, weights: str, side: int | None = None,
-                    classes: list[str] | None = None, source: str | None = None) -> ExportSource:
-    """Return the ExportSource of an open Workbench."""
+def from_workbench(workbench: Any, weights: str, side: int | None = None,
+                   classes: list[str] | None = None, source: str | None = None) -> ExportSource:
+    """Return the ExportSource of an open Workbench (the TUI's model as it is now)."""
     model = workbench.model.eval()
     shape = _input_shape(model, workbench.input_size, side)
     return ExportSource(
@@ -128,7 +128,7 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     config = state.get("config") or {}
     side = config.get("image_size") if isinstance(config.get("image_size"), int) else None
     classes = [str(c) for c in state["classes"]] if isinstance(state.get("classes"), list) else None
-    return _from_workbench(workbench, "none", side, classes,
+    return from_workbench(workbench, "none", side, classes,
                            source=f"checkpoint {path} (epoch {state.get('epoch')})")
 
 
@@ -151,8 +151,8 @@ def open_source(source: str, weights: str = "default", recipe_path: str | None =
     if path.is_file() and path.suffix.lower() == ".toml":
         recipe = recipes.load(path)
         workbench = recipes.build(recipe, device=device, progress=progress)
-        return _from_workbench(workbench, str(recipe.model.get("weights", "none")))
+        return from_workbench(workbench, str(recipe.model.get("weights", "none")))
     if path.is_file() and (given is not None or _is_checkpoint(path)):
         return open_checkpoint(path, given, device)
     workbench = Workbench.open(source, weights=weights, device=device, progress=progress)
-    return _from_workbench(workbench, weights)
+    return from_workbench(workbench, weights)

@@ -89,6 +89,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         Binding("t", "finetune", "Finetune", id="explorer.finetune"),
         Binding("J", "jobs", "Jobs", id="explorer.jobs"),
         Binding("E", "export_graph", "Export graph", show=False, id="explorer.export_graph"),
+        Binding("X", "export_model", "Export model", show=False, id="explorer.export_model"),
         Binding("D", "compare_weights", "Compare weights", show=False, id="explorer.compare"),
     ]
 

@@ -64,6 +64,19 @@ class ToolActions:
 
         self.app.push_screen(GraphDialog(self.workbench), done)
 
+    def action_export_model(self: ExplorerScreen) -> None:
+        """Write the model as ONNX, TorchScript or safetensors, checked against torch, as
+        `ptm-tui export` does (tui/screens/export_dialog.py)."""
+        if self.edit_busy():
+            return
+        from tui.screens.export_dialog import ExportDialog
+
+        def done(path: object) -> None:
+            if path is not None:
+                self.notify(f"model exported to {path}", timeout=6)
+
+        self.app.push_screen(ExportDialog(self.workbench), done)
+
     def action_init_lab(self: ExplorerScreen) -> None:
         """Open the Init Lab (the depth/std experiment)."""
         from tui.screens.init_lab import InitLabScreen

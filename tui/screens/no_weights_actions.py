@@ -80,6 +80,11 @@ class NoWeightsActions:
         if not self.needs_weights():
             super().action_actmap()  # type: ignore[misc]
 
+    def action_export_model(self: ExplorerScreen) -> None:
+        """X: exporting writes the weights."""
+        if not self.needs_weights():
+            super().action_export_model()  # type: ignore[misc]
+
     def action_surgery_save_weights(self: ExplorerScreen) -> None:
         """ctrl+s: there are no weights to save."""
         if not self.needs_weights():
