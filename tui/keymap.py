@@ -28,6 +28,8 @@ def load_keymap(path: Path | None = None) -> tuple[dict[str, str], str | None]:
         table = tomllib.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as error:
         return {}, f"keymap {path} was not read: {error}. Fix the file or remove it."
+    except RecursionError:  # tomllib recurses once per nesting level
+        return {}, f"keymap {path} was not read: it is nested too deeply. Fix the file or remove it."
     keys = table.get("keys", table)
     bad = [name for name, value in keys.items() if not isinstance(value, str)]
     if bad:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+import pytest
 from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
@@ -40,10 +41,11 @@ async def test_a_remapped_key_freezes_and_the_old_key_does_not(tmp_path, monkeyp
         assert rows == ["z"]  # the help shows the key in force and the id to remap it
 
 
+@pytest.mark.parametrize("text", ["[keys\nexplorer.freeze = z\n", "x = " + "[" * 5000 + "]" * 5000])
 async def test_a_broken_keymap_file_is_reported_and_the_app_runs(tmp_path, monkeypatch,
-                                                                  resnet18_workbench):
+                                                                  resnet18_workbench, text):
     keys = tmp_path / "keys.toml"
-    keys.write_text("[keys\nexplorer.freeze = z\n", encoding="utf-8")
+    keys.write_text(text, encoding="utf-8")
     monkeypatch.setenv("PTM_KEYMAP", str(keys))
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=(100, 30), notifications=True) as pilot:
