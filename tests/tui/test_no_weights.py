@@ -83,3 +83,34 @@ async def test_w_opens_a_weights_file_from_the_panel(unreachable_weights, tmp_pa
         opened = app.screen.workbench.model.state_dict()
         for key, value in model.state_dict().items():
             assert torch.equal(opened[key], value), key
+
+
+async def test_edits_planned_without_weights_are_replayed_when_they_arrive(unreachable_weights,
+                                                                         tmp_path):
+    import torch
+    import torchvision
+
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(MODEL)
+    path = tmp_path / "mine.pth"
+    torch.save(model.state_dict(), path)
+
+    app = PtmApp(model=MODEL, weights="default")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: panel_shown(app), timeout=60)
+        await pilot.press("j", "space")  # freeze `features` on the architecture alone
+        await wait_for(pilot, lambda: app.screen.workbench is not None
+                       and len(app.screen.workbench.edits) == 1)
+        planned = list(app.screen.workbench.edits)
+        await pilot.press("W")
+        await pilot.press(*str(path), "enter")
+        await wait_for(pilot, lambda: app.screen.workbench is not None
+                       and app.screen.workbench.source != "no weights", timeout=60)
+        await pilot.pause(0.2)
+        bench = app.screen.workbench
+        assert bench.edits == planned == [{"op": "freeze", "target": "features"}]
+        assert not any(p.requires_grad for p in bench.model.features.parameters())
+        assert all(p.requires_grad for p in bench.model.classifier.parameters())
+        opened = bench.model.state_dict()
+        for key, value in model.state_dict().items():
+            assert torch.equal(opened[key], value), key

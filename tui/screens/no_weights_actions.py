@@ -25,6 +25,23 @@ class NoWeightsActions:
 
     no_weights: str | None = None
     """Why the weights could not be had (None while they can, or are not wanted)."""
+    planned: list[dict] | None = None
+    """Edits made on the architecture alone, to replay once the weights arrive."""
+
+    def replay_planned(self: ExplorerScreen) -> None:
+        """Apply the edits planned without weights to the model that now has them, in order."""
+        planned, self.planned = self.planned, None
+        if not planned or self.workbench is None:
+            return
+        for index, edit in enumerate(planned, start=1):
+            try:
+                self.workbench.apply(edit)
+            except PtmError as error:
+                self.notify(f"edit {index} of {len(planned)} planned without weights ({edit.get('op')}) "
+                            f"could not be replayed: {error_text(error)}; the later ones were not "
+                            "either", severity="error", timeout=10)
+                return
+        self.notify(f"replayed the {len(planned)} edit(s) planned without weights", timeout=4)
 
     def show_no_weights(self: ExplorerScreen, error: BaseException | None) -> bool:
         """Keep the meta tree and show the panel of ways on; return False when it does not apply."""
@@ -94,6 +111,7 @@ class NoWeightsActions:
         """Try to open the model with its weights again (after the network or a mirror is fixed)."""
         if self.no_weights is None:
             return
+        self.offline = False  # d is the user asking for the download
         self._reopen(self.weights)
 
     def action_surgery_load(self: ExplorerScreen) -> None:
@@ -111,6 +129,8 @@ class NoWeightsActions:
     def _reopen(self: ExplorerScreen, weights: str) -> None:
         """Hide the panel and open the model again with `weights` (the tree stays meanwhile)."""
         self.no_weights = None
+        if self.workbench is not None:  # edits planned on the architecture: replayed on arrival
+            self.planned = list(self.workbench.edits)
         self.workbench = None  # the weights' model replaces the meta one when it arrives
         self.weights = weights
         self.query_one(NoWeightsPanel).display = False
