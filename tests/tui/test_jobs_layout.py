@@ -96,6 +96,19 @@ async def test_jobs_screen_shows_whole_cells_the_newest_log_lines_and_plots_with
         assert "done" in text and "stopped" in text and "3/3" in text
 
 
+async def test_a_hand_edited_status_with_brackets_shows_as_written(jobs_home):
+    broken = jobs_home / "jobs" / "20261130-121500-broken"
+    broken.mkdir()
+    (broken / "spec.toml").write_text('[model]\nname = "resnet18"\n')
+    (broken / "status.json").write_text('{"epoch": "[/bold] x", "created": 3000}')
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 3)
+        await pilot.press("g")  # an unreadable job sorts first (its creation time is unknown)
+        await wait_for(pilot, lambda: "[/bold] x" in screen_text(app))
+        assert "unreadable status" in screen_text(app)
+
+
 async def test_j_and_k_move_in_the_jobs_table_and_g_G_jump(jobs_home):
     app = ScreenApp(JobsScreen())
     async with app.run_test(size=(120, 35)) as pilot:

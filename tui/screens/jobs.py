@@ -45,7 +45,7 @@ def _pct(value: float | None) -> str:
     return f"{value:.2f}%" if isinstance(value, (int, float)) else "-"
 
 
-def job_row(info: Any) -> tuple[str, ...]:
+def job_row(info: Any) -> tuple[Text, ...]:
     """Return a job's cells for the table."""
     epoch = f"{info.epoch}/{info.epochs or '?'}"
     if info.status == "running" and info.steps:
@@ -53,7 +53,8 @@ def job_row(info: Any) -> tuple[str, ...]:
     model = info.model.rsplit("/", 1)[-1]  # "path/to/file.py:Class" -> "file.py:Class"
     status = info.status if len(info.status) <= STATUS_WIDTH else \
         info.status[:STATUS_WIDTH - 1] + "…"
-    return (info.job, status, epoch, _pct(info.best_val_acc), _pct(info.last_val_acc), model)
+    cells = (info.job, status, epoch, _pct(info.best_val_acc), _pct(info.last_val_acc), model)
+    return tuple(Text(cell) for cell in cells)  # as written: a hand-edited status is no markup
 
 
 def read_view(job_dir: str, job: str) -> JobView:
@@ -210,6 +211,8 @@ class JobsScreen(PtmScreen):
             log.clear()
             log.write_lines(text.splitlines())
             log.scroll_end(animate=False)
+            # once more after the layout: the first scroll can land a line short at 80x24
+            self.call_after_refresh(log.scroll_end, animate=False)
 
     @on(DataTable.RowHighlighted, "#jobs-table")
     def _select(self, event: DataTable.RowHighlighted) -> None:
