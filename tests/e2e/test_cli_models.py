@@ -66,3 +66,21 @@ def test_plain_word_filter_and_no_match(run_cli):
     assert none.returncode == 0 and none.stdout == "" and "no model matches" in none.stderr
     bad = run_cli("models", "--task", "poetry")
     assert bad.returncode == 2 and "invalid choice" in bad.stderr
+
+
+def test_source_lists_torchvision_timm_or_all(run_cli):
+    timm = pytest.importorskip("timm")
+    pretrained = {f"timm/{name}" for name in timm.list_pretrained("convnext_tiny.*")}
+    names = {}
+    for source in ("torchvision", "timm", "all"):
+        done = run_cli("models", "--json", "--source", source, "--filter", "convnext_tiny")
+        assert done.returncode == 0, done.stderr
+        names[source] = {json.loads(line)["name"] for line in done.stdout.splitlines()}
+    assert names["torchvision"] == {n for n in models.list_models() if "convnext_tiny" in n}
+    assert pretrained and pretrained <= names["timm"]  # every pretrained tag, none of torchvision's
+    assert all(name.startswith("timm/") for name in names["timm"])
+    assert names["all"] == names["torchvision"] | names["timm"]
+    bad = run_cli("models", "--source", "keras")
+    assert bad.returncode == 2 and "invalid choice" in bad.stderr
+    clash = run_cli("models", "--timm", "--source", "torchvision")
+    assert clash.returncode == 2 and "--timm means --source all" in clash.stderr

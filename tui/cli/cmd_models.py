@@ -1,4 +1,4 @@
-"""`ptm-tui models [--filter GLOB] [--task T] [--json]`: the model catalog, offline."""
+"""`ptm-tui models [--filter GLOB] [--task T] [--source S] [--json]`: the model catalog, offline."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 TASKS = ("classification", "quantized", "detection", "segmentation", "video", "optical_flow")
+SOURCES = ("torchvision", "timm", "all")
 
 
 def register(subparsers: Any) -> None:
@@ -22,7 +23,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--task", choices=TASKS, default=None, help="only models of this task")
     parser.add_argument("--cached", action="store_true",
                         help="only models with a weights file in the cache")
-    parser.add_argument("--timm", action="store_true", help="also list timm/<name> (needs timm)")
+    parser.add_argument("--source", choices=SOURCES, default=None,
+                        help="whose models: torchvision's (the default), timm's (timm/<name> and "
+                        "every pretrained timm/<arch>.<tag>; needs timm) or all")
+    parser.add_argument("--timm", action="store_true", help="the same as --source all")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per model per line: name, task, default_weights, "
                         "weights [{name, url, params, cached, acc1, acc5, gflops, ...}]")
@@ -44,10 +48,14 @@ def run(args: argparse.Namespace) -> int:
     from engine.models import catalog
     from tui.cli.output import print_json, stderr
 
-    if args.timm and not catalog.timm_available():
-        raise BadInput("cannot list timm models", "timm is not installed",
+    if args.timm and args.source not in (None, "all"):
+        raise BadInput(f"--timm and --source {args.source} disagree", "--timm means --source all",
+                       "give one of them")
+    source = "all" if args.timm else args.source or "torchvision"
+    if source != "torchvision" and not catalog.timm_available():
+        raise BadInput(f"cannot list {source} models", "timm is not installed",
                        "pip install timm  (or pip install 'ptm-tui[timm]')")
-    infos = catalog.list_models(_glob(args.filter), args.task, include_timm=args.timm)
+    infos = catalog.list_models(_glob(args.filter), args.task, source=source)
     if args.cached:
         infos = [i for i in infos if any(w.cached for w in i.weights)]
     if args.json:
