@@ -57,17 +57,18 @@ class Workbench:
     @classmethod
     def open(cls, name: str, weights: str = "none", device: str = "cpu",
              progress: Callable[[int, int | None], None] | None = None, seed: int = 0,
-             cancel: threading.Event | None = None) -> Workbench:
+             cancel: threading.Event | None = None, offline: bool = False) -> Workbench:
         """Open a model by name with the given weights and return its Workbench.
 
-        A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights.
+        A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights;
+        `offline` refuses weights that would have to be downloaded (engine.models.loader).
         """
         from engine.models.loader import open_model
 
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             opened = open_model(name, weights=weights, device=device, progress=progress,
-                                cancel=cancel)
+                                cancel=cancel, offline=offline)
         return cls(model=opened.model, name=name, weights=weights, source=opened.source,
                    seed=seed, input_size=opened.input_size, meta=opened.meta)
 

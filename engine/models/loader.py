@@ -27,6 +27,7 @@ from engine.models import builders, catalog
 from engine.models.timm_pretrained import weights_fields
 from engine.models.weights import (
     CorruptCheckpoint,
+    DownloadFailed,
     UnsafeCheckpoint,
     cached_file,
     download,
@@ -39,6 +40,7 @@ from engine.models.weights import (
 )
 from engine.models.weights.checks import check_dtypes, is_weights_file, what_it_is
 from engine.models.weights.folders import find_in_folder, find_on_path
+from engine.models.weights.guidance import ways_on
 
 Progress = Callable[[int, int | None], None]
 _WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar", ".pkl")
@@ -60,11 +62,12 @@ class OpenedModel:
 
 
 def open_model(name: str, weights: str | os.PathLike[str] | None = "none", device: str = "cpu",
-               progress: Progress | None = None,
-               cancel: threading.Event | None = None) -> OpenedModel:
+               progress: Progress | None = None, cancel: threading.Event | None = None,
+               offline: bool = False) -> OpenedModel:
     """Return model `name` on `device` with weights default, none, an enum name, a path or URL.
 
-    A download it needs reports to `progress` and stops (leaving nothing) when `cancel` is set.
+    A download it needs reports to `progress` and stops (leaving nothing) when `cancel` is set;
+    `offline` refuses a named weights entry that is not on this machine instead of downloading it.
     """
     info = catalog.model_info(name)
     spec = "none" if weights is None else os.fspath(weights)
@@ -91,9 +94,11 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
     if resolved is None:  # pragma: no cover - "none" was handled above
         return open_model(name, "none", device)
     if resolved.url.startswith("hf://"):  # timm's weights, from the Hugging Face Hub
-        return _open_timm(info, resolved, device, progress, cancel)
+        return _open_timm(info, resolved, device, progress, cancel, offline)
     local = find_on_path(file_name(resolved.url))  # PTM_WEIGHTS_PATH comes before the network
     cached = local or cached_file(resolved.url)
+    if cached is None and offline:
+        raise _not_on_this_machine(info, resolved)
     path = cached or download(resolved.url, progress=progress, cancel=cancel)
     with _dropped_if_refused(None if cached else path):
         model = _load_pretrained(info, resolved, path, device)
@@ -103,11 +108,14 @@ def open_model(name: str, weights: str | os.PathLike[str] | None = "none", devic
 
 
 def _open_timm(info: catalog.ModelInfo, weights: catalog.WeightsInfo, device: str,
-               progress: Progress | None, cancel: threading.Event | None) -> OpenedModel:
+               progress: Progress | None, cancel: threading.Event | None,
+               offline: bool = False) -> OpenedModel:
     """Return timm model `info` with its Hub weights: built on meta, the safetensors mmap'd."""
     repo = weights.url.removeprefix("hf://")
     local = _find_in_path_folders(weights.name)
     cached = local or hf.cached_hub_file(repo)
+    if cached is None and offline:
+        raise _not_on_this_machine(info, weights)
     path = cached or hf.hub_file(repo, progress=progress, cancel=cancel)
     skeleton = builders.build_timm(weights.name, "meta")
     state_dict = _read(path, mmap=True)
@@ -127,6 +135,16 @@ def _open_timm(info: catalog.ModelInfo, weights: catalog.WeightsInfo, device: st
     meta = {**weights.to_dict(), **weights_fields(weights.name, categories=True), "repo": repo}
     source = "folder pretrained" if local else "cached pretrained" if cached else "downloaded"
     return OpenedModel(model, source, input_size_for(info, weights, model), meta, path)
+
+
+def _not_on_this_machine(info: catalog.ModelInfo, weights: catalog.WeightsInfo) -> DownloadFailed:
+    """Return the error for weights opened offline whose file is in no cache or weights folder."""
+    timm = weights.url.startswith("hf://")
+    target = f"timm/{weights.name}" if timm else f"{info.name}.{weights.short_name}"
+    return DownloadFailed(f"the weights {weights.short_name} of {info.name} are not on this machine",
+                          "they were opened without downloading (nothing reaches the network "
+                          "unless asked)",
+                          f"download them (ptm-tui download {target}), or {ways_on()}")
 
 
 def _find_in_path_folders(tagged: str) -> Path | None:

@@ -1,4 +1,5 @@
-"""The catalog: every model the engine knows, filtered as you type; Enter opens, d downloads."""
+"""The catalog: every model the engine knows, filtered as you type; Enter opens, d downloads,
+w picks the weights to open with, s cycles the source (torchvision, timm, all)."""
 
 from __future__ import annotations
 
@@ -10,10 +11,12 @@ from textual import events, on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
 
 from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
+from tui.screens.weights_picker import RANDOM_INIT, WeightsPicker
 from tui.widgets.keybar import KeyBar
 from tui.widgets.progress import DownloadBar
 
@@ -25,6 +28,8 @@ COLUMN_WIDTHS = {"task": 9, "params": 6, "acc1": 5, "gflops": 6, "size": 8, "cac
 DROP_ORDER = ("size", "gflops", "acc1")
 """Columns left out, in this order, while the longest model name (up to NAME_MAX) does not fit."""
 NAME_MAX = 40
+SOURCES = ("torchvision", "timm", "all")
+"""Where the listed models come from, in the order `s` cycles through them."""
 
 TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
               "quantized": "quantized", "detection": "detection", "video": "video"}
@@ -70,6 +75,8 @@ class CatalogScreen(PtmScreen):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Open", id="catalog.open"),
         Binding("d", "download", "Download", id="catalog.download"),
+        Binding("w", "pick_weights", "Pick weights", id="catalog.weights"),
+        Binding("s", "cycle_source", "Source", id="catalog.source"),
         Binding("escape", "cancel_download", "Cancel download", show=False,
                 id="catalog.cancel_download"),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
@@ -87,11 +94,14 @@ class CatalogScreen(PtmScreen):
         self.downloaded: set[str] = set()
         self.name_width = 24
         self.columns_shown = [key for _, key in COLUMNS]
+        self.source = SOURCES[0]
+        """Which models are listed: torchvision's, timm's, or all."""
+        self.loading = True
 
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
         yield Static(Text.assemble(("ptm-tui", "bold"), "  model catalog: type to filter, "
-                                   "enter opens, tab then d downloads weights"),
+                                   "enter opens; tab, then w weights, d download, s source"),
                      id="catalog-title")
         filter_box = FilterInput(placeholder="filter by name or task (e.g. resnet, detection)",
                            id="filter", select_on_focus=False)
@@ -106,10 +116,8 @@ class CatalogScreen(PtmScreen):
     def on_mount(self) -> None:
         """Set up the table and load the model list in a worker."""
         self._add_columns()
-        self.query_one("#catalog-status", Static).update(
-            Text("loading the model list (importing torch)...", style="italic"))
         self.query_one("#filter", Input).focus()
-        self.load_catalog()
+        self.load_catalog(self.source)
 
     def _add_columns(self) -> None:
         """(Re)create the table's columns, the model name taking the width left over."""
@@ -134,15 +142,26 @@ class CatalogScreen(PtmScreen):
         self._add_columns()
         self.refilter()
 
+    def load_catalog(self, source: str) -> None:
+        """Say the list is loading and read `source`'s models in a worker."""
+        self.loading = True
+        doing = "importing torch" if not self.models else f"{source}'s models"
+        self.query_one("#catalog-status", Static).update(
+            Text(f"loading the model list ({doing})... source: {source}", style="italic"))
+        self._read_catalog(source)
+
     @work(thread=True, exclusive=True, group="catalog", exit_on_error=False, name="model list")
-    def load_catalog(self) -> None:
-        """Read the engine's catalog in a thread."""
+    def _read_catalog(self, source: str) -> None:
+        """Read the engine's catalog in a thread (a newer read supersedes this one)."""
         from engine.models.catalog import list_models
 
-        self.post_message(CatalogLoaded(list_models()))
+        models = list_models(source=source)
+        if not get_current_worker().is_cancelled:
+            self.post_message(CatalogLoaded(models))
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         """Fill the table."""
+        self.loading = False
         self.models = message.models
         self._add_columns()
         self.refilter()
@@ -165,9 +184,12 @@ class CatalogScreen(PtmScreen):
             table.add_row(*(value for value, (_, key) in row if key in self.columns_shown),
                           key=info.name)
         table.move_cursor(row=0)  # the best match is under the cursor: enter opens it
+        if self.loading:
+            return  # the status line says what is loading
         status = f"{len(self.shown)} of {len(self.models)} models"
         if terms:
             status += f" matching '{' '.join(terms)}'"
+        status += f"  ·  source: {self.source} (s cycles)"
         self.query_one("#catalog-status", Static).update(Text(status, style="dim"))
 
     def _row(self, info: Any) -> tuple[Any, ...]:
@@ -196,6 +218,18 @@ class CatalogScreen(PtmScreen):
             filter_box.focus()
             filter_box.insert_text_at_cursor(event.character)
             event.stop()
+
+    def action_cycle_source(self) -> None:
+        """List the next source's models: torchvision, timm, all (timm's need timm installed)."""
+        from engine.models.timm_models import timm_available
+
+        following = SOURCES[(SOURCES.index(self.source) + 1) % len(SOURCES)]
+        if following != "torchvision" and not timm_available():
+            self.notify("timm is not installed, so only torchvision's models are listed "
+                        "(pip install timm)", severity="warning", timeout=5)
+            return
+        self.source = following
+        self.load_catalog(following)
 
     def action_jobs(self) -> None:
         """Open the Jobs screen (the finetune jobs on this machine)."""
@@ -242,6 +276,19 @@ class CatalogScreen(PtmScreen):
                     self.notify(f"{info.name}: its weights are not downloaded yet, so it opens "
                                 "with random weights (d in the catalog downloads them)", timeout=6)
         self.app.open_explorer(info.name, weights)
+
+    def action_pick_weights(self) -> None:
+        """List the selected model's weights entries; open the explorer with the one picked."""
+        info = self.selected
+        if info is None:
+            self.notify("no model selected", severity="warning", timeout=3)
+            return
+
+        def open_with(choice: str | None) -> None:
+            if choice is not None:  # never downloads: weights not here show the "no weights" panel
+                self.app.open_explorer(info.name, choice, offline=choice != RANDOM_INIT)
+
+        self.app.push_screen(WeightsPicker(info, info.name in self.downloaded), open_with)
 
     def action_download(self) -> None:
         """Download the selected model's default weights in a worker."""

@@ -94,10 +94,12 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
     ]
 
     def __init__(self, model: str, weights: str = "default", device: str = "cpu",
-                 workbench: Any | None = None) -> None:
+                 workbench: Any | None = None, offline: bool = False) -> None:
         super().__init__()
         self.model_name = model or getattr(workbench, "name", "")
         self.weights = weights
+        self.offline = offline
+        """Weights not on this machine show the "no weights" panel instead of downloading (d does)."""
         self.device = device
         self.workbench: Any = workbench
         """The engine.edit.workbench.Workbench of the open model (None while it loads)."""
@@ -168,7 +170,8 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
             self.post_message(Progress(self.model_name, done, total))
 
         workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
-                                   progress=progress, cancel=self._cancel)  # escape cancels
+                                   progress=progress, cancel=self._cancel,  # escape cancels
+                                   offline=self.offline)
         self.post_message(ModelOpened(workbench))
         import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
 
