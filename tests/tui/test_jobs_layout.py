@@ -4,6 +4,7 @@ on job folders written the way the runner writes them, at 80x24 and 120x35."""
 from __future__ import annotations
 
 import json
+import os
 from typing import Any
 
 import pytest
@@ -158,3 +159,54 @@ async def test_launch_form_without_edits_quits_at_once():
         app.screen.query_one("#launch-optimizer", Select).focus()
         await pilot.press("q")
         await wait_for(pilot, lambda: not app.is_running)
+
+
+@pytest.mark.timeout(300)
+async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
+        tmp_path, monkeypatch):
+    import shutil
+
+    from engine.edit.recipe import load
+    from engine.jobs.launch import create_job, launch
+    from engine.jobs.store import job_info
+    from engine.train.sample_data import write_digits
+    from tui.screens.job_eval import JobEvalScreen
+
+    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    flat = write_digits(tmp_path / "flat", size=12, limit=200)
+    data = tmp_path / "data"
+    for split in ("train", "val"):
+        for folder in sorted(flat.iterdir()):
+            files = sorted(folder.iterdir())
+            chosen = files[: len(files) * 3 // 4] if split == "train" else files[len(files) * 3 // 4:]
+            (data / split / folder.name).mkdir(parents=True)
+            for f in chosen:
+                shutil.copy(f, data / split / folder.name / f.name)
+    model = tmp_path / "small.py"
+    model.write_text("from torch import nn\n\n\ndef small(num_classes=10):\n"
+                     "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(),\n"
+                     "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),"
+                     " nn.Linear(8, num_classes))\n")
+    (tmp_path / "r.toml").write_text(
+        f'[model]\nname = "{model}:small"\n\n[train]\ndata = "{data}"\nimage_size = 12\n'
+        f'epochs = 1\nworkers = 0\nlr = 0.05\nbackbone_lr = 0.05\nbatch_size = 16\n')
+    job_dir = create_job(load(tmp_path / "r.toml"))
+    launch(job_dir).wait(timeout=240)
+    assert job_info(job_dir).status == "done"
+    val_counts = [len(list((data / "val" / c).iterdir())) for c in sorted(os.listdir(data / "val"))]
+
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobEvalScreen)
+                       and app.screen.result is not None, timeout=120)
+        result = app.screen.result
+        assert [sum(row) for row in result["confusion"]] == val_counts  # every val image, once
+        text = screen_text(app)
+        assert f"accuracy {result['accuracy']:.2f}%" in text and "digit_9" in text
+        matrix = app.screen.query_one("#eval-matrix", DataTable)
+        assert matrix.row_count == 10 and len(matrix.columns) == 11
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))

@@ -115,6 +115,7 @@ class JobsScreen(PtmScreen):
         Binding("x", "stop", "Stop job", id="jobs.stop"),
         Binding("r", "resume", "Resume job", id="jobs.resume"),
         Binding("escape", "close", "Back", id="jobs.close"),
+        Binding("e", "evaluate", "Evaluate", id="jobs.eval"),
         Binding("j", "move(1)", "Down", show=False, id="jobs.down"),
         Binding("k", "move(-1)", "Up", show=False, id="jobs.up"),
         Binding("g", "move_to(0)", "First", show=False, id="jobs.first"),
@@ -131,7 +132,8 @@ class JobsScreen(PtmScreen):
 
     def compose(self) -> ComposeResult:
         """Title, job table, loss and accuracy plots, message, log tail, footer."""
-        yield Static("Jobs: x stop (checkpoint first), r resume, escape back", id="jobs-title")
+        yield Static("Jobs: x stop (checkpoint first), r resume, e evaluate, escape back",
+                     id="jobs-title")
         with Vertical():
             yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="jobs-plots"):
@@ -245,6 +247,16 @@ class JobsScreen(PtmScreen):
 
         resume(job)
         self.app.call_from_thread(self.notify, f"resumed {job}")
+
+    def action_evaluate(self) -> None:
+        """Show the selected job's accuracy and confusion matrix on its validation folder."""
+        info = self.jobs.get(self.selected or "")
+        if info is None:
+            self.notify("no job selected", severity="warning")
+            return
+        from tui.screens.job_eval import JobEvalScreen
+
+        self.app.push_screen(JobEvalScreen(info.job, info.dir))
 
     def action_move(self, rows: int) -> None:
         """Move the table's cursor down (or up) by `rows` (j/k)."""

@@ -1,0 +1,112 @@
+"""The evaluation of a finetune job on its validation folder: accuracy, per-class precision and
+recall, and the confusion matrix, shaded by count (the TUI face of `ptm-tui eval`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import DataTable, Static
+
+from tui.screens.base import error_text
+
+SHADES = ("", "on #12324a", "on #1d5277", "on #2a73a6", "on #3a94d4")
+"""Cell backgrounds from few to many images (the diagonal is what the model got right)."""
+
+
+def val_folder(job_dir: str | Path) -> Path | None:
+    """Return the job's validation folder (its data's val/), or None when it splits one folder."""
+    from engine.edit.recipe import load
+    from engine.train.data import VAL_NAMES
+
+    train = load(Path(job_dir) / "spec.toml").train or {}
+    root = Path(str(train.get("data", ""))).expanduser()
+    return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
+
+
+def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
+    """Return the confusion matrix as table rows, each cell shaded by its share of the row."""
+    rows = []
+    for name, counts in zip(result["classes"], result["confusion"]):
+        total = max(1, sum(counts))
+        cells = [Text(name)]
+        for n in counts:
+            shade = SHADES[min(len(SHADES) - 1, round(4 * n / total + 0.49))] if n else ""
+            cells.append(Text(str(n) if n else ".", style=shade, justify="right"))
+        rows.append(cells)
+    return rows
+
+
+class JobEvalScreen(ModalScreen[None]):
+    """Accuracy, precision/recall per class and the confusion matrix of one job."""
+
+    DEFAULT_CSS = """
+    JobEvalScreen { align: center middle; }
+    JobEvalScreen > Vertical { width: 100%; max-width: 110; height: 100%; max-height: 40;
+                               border: thick $primary; background: $surface; padding: 0 1; }
+    JobEvalScreen #eval-summary { height: auto; }
+    JobEvalScreen #eval-matrix { height: 1fr; min-height: 6; }
+    JobEvalScreen #eval-classes { height: 1fr; min-height: 4; }
+    """
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape,q", "dismiss", "Close", id="jobs.eval_close"),
+    ]
+
+    def __init__(self, job: str, job_dir: str) -> None:
+        super().__init__()
+        self.job, self.job_dir = job, job_dir
+        self.result: dict[str, Any] | None = None
+
+    def compose(self) -> ComposeResult:
+        """A summary line, the matrix (rows: true class) and the per-class table."""
+        with Vertical():
+            yield Static(Text(f"evaluating {self.job} on its validation folder..."),
+                         id="eval-summary")
+            yield DataTable(id="eval-matrix", cursor_type="none", zebra_stripes=False)
+            yield DataTable(id="eval-classes", cursor_type="row")
+
+    def on_mount(self) -> None:
+        """Start the evaluation in a thread."""
+        self.run_eval()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, name="evaluate job")
+    def run_eval(self) -> None:
+        """Evaluate the job's newest checkpoint on its val/ folder."""
+        from engine.jobs.evaluate import evaluate
+
+        try:
+            folder = val_folder(self.job_dir)
+            if folder is None:
+                raise ValueError("its data has no val/ folder (one folder split by val_split); "
+                                 f"run `ptm-tui eval {self.job} --data DIR` on a folder of "
+                                 "held-out images")
+            result = evaluate(str(self.job_dir), folder)
+        except Exception as error:  # shown where the result would be; the app keeps running
+            self.app.call_from_thread(self._failed, error_text(error))
+            return
+        self.app.call_from_thread(self._show, result, folder)
+
+    def _failed(self, message: str) -> None:
+        self.query_one("#eval-summary", Static).update(Text(f"cannot evaluate: {message}"))
+
+    def _show(self, result: dict[str, Any], folder: Path) -> None:
+        self.result = result
+        skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
+        self.query_one("#eval-summary", Static).update(Text(
+            f"{self.job} on {folder}: accuracy {result['accuracy']:.2f}% over "
+            f"{result['images']} images{skipped}   (rows: true class, columns: predicted)"))
+        matrix = self.query_one("#eval-matrix", DataTable)
+        matrix.add_columns("true \\ predicted", *[c[:8] for c in result["classes"]])
+        matrix.add_rows(matrix_rows(result))
+        table = self.query_one("#eval-classes", DataTable)
+        table.add_columns("class", "precision", "recall", "images")
+        for row in result["per_class"]:
+            table.add_row(Text(row["class"]), *(f"{100 * v:.1f}%" if v is not None else "-"
+                                                 for v in (row["precision"], row["recall"])),
+                          str(row["support"]))
