@@ -12,7 +12,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from engine.errors import BadInput
+from engine.errors import BadInput, WorkFailed
 
 LOCK = "runner.lock"
 FD_ENV = "PTM_JOB_LOCK_FD"
@@ -32,7 +32,12 @@ def take(job_dir: str | Path) -> int:
     Raises BadInput naming the live runner's pid when another process holds it.
     """
     job_dir = Path(job_dir)
-    fd = os.open(job_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    try:
+        fd = os.open(job_dir / LOCK, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        raise WorkFailed(f"cannot lock job {job_dir.name}", f"{job_dir / LOCK}: "
+                         f"{error.strerror or error}", "make the job folder writable (and the "
+                         "disk not full), then try again") from None
     try:
         fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:

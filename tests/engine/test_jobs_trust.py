@@ -346,3 +346,14 @@ def test_two_hosts_on_one_machine_train_one_job_agree_and_stop_together(home, tm
     assert set(ends) == {"0", "1"}, logs[-3000:]
     assert ends["0"] == ends["1"]  # the same step, the same weights on both hosts
     assert "Traceback" not in logs
+
+
+def test_an_os_error_on_the_job_folder_is_a_message(home, tmp_path, digits):
+    from engine.jobs.store import write_status
+
+    job_dir = create_job(load(_recipe(tmp_path, digits)))
+    write_status(job_dir, status="stopped")
+    (job_dir / "runner.lock").mkdir()  # cannot be opened as the lock file
+    result = _cli("resume", job_dir.name, "--detach")
+    assert result.returncode == 1 and "cannot lock job" in result.stderr, result.stderr
+    assert "Traceback" not in result.stderr
