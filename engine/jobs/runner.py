@@ -69,6 +69,11 @@ def hold_lock(job_dir: Path, under_torchrun: bool) -> int | None:
     return fd
 
 
+def _say_folder_removed(job_dir: Path) -> None:
+    print(f"{time.strftime('%H:%M:%S')} the job folder {job_dir} was removed: stopping without "
+          "writing anything", file=sys.stderr, flush=True)
+
+
 def watch_folder(job_dir: Path, every: float = 1.0) -> None:
     """Stop this process (exit 1) within seconds when its job folder is removed or replaced.
 
@@ -86,8 +91,7 @@ def watch_folder(job_dir: Path, every: float = 1.0) -> None:
             except OSError:
                 same = False
             if not same:
-                print(f"{time.strftime('%H:%M:%S')} the job folder {job_dir} was removed: "
-                      "stopping without writing anything", file=sys.stderr, flush=True)
+                _say_folder_removed(job_dir)
                 os._exit(1)
 
     threading.Thread(target=watch, name="job folder watch", daemon=True).start()
@@ -206,6 +210,9 @@ def run_job(job_dir: Path) -> int:
             write_status(job_dir, status="failed", message=error.message, finished=time.time())
         return 1
     except Exception as error:
+        if not (job_dir / "spec.toml").is_file():  # removed under us: say so, write nothing
+            _say_folder_removed(job_dir)
+            return 1
         traceback.print_exc()
         if main:
             write_status(job_dir, status="failed", finished=time.time(),
