@@ -80,11 +80,13 @@ class PtmApp(App[int]):
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=False)
 
     def open_explorer(self, model: str, weights: str = "default",
-                      workbench: object | None = None) -> None:
-        """Push the explorer on `model` (or on an already open workbench)."""
+                      workbench: object | None = None, offline: bool = False) -> None:
+        """Push the explorer on `model` (or on an already open workbench); `offline` downloads
+        nothing (weights not on this machine show the "no weights" panel)."""
         from tui.screens.explorer import ExplorerScreen
 
-        self.push_screen(ExplorerScreen(model, weights, device=self.device, workbench=workbench))
+        self.push_screen(ExplorerScreen(model, weights, device=self.device, workbench=workbench,
+                                        offline=offline))
 
     def action_help(self) -> None:
         """Show the keys of the current screen."""

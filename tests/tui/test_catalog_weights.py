@@ -27,7 +27,7 @@ def mirror(http_server, torch_home, monkeypatch):
 async def _catalog(pilot, filter_text: str = "") -> CatalogScreen:
     """Wait for the model list, type `filter_text`, and put the cursor in the table."""
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
-                   and pilot.app.screen.models and not pilot.app.screen.loading, timeout=60)
+                   and pilot.app.screen.models and not pilot.app.screen.reading_list, timeout=60)
     screen = pilot.app.screen
     if filter_text:
         await pilot.press(*filter_text)
@@ -100,7 +100,7 @@ async def test_source_key_lists_torchvision_timm_or_all():
         shown = {}
         for source in ("timm", "all", "torchvision"):
             await pilot.press("s")
-            await wait_for(pilot, lambda: not screen.loading, timeout=60)
+            await wait_for(pilot, lambda: not screen.reading_list, timeout=60)
             await pilot.pause()
             shown[source] = {info.name for info in screen.shown}
             assert f"source: {source}" in screen_text(app)

@@ -96,12 +96,13 @@ class CatalogScreen(PtmScreen):
         self.columns_shown = [key for _, key in COLUMNS]
         self.source = SOURCES[0]
         """Which models are listed: torchvision's, timm's, or all."""
-        self.loading = True
+        self.reading_list = True
+        """The model list is being read (the status line says which source)."""
 
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
-        yield Static(Text.assemble(("ptm-tui", "bold"), "  model catalog: type to filter, "
-                                   "enter opens; tab, then w weights, d download, s source"),
+        yield Static(Text.assemble(("ptm-tui", "bold"), "  type to filter, enter opens; "
+                                   "tab: w weights, d download, s source"),
                      id="catalog-title")
         filter_box = FilterInput(placeholder="filter by name or task (e.g. resnet, detection)",
                            id="filter", select_on_focus=False)
@@ -144,7 +145,7 @@ class CatalogScreen(PtmScreen):
 
     def load_catalog(self, source: str) -> None:
         """Say the list is loading and read `source`'s models in a worker."""
-        self.loading = True
+        self.reading_list = True
         doing = "importing torch" if not self.models else f"{source}'s models"
         self.query_one("#catalog-status", Static).update(
             Text(f"loading the model list ({doing})... source: {source}", style="italic"))
@@ -161,7 +162,7 @@ class CatalogScreen(PtmScreen):
 
     def on_catalog_loaded(self, message: CatalogLoaded) -> None:
         """Fill the table."""
-        self.loading = False
+        self.reading_list = False
         self.models = message.models
         self._add_columns()
         self.refilter()
@@ -184,12 +185,12 @@ class CatalogScreen(PtmScreen):
             table.add_row(*(value for value, (_, key) in row if key in self.columns_shown),
                           key=info.name)
         table.move_cursor(row=0)  # the best match is under the cursor: enter opens it
-        if self.loading:
+        if self.reading_list:
             return  # the status line says what is loading
         status = f"{len(self.shown)} of {len(self.models)} models"
         if terms:
             status += f" matching '{' '.join(terms)}'"
-        status += f"  ·  source: {self.source} (s cycles)"
+        status += f"; source: {self.source} (s cycles)"
         self.query_one("#catalog-status", Static).update(Text(status, style="dim"))
 
     def _row(self, info: Any) -> tuple[Any, ...]:
