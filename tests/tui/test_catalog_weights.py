@@ -77,6 +77,13 @@ async def test_picking_random_init_and_escape(mirror):
     app = PtmApp()
     async with app.run_test(size=SIZE) as pilot:
         catalog = await _catalog(pilot, "resnet18")
+        commands = [command.title for command in app.get_system_commands(catalog)]
+        assert "Pick weights (w)" in commands and "Source (s)" in commands  # the palette
+        await pilot.press("f1")
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "HelpScreen")
+        help_text = screen_text(app)
+        assert "catalog.weights" in help_text and "catalog.source" in help_text
+        await pilot.press("escape")
         await pilot.press("w")
         await wait_for(pilot, lambda: isinstance(app.screen, WeightsPicker))
         await pilot.press("escape")
