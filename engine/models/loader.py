@@ -144,7 +144,7 @@ def _not_on_this_machine(info: catalog.ModelInfo, weights: catalog.WeightsInfo) 
     return DownloadFailed(f"the weights {weights.short_name} of {info.name} are not on this machine",
                           "they were opened without downloading (nothing reaches the network "
                           "unless asked)",
-                          f"download them (ptm-tui download {target}), or {ways_on()}")
+                          f"ptm-tui download {target}; {ways_on()}")
 
 
 def _find_in_path_folders(tagged: str) -> Path | None:
