@@ -115,3 +115,26 @@ async def test_source_key_lists_torchvision_timm_or_all():
             name.startswith("timm/") for name in shown["torchvision"])
         assert tags and tags <= shown["timm"] and "resnet18" not in shown["timm"]
         assert shown["all"] == shown["torchvision"] | shown["timm"]
+
+
+async def test_a_cached_entry_is_marked_and_opens_with_its_file(mirror, torch_home):
+    import torch
+
+    torch.manual_seed(5)
+    saved = torchvision.models.resnet18().state_dict()
+    torch_home.mkdir(parents=True)
+    weights = torchvision.models.ResNet18_Weights.IMAGENET1K_V1
+    torch.save(saved, torch_home / weights.url.rpartition("/")[2])
+    app = PtmApp()
+    async with app.run_test(size=SIZE) as pilot:
+        await _catalog(pilot, "resnet18")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, WeightsPicker))
+        row = next(line for line in screen_text(app).splitlines() if "IMAGENET1K_V1" in line)
+        assert row.rstrip(" █").endswith(app.glyphs.check)
+        await pilot.press("enter")  # the cursor starts on the default weights
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.workbench is not None, timeout=60)
+        workbench = app.screen.workbench
+        assert workbench.source == "cached pretrained" and mirror.requests == []
+        assert torch.equal(workbench.model.state_dict()["fc.weight"], saved["fc.weight"])
