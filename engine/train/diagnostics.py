@@ -24,16 +24,19 @@ EXPLODING = 1e-1
 HEALTHY_UPDATE = (1e-4, 1e-2)
 """The usual healthy band of the update-to-weight ratio (around 1e-3; Karpathy's rule of thumb)."""
 PER_EPOCH = 4
-"""Measurements per epoch when the interval is automatic."""
+"""Measurements per epoch when the interval is automatic..."""
+MIN_EVERY = 10
+"""...but never more often than every this many steps (short epochs: at least once an epoch)."""
 
 
 def interval(every: int, steps_per_epoch: int) -> int:
-    """Return the steps between measurements: `every` when > 0, 0 (off) when 0, else automatic."""
+    """Return the steps between measurements: `every` when > 0, 0 (off) when 0, else automatic
+    (about PER_EPOCH an epoch, at most one every MIN_EVERY steps, at least one an epoch)."""
     if every > 0:
         return every
     if every == 0:
         return 0
-    return max(1, steps_per_epoch // PER_EPOCH)
+    return max(1, steps_per_epoch // PER_EPOCH, min(MIN_EVERY, steps_per_epoch))
 
 
 def _blocks(model: nn.Module) -> dict[str, list[nn.Parameter]]:

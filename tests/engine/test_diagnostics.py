@@ -84,7 +84,9 @@ def test_vanishing_and_exploding_gradients_are_flagged():
 
 
 def test_the_automatic_interval_measures_about_four_times_an_epoch():
-    assert interval(-1, 100) == 25 and interval(-1, 3) == 1
+    assert interval(-1, 100) == 25 and interval(-1, 5000) == 1250
+    assert interval(-1, 23) == 10  # short epochs: not more often than every 10 steps...
+    assert interval(-1, 3) == 3  # ...but at least once an epoch
     assert interval(0, 100) == 0 and interval(7, 100) == 7
 
 
