@@ -8,13 +8,13 @@ from collections.abc import Iterable
 from rich.text import Text
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Static
+from textual.widget import Widget
 
 HELP_ACTION = "help"
 """The app's help action: its key always closes the bar (`? help`), whatever the width."""
 
 
-class KeyBar(Static):
+class KeyBar(Widget):
     """`space Freeze  u Undo  ...  ? help  ^p commands`, fitted to the width of the screen.
 
     The help and palette keys are always shown at the right. The other keys are shown in the
@@ -40,18 +40,17 @@ class KeyBar(Static):
     def on_mount(self) -> None:
         """Redraw whenever the active keys change (focus moves, a screen is pushed)."""
         self.screen.bindings_updated_signal.subscribe(self, self._bindings_changed)
-        self.call_after_refresh(self._draw)
 
     def on_unmount(self) -> None:
         """Stop listening."""
         self.screen.bindings_updated_signal.unsubscribe(self)
 
-    def on_resize(self) -> None:
-        """Fit again to the new width."""
-        self._draw()
-
     def _bindings_changed(self, _: Screen) -> None:
-        self._draw()
+        self.refresh()
+
+    def render(self) -> Text:
+        """The keys fitted to the width the bar has now (so a resize can never leave it stale)."""
+        return self._fitted(self.size.width or self.screen.size.width or 80)
 
     def _shown_bindings(self) -> tuple[list[Binding], Binding | None]:
         """Return (the shown, enabled bindings in screen order, the help binding)."""
@@ -69,11 +68,9 @@ class KeyBar(Static):
             shown.append(binding)
         return shown, help_binding
 
-    def _draw(self) -> None:
-        if not self.is_attached:
-            return
+    def _fitted(self, width: int) -> Text:
+        """Return the bar's text for `width` cells."""
         app = self.app
-        width = self.size.width or 80
         bindings, help_binding = self._shown_bindings()
         tail = Text()
         if help_binding is not None:
@@ -98,4 +95,4 @@ class KeyBar(Static):
                 text.append_text(parts[id(binding)])
         text.append(" " * max(0, width - text.cell_len - tail.cell_len))
         text.append_text(tail)
-        self.update(text, layout=False)
+        return text
