@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
 from tui.screens.base import PtmScreen
+from tui.screens.jobs_insight import Insight, JobsInsight
 
 LOG_LINES = 200
 """The log pane holds this many of the newest lines and shows the end of them."""
@@ -98,7 +99,7 @@ class MetricsPlot(PlotextPlot):
         return super().render()
 
 
-class JobsScreen(PtmScreen):
+class JobsScreen(JobsInsight, PtmScreen):
     """Every job with its state, epoch and best accuracy; the selected one plotted live."""
 
     DEFAULT_CSS = """
@@ -106,6 +107,8 @@ class JobsScreen(PtmScreen):
     JobsScreen #jobs-table { height: auto; max-height: 8; }
     JobsScreen #jobs-plots { height: 2fr; min-height: 8; }
     JobsScreen #jobs-loss, JobsScreen #jobs-acc { width: 1fr; height: 1fr; }
+    JobsScreen #jobs-learning, JobsScreen #jobs-runs-acc, JobsScreen #jobs-runs-loss {
+        width: 1fr; height: 1fr; display: none; }
     JobsScreen #jobs-message { height: auto; max-height: 3; padding: 0 1; color: $warning; }
     JobsScreen #jobs-log { height: 1fr; min-height: 4; max-height: 14; padding: 0 1;
                            border-top: hkey $primary 40%; scrollbar-size-horizontal: 0; }
@@ -116,6 +119,9 @@ class JobsScreen(PtmScreen):
         Binding("r", "resume", "Resume job", id="jobs.resume"),
         Binding("escape", "close", "Back", id="jobs.close"),
         Binding("e", "evaluate", "Evaluate", id="jobs.eval"),
+        Binding("l", "toggle_layers", "Layers", id="jobs.layers"),
+        Binding("space", "mark", "Mark", show=False, id="jobs.mark"),
+        Binding("c", "compare", "Compare", id="jobs.compare"),
         Binding("j", "move(1)", "Down", show=False, id="jobs.down"),
         Binding("k", "move(-1)", "Up", show=False, id="jobs.up"),
         Binding("g", "move_to(0)", "First", show=False, id="jobs.first"),
@@ -129,16 +135,19 @@ class JobsScreen(PtmScreen):
         self.jobs: dict[str, Any] = {}
         self.view = JobView()
         self._log_text = ""
+        self.marked: list[str] = []
+        """Jobs marked (space) for comparing (c)."""
 
     def compose(self) -> ComposeResult:
         """Title, job table, loss and accuracy plots, message, log tail, footer."""
-        yield Static("Jobs: x stop (checkpoint first), r resume, e evaluate, escape back",
+        yield Static("Jobs: x stop, r resume, e evaluate, l layers, space mark, c compare",
                      id="jobs-title")
         with Vertical():
             yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="jobs-plots"):
                 yield MetricsPlot("loss", id="jobs-loss")
                 yield MetricsPlot("accuracy (%)", id="jobs-acc")
+                yield from self.insight_widgets()
             yield Static("", id="jobs-message")
             yield Log(id="jobs-log", auto_scroll=True)
         yield Footer()
@@ -161,9 +170,10 @@ class JobsScreen(PtmScreen):
         if selected is not None:
             info = next(j for j in jobs if j.job == selected)
             view = read_view(info.dir, selected)
-        self.app.call_from_thread(self._show, jobs, selected, view)
+        insight = self.read_insight(jobs, selected)
+        self.app.call_from_thread(self._show, jobs, selected, view, insight)
 
-    def _show(self, jobs: list[Any], selected: str | None, view: JobView) -> None:
+    def _show(self, jobs: list[Any], selected: str | None, view: JobView, insight: Insight) -> None:
         """Put fresh data on screen, touching only what changed."""
         table = self.query_one(DataTable)
         self.jobs = {j.job: j for j in jobs}
@@ -171,10 +181,10 @@ class JobsScreen(PtmScreen):
         if rebuilt:
             table.clear()
             for info in jobs:
-                table.add_row(*job_row(info), key=info.job)
+                table.add_row(*self.row_cells(job_row(info)), key=info.job)
         else:
             for info in jobs:
-                for column, value in zip(table.columns, job_row(info)):
+                for column, value in zip(table.columns, self.row_cells(job_row(info))):
                     if table.get_cell(info.job, column) != value:
                         table.update_cell(info.job, column, value, update_width=True)
         if selected is not None and self.selected != selected:
@@ -185,6 +195,7 @@ class JobsScreen(PtmScreen):
                 table.move_cursor(row=row)
         self.view = view
         self._draw(view)
+        self.draw_insight(insight)
 
     def _draw(self, view: JobView) -> None:
         xs = [x for x, _ in view.steps]

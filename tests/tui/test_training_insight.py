@@ -81,3 +81,51 @@ def test_compare_labels_each_run_by_what_differs(two_jobs):
 def test_compare_needs_two_jobs(two_jobs):
     alone = _cli(two_jobs, "compare", "fast")
     assert alone.returncode == 2 and "at least two jobs" in alone.stderr
+
+
+# --- the jobs screen: l shows how each layer learns, space + c compare runs --------------------
+
+async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(two_jobs, monkeypatch):
+    from conftest import wait_for
+    from textual.app import App
+    from textual.widgets import DataTable, Static
+
+    from tui.screens.jobs import JobsScreen
+    from tui.widgets.insight_plots import LearningPlot, RunsPlot
+
+    monkeypatch.setenv("PTM_HOME", str(two_jobs))
+    screen = JobsScreen(select="frozen")
+
+    class JobsApp(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    app = JobsApp()
+    async with app.run_test(size=(120, 35), notifications=True) as pilot:
+        await wait_for(pilot, lambda: screen.query_one(DataTable).row_count == 2)
+        message = screen.query_one("#jobs-message", Static)
+
+        await pilot.press("l")
+        plot = screen.query_one(LearningPlot)
+        await wait_for(pilot, lambda: plot.display and plot.blocks)
+        assert set(plot.blocks) == {"fc"}  # features is frozen in this job: nothing to plot
+        await wait_for(pilot, lambda: "frozen: features" in str(message.render()))
+        assert "no flags" in str(message.render())
+        assert not screen.query_one("#jobs-loss").display
+
+        await pilot.press("l", "c")  # back to loss; c with nothing marked says what to do
+        assert any("mark two or more jobs" in n.message for n in app._notifications)
+        await pilot.press("space", "k", "space")  # mark frozen, then fast
+        await wait_for(pilot, lambda: screen.marked == ["frozen", "fast"])
+        table = screen.query_one(DataTable)
+        await wait_for(pilot, lambda: all(str(table.get_row_at(i)[0]).startswith("* ")
+                                          for i in range(2)))
+        await pilot.press("c")
+        runs = screen.query_one("#jobs-runs-acc", RunsPlot)
+        await wait_for(pilot, lambda: runs.display and len(runs.curves) == 2)
+        assert [c.label for c in runs.curves] == ["frozen: lr=0.003, frozen=features",
+                                                   "fast: lr=0.01, frozen=[]"]
+        metrics = [json.loads(line) for line in
+                   (two_jobs / "jobs" / "fast" / "metrics.jsonl").read_text().splitlines()]
+        assert runs.curves[1].val_acc == [m["val_acc"] for m in metrics if m["kind"] == "epoch"]
+        await wait_for(pilot, lambda: "comparing" in str(message.render()))

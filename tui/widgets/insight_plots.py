@@ -1,0 +1,53 @@
+"""Plots of training insight for the jobs screen: each block's update ratio, and runs overlaid."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from textual_plotext import PlotextPlot
+
+from tui.learning_plot import draw_runs, draw_update_ratios
+
+
+def _marker(widget: PlotextPlot) -> str:
+    return "*" if getattr(widget.app, "ascii_only", False) else "braille"
+
+
+class LearningPlot(PlotextPlot):
+    """Each block's update-to-weight ratio over the job (log scale, healthy band drawn)."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.blocks: dict[str, list[tuple[float, float, float | None]]] = {}
+
+    def show(self, blocks: dict[str, list[tuple[float, float, float | None]]]) -> None:
+        """Draw these blocks' points if they differ from what is drawn."""
+        if blocks != self.blocks:
+            self.blocks = blocks
+            self.refresh()
+
+    def render(self) -> Any:
+        """Draw afresh on every render (plotext transforms its data in place)."""
+        draw_update_ratios(self.plt, {k: list(v) for k, v in self.blocks.items()}, _marker(self))
+        return super().render()
+
+
+class RunsPlot(PlotextPlot):
+    """Several jobs' validation curves (accuracy or loss) overlaid, one labelled line each."""
+
+    def __init__(self, metric: str, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.metric = metric
+        self.curves: list[Any] = []
+
+    def show(self, curves: list[Any]) -> None:
+        """Draw these RunCurves if they differ from what is drawn."""
+        key = [c.to_dict() for c in curves]
+        if key != [c.to_dict() for c in self.curves]:
+            self.curves = curves
+            self.refresh()
+
+    def render(self) -> Any:
+        """Draw afresh on every render."""
+        draw_runs(self.plt, self.curves, self.metric, _marker(self))
+        return super().render()
