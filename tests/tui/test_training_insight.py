@@ -129,3 +129,46 @@ async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(tw
                    (two_jobs / "jobs" / "fast" / "metrics.jsonl").read_text().splitlines()]
         assert runs.curves[1].val_acc == [m["val_acc"] for m in metrics if m["kind"] == "epoch"]
         await wait_for(pilot, lambda: "comparing" in str(message.render()))
+
+
+# --- the launch form: ctrl+f runs the range test, Enter takes its suggestion --------------------
+
+async def test_launch_form_finds_an_lr_and_enter_puts_it_in_the_field(tmp_path, one_thread):
+    from conftest import wait_for
+    from finetune_helpers import tiny_net
+    from textual.app import App
+    from textual.widgets import Input, Static
+
+    from engine.edit.workbench import Workbench
+    from tui.screens.launch import LaunchScreen
+    from tui.screens.lr_find import LrFindScreen, LrPlot
+
+    digits = write_digits(tmp_path / "digits", size=12, limit=300)
+    workbench = Workbench(model=tiny_net(), name="tiny")
+    form = LaunchScreen(workbench, {"image_size": 12, "batch_size": 32, "optimizer": "adam",
+                                    "lr": 0.01})
+
+    class FormApp(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(form)
+
+    app = FormApp()
+    async with app.run_test(size=(80, 24), notifications=True) as pilot:
+        await wait_for(pilot, lambda: app.screen is form)
+        await pilot.press("ctrl+f")  # no data folder yet: it says what is missing
+        assert any("give a data folder first" in n.message for n in app._notifications)
+        form.query_one("#launch-data", Input).value = str(digits)
+        await pilot.pause(0.3)
+        await pilot.press("ctrl+f")
+        await wait_for(pilot, lambda: isinstance(app.screen, LrFindScreen))
+        finder = app.screen
+        await wait_for(pilot, lambda: finder.result is not None, timeout=240)
+        result = finder.result
+        assert result.suggestion is not None and result.losses[-1] > min(result.losses)
+        await pilot.pause(0.2)
+        assert finder.query_one(LrPlot).suggestion == result.suggestion  # the curve is marked
+        status = str(finder.query_one("#lr-status", Static).render())
+        assert f"suggested lr {result.suggestion:.2e}" in status and "min/10 rule" in status
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: app.screen is form)
+        assert form.query_one("#launch-lr", Input).value == f"{result.suggestion:.3g}"

@@ -99,6 +99,7 @@ class LaunchScreen(PtmScreen):
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("ctrl+l,f5", "launch", "Launch", id="launch.launch"),
+        Binding("ctrl+f,f6", "find_lr", "Find lr", id="launch.find_lr"),
         Binding("escape", "close", "Back", id="launch.close"),
         Binding("q", "quit_app", "Quit", id="launch.quit"),
     ]
@@ -208,6 +209,23 @@ class LaunchScreen(PtmScreen):
         groups.add_rows(rows)
         missing = "" if self.table.get("data") else "give a data folder to launch"
         error.update(missing if rows else "nothing trains: unfreeze the head first")
+
+    def action_find_lr(self) -> None:
+        """Run the learning-rate range test on a copy of the model with this form's data and
+        groups; Enter in it puts the suggestion into the lr field (tui/screens/lr_find.py)."""
+        if self.table is None or not self.table.get("data"):
+            self.notify("give a data folder first: the range test trains on it", severity="warning",
+                        markup=False)
+            return
+        from tui.screens.lr_find import LrFindScreen
+
+        def take(lr: float | None) -> None:
+            if lr is not None:
+                self.query_one("#launch-lr", Input).value = f"{lr:.3g}"
+                self.notify(f"lr set to {lr:.3g} (the range test's suggestion)", markup=False)
+
+        wb = self.workbench
+        self.app.push_screen(LrFindScreen(wb.model, dict(self.table), wb.meta, wb.name), take)
 
     @on(Button.Pressed, "#launch-go")
     def action_launch(self) -> None:
