@@ -38,6 +38,15 @@ def _size(meta: dict[str, Any], key: str, default: int) -> int:
     return int(value) if value else default
 
 
+INTERPOLATIONS = ("bilinear", "bicubic", "nearest")
+
+
+def interpolation(meta: dict[str, Any] | None) -> str:
+    """Return the resize interpolation the weights were trained with (timm's cfg: often bicubic)."""
+    mode = str((meta or {}).get("interpolation") or "bilinear").lower()
+    return mode if mode in INTERPOLATIONS else "bilinear"
+
+
 def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> dict[str, Any]:
     """Return how validation images become the model's input, as plain data for a checkpoint.
 
@@ -49,11 +58,11 @@ def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> di
     if config.image_size:
         size = int(config.image_size)
         return {"resize": [size, size], "crop": None, "input_size": [3, size, size],
-                "mean": mean, "std": std, "interpolation": "bilinear", "antialias": True}
+                "mean": mean, "std": std, "interpolation": interpolation(meta), "antialias": True}
     crop = _size(meta, "crop_size", 224)
     return {"resize": [_size(meta, "resize_size", round(crop * 256 / 224))], "crop": crop,
             "input_size": [3, crop, crop], "mean": mean, "std": std,
-            "interpolation": "bilinear", "antialias": True}
+            "interpolation": interpolation(meta), "antialias": True}
 
 
 def transform_of(pre: dict[str, Any]) -> Any:
@@ -77,18 +86,20 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) ->
     meta = meta or {}
     mean = tuple(meta.get("mean") or IMAGENET_MEAN)
     std = tuple(meta.get("std") or IMAGENET_STD)
+    mode = T.InterpolationMode(interpolation(meta))
     if config.image_size:
         crop = config.image_size
-        resize: list[Any] = [T.Resize((crop, crop), antialias=True)]
+        resize: list[Any] = [T.Resize((crop, crop), interpolation=mode, antialias=True)]
     else:
         crop = _size(meta, "crop_size", 224)
-        resize = [T.Resize(_size(meta, "resize_size", round(crop * 256 / 224)), antialias=True),
-                  T.CenterCrop(crop)]
+        resize = [T.Resize(_size(meta, "resize_size", round(crop * 256 / 224)), interpolation=mode,
+                           antialias=True), T.CenterCrop(crop)]
     tail = [T.ToTensor(), T.Normalize(mean, std)]
     val = T.Compose([*resize, *tail])
     train_steps: list[Any] = []
     if "crop" in config.augment:
-        train_steps.append(T.RandomResizedCrop(crop, scale=(0.5, 1.0), antialias=True))
+        train_steps.append(T.RandomResizedCrop(crop, scale=(0.5, 1.0), interpolation=mode,
+                                               antialias=True))
     else:
         train_steps.extend(resize)
     if "flip" in config.augment:

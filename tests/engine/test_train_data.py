@@ -76,3 +76,25 @@ def test_epoch_order_is_seeded_and_ddp_shards_cover_everything():
     batches = EpochBatches(10, 4, 0)
     batches.set_epoch(2, skip=1)
     assert len(batches) == 2 and list(batches) == batches.batches()[1:]
+
+
+def test_finetune_resizes_as_timms_weights_were_trained():
+    """timm's config says bicubic for convnext: finetune data matches timm's own eval transform."""
+    timm = pytest.importorskip("timm")
+    import numpy as np
+    import torch
+    from PIL import Image
+
+    from engine.models.timm_pretrained import weights_fields
+
+    name = "convnext_tiny.fb_in1k"
+    meta = weights_fields(f"timm/{name}")
+    assert meta["interpolation"] == "bicubic"
+    _, ours = build_transforms(train_config({}), meta)
+    config = timm.data.resolve_data_config({}, pretrained_cfg=timm.models.get_pretrained_cfg(name).to_dict())
+    theirs = timm.data.create_transform(**config, is_training=False)
+    pixels = np.random.default_rng(0).integers(0, 256, (300, 260, 3), dtype=np.uint8)
+    image = Image.fromarray(pixels)
+    assert torch.allclose(ours(image), theirs(image), atol=1e-5)
+    bilinear, _ = build_transforms(train_config({}), {**meta, "interpolation": None})
+    assert not torch.allclose(bilinear(image), theirs(image), atol=1e-3)  # the mode matters
