@@ -250,9 +250,22 @@ async def test_explorer_keys_open_the_dialog_plot_and_lab_and_u_undoes_the_init(
         assert app.screen is explorer
 
 
+class HeldWorkbench(Workbench):
+    """A Workbench whose edits wait for `go` first: an init that is surely still running."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        import threading
+
+        self.go = threading.Event()
+
+    def apply(self, edit: Any, index: int | None = None) -> str:
+        self.go.wait(timeout=60)
+        return super().apply(edit, index)
+
+
 async def test_the_init_dialog_stays_open_until_its_init_is_applied() -> None:
-    big = torch.nn.Sequential(*[torch.nn.Linear(4096, 4096) for _ in range(4)])  # 67M values
-    bench = Workbench(big, "big")
+    bench = HeldWorkbench(torch.nn.Sequential(torch.nn.Linear(64, 64)), "small")
     app = ScreenApp(InitDialog(bench, ""))
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         dialog = app.screen
@@ -260,6 +273,7 @@ async def test_the_init_dialog_stays_open_until_its_init_is_applied() -> None:
         await pilot.press("ctrl+s", "escape")  # close while the init runs in its worker
         assert app.screen is dialog
         assert any("still being applied" in n for n in _notes(app))
+        bench.go.set()
         await _settle(app, pilot, lambda: dialog.applied == 1)
         await pilot.press("escape")
         await pilot.pause(0.05)
