@@ -61,6 +61,8 @@ def _compare(submit: bool):
             await wait_for(pilot, lambda: "changed vs" in screen_text(app))
         await app.workers.wait_for_complete()
         app.clear_notifications()  # toasts time out: a snapshot must not depend on when it was taken
+        for box in app.screen.query("Input"):
+            box.cursor_blink = False  # nor on the phase of a blinking cursor
         await pilot.pause(0.5)
 
     return run_before

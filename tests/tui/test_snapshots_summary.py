@@ -48,6 +48,8 @@ def _then(key: str, until: str, text: str, path: str = ""):
         await wait_for(pilot, lambda: text in screen_text(app), timeout=120)
         await app.workers.wait_for_complete()
         app.clear_notifications()
+        for box in app.screen.query(Input):
+            box.cursor_blink = False  # a snapshot must not depend on the cursor's blink phase
         await pilot.pause(0.3)
 
     return run_before
