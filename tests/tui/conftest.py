@@ -49,3 +49,18 @@ async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) 
 def resnet18_workbench():
     """A seeded random-init resnet18 in a Workbench."""
     return make_workbench("resnet18")
+
+
+
+class ScreenApp(App[None]):
+    """A tiny app that shows one screen (with the app flags screens read) and records what it
+    was dismissed with."""
+
+    def __init__(self, screen, ascii_only: bool = False) -> None:
+        super().__init__()
+        self.first = screen
+        self.ascii_only = ascii_only
+        self.results: list = []
+
+    def on_mount(self) -> None:
+        self.push_screen(self.first, callback=self.results.append)

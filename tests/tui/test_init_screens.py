@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import torch
+from conftest import ScreenApp
 from textual.app import App
 from textual.widgets import DataTable, Input, Select, Static
 from torchvision.models import resnet18
@@ -24,16 +25,6 @@ SIZE = (120, 42)
 pytestmark = pytest.mark.usefixtures("one_thread")
 
 
-class ScreenApp(App[None]):
-    """A tiny app that shows one screen and records what it dismissed with."""
-
-    def __init__(self, screen: Any) -> None:
-        super().__init__()
-        self.first = screen
-        self.results: list[Any] = []
-
-    def on_mount(self) -> None:
-        self.push_screen(self.first, callback=self.results.append)
 
 
 def _state(model: torch.nn.Module) -> dict[str, torch.Tensor]:

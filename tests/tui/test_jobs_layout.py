@@ -5,11 +5,9 @@ from __future__ import annotations
 
 import json
 import os
-from typing import Any
 
 import pytest
-from conftest import make_workbench, screen_text, wait_for
-from textual.app import App
+from conftest import ScreenApp, make_workbench, screen_text, wait_for
 from textual.widgets import DataTable, Input, Select
 
 from tui.screens.jobs import JobsScreen
@@ -18,15 +16,6 @@ from tui.screens.launch import LaunchScreen, QuitDialog
 pytestmark = pytest.mark.timeout(120)
 
 
-class ScreenApp(App[None]):
-    """A tiny app that shows one screen."""
-
-    def __init__(self, screen: Any) -> None:
-        super().__init__()
-        self.first = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.first)
 
 
 def _write_job(root, job, status, epochs, log_lines, bad=0):

@@ -4,11 +4,9 @@ from __future__ import annotations
 
 import os
 import signal
-from typing import Any
 
 import pytest
-from conftest import make_workbench, screen_text, wait_for
-from textual.app import App
+from conftest import ScreenApp, make_workbench, screen_text, wait_for
 from textual.widgets import DataTable, Input
 
 from engine.edit.recipe import load
@@ -22,15 +20,6 @@ SIZE = (130, 44)
 pytestmark = pytest.mark.timeout(300)
 
 
-class ScreenApp(App[None]):
-    """A tiny app that shows one screen."""
-
-    def __init__(self, screen: Any) -> None:
-        super().__init__()
-        self.first = screen
-
-    def on_mount(self) -> None:
-        self.push_screen(self.first)
 
 
 @pytest.fixture

@@ -86,8 +86,7 @@ def test_compare_needs_two_jobs(two_jobs):
 # --- the jobs screen: l shows how each layer learns, space + c compare runs --------------------
 
 async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(two_jobs, monkeypatch):
-    from conftest import wait_for
-    from textual.app import App
+    from conftest import ScreenApp, wait_for
     from textual.widgets import DataTable, Static
 
     from tui.screens.jobs import JobsScreen
@@ -95,12 +94,7 @@ async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(tw
 
     monkeypatch.setenv("PTM_HOME", str(two_jobs))
     screen = JobsScreen(select="frozen")
-
-    class JobsApp(App[None]):
-        def on_mount(self) -> None:
-            self.push_screen(screen)
-
-    app = JobsApp()
+    app = ScreenApp(screen)
     async with app.run_test(size=(120, 35), notifications=True) as pilot:
         await wait_for(pilot, lambda: screen.query_one(DataTable).row_count == 2)
         message = screen.query_one("#jobs-message", Static)
@@ -134,9 +128,8 @@ async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(tw
 # --- the launch form: ctrl+f runs the range test, Enter takes its suggestion --------------------
 
 async def test_launch_form_finds_an_lr_and_enter_puts_it_in_the_field(tmp_path, one_thread):
-    from conftest import wait_for
+    from conftest import ScreenApp, wait_for
     from finetune_helpers import tiny_net
-    from textual.app import App
     from textual.widgets import Input, Static
 
     from engine.edit.workbench import Workbench
@@ -148,11 +141,7 @@ async def test_launch_form_finds_an_lr_and_enter_puts_it_in_the_field(tmp_path, 
     form = LaunchScreen(workbench, {"image_size": 12, "batch_size": 32, "optimizer": "adam",
                                     "lr": 0.01})
 
-    class FormApp(App[None]):
-        def on_mount(self) -> None:
-            self.push_screen(form)
-
-    app = FormApp()
+    app = ScreenApp(form)
     async with app.run_test(size=(80, 24), notifications=True) as pilot:
         await wait_for(pilot, lambda: app.screen is form)
         await pilot.press("ctrl+f")  # no data folder yet: it says what is missing

@@ -6,7 +6,7 @@ from typing import Any
 
 import numpy as np
 import pytest
-from conftest import make_workbench, screen_text, wait_for
+from conftest import ScreenApp, make_workbench, screen_text, wait_for
 from PIL import Image
 from textual.app import App
 from textual.widgets import Input
@@ -17,16 +17,6 @@ from tui.screens.predict import PredictScreen, bar_chart
 SIZE = (100, 34)
 
 
-class ScreenApp(App[None]):
-    """A tiny app that shows one screen (with the app flags the screens read)."""
-
-    def __init__(self, screen: Any, ascii_only: bool = False) -> None:
-        super().__init__()
-        self.first = screen
-        self.ascii_only = ascii_only
-
-    def on_mount(self) -> None:
-        self.push_screen(self.first)
 
 
 @pytest.fixture(scope="module")
