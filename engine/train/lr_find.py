@@ -133,6 +133,7 @@ def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: t
     stopped = "end of range"
     began = time.perf_counter()
     batches = _batches(loader)
+    classes = len(datasets.classes)
     for i, lr in enumerate(lr_schedule(start, end, steps)):
         if should_stop():
             stopped = "stopped"
@@ -143,7 +144,12 @@ def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: t
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
         with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
-            loss = loss_fn(model(x).float(), y)
+            logits = model(x)
+        if logits.ndim != 2 or logits.shape[1] != classes:
+            raise BadInput(f"the model gives {tuple(logits.shape[1:])} outputs per image but the data "
+                           f"has {classes} classes", "the head must have one output per class folder",
+                           f"add a replace_head edit with num_classes = {classes} (H in the explorer)")
+        loss = loss_fn(logits.float(), y)
         loss.backward()
         optimizer.step()
         value = float(loss.detach())

@@ -82,3 +82,12 @@ def test_the_suggested_lr_trains_resnet18_on_digits(tmp_path, digits, one_thread
     done = train(model, suggested, build_datasets(suggested))
     assert done.status == "done" and done.epoch == 3
     assert done.best_val_acc >= 90.0, done.history
+
+
+def test_a_head_that_does_not_fit_the_classes_is_refused_before_the_sweep(digits, one_thread):
+    config = train_config({"data": str(digits), "image_size": 16, "batch_size": 32, "workers": 0})
+    with pytest.raises(BadInput) as caught:
+        find_lr(tiny_net(num_classes=1000), config, build_datasets(config), torch.device("cpu"),
+                steps=10)
+    assert "1000" in caught.value.what and "10 classes" in caught.value.what
+    assert "num_classes = 10" in caught.value.fix

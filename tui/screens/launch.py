@@ -88,9 +88,10 @@ class LaunchScreen(PtmScreen):
 
     DEFAULT_CSS = """
     LaunchScreen #launch-body { height: 1fr; }
-    LaunchScreen #launch-form { width: 48; height: 1fr; padding: 0 1;
-                                border-right: vkey $primary 40%; }
+    LaunchScreen #launch-form { width: 40%; min-width: 30; max-width: 48; height: 1fr;
+                                padding: 0 1; border-right: vkey $primary 40%; }
     LaunchScreen #launch-form Input, LaunchScreen #launch-form Select { width: 100%; }
+    LaunchScreen #launch-form Label { width: 100%; }
     LaunchScreen #launch-right { width: 1fr; padding: 0 1; }
     LaunchScreen #launch-groups { height: auto; max-height: 12; }
     LaunchScreen #launch-error { height: auto; color: $error; }
