@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
 from engine.train.config import TrainConfig
-from engine.train.data import loader_worker_init
+from engine.train.data import UNREADABLE, loader_worker_init
+
+if TYPE_CHECKING:
+    from engine.train.loop import Trainer
 
 
 def in_head(name: str, head: str) -> bool:
@@ -96,3 +100,53 @@ def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainCon
     finally:
         handle.remove()
     return feats, None
+
+
+class HeadOnlyEpochs:
+    """The Trainer's head-only epochs on cached features (mixed into Trainer): when they are safe,
+    computing the features once, and the targets that go with them."""
+
+    def _features(self: Trainer, dataset: Any) -> torch.Tensor | None:
+        """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
+        feats, reason = head_inputs(self.model, self.head, dataset, self.config, self.device,
+                                    self._to, self._autocast, self.should_stop,
+                                    on_batch=lambda y, i: self._note_bad(dataset, y, i))
+        if reason:
+            self.cache_off_reason = reason
+        return feats
+
+    def _use_cache(self: Trainer) -> bool:
+        """Return True when this epoch can train the head on cached features."""
+        if self.dist.enabled:
+            reason: str | None = "several processes train (DDP)"
+        else:
+            reason = self.cache_off_reason or cache_blocker(self.model, self.head, self.config)
+        if reason:
+            self.cache.train = self.cache.val = None  # e.g. after a gradual unfreeze
+            return False
+        if self.cache.train is None:
+            self.events.log("head-only epoch without augmentation: computing each image's "
+                            "features once (frozen layers), later epochs reuse them")
+            started = time.perf_counter()
+            self.cache.train = self._features(self.datasets.train)
+            self.cache.val = self._features(self.datasets.val) if self.cache.train is not None \
+                else None
+            if self.cache.train is None or self.cache.val is None:
+                self.cache.train = self.cache.val = None
+                if self.cache_off_reason:
+                    self.events.log(f"feature cache off: {self.cache_off_reason}")
+                return False
+            self.events.log(f"features cached in {time.perf_counter() - started:.1f}s "
+                            f"({tuple(self.cache.train.shape[1:])} per image)")
+        return True
+
+    def _targets(self: Trainer, dataset: Any) -> torch.Tensor:
+        """Return every target of `dataset` in index order (without loading images)."""
+        base, index = dataset, None
+        if isinstance(dataset, torch.utils.data.Subset):
+            base, index = dataset.dataset, list(dataset.indices)
+        targets = torch.tensor(base.targets)
+        if self.bad.count:  # the cached features of an unreadable image are of a blank one
+            known = set(self.bad.paths)
+            targets[[i for i, (p, _) in enumerate(base.samples) if p in known]] = UNREADABLE
+        return (targets[index] if index is not None else targets).to(self.device)

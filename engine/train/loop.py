@@ -22,12 +22,12 @@ from engine.train.data import UNREADABLE, Datasets, EpochBatches, Indexed, loade
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
 from engine.train.events import Events, TrainResult
-from engine.train.feature_cache import FeatureCache, cache_blocker, head_inputs, in_head
+from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import head_of, param_groups
 
 
-class Trainer:
+class Trainer(HeadOnlyEpochs):
     """Runs one finetune of `model` on `datasets` as `config` says; see `run`."""
 
     def __init__(self, model: nn.Module, config: TrainConfig, datasets: Datasets, *,
@@ -194,51 +194,6 @@ class Trainer:
                            f"has {self.num_classes} classes",
                            "the head must have one output per class folder",
                            f"add a replace_head edit with num_classes = {self.num_classes}")
-
-    def _features(self, dataset: Any) -> torch.Tensor | None:
-        """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
-        feats, reason = head_inputs(self.model, self.head, dataset, self.config, self.device,
-                                    self._to, self._autocast, self.should_stop,
-                                    on_batch=lambda y, i: self._note_bad(dataset, y, i))
-        if reason:
-            self.cache_off_reason = reason
-        return feats
-
-    def _use_cache(self) -> bool:
-        """Return True when this epoch can train the head on cached features."""
-        if self.dist.enabled:
-            reason: str | None = "several processes train (DDP)"
-        else:
-            reason = self.cache_off_reason or cache_blocker(self.model, self.head, self.config)
-        if reason:
-            self.cache.train = self.cache.val = None  # e.g. after a gradual unfreeze
-            return False
-        if self.cache.train is None:
-            self.events.log("head-only epoch without augmentation: computing each image's "
-                            "features once (frozen layers), later epochs reuse them")
-            started = time.perf_counter()
-            self.cache.train = self._features(self.datasets.train)
-            self.cache.val = self._features(self.datasets.val) if self.cache.train is not None \
-                else None
-            if self.cache.train is None or self.cache.val is None:
-                self.cache.train = self.cache.val = None
-                if self.cache_off_reason:
-                    self.events.log(f"feature cache off: {self.cache_off_reason}")
-                return False
-            self.events.log(f"features cached in {time.perf_counter() - started:.1f}s "
-                            f"({tuple(self.cache.train.shape[1:])} per image)")
-        return True
-
-    def _targets(self, dataset: Any) -> torch.Tensor:
-        """Return every target of `dataset` in index order (without loading images)."""
-        base, index = dataset, None
-        if isinstance(dataset, torch.utils.data.Subset):
-            base, index = dataset.dataset, list(dataset.indices)
-        targets = torch.tensor(base.targets)
-        if self.bad.count:  # the cached features of an unreadable image are of a blank one
-            known = set(self.bad.paths)
-            targets[[i for i, (p, _) in enumerate(base.samples) if p in known]] = UNREADABLE
-        return (targets[index] if index is not None else targets).to(self.device)
 
     def _note_bad(self, dataset: Any, y: torch.Tensor, index: Any) -> None:
         """Count and report the unreadable images of a batch (CPU targets; nothing to sync)."""
