@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.store import write_status
+from engine.train.diagnostics import flag_kind
 from engine.train.events import Events
 
 
@@ -54,8 +55,8 @@ class JobEvents(Events):
         """Record a per-layer learning measurement; log what looks wrong, once per kind."""
         self._metric({**record, "time": time.time()})
         for flag in record.get("flags", []):
-            if flag not in self._flagged:
-                self._flagged.add(flag)
+            if flag_kind(flag) not in self._flagged:  # once per block and problem, not per size
+                self._flagged.add(flag_kind(flag))
                 _log(f"layer check: {flag}")
 
     def bad_images(self, count: int, examples: list[str], new: list[tuple[str, str]]) -> None:

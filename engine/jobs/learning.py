@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.store import read_metrics
+from engine.train.diagnostics import flag_kind
 
 
 @dataclass
@@ -17,7 +18,7 @@ class LayerHistory:
     frozen: list[str] = field(default_factory=list)
     """Blocks with nothing to train in the latest measurement."""
     flags: list[str] = field(default_factory=list)
-    """Every distinct flag raised so far, oldest first."""
+    """Every block's problem raised so far (oldest first), each with its newest numbers."""
     latest: dict[str, Any] = field(default_factory=dict)
     """The newest measurement record (empty before the first)."""
 
@@ -35,7 +36,12 @@ def layer_history(job_dir: str | Path, steps_per_epoch: int | None = None) -> La
             if row.get("trainable"):
                 history.blocks.setdefault(name, []).append(
                     (x, float(row["grad_norm"]), row.get("update_ratio")))
-        history.flags += [f for f in record.get("flags", []) if f not in history.flags]
+        for flag in record.get("flags", []):  # one line per block and problem: its newest size
+            kinds = [flag_kind(known) for known in history.flags]
+            if flag_kind(flag) in kinds:
+                history.flags[kinds.index(flag_kind(flag))] = flag
+            else:
+                history.flags.append(flag)
         history.latest = record
     history.frozen = [name for name, row in (history.latest.get("blocks") or {}).items()
                       if not row.get("trainable")]

@@ -9,6 +9,7 @@ that vanish or explode, and frozen blocks whose weights still move (a bug signal
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,6 +144,11 @@ class LayerDiagnostics:
         return {"trainable": True, "grad_norm": grad_norm, "weight_norm": weight_norm,
                 "update_ratio": update / weight_norm if weight_norm > 0 else None,
                 "frozen_moved": any(id(p) in moved for p in params)}
+
+
+def flag_kind(flag: str) -> str:
+    """Return a flag without its numbers: the same problem of the same block, whatever its size."""
+    return re.sub(r"\d[\d.]*(e[-+]?\d+)?%?", "#", flag)
 
 
 def flags(blocks: dict[str, dict[str, Any]]) -> list[str]:

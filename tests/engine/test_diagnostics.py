@@ -114,3 +114,14 @@ def test_a_training_run_records_every_block_at_the_default_interval(tmp_path, on
         assert set(record["blocks"]) == {"features", "fc"}
         for row in record["blocks"].values():
             assert row["trainable"] and row["grad_norm"] > 0 and 0 < row["update_ratio"] < 1
+
+
+def test_a_flag_is_the_same_problem_whatever_its_size():
+    from engine.train.diagnostics import flag_kind
+
+    a = "fc: one step changed the weights by 12% (exploding)"
+    b = "fc: one step changed the weights by 230% (exploding)"
+    assert flag_kind(a) == flag_kind(b)
+    assert flag_kind(a) != flag_kind("features: one step changed the weights by 12% (exploding)")
+    assert flag_kind("fc: gradients vanish (3.2e-09 of the weights' norm)") == \
+        flag_kind("fc: gradients vanish (7.5e-10 of the weights' norm)")
