@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from engine.errors import BadInput
 
 if TYPE_CHECKING:
     from torch import nn
 
-    from engine.edit.workbench import Workbench
-
 Edit = dict[str, Any]
+
+
+class EditTarget(Protocol):
+    """What an op changes: the Workbench (engine/edit/workbench.py), as the registry sees it."""
+
+    model: nn.Module
 
 
 @dataclass(frozen=True)
@@ -21,7 +25,7 @@ class Op:
     """One kind of edit: how to apply it and which subtree must be saved to undo it."""
 
     name: str
-    apply: Callable[[Workbench, Edit], str]
+    apply: Callable[[EditTarget, Edit], str]
     """Mutate `workbench.model` (or set a new root via workbench.replace_root); return a summary."""
     scope: Callable[[nn.Module, Edit], str] = field(default=lambda model, edit: edit.get("target", ""))
     """The path of the smallest module whose copy is enough to undo the edit."""

@@ -6,9 +6,18 @@ from typing import TYPE_CHECKING, Any
 
 from torch import nn
 
-from engine.edit import surgery
 from engine.edit.modexpr import parse_module
 from engine.edit.ops import Edit, Op, register
+from engine.edit.surgery import (
+    adapt_input,
+    delete,
+    head_target,
+    in_sequential,
+    input_conv_target,
+    insert,
+    replace,
+    replace_head,
+)
 from engine.errors import BadInput, PtmError
 from engine.inspect.heads import companion_heads
 from engine.paths import get_module, split_path
@@ -26,7 +35,7 @@ def _short(module: nn.Module) -> str:
 
 
 def _head_target(model: nn.Module, edit: Edit) -> str:
-    return surgery.head_target(model, edit.get("target") or None)
+    return head_target(model, edit.get("target") or None)
 
 
 def _parent(path: str) -> str:
@@ -55,7 +64,7 @@ def _replace_head(workbench: Any, edit: Edit) -> str:
     path = _head_target(workbench.model, edit)
     companions = companion_heads(workbench.model, path)
     for head in (path, *companions):
-        surgery.replace_head(
+        replace_head(
             workbench.model, edit["num_classes"], target=head, init=edit.get("init", "default")
         )
     also = f" (and {', '.join(companions)})" if companions else ""
@@ -63,12 +72,12 @@ def _replace_head(workbench: Any, edit: Edit) -> str:
 
 
 def _input_target(model: nn.Module, edit: Edit) -> str:
-    return surgery.input_conv_target(model, edit.get("target") or None)
+    return input_conv_target(model, edit.get("target") or None)
 
 
 def _adapt_input(workbench: Any, edit: Edit) -> str:
     strategy = edit.get("strategy", "repeat")
-    path = surgery.adapt_input(
+    path = adapt_input(
         workbench.model, edit["channels"], strategy, target=_input_target(workbench.model, edit)
     )
     return f"{path} now takes {edit['channels']} channels ({strategy})"
@@ -88,7 +97,7 @@ def _module(edit: Edit, model: nn.Module | None = None) -> nn.Module:
 
 
 def _replace(workbench: Any, edit: Edit) -> str:
-    old = surgery.replace(workbench.model, edit["target"], _module(edit, workbench.model))
+    old = replace(workbench.model, edit["target"], _module(edit, workbench.model))
     new = get_module(workbench.model, edit["target"])
     return (
         f"replaced {edit['target']}: {type(old).__name__} ({_params(old):,} params) -> "
@@ -98,7 +107,7 @@ def _replace(workbench: Any, edit: Edit) -> str:
 
 def _insert(after: bool):
     def apply(workbench: Any, edit: Edit) -> str:
-        where = surgery.insert(workbench.model, edit["target"], _module(edit, workbench.model),
+        where = insert(workbench.model, edit["target"], _module(edit, workbench.model),
                                after=after)
         side = "after" if after else "before"
         new = _short(get_module(workbench.model, where))
@@ -111,13 +120,13 @@ def _structure_scope(model: nn.Module, edit: Edit) -> str:
     """The parent when the target is in a Sequential (its children move), else the target."""
     target = edit.get("target", "")
     get_module(model, target)
-    return _parent(target) if surgery.in_sequential(model, target) else target
+    return _parent(target) if in_sequential(model, target) else target
 
 
 def _delete(workbench: Any, edit: Edit) -> str:
     target = edit["target"]
     old = get_module(workbench.model, target)
-    how = surgery.delete(workbench.model, target)
+    how = delete(workbench.model, target)
     return f"deleted {target} ({type(old).__name__}, {_params(old):,} params): {how}"
 
 

@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from engine.train.bad_images import BadImages
 from engine.train.config import TrainConfig
-from engine.train.data import UNREADABLE, loader_worker_init
-
-if TYPE_CHECKING:
-    from engine.train.loop import Trainer
+from engine.train.data import UNREADABLE, Datasets, loader_worker_init
+from engine.train.dist import DistInfo
+from engine.train.events import Events
 
 
 def in_head(name: str, head: str) -> bool:
@@ -104,9 +104,24 @@ def head_inputs(model: nn.Module, head_path: str, dataset: Any, config: TrainCon
 
 class HeadOnlyEpochs:
     """The Trainer's head-only epochs on cached features (mixed into Trainer): when they are safe,
-    computing the features once, and the targets that go with them."""
+    computing the features once, and the targets that go with them.
 
-    def _features(self: Trainer, dataset: Any) -> torch.Tensor | None:
+    Relies on the Trainer's attributes below and its `_to`, `_autocast` and `_note_bad`.
+    """
+
+    model: nn.Module
+    head: str
+    config: TrainConfig
+    device: torch.device
+    dist: DistInfo
+    datasets: Datasets
+    events: Events
+    bad: BadImages
+    cache: FeatureCache
+    cache_off_reason: str | None
+    should_stop: Callable[[], bool]
+
+    def _features(self, dataset: Any) -> torch.Tensor | None:
         """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
         feats, reason = head_inputs(self.model, self.head, dataset, self.config, self.device,
                                     self._to, self._autocast, self.should_stop,
@@ -115,7 +130,7 @@ class HeadOnlyEpochs:
             self.cache_off_reason = reason
         return feats
 
-    def _use_cache(self: Trainer) -> bool:
+    def _use_cache(self) -> bool:
         """Return True when this epoch can train the head on cached features."""
         if self.dist.enabled:
             reason: str | None = "several processes train (DDP)"
@@ -140,7 +155,7 @@ class HeadOnlyEpochs:
                             f"({tuple(self.cache.train.shape[1:])} per image)")
         return True
 
-    def _targets(self: Trainer, dataset: Any) -> torch.Tensor:
+    def _targets(self, dataset: Any) -> torch.Tensor:
         """Return every target of `dataset` in index order (without loading images)."""
         base, index = dataset, None
         if isinstance(dataset, torch.utils.data.Subset):
