@@ -40,6 +40,7 @@ async def test_failed_download_keeps_the_tree_and_shows_the_ways_on(unreachable_
         assert "no weights" in text.splitlines()[0]  # the header marks it
         panel = panel_text(app)
         assert "HTTP 404" in panel  # the whole reason, not a one-line toast
+        assert not [n for n in app._notifications if "failed" in n.title]  # nor a toast over it
         for way in ("d retry", "W open a weights file or folder", "PTM_WEIGHTS_MIRROR",
                     "ptm-tui import weights.tar", "--weights none"):
             assert way in panel, way

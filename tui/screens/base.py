@@ -27,10 +27,10 @@ class PtmScreen(Screen):
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Notify the user of a worker that failed; let the screen react via `worker_failed`."""
-        if event.state == WorkerState.ERROR:
+        if event.state == WorkerState.ERROR and not self.worker_failed(event.worker):
             self.notify(error_text(event.worker.error), title=f"{event.worker.name} failed",
                         severity="error", timeout=10)
-            self.worker_failed(event.worker)
 
-    def worker_failed(self, worker: Worker) -> None:
-        """Called after a worker of this screen failed (override to restore state)."""
+    def worker_failed(self, worker: Worker) -> bool | None:
+        """Called when a worker of this screen failed (override to restore state); return True
+        when the screen shows the reason itself, so no toast repeats it."""

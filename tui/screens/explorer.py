@@ -220,14 +220,15 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         """Stop a download when the screen goes away."""
         self._cancel.set()
 
-    def worker_failed(self, worker: Any) -> None:
-        """A model that failed to open leaves a message in the header; a failed summary says why
-        in the panel."""
+    def worker_failed(self, worker: Any) -> bool | None:
+        """A model that failed to open leaves a message in the header (weights that cannot be had:
+        the no-weights panel says why, no toast); a failed summary says why in the panel."""
         if worker.group == "summary":
             self.summary_failed(worker.error)
         if worker.group == "open" and self.show_no_weights(worker.error):
             self.query_one(DownloadBar).stop()
-        elif worker.group == "open":
+            return True
+        if worker.group == "open":
             self.query_one(DownloadBar).stop()
             tree = self.query_one(LayerTree)
             tree.clear()
