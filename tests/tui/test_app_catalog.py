@@ -237,7 +237,8 @@ async def test_opening_pretrained_weights_downloads_with_progress_and_escape_can
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen))
         bar = app.screen.query_one("#download-bar")
         await wait_for(pilot, lambda: bar.active and bar.done > 0, timeout=60)
-        assert "downloading resnet18" in screen_text(app)
+        # the bar shows on the next frame after the first bytes arrive
+        await wait_for(pilot, lambda: "downloading resnet18" in screen_text(app))
         assert app.screen.query_one(LayerTree).model is not None  # the tree came first
         await pilot.press("escape")
         await wait_for(pilot, lambda: not bar.active, timeout=30)
@@ -264,7 +265,7 @@ async def test_catalog_in_ascii_mode_draws_only_ascii(server):
         screen.query_one("#catalog-table").focus()
         await pilot.press("d")
         bar = screen.query_one("#download-bar")
-        await wait_for(pilot, lambda: bar.done > 0)
+        await wait_for(pilot, lambda: bar.done > 0 and "%" in screen_text(app))
         text = screen_text(app)
         assert "[#" in text and "%" in text
         assert [c for c in text if ord(c) > 127] == []
