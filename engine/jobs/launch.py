@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import secrets
-import signal
 import subprocess
 import sys
 import time
@@ -13,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import BadInput, WorkFailed
-from engine.jobs.store import JobInfo, job_info, jobs_root, pid_alive, read_status, write_status
+from engine.jobs.stopping import clear_stop_request
+from engine.jobs.stopping import stop as stop  # where callers have always found it
+from engine.jobs.store import job_info, jobs_root, read_status, this_host, write_status
 
 SPEC = "spec.toml"
 
@@ -147,8 +148,10 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
     cmd = runner_command(job_dir, nproc, nnodes, rdzv_endpoint)
     fd = lock.take(job_dir)
     try:
+        clear_stop_request(job_dir)  # a request left from an earlier run must not stop this one
         write_status(job_dir, status="queued", pid=None, pid_start=None, worker_pid=None,
-                     worker_pid_start=None, nproc=nproc, nnodes=nnodes,
+                     worker_pid_start=None, worker_host=None, host=this_host(),
+                     nproc=nproc, nnodes=nnodes,
                      rdzv_endpoint=rdzv_endpoint, queued=time.time())
         with open(job_dir / "log.txt", "ab") as log:
             log.write(f"$ {' '.join(cmd)}\n".encode())
@@ -183,44 +186,6 @@ def check_processes(nproc: int, nnodes: int = 1) -> None:
         raise BadInput(f"--nproc-per-node {nproc} is more than this machine has",
                        f"it has {what}; each process trains on one of them",
                        f"use --nproc-per-node {limit} or fewer")
-
-
-def stop(job_ref: str | Path, wait: float = 0.0) -> JobInfo:
-    """Ask a running job to checkpoint and stop (SIGTERM to its process group); return its state.
-
-    With `wait` > 0, wait up to that many seconds for it to finish.
-    """
-    from engine.jobs.store import find_job
-
-    job_dir = find_job(job_ref)
-    info = job_info(job_dir)
-    pid = info.pid
-    if not info.active or not pid:
-        raise BadInput(f"job {info.job} is not running", f"its status is {info.status}",
-                       "`ptm-tui jobs` lists the running jobs")
-    if not pid_alive(pid, read_status(job_dir).get("pid_start")):
-        raise BadInput(f"job {info.job} has no runner to stop",
-                       f"pid {pid} is not the process that started it (its start time differs "
-                       "or was never recorded)", "`ptm-tui jobs` shows its state")
-    status = write_status(job_dir, stop_requested=time.time())
-    worker, worker_start = status.get("worker_pid"), status.get("worker_pid_start")
-    try:
-        if int(status.get("world") or 1) > 1 and worker and pid_alive(worker, worker_start):
-            # Under torchrun, rank 0 passes the stop to every rank at the next step; the
-            # agent then sees its workers finish cleanly (signalling it makes it kill them).
-            os.kill(worker, signal.SIGTERM)
-        elif int(status.get("nproc") or 1) > 1 or int(status.get("nnodes") or 1) > 1:
-            os.killpg(pid, signal.SIGTERM)  # torchrun's agent, before rank 0 started
-        else:
-            # The runner alone: its DataLoader workers share its process group and must
-            # not see the signal (the runner finishes the step, then shuts them down).
-            os.kill(pid, signal.SIGTERM)
-    except ProcessLookupError:
-        pass
-    deadline = time.monotonic() + wait
-    while time.monotonic() < deadline and job_info(job_dir).active:
-        time.sleep(0.1)
-    return job_info(job_dir)
 
 
 def resume(job_ref: str | Path, env: dict[str, str] | None = None,

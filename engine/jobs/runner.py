@@ -1,7 +1,8 @@
 """The job process: `python -m engine.jobs.runner JOB_DIR` trains the job's spec and records it.
 
-Rank 0 alone writes status.json, metrics.jsonl and checkpoints. SIGTERM/SIGINT checkpoint and
-stop cleanly; SIGHUP is ignored so a dropped SSH connection does not end the job.
+Rank 0 alone writes status.json, metrics.jsonl and checkpoints. SIGTERM/SIGINT, or a stop request
+in the job folder (`ptm-tui stop` from any host), checkpoint and stop cleanly; SIGHUP is ignored
+so a dropped SSH connection does not end the job.
 """
 
 from __future__ import annotations
@@ -17,10 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import PtmError
-from engine.jobs.store import process_start_time, read_status, write_status
+from engine.jobs.stopping import stop_request
+from engine.jobs.store import process_start_time, read_status, this_host, write_status
 
 STOP = {"asked": False}
-"""Set by SIGTERM/SIGINT; the training loop checks it after every step."""
+"""Set by SIGTERM/SIGINT or a stop request file; the training loop checks it after every step."""
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
@@ -74,10 +76,23 @@ def _say_folder_removed(job_dir: Path) -> None:
           "writing anything", file=sys.stderr, flush=True)
 
 
-def watch_folder(job_dir: Path, every: float = 1.0) -> None:
-    """Stop this process (exit 1) within seconds when its job folder is removed or replaced.
+def _see_stop_request(job_dir: Path) -> None:
+    """Treat a stop request left in the job folder (`ptm-tui stop` on any host) as SIGTERM."""
+    if STOP["asked"]:
+        return
+    request = stop_request(job_dir)
+    if request is not None:
+        host = request.get("host")
+        _log("a stop was asked through the job folder" + (f" from host {host}" if host else "")
+             + ": saving a checkpoint and stopping")
+        STOP["asked"] = True
 
-    Nothing is written afterwards: a runner must never recreate a folder its user deleted.
+
+def watch_folder(job_dir: Path, every: float = 1.0) -> None:
+    """Watch the job folder every second: a stop request stops the run as SIGTERM does.
+
+    When the folder is removed or replaced, exit 1 within seconds and write nothing
+    afterwards: a runner must never recreate a folder its user deleted.
     """
     import threading
 
@@ -93,6 +108,7 @@ def watch_folder(job_dir: Path, every: float = 1.0) -> None:
             if not same:
                 _say_folder_removed(job_dir)
                 os._exit(1)
+            _see_stop_request(job_dir)
 
     threading.Thread(target=watch, name="job folder watch", daemon=True).start()
 
@@ -145,14 +161,19 @@ def run_job(job_dir: Path) -> int:
         return 2
     watch_folder(job_dir)
     # The launcher's pid (the torchrun agent under DDP, whose workers run in sessions of
-    # their own) is the job's pid: `stop` signals it (or rank 0 under torchrun).
+    # their own) is the job's pid, on `host`: `stop` there signals it (or rank 0 under
+    # torchrun, on `worker_host`); elsewhere it leaves a request in the job folder.
     status = read_status(job_dir)
     pid = status.get("pid") if isinstance(status.get("pid"), int) else os.getpid()
+    here = this_host()
     if main:
-        write_status(job_dir, status="running", pid=pid, pid_start=process_start_time(pid),
-                     worker_pid=os.getpid(), worker_pid_start=process_start_time(os.getpid()),
-                     host=socket.gethostname(), started=time.time(), world=dist.world,
-                     message="starting")
+        fields: dict[str, Any] = dict(
+            status="running", worker_pid=os.getpid(), worker_host=here,
+            worker_pid_start=process_start_time(os.getpid()), started=time.time(),
+            world=dist.world, message="starting")
+        if "RANK" not in os.environ or status.get("host") in (None, here):
+            fields.update(pid=pid, pid_start=process_start_time(pid), host=here)
+        write_status(job_dir, **fields)
     trainer = None
     try:
         recipe = load(job_dir / "spec.toml")

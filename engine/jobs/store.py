@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import re
+import socket
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +30,11 @@ def ptm_home() -> Path:
 def jobs_root() -> Path:
     """Return the folder holding one sub-folder per job."""
     return ptm_home() / "jobs"
+
+
+def this_host() -> str:
+    """Return this machine's host name, as status.json records the runner's."""
+    return socket.gethostname()
 
 
 def read_json(path: Path) -> dict[str, Any]:
@@ -116,6 +122,8 @@ class JobInfo:
     updated: float = 0.0
     bad_images: int = 0
     """Images skipped because they could not be read (see status.json's bad_examples)."""
+    host: str = ""
+    """The host whose process holds the job (its launcher or runner); "" before it started."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the job as a JSON-friendly dict."""
@@ -125,6 +133,11 @@ class JobInfo:
     def active(self) -> bool:
         """True while the job's process is queued or running."""
         return self.status in ("queued", "running")
+
+    @property
+    def elsewhere(self) -> bool:
+        """True when the job's process runs on another host (its pid means nothing here)."""
+        return bool(self.host) and self.host != this_host()
 
 
 def _field(status: dict[str, Any], key: str, kind: type, default: Any) -> Any:
@@ -169,10 +182,12 @@ def job_info(job_dir: str | Path) -> JobInfo:
             step=_field(s, "step", int, 0), steps=_field(s, "steps", int, 0),
             train_loss=_field(s, "train_loss", float, None),
             created=_field(s, "created", float, 0.0), updated=_field(s, "updated", float, 0.0),
-            bad_images=_field(s, "bad_images", int, 0))
+            bad_images=_field(s, "bad_images", int, 0), host=_field(s, "host", str, ""))
     except ValueError as error:
         return _unreadable(job_dir, str(error).splitlines()[0][:120])
-    if status in ("queued", "running") and not pid_alive(pid, pid_start, need_start=True):
+    # A process on another host cannot be checked from here: its status is all we know.
+    if status in ("queued", "running") and not info.elsewhere \
+            and not pid_alive(pid, pid_start, need_start=True):
         if status == "queued" and time.time() - info.created < 30 and not pid:
             pass  # being launched right now
         else:
