@@ -11,7 +11,8 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "jobs", help="list finetune jobs (state, epoch, best val accuracy)",
         description="List the jobs under $PTM_HOME/jobs. A job whose process is gone while its "
-        "status says running is shown as 'failed (process died)'.")
+        "status says running is shown as 'failed (process died)'; a job whose process runs on "
+        "another host (shared job folder) shows that host, and its status as written there.")
     parser.add_argument("--json", action="store_true", help="one JSON object per job per line")
     parser.set_defaults(func=run)
 
@@ -39,13 +40,17 @@ def run(args: argparse.Namespace) -> int:
 
     # the job id (which names the model) is what `resume`/`stop` take: never cut it
     job = Column("job", no_wrap=True, min_width=max(len(info.job) for info in jobs))
-    rest = [Column(name, no_wrap=True) for name in ("status", "epoch", "best", "last", "pid")]
+    # a host column only when some job's process runs on another host (its pid is that host's)
+    hosts = any(info.elsewhere for info in jobs)
+    names = ("status", "epoch", "best", "last", "pid") + (("host",) if hosts else ())
+    rest = [Column(name, no_wrap=True) for name in names]
     table = Table(job, *rest, box=box.SIMPLE_HEAD, pad_edge=False)
     for info in jobs:
         color = {"running": "cyan", "done": "green", "stopped": "yellow",
                  "queued": "white"}.get(info.status, "red")
+        host = (escape(info.host) if info.elsewhere else "-",) if hosts else ()
         table.add_row(escape(info.job), f"[{color}]{escape(info.status)}[/]",
                       f"{info.epoch}/{info.epochs or '?'}", _pct(info.best_val_acc),
-                      _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-")
+                      _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-", *host)
     stdout.print(table)
     return 0

@@ -14,8 +14,8 @@ def register(subparsers: Any) -> None:
         "--nnodes N --rdzv-endpoint HOST:PORT`. The job folder ($PTM_HOME/jobs/JOB) and the "
         "data must be on storage every host sees at the same path: every rank reads the same "
         "recipe and checkpoint, and rank 0 alone writes checkpoints and status. This host's "
-        "processes log to log.<host>.<pid>.txt in the job folder. `ptm-tui stop JOB` on the "
-        "first host stops every rank at the same step.")
+        "processes log to log.<host>.<pid>.txt in the job folder. `ptm-tui stop JOB` on any "
+        "host stops every rank at the same step.")
     parser.add_argument("job", help="job id (or a unique prefix of it, or its folder)")
     parser.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
                         help="processes on this host (default: as the job was launched)")
@@ -42,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         code = proc.wait()
     except KeyboardInterrupt:
-        stderr.print(f"left running (pid {proc.pid}); stop the job from its first host with "
+        stderr.print(f"left running (pid {proc.pid}); stop the job (from any host) with "
                      f"`ptm-tui stop {escape(job_dir.name)}`", highlight=False)
         return 130
     if args.json:

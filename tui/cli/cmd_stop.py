@@ -10,8 +10,10 @@ def register(subparsers: Any) -> None:
     """Add the `stop` subcommand."""
     parser = subparsers.add_parser(
         "stop", help="stop a running job (it saves a checkpoint first)",
-        description="Send SIGTERM to the job's process group: it finishes the current step, "
-        "saves a checkpoint and exits with status 'stopped'. `ptm-tui resume JOB` continues it.")
+        description="Ask the job to stop: it finishes the current step, saves a checkpoint and "
+        "exits with status 'stopped'; `ptm-tui resume JOB` continues it. Works from any host "
+        "that shares the job folder: a request left there reaches the runner within seconds "
+        "(on the runner's own host it is also signalled).")
     parser.add_argument("job", help="job id (or a unique prefix of it, or its folder)")
     parser.add_argument("--wait", type=float, default=60.0,
                         help="seconds to wait for it to stop (default 60; 0 returns at once)")
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
     from tui.cli.cmd_finetune import final_object
     from tui.cli.output import print_json, stderr, stdout
 
-    info = stop(args.job, wait=args.wait)
+    info = stop(args.job, wait=args.wait,
+                say=lambda text: stderr.print(escape(text), highlight=False))
     final = final_object(Path(info.dir))
     if args.json:
         print_json(final)

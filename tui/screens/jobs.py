@@ -244,7 +244,7 @@ class JobsScreen(JobsInsight, PtmScreen):
     def _stop(self, job: str) -> None:
         from engine.jobs.launch import stop
 
-        stop(job)
+        stop(job, say=lambda text: self.app.call_from_thread(self.notify, text))
         self.app.call_from_thread(self.notify, f"stopping {job}: it saves a checkpoint first")
 
     def action_resume(self) -> None:
