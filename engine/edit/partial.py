@@ -26,6 +26,8 @@ class LoadReport:
     renamed: dict[str, str] = field(default_factory=dict)
     """Model key -> checkpoint key, for tensors mapped by order and shape."""
     warnings: list[str] = field(default_factory=list)
+    meaning: dict[str, Any] | None = None
+    """What the file says the weights are (recipe, class names, preprocessing), when it says."""
 
     def counts(self) -> dict[str, int]:
         """Return the number of keys in each group."""
@@ -84,13 +86,6 @@ def strip_prefixes(state: dict[str, torch.Tensor]) -> dict[str, torch.Tensor]:
     return out
 
 
-def read_source(source: str | os.PathLike[str]) -> dict[str, torch.Tensor]:
-    """Return the state dict stored at a path or URL (read safely, never unpickling code)."""
-    from engine.models.weights import read_state_dict
-
-    return read_state_dict(os.fspath(source), map_location="cpu")
-
-
 def _by_name(
     state: dict[str, torch.Tensor], own: dict[str, torch.Tensor], report: LoadReport
 ) -> dict[str, torch.Tensor]:
@@ -143,14 +138,17 @@ def load_partial(
     state_dict_or_source: dict[str, torch.Tensor] | str | os.PathLike[str],
     by_order: bool = False,
 ) -> LoadReport:
-    """Load the tensors whose name and shape match into `model`; return a LoadReport."""
+    """Load the tensors whose name and shape match into `model`; return a LoadReport (with the
+    meaning a weights file carries: engine.models.weights.meaning)."""
+    report = LoadReport()
     if isinstance(state_dict_or_source, dict):
         state = state_dict_or_source
-    else:
-        state = read_source(state_dict_or_source)
+    else:  # read safely, never unpickling code
+        from engine.models.weights import read_weights
+
+        state, report.meaning = read_weights(os.fspath(state_dict_or_source), map_location="cpu")
     state = strip_prefixes({k: v for k, v in state.items() if isinstance(v, torch.Tensor)})
     own = model.state_dict()
-    report = LoadReport()
     load = _by_name(state, own, report)
     if by_order:
         _by_order(state, own, report, load)

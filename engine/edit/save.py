@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections import OrderedDict
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -62,8 +64,13 @@ def _shares_storage(tensor: torch.Tensor) -> bool:
     return tensor.untyped_storage().nbytes() != tensor.numel() * tensor.element_size()
 
 
-def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:
-    """Write the model's state dict to `path` (.pth/.pt/.bin/.safetensors) atomically; return it."""
+def save_weights(model: nn.Module, path: str | os.PathLike[str],
+                 meaning: dict[str, Any] | None = None) -> Path:
+    """Write the model's state dict to `path` (.pth/.pt/.bin/.safetensors) atomically; return it.
+
+    `meaning` (the recipe, class names, preprocessing) goes inside the file where plain torch and
+    safetensors ignore it (engine.models.weights.meaning), so the file stays plain weights.
+    """
     target = Path(path)
     suffix = target.suffix.lower()
     if suffix not in WEIGHTS_SUFFIXES:
@@ -75,21 +82,26 @@ def save_weights(model: nn.Module, path: str | os.PathLike[str]) -> Path:
     check_output_file(target, "the weights file")
     state = _state(model)
     with writing(target):
-        _write(state, target, suffix)
+        _write(state, target, suffix, meaning)
     return target
 
 
-def _write(state: dict[str, torch.Tensor], target: Path, suffix: str) -> None:
-    """Write the state dict to `target` in the format of `suffix`, atomically."""
+def _write(state: dict[str, torch.Tensor], target: Path, suffix: str,
+           meaning: dict[str, Any] | None) -> None:
+    """Write the state dict and its meaning to `target` in the format of `suffix`, atomically."""
+    from engine.models.weights.meaning import safetensors_entry, with_meaning
+
     if suffix == ".safetensors":
         from safetensors.torch import save
 
         tensors, aliases = _dedupe(state)
-        metadata = {"format": "pt"}
+        metadata = {"format": "pt", **safetensors_entry(meaning)}
         if aliases:
             metadata["ptm_tui_aliases"] = json.dumps(aliases)
         data = save(tensors, metadata=metadata)
         with atomic_write(target, "wb") as handle:
             handle.write(data)
     else:
-        atomic_save({k: v.detach().to("cpu") for k, v in state.items()}, target)
+        plain = OrderedDict((k, v.detach().to("cpu")) for k, v in state.items())
+        plain._metadata = getattr(state, "_metadata", OrderedDict())  # type: ignore[attr-defined]
+        atomic_save(with_meaning(plain, meaning), target)

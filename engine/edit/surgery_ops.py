@@ -137,6 +137,8 @@ def _load_partial(workbench: Any, edit: Edit) -> str:
         workbench.model, edit["source"], by_order=bool(edit.get("by_order", False))
     )
     workbench.last_load_report = report
+    if hasattr(workbench, "meanings"):  # a Workbench (not a dry run's stand-in)
+        workbench.meanings[str(edit["source"])] = report.meaning
     if not report.matched:
         raise BadInput(
             f"nothing in {edit['source']!r} fits this model",

@@ -48,6 +48,10 @@ class Workbench:
     """The model's input size with batch 1 (e.g. (1, 3, 224, 224)), when known."""
     meta: dict[str, Any] = field(default_factory=dict)
     """The weights' meta (categories, transforms...) when known."""
+    opened_meaning: dict[str, Any] | None = None
+    """What the weights it was opened with say they are (engine.models.weights.meaning)."""
+    meanings: dict[str, dict[str, Any] | None] = field(default_factory=dict, repr=False)
+    """What each weights file loaded into it says it is, by source (filled by load_partial)."""
     undo_budget: int = field(default_factory=undo_budget_bytes)
     """Bytes that undo copies may hold; older copies are let go past it (the newest is kept)."""
     _done: list[UndoRecord] = field(default_factory=list)
@@ -70,7 +74,8 @@ class Workbench:
             opened = open_model(name, weights=weights, device=device, progress=progress,
                                 cancel=cancel, offline=offline)
         return cls(model=opened.model, name=name, weights=weights, source=opened.source,
-                   seed=seed, input_size=opened.input_size, meta=opened.meta)
+                   seed=seed, input_size=opened.input_size, meta=opened.meta,
+                   opened_meaning=_meaning_of_file(weights))
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -93,6 +98,15 @@ class Workbench:
                 name = str(edit.get("source", "")).replace("\\", "/").rstrip("/").rpartition("/")[2]
                 return f"loaded {name or edit.get('source')}"
         return self.source
+
+    @property
+    def meaning(self) -> dict[str, Any] | None:
+        """What the weights in force say they are: the newest load's meaning (undo takes it
+        back with the load), else the opened weights'; None when nothing says."""
+        for edit in reversed(self.edits):
+            if edit.get("op") == "load_partial":
+                return self.meanings.get(str(edit.get("source")))
+        return self.opened_meaning
 
     @property
     def busy(self) -> bool:
@@ -330,3 +344,16 @@ class Workbench:
     def module(self, path: str) -> nn.Module:
         """Return the submodule at `path`."""
         return get_module(self.model, path)
+
+
+def _meaning_of_file(weights: str) -> dict[str, Any] | None:
+    """Return what a weights file the user named says it is (None for catalog weights)."""
+    from pathlib import Path
+
+    path = Path(str(weights)).expanduser()
+    if path.suffix.lower() not in (".pth", ".pt", ".bin", ".ckpt", ".safetensors") \
+            or not path.is_file():
+        return None
+    from engine.models.weights import read_meaning
+
+    return read_meaning(path)

@@ -1,9 +1,9 @@
-"""A finetuned model as it was trained, from a job id, a checkpoint or a recipe: its class
-names as labels and the training's own preprocessing (input size, mean/std, interpolation)."""
+"""A finetuned model as it was trained, from a job id, a checkpoint, a saved weights file or a
+recipe: its recipe's structure, its weights, its class names as labels and the training's own
+preprocessing (input size, mean/std, interpolation)."""
 
 from __future__ import annotations
 
-import dataclasses
 import re
 from collections.abc import Callable
 from pathlib import Path
@@ -13,12 +13,14 @@ from engine.errors import BadInput
 from engine.jobs.store import find_job, jobs_root
 
 SPEC = "spec.toml"
+WEIGHTS_SUFFIXES = (".pt", ".pth", ".safetensors")
 
 
 def is_trained(ref: str) -> bool:
-    """Return True when `ref` names a job, a checkpoint file or a recipe (not a catalog model)."""
+    """Return True when `ref` names a job, a checkpoint or weights file or a recipe (not a
+    catalog model)."""
     path = Path(ref).expanduser()
-    if path.suffix.lower() in (".pt", ".pth", ".toml") and path.is_file():
+    if path.suffix.lower() in (*WEIGHTS_SUFFIXES, ".toml") and path.is_file():
         return True
     if (path / SPEC).is_file():
         return True
@@ -37,89 +39,93 @@ def _job_checkpoint(job_dir: Path) -> Path:
     return found[0]
 
 
-def trained_parts(ref: str) -> tuple[Any, dict[str, Any] | None, dict[str, Any], str]:
-    """Return (recipe, checkpoint state or None, preprocessing dict, where) for `ref`."""
-    from engine.edit.recipe import Recipe, load
-    from engine.train.checkpoint import load_checkpoint
+def trained_workbench(ref: str, device: str = "cpu") -> Any:
+    """Return a Workbench of the model `ref` names, as trained: its recipe's structure with the
+    weights file loaded (an undoable load, as `W` does), knowing what its weights mean."""
+    from engine.edit.recipe import build, load
 
     path = Path(ref).expanduser()
-    if path.suffix.lower() == ".toml" and path.is_file():
+    if path.suffix.lower() == ".toml" and path.is_file():  # a recipe: its own weights
         recipe = load(path)
-        return recipe, None, _recipe_preprocessing(recipe), f"recipe {path}"
-    if path.suffix.lower() in (".pt", ".pth") and path.is_file():
-        ckpt = path
-    else:
-        ckpt = _job_checkpoint(find_job(ref))
-    state = load_checkpoint(ckpt)
-    meaning = state.get("meaning") or {}
-    if meaning.get("recipe"):
-        recipe = Recipe(model=dict(meaning["recipe"]["model"]),
-                        edits=list(meaning["recipe"].get("edit") or []))
-        pre = {k: meaning[k] for k in ("resize", "crop", "mean", "std", "interpolation",
-                                       "antialias", "input_size") if k in meaning}
-    else:  # a checkpoint from before checkpoints carried their meaning: its job's spec
-        spec = ckpt.parent.parent / SPEC
-        if not spec.is_file():
-            raise BadInput(f"{ckpt} does not say which model it belongs to",
-                           "it carries no recipe and is not inside a job folder",
-                           "pass the job id or keep the checkpoint in its job's checkpoints/")
-        recipe = load(spec)
-        pre = _recipe_preprocessing(recipe)
-    return recipe, state, pre, f"{ckpt}"
+        workbench = build(recipe, device=device)
+        workbench.opened_meaning = _recipe_meaning(recipe)
+        return workbench
+    weights = path if path.suffix.lower() in WEIGHTS_SUFFIXES and path.is_file() \
+        else _job_checkpoint(find_job(ref))
+    return _load_into_recipe(weights, device)
 
 
-def _recipe_preprocessing(recipe: Any) -> dict[str, Any]:
-    """Return the preprocessing a recipe's [train] table gives (the weights' own without one)."""
+def _load_into_recipe(weights: Path, device: str) -> Any:
+    """Return the recipe's model (built without weights) with every tensor of `weights` loaded."""
+    from engine.edit.recipe import Recipe, build
+    from engine.models.weights import read_meaning
+    from engine.train.export_source import VALUES_ONLY
+
+    meaning = read_meaning(weights)
+    recipe = _recipe_of(weights, meaning)
+    bare = Recipe(model={**recipe.model, "weights": "none"}, path=recipe.path,
+                  edits=[e for e in recipe.edits if e.get("op") not in VALUES_ONLY])
+    workbench = build(bare, device=device)  # the file brings every value
+    workbench.apply({"op": "load_partial", "source": str(weights)})
+    report = workbench.last_load_report
+    if report.missing or report.mismatched or report.unexpected:
+        problem = (report.mismatched[0][0] if report.mismatched else
+                   (report.missing or report.unexpected)[0])
+        raise BadInput(f"{weights} does not fit its recipe's model",
+                       f"{report.summary()}; e.g. {problem!r}",
+                       "use the recipe the job was launched with")
+    if meaning is None:  # a checkpoint from before checkpoints carried their meaning
+        workbench.meanings[str(weights)] = _old_checkpoint_meaning(weights, recipe)
+    return workbench
+
+
+def _recipe_of(weights: Path, meaning: dict[str, Any] | None) -> Any:
+    """Return the recipe that builds the model of `weights`: the one it carries, else its job's."""
+    from engine.edit.recipe import from_dict, load
+
+    if meaning and isinstance(meaning.get("recipe"), dict):
+        return from_dict({"model": dict(meaning["recipe"]["model"]),
+                          "edit": list(meaning["recipe"].get("edit") or [])})
+    spec = weights.parent.parent / SPEC
+    if not spec.is_file():
+        raise BadInput(f"{weights} does not say which model it belongs to",
+                       "it carries no recipe and is not inside a job folder",
+                       "pass the job id, keep the checkpoint in its job's checkpoints/, or save "
+                       "the weights from ptm-tui (ctrl+s), which writes the recipe into the file")
+    return load(spec)
+
+
+def _old_checkpoint_meaning(weights: Path, recipe: Any) -> dict[str, Any]:
+    """Return the meaning of a checkpoint written before checkpoints carried one."""
+    from engine.train.checkpoint import load_checkpoint
+
+    state = load_checkpoint(weights)
+    classes = state.get("classes")
+    return {**_recipe_meaning(recipe), **({"classes": list(classes)} if classes else {})}
+
+
+def _recipe_meaning(recipe: Any) -> dict[str, Any]:
+    """Return what a recipe's [train] table says: its preprocessing and data's class names."""
     from engine.train.config import train_config
-    from engine.train.data import preprocessing
+    from engine.train.data import class_names, preprocessing
 
-    return preprocessing(train_config(recipe.train or {})) if recipe.train else {}
+    if not recipe.train:
+        return {}
+    config = train_config(recipe.train)
+    meaning = preprocessing(config)
+    if recipe.train.get("data"):
+        meaning["classes"] = class_names(config)
+    return meaning
 
 
 def open_trained(ref: str, device: str = "cpu") -> Any:
-    """Return a ReadyModel of a job, checkpoint or recipe: trained weights, class names as
-    labels, and the training's preprocessing."""
-    from engine.edit.recipe import Recipe, build
-    from engine.train.data import transform_of
-    from engine.use.inference import ready
-    from engine.use.preprocess import Preprocess
+    """Return a ReadyModel of a job, checkpoint, weights file or recipe: trained weights, class
+    names as labels, and the training's preprocessing."""
+    from engine.use.inference import workbench_ready
 
-    recipe, state, pre, where = trained_parts(ref)
-    if state is not None:  # the checkpoint holds every weight: build without fetching any
-        recipe = Recipe(model={**recipe.model, "weights": "none"}, edits=recipe.edits)
-    workbench = build(recipe, device="cpu")
-    model = workbench.model
-    if state is not None:
-        try:
-            model.load_state_dict(state["model"])
-        except RuntimeError as error:
-            raise BadInput(f"{where} does not fit its recipe's model",
-                           str(error).splitlines()[0][:200],
-                           "use the recipe the job was launched with") from None
-    model.to(device).eval()
-    opened = ready(model, recipe.model["name"], "none", source=where,
-                   meta=dict(workbench.meta or {}), device=device)
-    classes = (state or {}).get("classes") or _recipe_classes(recipe)
-    changes: dict[str, Any] = {}
-    if pre:
-        size = pre["input_size"][-1]
-        changes["preprocess"] = Preprocess(
-            resize=pre["resize"][0], crop=pre.get("crop") or size, mean=tuple(pre["mean"]),
-            std=tuple(pre["std"]), transform=transform_of(pre),
-            source=f"the training's preprocessing ({size} px, {pre['interpolation']})")
-    if classes:
-        changes.update(categories=list(classes), labels_note=None)
-    return dataclasses.replace(opened, **changes)
-
-
-def _recipe_classes(recipe: Any) -> list[str] | None:
-    """Return the class names of a recipe's training data folder, when it has one."""
-    from engine.train.config import train_config
-    from engine.train.data import class_names
-
-    if not recipe.train or not recipe.train.get("data"):
-        return None
-    return class_names(train_config(recipe.train))
+    workbench = trained_workbench(ref, device="cpu")
+    workbench.model.to(device).eval()
+    return workbench_ready(workbench, device)
 
 
 def open_for_use(model: str, weights: str, device: str,
@@ -130,4 +136,3 @@ def open_for_use(model: str, weights: str, device: str,
     if is_trained(model):
         return open_trained(model, device)
     return open_for_inference(model, weights, device, progress=progress)
-

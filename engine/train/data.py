@@ -65,20 +65,6 @@ def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> di
             "interpolation": interpolation(meta), "antialias": True}
 
 
-def transform_of(pre: dict[str, Any]) -> Any:
-    """Return the torchvision transform a preprocessing() dict describes."""
-    from torchvision import transforms as T
-
-    modes = {"bilinear": T.InterpolationMode.BILINEAR, "bicubic": T.InterpolationMode.BICUBIC,
-             "nearest": T.InterpolationMode.NEAREST}
-    steps: list[Any] = [T.Resize(pre["resize"] if len(pre["resize"]) > 1 else pre["resize"][0],
-                                 interpolation=modes[pre.get("interpolation", "bilinear")],
-                                 antialias=pre.get("antialias", True))]
-    if pre.get("crop"):
-        steps.append(T.CenterCrop(pre["crop"]))
-    return T.Compose([*steps, T.ToTensor(), T.Normalize(pre["mean"], pre["std"])])
-
-
 def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) -> tuple[Any, Any]:
     """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults."""
     from torchvision import transforms as T

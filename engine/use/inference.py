@@ -14,7 +14,13 @@ from torch import nn
 from engine.errors import BadInput, WorkFailed
 from engine.use.devices import best_device, model_device
 from engine.use.images import ImageLike, load_image
-from engine.use.preprocess import Preprocess, categories_for, keypoint_names_for, preprocess_for
+from engine.use.preprocess import (
+    Preprocess,
+    categories_for,
+    keypoint_names_for,
+    preprocess_for,
+    preprocess_of_meaning,
+)
 
 
 def _label(categories: Sequence[str] | None, index: int) -> str:
@@ -186,19 +192,48 @@ def open_for_inference(name: str, weights: str = "default", device: str | None =
 
 
 def ready(model: nn.Module, name: str, weights: str = "none", source: str = "",
-          meta: dict[str, Any] | None = None, device: str | None = None) -> ReadyModel:
-    """Wrap an open model (e.g. a Workbench's) with its preprocessing and labels."""
+          meta: dict[str, Any] | None = None, device: str | None = None,
+          meaning: dict[str, Any] | None = None) -> ReadyModel:
+    """Wrap an open model (e.g. a Workbench's) with its preprocessing and labels: those its
+    weights file says (`meaning`, a finetune's) first, else the weights meta's."""
     from engine.inspect.detection import detection_head, head_outputs
 
     meta = dict(meta or {})
-    preprocess = preprocess_for(name, weights, meta, model)
-    categories, note = categories_for(name, weights, meta, num_outputs(model))
+    preprocess = preprocess_of_meaning(meaning) or preprocess_for(name, weights, meta, model)
+    outputs = num_outputs(model)
+    classes = [str(c) for c in (meaning or {}).get("classes") or []]
+    if classes and (outputs is None or len(classes) == outputs):
+        categories, note = classes, None
+    else:
+        categories, note = categories_for(name, weights, meta, outputs)
     keypoints = None
     kp_head = "roi_heads.keypoint_predictor"
     if detection_head(model) is not None and kp_head in dict(model.named_modules()):
         keypoints = keypoint_names_for(name, meta, head_outputs(model, kp_head))
     return ReadyModel(model, name, weights, source, preprocess, categories, note, keypoints, meta,
                       device or str(model_device(model)))
+
+
+def workbench_ready(workbench: Any, device: str | None = None) -> ReadyModel:
+    """Return a Workbench's model as it is now, with what its weights say they are."""
+    return ready(workbench.model, workbench.name, workbench.weights, workbench.source_now,
+                 workbench.meta, device, meaning=workbench.meaning)
+
+
+def meaning_of(workbench: Any) -> dict[str, Any]:
+    """Return what a Workbench's model is, to save beside its weights: the recipe that builds
+    it, its class names (when they are its own) and the preprocessing its inputs need."""
+    from engine.inspect.heads import find_input_conv
+
+    opened = workbench_ready(workbench)
+    path = find_input_conv(workbench.model)
+    channels = getattr(workbench.model.get_submodule(path), "in_channels", 3) if path else 3
+    meaning = {**(workbench.meaning or {}), "recipe": workbench.recipe(),
+               **opened.preprocess.meaning(channels if isinstance(channels, int) else 3)}
+    meaning.pop("classes", None)
+    if opened.categories and opened.labels_note is None:
+        meaning["classes"] = list(opened.categories)
+    return meaning
 
 
 def predict_ready(ready_model: ReadyModel, images: Sequence[ImageLike], topk: int = 5,

@@ -66,6 +66,8 @@ class Preprocess:
     source: str = "default ImageNet preprocessing"
     interpolation: str = "bilinear"
     """How the resize samples: bilinear (torchvision's), bicubic (many timm weights)..."""
+    square: bool = False
+    """Resize to `resize` x `resize` with no crop (a finetune's image_size), not the shorter side."""
     transform: Callable[[Any], torch.Tensor] | None = field(default=None, repr=False)
 
     def __call__(self, image: Any) -> torch.Tensor:
@@ -79,8 +81,9 @@ class Preprocess:
         if self.kind == "detection":
             return tensor
         if self.resize:
-            tensor = F.resize(tensor, [self.resize], interpolation=self._mode(), antialias=True)
-        if self.crop and self.kind == "classification":
+            size = [self.resize, self.resize] if self.square else [self.resize]
+            tensor = F.resize(tensor, size, interpolation=self._mode(), antialias=True)
+        if self.crop and self.kind == "classification" and not self.square:
             tensor = F.center_crop(tensor, [self.crop])
         return F.normalize(tensor, list(self.mean), list(self.std))
 
@@ -107,7 +110,54 @@ class Preprocess:
     @property
     def input_size(self) -> int:
         """Return the square side the model sees (the crop, else the resize, else 224)."""
-        return self.crop or self.resize or 224
+        return (self.resize if self.square else self.crop or self.resize) or 224
+
+    def meaning(self, channels: int = 3) -> dict[str, Any]:
+        """Return this preprocessing as the part of a meaning that says how images go in
+        (engine.models.weights.meaning)."""
+        side = self.input_size
+        return {"kind": self.kind,
+                "resize": ([side, side] if self.square else [self.resize]) if self.resize else None,
+                "crop": None if self.square else self.crop, "input_size": [channels, side, side],
+                "mean": list(self.mean), "std": list(self.std),
+                "interpolation": self.interpolation, "antialias": True}
+
+
+def preprocess_of_meaning(meaning: dict[str, Any] | None) -> Preprocess | None:
+    """Return the preprocessing a weights file's meaning gives (its training's), or None."""
+    if not meaning or not meaning.get("resize") or not meaning.get("mean"):
+        return None
+    resize = [int(v) for v in meaning["resize"]]
+    crop = meaning.get("crop")
+    mode = str(meaning.get("interpolation") or "bilinear")
+    square = len(resize) == 2 and not crop
+    said = "the training's preprocessing" if meaning.get("job") else \
+        "the preprocessing saved with the weights"
+    side = resize[0] if square else crop or resize[0]
+    return Preprocess(kind=str(meaning.get("kind") or "classification"), resize=resize[0],
+                      crop=None if square else crop, square=square,
+                      mean=tuple(meaning["mean"]), std=tuple(meaning["std"]), interpolation=mode,
+                      transform=transform_of(meaning),
+                      source=f"{said} ({side} px, {mode})")
+
+
+def transform_of(pre: dict[str, Any]) -> Callable[[Any], torch.Tensor]:
+    """Return the torchvision transform a meaning's resize/crop/mean/std describe: what the
+    training's validation images went through (a PIL image is resized as a PIL image)."""
+    import torchvision.transforms.functional as F
+    from torchvision import transforms as T
+
+    def as_float(image: Any) -> torch.Tensor:
+        tensor = image if isinstance(image, torch.Tensor) else F.pil_to_tensor(image)
+        return F.convert_image_dtype(tensor, torch.float)
+
+    mode = T.InterpolationMode(pre.get("interpolation") or "bilinear")
+    resize = [int(v) for v in pre["resize"]]
+    steps: list[Any] = [T.Resize(resize if len(resize) > 1 else resize[0], interpolation=mode,
+                                 antialias=pre.get("antialias", True))]
+    if pre.get("crop"):
+        steps.append(T.CenterCrop(pre["crop"]))
+    return T.Compose([*steps, as_float, T.Normalize(pre["mean"], pre["std"])])
 
 
 def preprocess_from_transforms(transforms: Any, source: str) -> Preprocess:
@@ -119,6 +169,8 @@ def preprocess_from_transforms(transforms: Any, source: str) -> Preprocess:
                       crop=first_size(getattr(transforms, "crop_size", None)),
                       mean=tuple(getattr(transforms, "mean", IMAGENET_MEAN)),
                       std=tuple(getattr(transforms, "std", IMAGENET_STD)),
+                      interpolation=str(getattr(getattr(transforms, "interpolation", None), "value",
+                                                "bilinear")),
                       source=source, transform=transforms)
 
 

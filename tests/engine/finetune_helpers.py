@@ -81,3 +81,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.05)
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def finished_job(folder: Path, size: int = 12, images: int = 120) -> tuple[Path, Path, str]:
+    """Finetune the tiny CNN on digits for one epoch with `ptm-tui finetune` (a real job in
+    folder/home); return (job folder, digits folder, model name)."""
+    import os
+    import subprocess
+    import sys
+
+    from engine.train.sample_data import write_digits
+
+    digits = write_digits(folder / "digits", size=size, limit=images)
+    model = write_tiny(folder)
+    recipe = write_recipe(folder / "recipe.toml", model, {
+        "data": str(digits), "image_size": size, "batch_size": 16, "epochs": 1, "workers": 0,
+        "optimizer": "adam", "lr": 0.01, "backbone_lr": 0.01, "seed": 0})
+    env = {**os.environ, "PTM_HOME": str(folder / "home"), "OMP_NUM_THREADS": "1"}
+    done = subprocess.run([sys.executable, "-m", "tui.cli.main", "finetune", str(recipe),
+                           "--job-id", "trained", "--json"], capture_output=True, text=True,
+                          timeout=240, env=env)
+    assert done.returncode == 0, done.stderr
+    return folder / "home" / "jobs" / "trained", digits, model

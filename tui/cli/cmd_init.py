@@ -68,6 +68,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.edit.workbench import Workbench
     from engine.outputs import check_output_file
     from engine.use.devices import resolve_device
+    from engine.use.inference import meaning_of
     from tui.cli.output import print_json, stderr, stdout
 
     out = check_output_file(args.out, suffixes=WEIGHTS_SUFFIXES)
@@ -77,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     with stderr.status(f"opening {args.model}..."):
         bench = Workbench.open(args.model, weights=args.weights, device=device, seed=args.seed)
     summary = bench.apply(edit)
-    saved = save_weights(bench.model, out)
+    saved = save_weights(bench.model, out, meaning_of(bench))
     if args.json:
         print_json({"model": args.model, "edit": edit, "summary": summary, "out": str(saved),
                     "source": bench.source})

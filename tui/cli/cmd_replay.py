@@ -50,8 +50,9 @@ def run(args: argparse.Namespace) -> int:
     saved = None
     if args.out:
         from engine.edit.save import save_weights
+        from engine.use.inference import meaning_of
 
-        saved = save_weights(workbench.model, args.out)
+        saved = save_weights(workbench.model, args.out, meaning_of(workbench))
     if args.json:
         print_json(_inspect_object(workbench, saved))
         return 0

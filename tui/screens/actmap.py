@@ -168,11 +168,10 @@ class ActmapScreen(ImagePromptScreen):
     def compute(self, path: str) -> None:
         """Run the model on the image in a thread with hooks on the layers; post the maps."""
         from engine.use.actmap import activation_maps
-        from engine.use.preprocess import preprocess_for
+        from engine.use.inference import workbench_ready
 
-        wb = self.workbench
-        preprocess = preprocess_for(wb.name, wb.weights, wb.meta, wb.model)
-        maps = activation_maps(wb.model, path, self.chosen_layers, preprocess)
+        opened = workbench_ready(self.workbench)  # the weights in force say how images go in
+        maps = activation_maps(opened.model, path, self.chosen_layers, opened.preprocess)
         self.post_message(MapsReady(maps, path))
 
     def clear_result(self) -> None:

@@ -88,7 +88,6 @@ class PredictScreen(ImagePromptScreen):
         self.image = image if image is not None else self.last_image
         self.topk = topk
         self.result: dict[str, Any] | None = None
-        self._ready: Any = None
 
     def compose(self) -> ComposeResult:
         """The path prompt, the status line and the chart."""
@@ -118,13 +117,13 @@ class PredictScreen(ImagePromptScreen):
     @work(thread=True, exclusive=True, group="predict", exit_on_error=False, name="predict")
     def predict(self, path: str, topk: int) -> None:
         """Run the model on the image in a thread; post the result."""
-        from engine.use.inference import predict_ready, ready
+        from engine.use.inference import predict_ready, workbench_ready
 
-        wb = self.workbench
-        if self._ready is None or self._ready.model is not wb.model:
-            self._ready = ready(wb.model, wb.name, wb.weights, wb.source, wb.meta)
-        [result] = predict_ready(self._ready, [path], topk=topk, min_score=0.3)
-        self.post_message(PredictionReady(result, self._ready.labels_note))
+        opened = workbench_ready(self.workbench)  # the weights in force say how and what
+        [result] = predict_ready(opened, [path], topk=topk, min_score=0.3)
+        said = [opened.preprocess.source] if self.workbench.meaning else []  # a finetune's
+        note = "; ".join(said + ([opened.labels_note] if opened.labels_note else []))
+        self.post_message(PredictionReady(result, note or None))
 
     def clear_result(self) -> None:
         """Take the previous chart off the screen (a failure's reason goes in its place)."""

@@ -108,8 +108,11 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
     def _show(self, edit: dict[str, Any] | None, text: str, ok: bool, report: Any) -> None:
         if edit is not None:
             self.applied = edit
-        warnings = "\n".join(getattr(report, "warnings", []) or [])
-        show_in_preview(self, text + (f"\n{warnings}" if warnings else ""), ok=ok)
+        from engine.models.weights.meaning import meaning_in_words
+
+        said = meaning_in_words(getattr(report, "meaning", None)) if ok else ""
+        notes = "\n".join([*(getattr(report, "warnings", []) or []), *([said] if said else [])])
+        show_in_preview(self, text + (f"\n{notes}" if notes else ""), ok=ok)
         table = self.query_one("#report", DataTable)
         table.clear(columns=True)
         if report is not None:
@@ -204,8 +207,9 @@ class SaveDialog(ModalScreen[Path | None]):
                 save(self.workbench, path)
             else:
                 from engine.edit.save import save_weights
+                from engine.use.inference import meaning_of
 
-                save_weights(self.workbench.model, path)
+                save_weights(self.workbench.model, path, meaning_of(self.workbench))
         except (PtmError, OSError) as error:
             self.app.call_from_thread(show_in_preview, self, error_text(error), False)
             return

@@ -22,7 +22,9 @@ from engine.models.weights.safe_load import (
     find_state_dict,
     local_weights_path,
     read_checkpoint,
+    read_meaning,
     read_state_dict,
+    read_weights,
     strip_prefixes,
 )
 
@@ -43,7 +45,9 @@ __all__ = [
     "local_weights_path",
     "mirror_url",
     "read_checkpoint",
+    "read_meaning",
     "read_state_dict",
+    "read_weights",
     "sha256_of",
     "strip_prefixes",
 ]

@@ -15,6 +15,7 @@ from engine.errors import BadInput
 from engine.models.weights.cache import cached_file, is_url
 from engine.models.weights.checks import check_tensors, is_weights_file, what_it_is
 from engine.models.weights.errors import CorruptCheckpoint, UnsafeCheckpoint
+from engine.models.weights.meaning import meaning_in, safetensors_meaning
 
 if TYPE_CHECKING:
     import torch
@@ -33,6 +34,13 @@ _MODEL_MODULES = ("torch.nn.modules.", "torchvision.models.", "timm.models.")
 def read_state_dict(path_or_url: str | os.PathLike[str], map_location: Any = "cpu",
                     mmap: bool = True) -> dict[str, torch.Tensor]:
     """Return the state dict in a weights file or URL (common layouts, prefixes stripped)."""
+    return read_weights(path_or_url, map_location, mmap)[0]
+
+
+def read_weights(path_or_url: str | os.PathLike[str], map_location: Any = "cpu",
+                 mmap: bool = True) -> tuple[dict[str, torch.Tensor], dict[str, Any] | None]:
+    """Return (state dict, meaning or None) of a weights file or URL: the tensors and what the
+    file says they are (engine.models.weights.meaning), from one read."""
     text = os.fspath(path_or_url)
     fresh = is_url(text) and cached_file(text) is None
     path = local_weights_path(text)
@@ -44,7 +52,21 @@ def read_state_dict(path_or_url: str | os.PathLike[str], map_location: Any = "cp
         raise
     state_dict = strip_prefixes(find_state_dict(checkpoint, source=path.name))
     check_tensors(state_dict, _shown(path.name))
-    return state_dict
+    meaning = safetensors_meaning(path) if file_format(path) == "safetensors" else \
+        meaning_in(checkpoint)
+    return state_dict, meaning
+
+
+def read_meaning(path: str | os.PathLike[str]) -> dict[str, Any] | None:
+    """Return what a local weights file says it is, or None (also when it cannot be read)."""
+    from engine.errors import PtmError
+
+    try:
+        if file_format(path) == "safetensors":
+            return safetensors_meaning(path)
+        return meaning_in(read_checkpoint(path))
+    except (PtmError, OSError):
+        return None
 
 
 def local_weights_path(path_or_url: str | os.PathLike[str]) -> Path:
