@@ -75,7 +75,8 @@ def build_tui_parser() -> argparse.ArgumentParser:
         description="Open the model catalog, or the explorer on MODEL. "
         f"Headless commands: {', '.join(COMMANDS)} (ptm-tui COMMAND --help).",
     )
-    parser.add_argument("model", nargs="?", help="model name, timm/<name>, pkg.mod:factory or file.py:Class")
+    parser.add_argument("model", nargs="?", help="model name, timm/<name>, pkg.mod:factory, file.py:Class, "
+                        "or a finetune job id, checkpoint or saved weights file (as trained)")
     parser.add_argument(
         "--weights", default="default",
         help="default (the model's pretrained weights when cached or downloadable), none, "

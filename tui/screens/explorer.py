@@ -169,9 +169,14 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         def progress(done: int, total: int | None) -> None:
             self.post_message(Progress(self.model_name, done, total))
 
-        workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
-                                   progress=progress, cancel=self._cancel,  # escape cancels
-                                   offline=self.offline)
+        from engine.jobs.trained import is_trained, trained_workbench
+
+        if is_trained(self.model_name):  # a job, checkpoint or saved model: as it was trained
+            workbench = trained_workbench(self.model_name, device=self.device)
+        else:
+            workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
+                                       progress=progress, cancel=self._cancel,  # escape cancels
+                                       offline=self.offline)
         self.post_message(ModelOpened(workbench))
         import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
 
