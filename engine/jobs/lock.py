@@ -26,6 +26,29 @@ def holder(job_dir: str | Path) -> int | None:
     return None
 
 
+def held(job_dir: str | Path) -> bool | None:
+    """Return whether a runner holds the job's lock (None when this file system cannot tell).
+
+    flock reaches other hosts on NFSv4 (Linux maps it onto NFS locks), so a job folder on
+    shared storage says whether its runner elsewhere still lives.
+    """
+    try:
+        fd = os.open(Path(job_dir) / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return False
+    except OSError:
+        return None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:  # no locks on this file system
+        return None
+    finally:
+        os.close(fd)  # closing drops the probe's own shared lock
+    return False
+
+
 def take(job_dir: str | Path) -> int:
     """Lock the job for one runner and return the lock's file descriptor.
 

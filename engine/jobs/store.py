@@ -14,6 +14,7 @@ from typing import Any
 
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput
+from engine.jobs.lock import held
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 DIED = "failed (process died)"
@@ -185,9 +186,11 @@ def job_info(job_dir: str | Path) -> JobInfo:
             bad_images=_field(s, "bad_images", int, 0), host=_field(s, "host", str, ""))
     except ValueError as error:
         return _unreadable(job_dir, str(error).splitlines()[0][:120])
-    # A process on another host cannot be checked from here: its status is all we know.
-    if status in ("queued", "running") and not info.elsewhere \
-            and not pid_alive(pid, pid_start, need_start=True):
+    # A process on another host cannot be checked from here, but the job's lock can: a free
+    # lock means its runner is gone (e.g. a container restarted under a new host name).
+    if status in ("queued", "running") and (
+            held(job_dir) is False if info.elsewhere
+            else not pid_alive(pid, pid_start, need_start=True)):
         if status == "queued" and time.time() - info.created < 30 and not pid:
             pass  # being launched right now
         else:

@@ -154,8 +154,10 @@ def test_request_files_are_written_read_and_cleared(tmp_path):
 
 
 def test_jobs_trusts_and_names_a_job_running_on_another_host(tmp_path, monkeypatch):
+    from engine.jobs.lock import take
+
     monkeypatch.setenv("PTM_HOME", str(tmp_path))
-    rows = {"remote-run": OTHER, "local-run": this_host()}
+    rows = {"remote-run": OTHER, "remote-gone": OTHER, "local-run": this_host()}
     for job, host in rows.items():
         job_dir = tmp_path / "jobs" / job
         job_dir.mkdir(parents=True)
@@ -163,6 +165,9 @@ def test_jobs_trusts_and_names_a_job_running_on_another_host(tmp_path, monkeypat
         # a pid with no process behind it here (and no start time)
         write_status(job_dir, job=job, status="running", epoch=1, epochs=3, pid=999_999_999,
                      host=host, created=1.0)
+    # the remote runner holds the job's lock on the shared folder; the gone one left it free
+    lock = take(tmp_path / "jobs" / "remote-run")
+    (tmp_path / "jobs" / "remote-gone" / "runner.lock").write_text("4242\n")
     env = {**os.environ, "PTM_HOME": str(tmp_path), "COLUMNS": "120"}
     listed = subprocess.run([sys.executable, "-m", "tui.cli.main", "jobs", "--json"],
                             capture_output=True, text=True, env=env, timeout=60)
@@ -170,8 +175,10 @@ def test_jobs_trusts_and_names_a_job_running_on_another_host(tmp_path, monkeypat
     jobs = {j["job"]: j for j in map(json.loads, listed.stdout.splitlines())}
     assert jobs["remote-run"]["status"] == "running" and jobs["remote-run"]["host"] == OTHER
     assert jobs["local-run"]["status"] == "failed (process died)"  # checked here: gone
+    assert jobs["remote-gone"]["status"] == "failed (process died)"  # its lock is free
     table = subprocess.run([sys.executable, "-m", "tui.cli.main", "jobs"], capture_output=True,
                            text=True, env=env, timeout=60)
     assert table.returncode == 0, table.stderr
     remote = next(line for line in table.stdout.splitlines() if "remote-run" in line)
     assert "running" in remote and OTHER in remote and "host" in table.stdout
+    os.close(lock)
