@@ -59,12 +59,17 @@ def _input_shape(model: nn.Module, size: tuple[int, ...] | None, side: int | Non
     return [1, *shape[1:]]
 
 
-def _preprocessing(name: str, weights: str, meta: dict[str, Any] | None, model: nn.Module,
-                   channels: int, side: int | None) -> dict[str, Any]:
-    """Return the resize/crop/mean/std an image needs before this model, as plain data."""
-    from engine.use.preprocess import preprocess_for
+def _preprocessing(workbench: Any, weights: str, channels: int,
+                   side: int | None) -> tuple[dict[str, Any], int | None]:
+    """Return (the resize/crop/mean/std an image needs before this model, as plain data; the
+    input side they give when the loaded weights say it): what its loaded weights say (a
+    finetune's), else its weights' own."""
+    from engine.use.preprocess import preprocess_for, preprocess_of_meaning
 
-    pre = preprocess_for(name, weights, meta, model)
+    said = preprocess_of_meaning(getattr(workbench, "meaning", None))
+    pre = said or preprocess_for(workbench.name, weights, workbench.meta, workbench.model)
+    if pre.square and side is None:
+        side = pre.resize
     data: dict[str, Any] = {"kind": pre.kind, "resize": pre.resize, "crop": pre.crop,
                             "mean": list(pre.mean), "std": list(pre.std), "channels": channels,
                             "source": pre.source}
@@ -73,28 +78,31 @@ def _preprocessing(name: str, weights: str, meta: dict[str, Any] | None, model: 
     if channels != len(pre.mean):
         data["note"] = (f"mean/std are for {len(pre.mean)} channels; the model takes {channels} "
                         "(its input layer was adapted)")
-    return data
+    return data, side or (said.input_size if said else None)
 
 
-def _class_names(name: str, weights: str, meta: dict[str, Any] | None,
-                 model: nn.Module) -> list[str] | None:
+def _class_names(workbench: Any, weights: str) -> list[str] | None:
     """Return the model's class names when its weights carry names that fit its head."""
     from engine.use.inference import num_outputs
     from engine.use.preprocess import categories_for
 
-    return categories_for(name, weights, meta, num_outputs(model))[0]
+    outputs = num_outputs(workbench.model)
+    said = list((getattr(workbench, "meaning", None) or {}).get("classes") or [])
+    if said and (outputs is None or len(said) == outputs):
+        return [str(name) for name in said]
+    return categories_for(workbench.name, weights, workbench.meta, outputs)[0]
 
 
 def from_workbench(workbench: Any, weights: str, side: int | None = None,
                    classes: list[str] | None = None, source: str | None = None) -> ExportSource:
     """Return the ExportSource of an open Workbench (the TUI's model as it is now)."""
     model = workbench.model.eval()
-    shape = _input_shape(model, workbench.input_size, side)
+    channels = _input_shape(model, workbench.input_size, side)[1]
+    preprocessing, side = _preprocessing(workbench, weights, channels, side)
     return ExportSource(
-        model=model, name=workbench.name, weights=source or workbench.source, input_shape=shape,
-        preprocessing=_preprocessing(workbench.name, weights, workbench.meta, model, shape[1], side),
-        class_names=classes if classes is not None else
-        _class_names(workbench.name, weights, workbench.meta, model))
+        model=model, name=workbench.name, weights=source or workbench.source,
+        input_shape=_input_shape(model, workbench.input_size, side), preprocessing=preprocessing,
+        class_names=classes if classes is not None else _class_names(workbench, weights))
 
 
 def _is_checkpoint(path: Path) -> bool:

@@ -132,3 +132,27 @@ def test_weights_that_do_not_say_their_model_are_refused_with_the_way_on(tmp_pat
         open_trained(str(tmp_path / "bare.pth"))
     assert "does not say which model it belongs to" in str(caught.value)
     assert "ctrl+s" in caught.value.fix
+
+
+def test_exporting_a_loaded_checkpoint_writes_its_class_names_and_input_size(job, tmp_path):
+    from engine.train.export_source import from_workbench
+    from engine.use.export import export_model
+
+    _, state, digits, _ = job
+    classes = sorted(p.name for p in digits.iterdir())
+    source = from_workbench(_loaded(job), "none")  # what X in the explorer exports
+    assert source.input_shape == [1, 3, SIZE, SIZE]
+    assert source.preprocessing["resize"] == [SIZE, SIZE] and source.preprocessing["crop"] is None
+    out = tmp_path / "trained.safetensors"
+    export_model(source.model, "safetensors", out, source.input_shape, source.metadata())
+    meaning = read_meaning(out)  # an export's metadata reads back as a meaning
+    assert meaning["classes"] == classes and meaning["input_size"] == [3, SIZE, SIZE]
+    image = sorted((digits / "digit_5").iterdir())[0]
+    from engine.use.inference import ready
+
+    opened = ready(TinyNet(10).eval(), "tiny", meaning=meaning)
+    opened.model.load_state_dict(state["model"])
+    [result] = predict_ready(opened, [image], topk=1)
+    want = _plain_probs(state["model"], image)
+    assert result["top"][0]["label"] == classes[int(want.argmax())]
+    assert result["top"][0]["prob"] == pytest.approx(float(want.max()), abs=1e-5)
