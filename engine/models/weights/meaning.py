@@ -25,6 +25,8 @@ from pathlib import Path
 from typing import Any
 
 MEANING_KEY = "ptm_tui_meaning"
+MAX_HEADER = 100 << 20
+"""safetensors' own limit on a header's size."""
 
 
 def meaning_in(checkpoint: Any) -> dict[str, Any] | None:
@@ -38,19 +40,24 @@ def meaning_in(checkpoint: Any) -> dict[str, Any] | None:
 
 
 def safetensors_meaning(path: str | Path) -> dict[str, Any] | None:
-    """Return the meaning in a .safetensors file's header (ours or an export's), or None."""
-    from safetensors import safe_open
+    """Return the meaning in a .safetensors file's header (ours or an export's), or None.
 
+    The header is read as the format lays it out (8 bytes of length, then JSON whose
+    "__metadata__" maps text to text), so any file name works and no tensor is touched.
+    """
     try:
-        with safe_open(str(path), framework="pt") as handle:
-            metadata = handle.metadata() or {}
+        with open(path, "rb") as handle:
+            length = int.from_bytes(handle.read(8), "little")
+            if not 2 <= length <= MAX_HEADER:
+                return None
+            metadata = json.loads(handle.read(length)).get("__metadata__") or {}
         if MEANING_KEY in metadata:
             found = json.loads(metadata[MEANING_KEY])
             return found if isinstance(found, dict) else None
         if "preprocessing" in metadata:
             return _from_export(json.loads(metadata["preprocessing"]),
                                 json.loads(metadata.get("class_names") or "null"))
-    except (OSError, ValueError, TypeError, KeyError):  # an unreadable header means nothing
+    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # says nothing, then
         return None
     return None
 
