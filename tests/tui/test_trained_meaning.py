@@ -104,3 +104,21 @@ async def test_W_of_a_checkpoint_brings_its_class_names_and_preprocessing(job):
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is explorer)
         _check_top(app, await _predict(pilot, image), job, image)
+
+
+async def test_o_on_the_jobs_screen_opens_the_job_as_trained(job, monkeypatch):
+    from tui.screens.jobs import JobsScreen
+
+    checkpoint, _, digits, _ = job
+    monkeypatch.setenv("PTM_HOME", str(checkpoint.parents[3]))  # home/jobs/trained/checkpoints
+    image = sorted((digits / "digit_1").iterdir())[0]
+    app = PtmApp()
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await app.push_screen(JobsScreen())
+        await wait_for(pilot, lambda: "trained" in screen_text(app), timeout=30)
+        await pilot.press("o")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.workbench is not None, timeout=60)
+        await pilot.pause()
+        assert screen_text(app).splitlines()[0].startswith(" trained · loaded epoch-")
+        _check_top(app, await _predict(pilot, image), job, image)

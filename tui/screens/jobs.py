@@ -119,6 +119,7 @@ class JobsScreen(JobsInsight, PtmScreen):
         Binding("r", "resume", "Resume job", id="jobs.resume"),
         Binding("escape", "close", "Back", id="jobs.close"),
         Binding("e", "evaluate", "Evaluate", id="jobs.eval"),
+        Binding("o", "open_trained", "Open trained model", show=False, id="jobs.open"),
         Binding("l", "toggle_layers", "Layers", id="jobs.layers"),
         Binding("space", "mark", "Mark", show=False, id="jobs.mark"),
         Binding("c", "compare", "Compare", id="jobs.compare"),
@@ -268,6 +269,19 @@ class JobsScreen(JobsInsight, PtmScreen):
         from tui.screens.job_eval import JobEvalScreen
 
         self.app.push_screen(JobEvalScreen(info.job, info.dir))
+
+    def action_open_trained(self) -> None:
+        """Open the selected job's newest checkpoint in the explorer, as trained (p predicts
+        with its class names and its training's preprocessing)."""
+        info = self.jobs.get(self.selected or "")
+        if info is None:
+            self.notify("no job selected", severity="warning")
+            return
+        if not info.checkpoint:
+            self.notify(f"job {info.job} has no checkpoint yet: it opens once it has trained a "
+                        "step", severity="warning")
+            return
+        self.app.open_explorer(info.job)
 
     def action_move(self, rows: int) -> None:
         """Move the table's cursor down (or up) by `rows` (j/k)."""
