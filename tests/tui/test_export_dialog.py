@@ -51,3 +51,23 @@ async def test_x_exports_the_edited_model_to_onnx_and_onnxruntime_agrees(resnet1
     with torch.no_grad():
         want = bench.model.eval()(x).numpy()
     assert got.shape == (2, 3) and np.abs(got - want).max() < 1e-4
+
+
+async def test_escape_while_the_file_is_written_closes_once_it_is(resnet18_workbench, tmp_path):
+    from tui.screens.export_dialog import ExportDialog
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.query_one(LayerTree).model is not None, timeout=60)
+        screen = app.screen
+        await pilot.press("X")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        app.screen.query_one("#path", Input).value = str(tmp_path / "model.onnx")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "exporting as onnx" in _preview(app))
+        await pilot.press("escape")  # the export takes seconds: escape comes first
+        assert any("closes when it is" in n.message for n in app._notifications)
+        await wait_for(pilot, lambda: app.screen is screen, timeout=240)  # no second escape
+        assert (tmp_path / "model.onnx").is_file()
+        assert app.is_running

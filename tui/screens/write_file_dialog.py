@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
+from textual.worker import Worker
 
 from tui.screens.base import worker_running
 from tui.screens.edit_dialog import show_in_preview
@@ -37,6 +38,7 @@ class WriteFileDialog(ModalScreen[Path | None]):
         self.path = path or f"{safe}{self.SUFFIX}"
         self.written: Path | None = None
         self._overwrite: Path | None = None
+        self._close_when_written = False
 
     def compose(self) -> ComposeResult:
         """Path box, status line and buttons."""
@@ -78,6 +80,7 @@ class WriteFileDialog(ModalScreen[Path | None]):
             show_in_preview(self, f"{path} already exists: press enter again to replace it, "
                             "or change the name", ok=False)
             return
+        self.written = None  # the result is this write's file (None when it fails)
         self.start(path)
 
     @on(Input.Changed, "#path")
@@ -87,7 +90,17 @@ class WriteFileDialog(ModalScreen[Path | None]):
     @on(Button.Pressed, "#close")
     def action_close(self) -> None:
         """Close; the result is the file written (None when nothing was)."""
-        if worker_running(self, self.GROUP):
-            self.notify("the file is still being written: wait a moment", timeout=3, markup=False)
+        if worker_running(self, self.GROUP):  # closes itself once the file is written
+            self._close_when_written = True
+            self.notify("the file is still being written: this closes when it is", timeout=3,
+                        markup=False)
             return
         self.dismiss(self.written)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        """Close when the write asked to be closed on is done; a failed one stays to say why."""
+        if self._close_when_written and event.worker.group == self.GROUP \
+                and event.worker.is_finished:
+            self._close_when_written = False
+            if self.written is not None:
+                self.dismiss(self.written)
