@@ -156,3 +156,17 @@ def test_exporting_a_loaded_checkpoint_writes_its_class_names_and_input_size(job
     want = _plain_probs(state["model"], image)
     assert result["top"][0]["label"] == classes[int(want.argmax())]
     assert result["top"][0]["prob"] == pytest.approx(float(want.max()), abs=1e-5)
+
+
+def test_a_meaning_with_odd_values_still_leaves_a_file_plain_torch_reads(tmp_path):
+    from pathlib import Path
+
+    meaning = {"recipe": {"model": {"name": "x"}, "edit": [{"op": "load_partial",
+                                                             "source": Path("/w.pth")}]},
+               "dtype": torch.float16}
+    for suffix in (".pth", ".safetensors"):
+        out = save_weights(TinyNet(10), tmp_path / f"odd{suffix}", meaning)
+        said = read_meaning(out)
+        assert said["recipe"]["edit"][0]["source"] == "/w.pth"
+        assert said["dtype"] == "torch.float16"
+    TinyNet(10).load_state_dict(torch.load(tmp_path / "odd.pth", weights_only=True))

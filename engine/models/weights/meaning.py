@@ -86,14 +86,19 @@ def with_meaning(state_dict: dict[str, Any], meaning: dict[str, Any] | None) -> 
 
     carried: OrderedDict[str, Any] = OrderedDict(state_dict)
     metadata = OrderedDict(getattr(state_dict, "_metadata", None) or {})
-    metadata[MEANING_KEY] = meaning
+    metadata[MEANING_KEY] = json.loads(_json(meaning))  # plain types: weights_only reads them
     carried._metadata = metadata  # type: ignore[attr-defined]
     return carried
 
 
 def safetensors_entry(meaning: dict[str, Any] | None) -> dict[str, str]:
     """Return the header metadata entry that carries `meaning` in a .safetensors file."""
-    return {MEANING_KEY: json.dumps(meaning)} if meaning else {}
+    return {MEANING_KEY: _json(meaning)} if meaning else {}
+
+
+def _json(meaning: dict[str, Any]) -> str:
+    """Return `meaning` as JSON; anything JSON has no type for (a path, a dtype) as its text."""
+    return json.dumps(meaning, default=str)
 
 
 def meaning_in_words(meaning: dict[str, Any] | None) -> str:
