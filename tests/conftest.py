@@ -39,3 +39,19 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
+
+
+@pytest.fixture
+def home(tmp_path, monkeypatch):
+    """A fresh $PTM_HOME for finetune jobs (their runners use one torch thread)."""
+    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    return tmp_path / "home"
+
+
+@pytest.fixture(scope="module")
+def digits(tmp_path_factory):
+    """scikit-learn's digits as a 12 px ImageFolder of 300 images, made once per test module."""
+    from engine.train.sample_data import write_digits
+
+    return write_digits(tmp_path_factory.mktemp("data") / "digits", size=12, limit=300)

@@ -22,23 +22,10 @@ from engine.jobs.stopping import (
 )
 from engine.jobs.store import job_info, read_status, this_host, write_status
 from engine.train.checkpoint import newest_complete, position
-from engine.train.sample_data import write_digits
 
 pytestmark = pytest.mark.timeout(300)
 
 OTHER = "gpu-node-7"  # a host name that is not this machine's
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("data") / "digits", size=12, limit=300)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return tmp_path / "home"
 
 
 def _recipe(tmp_path, digits):

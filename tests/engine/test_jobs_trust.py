@@ -17,21 +17,8 @@ from engine.errors import BadInput
 from engine.jobs.launch import create_job, launch, stop
 from engine.jobs.store import job_info, list_jobs, pid_alive, read_status
 from engine.train.checkpoint import newest_complete, position
-from engine.train.sample_data import write_digits
 
 pytestmark = pytest.mark.timeout(300)
-
-
-@pytest.fixture(scope="module")
-def digits(tmp_path_factory):
-    return write_digits(tmp_path_factory.mktemp("data") / "digits", size=12, limit=300)
-
-
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return tmp_path / "home"
 
 
 def _recipe(tmp_path, digits, slow=False, **extra):

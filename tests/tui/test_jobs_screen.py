@@ -23,13 +23,6 @@ pytestmark = pytest.mark.timeout(300)
 
 
 
-@pytest.fixture
-def home(tmp_path, monkeypatch):
-    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
-    monkeypatch.setenv("OMP_NUM_THREADS", "1")
-    return tmp_path / "home"
-
-
 @pytest.fixture(scope="module")
 def digits(tmp_path_factory):
     return write_digits(tmp_path_factory.mktemp("data") / "digits", size=12, limit=200)
