@@ -83,13 +83,15 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
-def finished_job(folder: Path, size: int = 12, images: int = 120) -> tuple[Path, Path, str]:
+def finished_job(folder: Path, size: int = 12,
+                 images: int = 120) -> tuple[Path, dict[str, Any], Path, str]:
     """Finetune the tiny CNN on digits for one epoch with `ptm-tui finetune` (a real job in
-    folder/home); return (job folder, digits folder, model name)."""
+    folder/home); return (its newest checkpoint, that checkpoint's state, digits folder, model)."""
     import os
     import subprocess
     import sys
 
+    from engine.train.checkpoint import newest_complete
     from engine.train.sample_data import write_digits
 
     digits = write_digits(folder / "digits", size=size, limit=images)
@@ -102,4 +104,19 @@ def finished_job(folder: Path, size: int = 12, images: int = 120) -> tuple[Path,
                            "--job-id", "trained", "--json"], capture_output=True, text=True,
                           timeout=240, env=env)
     assert done.returncode == 0, done.stderr
-    return folder / "home" / "jobs" / "trained", digits, model
+    checkpoint, state = newest_complete(folder / "home" / "jobs" / "trained" / "checkpoints")
+    return checkpoint, state, digits, model
+
+
+def plain_probs(state_dict: dict[str, Any], image: Path, size: int) -> torch.Tensor:
+    """The reference: the tiny CNN with `state_dict`, torchvision's transforms at `size` px."""
+    from PIL import Image
+    from torchvision import transforms as T
+
+    model = TinyNet(10)
+    model.load_state_dict(state_dict)
+    model.eval()
+    tf = T.Compose([T.Resize((size, size)), T.ToTensor(),
+                    T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    with torch.no_grad():
+        return model(tf(Image.open(image).convert("RGB")).unsqueeze(0)).softmax(1)[0]

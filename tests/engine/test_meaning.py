@@ -7,14 +7,13 @@ import json
 
 import pytest
 import torch
-from finetune_helpers import TinyNet, finished_job
+from finetune_helpers import TinyNet, finished_job, plain_probs
 
 from engine.edit.save import save_weights
 from engine.edit.workbench import Workbench
 from engine.errors import BadInput
 from engine.jobs.trained import open_trained
 from engine.models.weights import read_meaning
-from engine.train.checkpoint import newest_complete
 from engine.use.inference import meaning_of, predict_ready, workbench_ready
 
 pytestmark = pytest.mark.timeout(300)
@@ -23,23 +22,11 @@ SIZE = 12
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    job_dir, digits, model = finished_job(tmp_path_factory.mktemp("job"), size=SIZE)
-    checkpoint, state = newest_complete(job_dir / "checkpoints")
-    return checkpoint, state, digits, model
+    return finished_job(tmp_path_factory.mktemp("job"), size=SIZE)
 
 
 def _plain_probs(state_dict, image) -> torch.Tensor:
-    """The reference: the tiny CNN with the weights, torchvision's transforms at the training size."""
-    from PIL import Image
-    from torchvision import transforms as T
-
-    model = TinyNet(10)
-    model.load_state_dict(state_dict)
-    model.eval()
-    tf = T.Compose([T.Resize((SIZE, SIZE)), T.ToTensor(),
-                    T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-    with torch.no_grad():
-        return model(tf(Image.open(image).convert("RGB")).unsqueeze(0)).softmax(1)[0]
+    return plain_probs(state_dict, image, SIZE)
 
 
 def _loaded(job) -> Workbench:

@@ -7,14 +7,12 @@ import sys
 from pathlib import Path
 
 import pytest
-import torch
 from conftest import screen_text, wait_for
 from textual.widgets import Input
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))  # finetune_helpers
-from finetune_helpers import TinyNet, finished_job
+from finetune_helpers import finished_job, plain_probs
 
-from engine.train.checkpoint import newest_complete
 from tui.app import PtmApp
 from tui.screens.explorer import ExplorerScreen
 from tui.screens.predict import PredictScreen
@@ -26,23 +24,12 @@ TRAINED = 12
 
 @pytest.fixture(scope="module")
 def job(tmp_path_factory):
-    job_dir, digits, model = finished_job(tmp_path_factory.mktemp("job"), size=TRAINED)
-    checkpoint, state = newest_complete(job_dir / "checkpoints")
-    return checkpoint, state, digits, model
+    return finished_job(tmp_path_factory.mktemp("job"), size=TRAINED)
 
 
 def _plain_top(state_dict, image) -> tuple[int, float]:
-    """The reference: the tiny CNN, the checkpoint's weights, torchvision at the training size."""
-    from PIL import Image
-    from torchvision import transforms as T
-
-    model = TinyNet(10)
-    model.load_state_dict(state_dict)
-    model.eval()
-    tf = T.Compose([T.Resize((TRAINED, TRAINED)), T.ToTensor(),
-                    T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
-    with torch.no_grad():
-        probs = model(tf(Image.open(image).convert("RGB")).unsqueeze(0)).softmax(1)[0]
+    """The reference: the checkpoint's weights in plain torch at the training size."""
+    probs = plain_probs(state_dict, image, TRAINED)
     return int(probs.argmax()), float(probs.max())
 
 
