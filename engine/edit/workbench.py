@@ -75,7 +75,7 @@ class Workbench:
                                 cancel=cancel, offline=offline)
         return cls(model=opened.model, name=name, weights=weights, source=opened.source,
                    seed=seed, input_size=opened.input_size, meta=opened.meta,
-                   opened_meaning=_meaning_of_file(weights))
+                   opened_meaning=opened.meaning)
 
     # --- reading ---------------------------------------------------------------------------
 
@@ -345,15 +345,3 @@ class Workbench:
         """Return the submodule at `path`."""
         return get_module(self.model, path)
 
-
-def _meaning_of_file(weights: str) -> dict[str, Any] | None:
-    """Return what a weights file the user named says it is (None for catalog weights)."""
-    from pathlib import Path
-
-    path = Path(str(weights)).expanduser()
-    if path.suffix.lower() not in (".pth", ".pt", ".bin", ".ckpt", ".safetensors") \
-            or not path.is_file():
-        return None
-    from engine.models.weights import read_meaning
-
-    return read_meaning(path)

@@ -35,12 +35,13 @@ from engine.models.weights import (
     hf,
     is_url,
     read_checkpoint,
-    read_state_dict,
+    read_weights,
     strip_prefixes,
 )
 from engine.models.weights.checks import check_dtypes, is_weights_file, what_it_is
 from engine.models.weights.folders import find_in_folder, find_on_path
 from engine.models.weights.guidance import ways_on
+from engine.models.weights.meaning import meaning_in
 
 Progress = Callable[[int, int | None], None]
 _WEIGHTS_SUFFIXES = (".pth", ".pt", ".bin", ".ckpt", ".safetensors", ".tar", ".pkl")
@@ -59,6 +60,9 @@ class OpenedModel:
     meta: dict[str, Any] = field(default_factory=dict)
     """The weights' meta: name, url, categories, transforms sizes, metrics (when known)."""
     weights_path: Path | None = None
+    meaning: dict[str, Any] | None = None
+    """What a weights file says it is (engine.models.weights.meaning): a finetune's or a saved
+    model's recipe, class names and preprocessing."""
 
 
 def open_model(name: str, weights: str | os.PathLike[str] | None = "none", device: str = "cpu",
@@ -206,7 +210,7 @@ def _open_file(info: catalog.ModelInfo, path: Path, device: str, source: str,
                meta: dict[str, Any]) -> OpenedModel:
     """Return model `info` with the weights in file `path` (any model kind)."""
     quantized = info.task == "quantized"
-    state_dict = _read(path, mmap=not quantized, quantized=quantized)
+    state_dict, meaning = _read_weights(path, mmap=not quantized, quantized=quantized)
     candidates: list[catalog.WeightsInfo | None] = [None]
     default = catalog.resolve_weights(info.name, "default") if info.default_weights else None
     if default is not None:  # e.g. googlenet without aux heads, detection with frozen BN,
@@ -224,18 +228,25 @@ def _open_file(info: catalog.ModelInfo, path: Path, device: str, source: str,
         model = _finish(skeleton, info, path, device,
                         lambda arch=arch: _plain_file(info, arch, state_dict))
         meta = {**meta, **({"architecture": arch.name} if arch else {})}
-        return OpenedModel(model, source, input_size_for(info, default, model), meta, path)
+        return OpenedModel(model, source, input_size_for(info, default, model), meta, path,
+                           meaning)
     assert error is not None
     raise error
 
 
 def _read(path: Path, mmap: bool, quantized: bool = False) -> dict[str, Any]:
     """Return the state dict in `path` (weights_only, memory-mapped when the file allows)."""
+    return _read_weights(path, mmap, quantized)[0]
+
+
+def _read_weights(path: Path, mmap: bool,
+                  quantized: bool = False) -> tuple[dict[str, Any], dict[str, Any] | None]:
+    """Return (the state dict in `path`, what the file says it is), from one read."""
     if quantized:  # packed params are tuples and dtypes beside the tensors: keep the whole dict
         checkpoint = read_checkpoint(path, map_location="cpu", mmap=False)
         if isinstance(checkpoint, dict) and all(isinstance(k, str) for k in checkpoint):
-            return strip_prefixes(checkpoint)
-    return read_state_dict(path, map_location="cpu", mmap=mmap)
+            return strip_prefixes(checkpoint), meaning_in(checkpoint)
+    return read_weights(path, map_location="cpu", mmap=mmap)
 
 
 def _finish(model: nn.Module, info: catalog.ModelInfo, path: Path, device: str,

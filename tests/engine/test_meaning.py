@@ -157,3 +157,13 @@ def test_a_meaning_with_odd_values_still_leaves_a_file_plain_torch_reads(tmp_pat
         assert said["recipe"]["edit"][0]["source"] == "/w.pth"
         assert said["dtype"] == "torch.float16"
     TinyNet(10).load_state_dict(torch.load(tmp_path / "odd.pth", weights_only=True))
+
+
+def test_opening_a_model_with_a_saved_file_knows_what_the_file_says(job, tmp_path):
+    _, _, digits, model = job
+    classes = sorted(p.name for p in digits.iterdir())
+    loaded = _loaded(job)
+    out = save_weights(loaded.model, tmp_path / "mine.safetensors", meaning_of(loaded))
+    opened = Workbench.open(model, weights=str(out))  # as `ptm-tui MODEL --weights FILE`
+    assert opened.meaning["classes"] == classes
+    assert workbench_ready(opened).preprocess.input_size == SIZE
