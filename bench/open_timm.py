@@ -15,26 +15,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
+from open_model import best_time  # bench/ is on sys.path when a bench runs
+
 MODELS = ["resnet50.a1_in1k", "convnext_tiny.fb_in1k", "vit_base_patch16_224.augreg2_in21k_ft_in1k"]
-
-
-def best_time(work: Callable[[], object], repeat: int) -> tuple[float, float, object]:
-    """Run `work` once to warm up, then `repeat` times; return (best, median, last result)."""
-    result = work()
-    times = []
-    for _ in range(repeat):
-        del result
-        start = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - start)
-    return min(times), statistics.median(times), result
 
 
 def install(name: str, work: Path) -> None:

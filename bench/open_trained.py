@@ -17,20 +17,9 @@ from __future__ import annotations
 import argparse
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-
-def best_time(work: Callable[[], object], repeat: int) -> tuple[float, object]:
-    """Run `work` once to warm up, then `repeat` times; return (best seconds, last result)."""
-    result = work()
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        result = work()
-        times.append(time.perf_counter() - start)
-    return min(times), result
+from open_model import best_time  # bench/ is on sys.path when a bench runs
 
 
 def main() -> int:
@@ -64,8 +53,8 @@ def main() -> int:
             def ours(path: Path = path) -> torch.nn.Module:
                 return open_trained(str(path)).model
 
-            plain_s, plain_model = best_time(plain, args.repeat)
-            ours_s, ours_model = best_time(ours, args.repeat)
+            plain_s, _, plain_model = best_time(plain, args.repeat)
+            ours_s, _, ours_model = best_time(ours, args.repeat)
             x = torch.randn(1, 3, 224, 224)
             with torch.no_grad():
                 same = torch.equal(plain_model(x), ours_model(x))
