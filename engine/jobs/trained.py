@@ -88,6 +88,9 @@ def _recipe_of(weights: Path, meaning: dict[str, Any] | None) -> Any:
                           "edit": list(meaning["recipe"].get("edit") or [])})
     spec = weights.parent.parent / SPEC
     if not spec.is_file():
+        from engine.models.weights import read_checkpoint
+
+        read_checkpoint(weights)  # a file that is not weights at all says so first
         raise BadInput(f"{weights} does not say which model it belongs to",
                        "it carries no recipe and is not inside a job folder",
                        "pass the job id, keep the checkpoint in its job's checkpoints/, or save "

@@ -167,3 +167,11 @@ def test_opening_a_model_with_a_saved_file_knows_what_the_file_says(job, tmp_pat
     opened = Workbench.open(model, weights=str(out))  # as `ptm-tui MODEL --weights FILE`
     assert opened.meaning["classes"] == classes
     assert workbench_ready(opened).preprocess.input_size == SIZE
+
+
+def test_a_file_that_is_not_weights_is_named_as_such_not_as_a_model_without_a_recipe(tmp_path):
+    (tmp_path / "notes.safetensors").write_text("hello\n")
+    with pytest.raises(BadInput) as caught:
+        open_trained(str(tmp_path / "notes.safetensors"))
+    assert "cannot read weights from" in str(caught.value)
+    assert "does not say which model" not in str(caught.value)
