@@ -3,66 +3,79 @@
 The manifest lists, per file: the model, the weights name, where it came from (URL or Hub
 repo and revision), its SHA-256 and size. An import checks every file before installing any,
 then moves each into its cache (torch.hub's, or the Hugging Face cache laid out as
-huggingface_hub lays it out), so timm, torchvision and ptm-tui all find them.
+huggingface_hub lays it out), so timm, torchvision and ptm-tui all find them. It is all or
+nothing: every target stays inside its cache, reads stop at the sizes the manifest declares,
+and a failure removes whatever the import had staged or installed.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import io
 import json
 import os
 import shutil
+import stat
 import tarfile
-import tempfile
-from collections.abc import Iterator
+import zlib
 from dataclasses import asdict, dataclass
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import IO, Any
 
-from engine.atomic import atomic_write, atomic_write_text
-from engine.errors import BadInput
+from engine.atomic import atomic_write
+from engine.errors import BadInput, WorkFailed
+from engine.models.weights.bundle_manifest import (
+    FORMAT,
+    MANIFEST,
+    MAX_MANIFEST_BYTES,
+    BundleFile,
+    bad_bundle,
+    parse_manifest,
+)
 from engine.models.weights.cache import cache_dir, hash_prefix, sha256_of
-from engine.models.weights.hf import hub_cache
+from engine.models.weights.cache_tx import CacheChange, cache_change, cache_error
+from engine.models.weights.checks import what_it_is
+from engine.models.weights.hf import hub_cache, repo_folder
+from engine.models.weights.redact import redact
 
-MANIFEST = "manifest.json"
-FORMAT = "ptm-tui weights bundle"
+__all__ = ["MANIFEST", "BundleFile", "copy_atomic", "entry_for", "import_bundle", "write_bundle"]
 
-
-@dataclass
-class BundleFile:
-    """One weights file in a bundle, as its manifest describes it."""
-
-    model: str | None
-    weights: str | None
-    kind: str
-    """"torch.hub" (torch.hub's checkpoint cache) or "huggingface" (the Hugging Face cache)."""
-    name: str
-    """The file's name in its cache, e.g. resnet18-f37072fd.pth or model.safetensors."""
-    path: str
-    """Where the file sits inside the bundle."""
-    sha256: str
-    size: int
-    source: str | None = None
-    repo: str | None = None
-    revision: str | None = None
+CHUNK = 1 << 20
+UNLISTED_LIMIT = 1 << 20
+"""A tar member the manifest does not list is skipped only when smaller than this."""
+_READ_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error, ValueError)
 
 
-def entry_for(local: Path, kind: str, model: str | None = None, weights: str | None = None,
-              source: str | None = None, repo: str | None = None,
-              revision: str | None = None) -> BundleFile:
+def entry_for(
+    local: Path,
+    kind: str,
+    model: str | None = None,
+    weights: str | None = None,
+    source: str | None = None,
+    repo: str | None = None,
+    revision: str | None = None,
+) -> BundleFile:
     """Return the manifest entry of a local weights file (hashing it)."""
     inside = f"huggingface/{repo}/{local.name}" if kind == "huggingface" else f"torch.hub/{local.name}"
-    return BundleFile(model=model, weights=weights, kind=kind, name=local.name, path=inside,
-                      sha256=sha256_of(local), size=local.stat().st_size, source=source,
-                      repo=repo, revision=revision)
+    return BundleFile(
+        model=model,
+        weights=weights,
+        kind=kind,
+        name=local.name,
+        path=inside,
+        sha256=sha256_of(local),
+        size=local.stat().st_size,
+        source=redact(source) if source else None,
+        repo=repo,
+        revision=revision,
+    )
 
 
 def write_bundle(out: Path, files: list[tuple[Path, BundleFile]]) -> None:
     """Write a tar of the files with the manifest first, atomically (nothing half-written)."""
-    manifest = json.dumps({"format": FORMAT, "version": 1,
-                           "files": [asdict(entry) for _, entry in files]}, indent=1).encode()
+    manifest = json.dumps(
+        {"format": FORMAT, "version": 1, "files": [asdict(entry) for _, entry in files]}, indent=1
+    ).encode()
     with atomic_write(out) as handle, tarfile.open(fileobj=handle, mode="w") as tar:
         info = tarfile.TarInfo(MANIFEST)
         info.size = len(manifest)
@@ -71,151 +84,236 @@ def write_bundle(out: Path, files: list[tuple[Path, BundleFile]]) -> None:
             tar.add(str(local.resolve()), arcname=entry.path, recursive=False)  # the file, not a link
 
 
+@dataclass
+class _Plan:
+    """Where one entry is staged and installed, every path checked to be inside its cache."""
+
+    entry: BundleFile
+    stage_dir: Path
+    target: Path
+    blob: Path | None = None
+    ref: Path | None = None
+    staged: Path | None = None
+
+
 def import_bundle(source: Path) -> list[dict[str, Any]]:
     """Install every file of a bundle (tar or folder) into its cache; all or nothing."""
-    with _opened(source) as (entries, reader):
-        staged: list[tuple[BundleFile, Path]] = []
-        try:
-            for entry in entries:
-                staged.append((entry, _stage(source, entry, reader)))
-            return [_install(entry, path) for entry, path in staged]
-        finally:
-            for _, path in staged:
-                with contextlib.suppress(FileNotFoundError):
-                    path.unlink()
+    with cache_change() as change:
+        plans = _import_folder(change, source) if source.is_dir() else _import_tar(change, source)
+        return [_install(change, plan) for plan in plans]
 
 
-@contextlib.contextmanager
-def _opened(source: Path) -> Iterator[tuple[list[BundleFile], Any]]:
-    """Yield the manifest's entries and a function that opens one entry's bytes."""
-    if source.is_dir():
-        def read_dir(entry: BundleFile) -> IO[bytes]:
-            return open(source / _safe(entry.path, source), "rb")
+def _import_folder(change: CacheChange, source: Path) -> list[_Plan]:
+    """Stage every entry of an unpacked bundle folder; return the plans."""
+    root = source.resolve()
+    plans = _plans(change, source, _read_manifest_file(source, root / MANIFEST))
+    for plan in plans:
+        path = root / plan.entry.path
+        if not path.resolve().is_relative_to(root):
+            raise bad_bundle(source, f"{plan.entry.path} leads outside the bundle folder")
+        with _open_regular(source, path, plan.entry) as handle:
+            _stage(change, source, plan, handle)
+    return plans
 
-        manifest = source / MANIFEST
-        if not manifest.is_file():
-            raise _bad(source, f"it has no {MANIFEST}")
-        yield _entries(source, manifest.read_bytes()), read_dir
-        return
+
+def _read_manifest_file(source: Path, path: Path) -> list[BundleFile]:
+    """Return the entries of a folder bundle's manifest, read only when it is a small regular file."""
     try:
-        tar = tarfile.open(source, mode="r:*")  # noqa: SIM115 - closed by the with below
-    except (OSError, tarfile.TarError) as error:
-        raise _bad(source, f"it is not a readable tar file ({error})") from None
-    with tar:
-        def read_tar(entry: BundleFile) -> IO[bytes]:
-            try:
-                member = tar.getmember(_safe(entry.path, source))
-            except KeyError:
-                raise _bad(source, f"{entry.path} is listed in the manifest but missing") from None
-            handle = tar.extractfile(member) if member.isreg() else None
-            if handle is None:
-                raise _bad(source, f"{entry.path} is not a regular file")
-            return handle
-
-        try:
-            manifest = tar.extractfile(MANIFEST)
-        except KeyError:
-            manifest = None
-        if manifest is None:
-            raise _bad(source, f"it has no {MANIFEST}")
-        yield _entries(source, manifest.read()), read_tar
+        info = os.stat(path)
+    except OSError:
+        raise bad_bundle(source, f"it has no {MANIFEST}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise bad_bundle(source, f"its {MANIFEST}: {what_it_is(path)}")
+    if info.st_size > MAX_MANIFEST_BYTES:
+        raise bad_bundle(source, f"its {MANIFEST} is over {MAX_MANIFEST_BYTES >> 20} MiB")
+    with open(path, "rb") as handle:
+        return parse_manifest(source, handle.read(MAX_MANIFEST_BYTES + 1))
 
 
-def _entries(source: Path, data: bytes) -> list[BundleFile]:
-    """Return the entries of a manifest, refusing one that is not ours."""
+def _open_regular(source: Path, path: Path, entry: BundleFile) -> IO[bytes]:
+    """Open a bundle file for reading, refusing FIFOs, devices and sockets before opening them."""
     try:
-        manifest = json.loads(data)
-        assert manifest.get("format") == FORMAT
-        entries = [BundleFile(**item) for item in manifest["files"]]
-    except Exception:
-        raise _bad(source, f"its {MANIFEST} is not a ptm-tui bundle manifest") from None
-    for entry in entries:
-        if entry.kind not in ("torch.hub", "huggingface") or "/" in entry.name \
-                or entry.name in ("", ".", ".."):
-            raise _bad(source, f"the manifest entry {entry.path} is malformed")
-        if entry.kind == "huggingface" and not (entry.repo and entry.revision):
-            raise _bad(source, f"the manifest entry {entry.path} names no repo and revision")
-    return entries
+        info = os.stat(path)
+    except OSError:
+        raise bad_bundle(source, f"{entry.path} is listed in the manifest but {what_it_is(path)}") from None
+    if not stat.S_ISREG(info.st_mode):
+        raise bad_bundle(source, f"{entry.path}: {what_it_is(path)}")
+    if info.st_size != entry.size:
+        raise _failed_check(source, entry, f"it has {info.st_size} bytes, the manifest says {entry.size}")
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_NOCTTY", 0))
+    if not stat.S_ISREG(os.fstat(fd).st_mode):  # swapped for something else meanwhile
+        os.close(fd)
+        raise bad_bundle(source, f"{entry.path} is not a regular file")
+    return os.fdopen(fd, "rb")
 
 
-def _safe(inside: str, source: Path) -> str:
-    """Return a path inside the bundle, refusing absolute paths and `..`."""
-    parts = PurePosixPath(inside).parts
-    if not parts or PurePosixPath(inside).is_absolute() or ".." in parts:
-        raise _bad(source, f"the manifest names an unsafe path {inside!r}")
-    return inside
+def _import_tar(change: CacheChange, source: Path) -> list[_Plan]:
+    """Stage every entry of a bundle tar, read once from start to end; return the plans."""
+    try:
+        tar = tarfile.open(source, mode="r|*")  # noqa: SIM115 - closed by the with below
+    except _READ_ERRORS as error:
+        raise bad_bundle(source, f"it is not a readable tar file ({error})") from None
+    try:
+        with tar:
+            return _stage_members(change, source, tar)
+    except _READ_ERRORS as error:  # writes raise WorkFailed, so these are the bundle's reads
+        raise bad_bundle(
+            source, f"the tar is truncated or damaged ({type(error).__name__}: {str(error)[:120]})"
+        ) from None
 
 
-def _stage(source: Path, entry: BundleFile, read: Any) -> Path:
-    """Copy one file next to its cache, checking its size and SHA-256; return the staged path."""
-    home = _home(entry)
-    home.mkdir(parents=True, exist_ok=True)
-    fd, name = tempfile.mkstemp(prefix=f".{entry.name}.", suffix=".import", dir=home)
-    staged = Path(name)
+def _stage_members(change: CacheChange, source: Path, tar: tarfile.TarFile) -> list[_Plan]:
+    """Stage the members of `tar` named by its manifest (the first member)."""
+    first = tar.next()
+    if first is None or first.name != MANIFEST or not first.isreg():
+        raise bad_bundle(source, f"it does not start with {MANIFEST} (not made by ptm-tui download)")
+    if first.size > MAX_MANIFEST_BYTES:
+        raise bad_bundle(source, f"its {MANIFEST} is over {MAX_MANIFEST_BYTES >> 20} MiB")
+    handle = tar.extractfile(first)
+    assert handle is not None
+    plans = _plans(change, source, parse_manifest(source, handle.read(MAX_MANIFEST_BYTES + 1)))
+    waiting = {plan.entry.path: plan for plan in plans}
+    for member in tar:
+        plan = waiting.pop(member.name, None)
+        if plan is None:
+            if member.isdir() or member.size <= UNLISTED_LIMIT:
+                continue
+            raise bad_bundle(source, f"it holds {member.name!r}, which its manifest does not list")
+        if not member.isreg():
+            raise bad_bundle(source, f"{member.name} is not a regular file")
+        if member.size != plan.entry.size:
+            raise _failed_check(
+                source, plan.entry, f"it has {member.size} bytes, the manifest says {plan.entry.size}"
+            )
+        data = tar.extractfile(member)
+        assert data is not None
+        _stage(change, source, plan, data)
+    if waiting:
+        raise bad_bundle(source, f"{next(iter(waiting))} is listed in the manifest but missing")
+    return plans
+
+
+def _plans(change: CacheChange, source: Path, entries: list[BundleFile]) -> list[_Plan]:
+    """Return where each entry goes (checked inside its cache), after checking there is room."""
+    plans = [_plan(change, entry) for entry in entries]
+    for plan in plans:
+        if plan.target.is_dir() and not plan.target.is_symlink():
+            raise bad_bundle(source, f"{plan.entry.path}: the cache has a folder at {plan.target}")
+    _check_room(plans)
+    return plans
+
+
+def _plan(change: CacheChange, entry: BundleFile) -> _Plan:
+    """Return the staging folder and targets of one entry, all resolved inside their cache."""
+    what = f"the manifest entry {entry.path!r}"
+    if entry.kind == "torch.hub":
+        root = cache_dir()
+        target = change.inside(root, entry.name, what=f"{what} ('name')")
+        return _Plan(entry, target.parent, target)
+    root, repo = hub_cache(), repo_folder(entry.repo or "")
+    blob = change.inside(root, repo, "blobs", entry.sha256, what=f"{what} ('repo')")
+    target = change.inside(
+        root, repo, "snapshots", str(entry.revision), entry.name, what=f"{what} ('revision' or 'name')"
+    )
+    ref = change.inside(root, repo, "refs", "main", what=f"{what} ('repo')")
+    return _Plan(entry, blob.parent, target, blob=blob, ref=ref)
+
+
+def _check_room(plans: list[_Plan]) -> None:
+    """Raise WorkFailed ("no space left") when a cache's disk cannot hold the declared sizes."""
+    needed: dict[Path, int] = {}
+    for plan in plans:
+        at = plan.stage_dir
+        while not at.exists() and at != at.parent:
+            at = at.parent
+        needed[at] = needed.get(at, 0) + plan.entry.size
+    for at, size in needed.items():
+        free = shutil.disk_usage(at).free
+        if size > free:
+            raise WorkFailed(
+                f"cannot import into {at}",
+                f"no space left for it: the bundle needs {size / 1e6:.1f} MB there, "
+                f"{free / 1e6:.1f} MB is free",
+                "free some disk space (or point TORCH_HOME / HF_HOME at a disk with "
+                "room) and run again; nothing was installed",
+            )
+
+
+def _stage(change: CacheChange, source: Path, plan: _Plan, src: IO[bytes]) -> None:
+    """Copy one file next to its target, reading at most its declared size; check size and SHA-256."""
+    entry = plan.entry
+    folder = change.folder(plan.stage_dir)
+    fd, staged = change.temp(folder, entry.name, ".import")
     digest, size = hashlib.sha256(), 0
-    try:
-        with read(entry) as src, os.fdopen(fd, "wb") as out:
-            while block := src.read(1 << 20):
-                digest.update(block)
-                size += len(block)
+    with src, os.fdopen(fd, "wb") as out:
+        while size <= entry.size:
+            try:
+                block = src.read(min(CHUNK, entry.size + 1 - size))
+            except _READ_ERRORS as error:
+                raise bad_bundle(
+                    source,
+                    f"{entry.path} cannot be read ({type(error).__name__}: "
+                    f"{str(error)[:120]}); the bundle is truncated or damaged",
+                ) from None
+            if not block:
+                break
+            digest.update(block)
+            size += len(block)
+            try:
                 out.write(block)
-    except BaseException:
-        staged.unlink(missing_ok=True)
-        raise
+            except OSError as error:
+                raise cache_error(staged, error) from None
+        try:
+            out.flush()
+            os.fsync(out.fileno())
+        except OSError as error:
+            raise cache_error(staged, error) from None
     prefix = hash_prefix(entry.name) if entry.kind == "torch.hub" else None
     why = ""
     if size != entry.size:
-        why = f"it has {size} bytes, the manifest says {entry.size}"
+        more = "more than" if size > entry.size else str(size)
+        why = f"it has {more} bytes, the manifest says {entry.size}"
     elif digest.hexdigest() != entry.sha256:
         why = f"its SHA-256 is {digest.hexdigest()[:16]}..., the manifest says {entry.sha256[:16]}..."
     elif prefix and not entry.sha256.startswith(prefix):
         why = f"its SHA-256 does not start with {prefix}, as its name promises"
     if why:
-        staged.unlink(missing_ok=True)
-        raise BadInput(f"{entry.path} in {source} failed the check", f"{why}; nothing was installed",
-                       "make the bundle again on the machine with internet and copy it over")
-    return staged
+        raise _failed_check(source, entry, why)
+    plan.staged = staged
 
 
-def _home(entry: BundleFile) -> Path:
-    """Return the folder the entry's file is staged in (the same disk as where it goes)."""
-    if entry.kind == "torch.hub":
-        return cache_dir()
-    return _repo_dir(entry.repo or "") / "blobs"
+def _failed_check(source: Path, entry: BundleFile, why: str) -> BadInput:
+    """Return the error for a bundle file that is not what its manifest says."""
+    return BadInput(
+        f"{entry.path} in {source} failed the check",
+        f"{why}; nothing was installed",
+        "make the bundle again on the machine with internet and copy it over",
+    )
 
 
-def _repo_dir(repo: str) -> Path:
-    """Return the Hugging Face cache folder of a model repo (models--org--name)."""
-    return hub_cache() / ("models--" + repo.replace("/", "--"))
-
-
-def _install(entry: BundleFile, staged: Path) -> dict[str, Any]:
+def _install(change: CacheChange, plan: _Plan) -> dict[str, Any]:
     """Move a checked file into its cache and return what was installed."""
-    if entry.kind == "torch.hub":
-        target = cache_dir() / entry.name
-        os.replace(staged, target)
-    else:  # the layout huggingface_hub writes: blobs/<etag>, snapshots/<rev>/<file>, refs/main
-        repo_dir = _repo_dir(entry.repo or "")
-        blob = repo_dir / "blobs" / entry.sha256
-        os.replace(staged, blob)
-        target = repo_dir / "snapshots" / str(entry.revision) / entry.name
-        target.parent.mkdir(parents=True, exist_ok=True)
-        link = target.with_name(f".{entry.name}.link")
-        link.unlink(missing_ok=True)
-        os.symlink(os.path.relpath(blob, target.parent), link)
-        os.replace(link, target)
-        atomic_write_text(repo_dir / "refs" / "main", str(entry.revision))
-    return {"model": entry.model, "weights": entry.weights, "kind": entry.kind,
-            "path": str(target), "bytes": entry.size, "sha256": entry.sha256}
-
-
-def _bad(source: Path, why: str) -> BadInput:
-    """Return the error for a bundle that cannot be imported."""
-    return BadInput(f"cannot import {source}", f"{why}; nothing was installed",
-                    "make the bundle with `ptm-tui download MODEL... --bundle weights.tar`")
+    entry, staged = plan.entry, plan.staged
+    assert staged is not None
+    if plan.blob is None:
+        change.put(staged, plan.target)
+    else:  # the layout huggingface_hub writes: blobs/<sha256>, snapshots/<rev>/<file>, refs/main
+        change.put(staged, plan.blob)
+        change.link(plan.blob, change.folder(plan.target.parent) / plan.target.name)
+        assert plan.ref is not None
+        change.folder(plan.ref.parent)
+        change.text(plan.ref, str(entry.revision))
+    return {
+        "model": entry.model,
+        "weights": entry.weights,
+        "kind": entry.kind,
+        "path": str(plan.target),
+        "bytes": entry.size,
+        "sha256": entry.sha256,
+    }
 
 
 def copy_atomic(source: Path, target: Path) -> None:
     """Copy a file to `target` atomically."""
     with open(source, "rb") as src, atomic_write(target) as out:
-        shutil.copyfileobj(src, out, 1 << 20)
+        shutil.copyfileobj(src, out, CHUNK)

@@ -29,6 +29,11 @@ def hub_cache() -> Path:
     return Path(home).expanduser() / "hub"
 
 
+def repo_folder(repo: str) -> str:
+    """Return the cache folder name of a model repo, as huggingface_hub names it (models--org--name)."""
+    return "models--" + repo.replace("/", "--")
+
+
 def offline() -> bool:
     """Return whether HF_HUB_OFFLINE asks to use the cache only."""
     return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
