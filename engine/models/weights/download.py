@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import http.client
@@ -32,6 +33,7 @@ from engine.models.weights.cache import (
 )
 from engine.models.weights.errors import DownloadCancelled, DownloadFailed
 from engine.models.weights.guidance import ways_on
+from engine.models.weights.redact import redact
 
 try:
     import fcntl
@@ -97,38 +99,58 @@ def download(
                else "give a folder you can write to")
         raise DownloadFailed(f"cannot create the weights folder {home}",
                              error.strerror or str(error), fix) from None
-    with _exclusive(work / f"{name}.lock", cancel) as partial:
-        if target.is_file():  # another process finished it while we waited
-            _report_cached(target, progress)
-            return target
+    fetch_checked(source, work / name, prefix, lambda partial: _move_into_place(partial, target),
+                  progress, cancel, done=target.is_file, attempts=attempts, timeout=timeout)
+    return target
+
+
+def fetch_checked(source: str, work_name: Path, sha256_prefix: str | None,
+                  place: Callable[[Path], Any], progress: Progress | None = None,
+                  cancel: threading.Event | None = None, *, done: Callable[[], bool] = lambda: False,
+                  attempts: int = 3, timeout: float = TIMEOUT_S,
+                  headers: dict[str, str] | None = None) -> None:
+    """Download `source` under a lock beside `work_name`, check its SHA-256, then `place` it.
+
+    The partial file is kept for resuming only when the network failed; a rejected or
+    cancelled download leaves nothing. `done()` is asked once the lock is held (another
+    process may have finished the same file meanwhile).
+    """
+    shown = redact(source)
+    with _exclusive(work_name.with_name(work_name.name + ".lock"), cancel) as partial:
+        if done():
+            return
         try:
-            _fetch_checked(source, partial, prefix, progress, cancel, max(1, attempts), timeout)
-            _move_into_place(partial, target)
+            _fetch_checked(source, partial, sha256_prefix, progress, cancel, max(1, attempts),
+                           timeout, headers or {})
+            place(partial)
             _discard(partial)
         except (DownloadCancelled, _Rejected) as error:
             _discard(partial)
             if isinstance(error, _Rejected):
-                raise DownloadFailed(f"download of {source} was rejected", str(error),
-                                     _fix_for(source)) from None
+                raise DownloadFailed(f"download of {shown} was rejected", str(error),
+                                     _fix_for(source) + "; nothing was kept") from None
             raise
         except DownloadFailed:
             if not partial.exists() or partial.stat().st_size == 0:
                 _discard(partial)
             raise
-    return target
+        except BaseException:
+            _discard(partial)
+            raise
 
 
 def _fetch_checked(source: str, partial: Path, prefix: str | None, progress: Progress | None,
-                   cancel: threading.Event | None, attempts: int, timeout: float) -> None:
+                   cancel: threading.Event | None, attempts: int, timeout: float,
+                   headers: dict[str, str]) -> None:
     """Fetch into `partial` and check its hash; a resumed file that fails starts over once."""
-    resumed = _fetch(source, partial, progress, cancel, attempts, timeout)
+    resumed = _fetch(source, partial, progress, cancel, attempts, timeout, headers)
     try:
         _check_hash(partial, prefix)
     except _Rejected:
         if not resumed:
             raise
         _discard(partial)  # the kept part may have been stale
-        _fetch(source, partial, progress, cancel, attempts, timeout)
+        _fetch(source, partial, progress, cancel, attempts, timeout, headers)
         _check_hash(partial, prefix)
 
 
@@ -183,7 +205,8 @@ def _exclusive(lock_path: Path, cancel: threading.Event | None) -> Iterator[Path
 
 
 def _fetch(source: str, partial: Path, progress: Progress | None,
-           cancel: threading.Event | None, attempts: int, timeout: float) -> bool:
+           cancel: threading.Event | None, attempts: int, timeout: float,
+           headers: dict[str, str]) -> bool:
     """Stream `source` into `partial`, resuming with Range requests; return True if resumed."""
     last_error = ""
     tried = 0
@@ -192,7 +215,7 @@ def _fetch(source: str, partial: Path, progress: Progress | None,
             time.sleep(min(0.2 * 2 ** (attempt - 1), 2.0))
         tried += 1
         try:
-            return _attempt(source, partial, progress, cancel, timeout)
+            return _attempt(source, partial, progress, cancel, timeout, headers)
         except _Interrupted as error:
             last_error = str(error)
             if isinstance(error.__cause__, _Unresolved):
@@ -203,9 +226,10 @@ def _fetch(source: str, partial: Path, progress: Progress | None,
     have = partial.stat().st_size if partial.exists() else 0
     times = f"tried {tried} time{'s' if tried > 1 else ''}"
     if not have:
-        raise DownloadFailed(f"cannot download {source}", f"{last_error} ({times})", ways_on())
+        raise DownloadFailed(f"cannot download {redact(source)}", f"{last_error} ({times})",
+                             ways_on())
     raise DownloadFailed(
-        f"download of {source} did not complete",
+        f"download of {redact(source)} did not complete",
         f"{last_error} ({times}; {have} bytes kept for resuming)",
         "check the network and run the same command again: it resumes where it stopped; "
         + ways_on(),
@@ -224,10 +248,10 @@ def _pace_limits() -> tuple[float, float]:
 
 
 def _attempt(source: str, partial: Path, progress: Progress | None,
-             cancel: threading.Event | None, timeout: float) -> bool:
+             cancel: threading.Event | None, timeout: float, extra: dict[str, str]) -> bool:
     """Make one request and append what arrives to `partial`; return True if it appended."""
     offset = partial.stat().st_size if partial.exists() else 0
-    headers = {"User-Agent": USER_AGENT}
+    source, headers = with_credentials(source, {"User-Agent": USER_AGENT, **extra})
     validator = _validator_path(partial)
     if offset:
         headers["Range"] = f"bytes={offset}-"
@@ -248,7 +272,7 @@ def _attempt(source: str, partial: Path, progress: Progress | None,
         if error.code >= 500 or error.code == 429:
             raise _Interrupted(f"the server answered HTTP {error.code} {error.reason}") from None
         raise DownloadFailed(
-            f"cannot download {source}",
+            f"cannot download {redact(source)}",
             f"the server answered HTTP {error.code} {error.reason}",
             _fix_for(source),
         ) from None
@@ -287,7 +311,7 @@ def _attempt(source: str, partial: Path, progress: Progress | None,
         with _writing(partial, mode) as handle:
             while True:
                 if cancel is not None and cancel.is_set():
-                    raise DownloadCancelled(f"download of {source} cancelled")
+                    raise DownloadCancelled(f"download of {redact(source)} cancelled")
                 now = time.monotonic()
                 if now - mark_time >= window:  # judge the pace over each window of time
                     rate = (done - mark_done) / (now - mark_time)
@@ -374,5 +398,18 @@ def _fix_for(source: str) -> str:
     """Return the fix line for a download from `source` that failed or was rejected."""
     mirror = os.environ.get(MIRROR_ENV, "").strip()
     if mirror and source.startswith(mirror):
-        return f"check the mirror set in {MIRROR_ENV}={mirror} (it serves {source}) or unset it"
+        return redact(f"check the mirror set in {MIRROR_ENV}={mirror} (it serves {source}) "
+                      "or unset it")
     return "check the URL; " + ways_on()
+
+
+def with_credentials(url: str, headers: dict[str, str]) -> tuple[str, dict[str, str]]:
+    """Return `url` without `user:pass@` and the headers with that login as HTTP Basic auth."""
+    parts = urllib.parse.urlsplit(url)
+    if parts.username is None and parts.password is None:
+        return url, headers
+    login = f"{urllib.parse.unquote(parts.username or '')}:{urllib.parse.unquote(parts.password or '')}"
+    host = parts.netloc.rpartition("@")[2]
+    plain = urllib.parse.urlunsplit(parts._replace(netloc=host))
+    basic = base64.b64encode(login.encode()).decode()
+    return plain, {**headers, "Authorization": f"Basic {basic}"}

@@ -1,8 +1,8 @@
 """Files from the Hugging Face Hub, the Hugging Face way: its cache, HF_ENDPOINT, offline mode, token.
 
-Everything goes through `huggingface_hub`, so files land where timm and transformers look
-for them (and theirs are found here). The settings are read when a file is asked for, not
-when huggingface_hub was imported, so a changed environment is honoured.
+Files land in huggingface_hub's cache layout, where timm and transformers look for them (and
+theirs are found here); downloads are checked against the Hub's SHA-256 (hub_fetch.py). The
+settings are read when a file is asked for, so a changed environment is honoured.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from engine.models.weights.errors import DownloadCancelled, DownloadFailed
+from engine.models.weights.errors import DownloadFailed
 from engine.models.weights.guidance import ways_on
+from engine.models.weights.redact import redact
 
 FILES = ("model.safetensors", "pytorch_model.bin")
 """The weights files of a timm repo on the Hub, preferred first."""
@@ -68,63 +69,19 @@ def hub_file(repo: str, revision: str = "main", progress: Any = None,
             "unset HF_HUB_OFFLINE, set HF_HUB_CACHE/HF_HOME to the cache that has them, or "
             + ways_on(),
         )
-    from huggingface_hub import hf_hub_download
-    from huggingface_hub.errors import EntryNotFoundError, HfHubHTTPError
+    from engine.models.weights.hub_fetch import ask_hub, fetch_hub_file
 
     missing = []
     for filename in FILES:
-        try:
-            path = hf_hub_download(
-                repo, filename, revision=revision, cache_dir=hub_cache(), endpoint=endpoint(),
-                token=os.environ.get("HF_TOKEN") or None, tqdm_class=_bar(progress, cancel))
-            return Path(str(path))
-        except EntryNotFoundError:
+        described = ask_hub(endpoint(), repo, filename, revision)
+        if described is None:
             missing.append(filename)
-        except DownloadCancelled:
-            raise
-        except HfHubHTTPError as error:
-            status = getattr(getattr(error, "response", None), "status_code", None)
-            if status in (401, 403):
-                raise DownloadFailed(f"the Hub refused {repo} (HTTP {status})",
-                                     "the repo is private or gated, or the token is wrong",
-                                     "export HF_TOKEN=hf_... with access to it") from None
-            raise _failed(repo, error) from None
-        except Exception as error:  # connection errors come in many types
-            raise _failed(repo, error) from None
-    raise DownloadFailed(f"{repo} has no weights file on {endpoint()}",
+            continue
+        return fetch_hub_file(hub_cache(), repo_folder(repo), described, filename, revision,
+                              progress, cancel)
+    raise DownloadFailed(f"{repo} has no weights file on {redact(endpoint())}",
                          f"none of {', '.join(missing)} is there",
                          "check the model name and tag, or HF_ENDPOINT")
-
-
-def _failed(repo: str, error: BaseException) -> DownloadFailed:
-    """Return the error for a Hub that cannot be reached or failed."""
-    text = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-    return DownloadFailed(f"cannot download the weights of {repo} from {endpoint()}",
-                          f"{type(error).__name__}: {text[:200]}",
-                          "set HF_ENDPOINT=http://host to a Hub mirror you can reach; "
-                          + ways_on())
-
-
-def _bar(progress: Any, cancel: threading.Event | None) -> type:
-    """Return a tqdm class that reports bytes to `progress` and stops when `cancel` is set."""
-    from tqdm.std import tqdm
-
-    class Bar(tqdm):  # type: ignore[misc]
-        def __init__(self, *args: Any, **kwargs: Any) -> None:
-            kwargs["disable"] = True
-            super().__init__(*args, **kwargs)
-            self.done = int(kwargs.get("initial") or 0)
-            self.size = kwargs.get("total")
-
-        def update(self, n: float | None = 1) -> bool | None:
-            if cancel is not None and cancel.is_set():
-                raise DownloadCancelled("download cancelled")
-            self.done += int(n or 0)
-            if progress is not None:
-                progress(self.done, int(self.size) if self.size else None)
-            return None
-
-    return Bar
 
 
 def cached_repos() -> set[str]:
