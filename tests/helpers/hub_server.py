@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -24,6 +25,24 @@ class HubRequest:
 
 
 @dataclass
+class Quirks:
+    """How the server misbehaves for one file (all off by default)."""
+
+    etag: str | None = None
+    """Send this ETag instead of the file's SHA-256."""
+    linked: bool = False
+    """Answer as the Hub does for LFS files: the SHA-256 in X-Linked-Etag, a git hash in ETag."""
+    length: int | None = None
+    """Send this Content-Length, and that many bytes, instead of the file's."""
+    truncate_at: int | None = None
+    """Stop the body after this many bytes and close the connection (Content-Length stays)."""
+    byte_delay: float = 0.0
+    """Send the body one byte at a time, sleeping this long between bytes."""
+    status: int | None = None
+    """Answer every request with this HTTP status."""
+
+
+@dataclass
 class HubServer:
     """Serve repo files from memory; `endpoint` is what HF_ENDPOINT should be set to."""
 
@@ -31,6 +50,7 @@ class HubServer:
     requests: list[HubRequest] = field(default_factory=list)
     token: str | None = None
     """When set, every request must carry `Authorization: Bearer <token>` (else 401)."""
+    quirks: dict[tuple[str, str], Quirks] = field(default_factory=dict)
     _server: ThreadingHTTPServer | None = None
 
     def start(self) -> HubServer:
@@ -88,14 +108,38 @@ class HubServer:
         if data is None:
             self._status(handler, 404, "Entry not found", body, error_code="EntryNotFound")
             return
+        quirks = self.quirks.get((repo, filename), Quirks())
+        if quirks.status is not None:
+            self._status(handler, quirks.status, "Internal Error", body)
+            return
+        sha = quirks.etag or hashlib.sha256(data).hexdigest()
+        if quirks.length is not None:
+            data = data[:quirks.length]
         handler.send_response(200)
-        handler.send_header("ETag", f'"{hashlib.sha256(data).hexdigest()}"')
+        if quirks.linked:
+            handler.send_header("ETag", f'"{hashlib.sha1(data).hexdigest()}"')
+            handler.send_header("X-Linked-Etag", f'"{sha}"')
+            handler.send_header("X-Linked-Size", str(len(data)))
+        else:
+            handler.send_header("ETag", f'"{sha}"')
         handler.send_header("X-Repo-Commit", COMMIT)
         handler.send_header("Content-Length", str(len(data)))
-        handler.send_header("Accept-Ranges", "bytes")
         handler.end_headers()
-        if body:
-            handler.wfile.write(data)
+        if not body:
+            return
+        sent = data if quirks.truncate_at is None else data[:quirks.truncate_at]
+        try:
+            if quirks.byte_delay:
+                for index in range(len(sent)):
+                    handler.wfile.write(sent[index:index + 1])
+                    handler.wfile.flush()
+                    time.sleep(quirks.byte_delay)
+            else:
+                handler.wfile.write(sent)
+        except (BrokenPipeError, ConnectionResetError):
+            pass
+        if len(sent) < len(data):
+            handler.close_connection = True
 
     @staticmethod
     def _status(handler: BaseHTTPRequestHandler, code: int, text: str, body: bool,
