@@ -11,8 +11,10 @@ import torch
 from engine.errors import BadInput
 
 
-def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64) -> dict[str, Any]:
-    """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`."""
+def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64,
+             trust_code: bool = False) -> dict[str, Any]:
+    """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
+    (a recipe read from a file or job folder may name code only with `trust_code`)."""
     from torch.utils.data import DataLoader
 
     from engine.jobs.trained import open_trained
@@ -23,7 +25,7 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
         raise BadInput(f"data folder {root} does not exist", "eval reads one folder per class",
                        "point --data at a folder like the training's val/")
     check_class_folders(root)
-    opened = open_trained(ref, device)
+    opened = open_trained(ref, device, trust_code)
     classes = list(opened.categories or [])
     folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
     folder.blank_size = opened.preprocess.input_size

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `eval` subcommand."""
@@ -21,6 +23,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -42,7 +45,8 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.batch_size <= 65536:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",
                        "use e.g. --batch-size 64")
-    result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size)
+    result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size,
+                      trust_code=args.trust_code)
     if args.json:
         print_json(result)
         return 0
