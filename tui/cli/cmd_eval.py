@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
 
 from tui.cli.trust import add_trust_flag
@@ -40,18 +41,21 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import BadInput
     from engine.jobs.evaluate import evaluate
     from engine.use.devices import resolve_device
-    from tui.cli.output import print_json, stdout
+    from tui.cli.output import print_json, stderr, stdout
 
     if not 1 <= args.batch_size <= 65536:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",
                        "use e.g. --batch-size 64")
     result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size,
                       trust_code=args.trust_code)
+    if Path(result["data"]) != Path(args.data).expanduser():
+        stderr.print(f"note: {escape(args.data)} holds train/ and val/: evaluated on "
+                     f"{escape(result['data'])}", highlight=False, soft_wrap=True)
     if args.json:
         print_json(result)
         return 0
     skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
-    stdout.print(f"[bold]{escape(args.model)}[/] on {escape(args.data)}: accuracy "
+    stdout.print(f"[bold]{escape(args.model)}[/] on {escape(result['data'])}: accuracy "
                  f"[bold]{result['accuracy']:.2f}%[/] over {result['images']} images{skipped}",
                  highlight=False)
     table = Table("class", "precision", "recall", "images", box=box.SIMPLE_HEAD)

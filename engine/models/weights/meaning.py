@@ -20,6 +20,7 @@ Where it is kept, so that every tool still reads the file as plain weights:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -53,11 +54,11 @@ def safetensors_meaning(path: str | Path) -> dict[str, Any] | None:
     try:
         with open(path, "rb") as handle:
             length = int.from_bytes(handle.read(8), "little")
+            if length < 2 or length > os.fstat(handle.fileno()).st_size - 8:
+                return None  # not a safetensors file at all: reading its tensors says so
             if length > MAX_HEADER:
                 raise bad(where, "header", f"at most {MAX_HEADER >> 20} MB (safetensors' limit)",
                           f"{length:,} bytes")
-            if length < 2:
-                return None
             header = _json_of(handle.read(length), where, "header", MAX_HEADER)
     except OSError:  # unreadable: reading its tensors says why
         return None
