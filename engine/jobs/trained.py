@@ -108,11 +108,13 @@ def _recipe_of(weights: Path, meaning: dict[str, Any] | None, trust_code: bool =
 
 def _old_checkpoint_meaning(weights: Path, recipe: Any) -> dict[str, Any]:
     """Return the meaning of a checkpoint written before checkpoints carried one."""
+    from engine.models.weights.meaning_check import check_classes
     from engine.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(weights)
     classes = state.get("classes")
-    return {**_recipe_meaning(recipe), **({"classes": list(classes)} if classes else {})}
+    said = {"classes": check_classes(classes, weights.name)} if classes is not None else {}
+    return {**_recipe_meaning(recipe), **said}
 
 
 def _recipe_meaning(recipe: Any) -> dict[str, Any]:

@@ -119,6 +119,7 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     may name code only with `trust_code` (a recipe the user passes is theirs)."""
     from engine.edit import recipe as recipes
     from engine.models.trust import check_code_allowed
+    from engine.models.weights.meaning_check import check_classes, check_side
     from engine.train.checkpoint import load_checkpoint
 
     spec = recipe_path or path.parent.parent / "spec.toml"
@@ -130,6 +131,10 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     if recipe_path is None:
         check_code_allowed(recipe.model["name"], f"the job folder's recipe {spec}", trust_code)
     state = load_checkpoint(path)
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    size, classes = config.get("image_size"), state.get("classes")  # a file's: checked first
+    side = None if size is None else check_side(size, path.name, "config.image_size")
+    classes = None if classes is None else check_classes(classes, path.name)
     recipe.model["weights"] = "none"  # the checkpoint brings every value
     recipe.edits = [e for e in recipe.edits if e.get("op") not in VALUES_ONLY]
     workbench = recipes.build(recipe, device=device)
@@ -138,9 +143,6 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     except (RuntimeError, KeyError, TypeError) as error:
         raise BadInput(f"{path.name} does not fit the model of {spec.name}",
                        str(error).splitlines()[0][:300], "pass --recipe with the job's own recipe") from None
-    config = state.get("config") or {}
-    side = config.get("image_size") if isinstance(config.get("image_size"), int) else None
-    classes = [str(c) for c in state["classes"]] if isinstance(state.get("classes"), list) else None
     return from_workbench(workbench, "none", side, classes,
                            source=f"checkpoint {path} (epoch {state.get('epoch')})")
 

@@ -160,3 +160,28 @@ def test_a_good_meaning_passes_and_keeps_its_values(tmp_path):
 
     out = save_weights(nn.Linear(2, 2), tmp_path / "good.safetensors", {**GOOD, "job": "j1"})
     assert read_meaning(out) == {**GOOD, "job": "j1"}
+
+
+@pytest.mark.parametrize(
+    ("state", "key"),
+    [
+        ({"config": {"image_size": 10**6}}, "config.image_size"),
+        ({"config": {"image_size": "big"}}, "config.image_size"),
+        ({"classes": [0, 1]}, "classes[0]"),
+    ],
+)
+def test_a_job_checkpoint_s_image_size_and_classes_are_checked_before_export(
+    tmp_path, monkeypatch, capsys, state, key
+):
+    from engine.edit.recipe import Recipe, dumps
+    from engine.train.checkpoint import save_checkpoint
+
+    job = tmp_path / "jobs" / "j1"
+    job.mkdir(parents=True)
+    (job / "spec.toml").write_text(
+        dumps(Recipe(model={"name": "squeezenet1_1"}, edits=[{"op": "replace_head", "num_classes": 2}]))
+    )
+    save_checkpoint(job / "checkpoints", {"model": {}, "epoch": 1, **state}, epoch=1)
+    code = main(["export", str(job), "--format", "safetensors", "--out", str(tmp_path / "x.safetensors")])
+    err = capsys.readouterr().err
+    assert code == 2 and f"`{key}`" in err, err

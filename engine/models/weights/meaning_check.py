@@ -75,7 +75,8 @@ def _number(value: Any) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _side(value: Any, where: str, key: str) -> int:
+def check_side(value: Any, where: str, key: str) -> int:
+    """Return an image side read from `where`, or raise BadMeaning naming `key`."""
     if not _whole(value, 1, MAX_SIDE):
         raise bad(where, key, f"a whole number of pixels from 1 to {MAX_SIDE}", value)
     return value
@@ -86,10 +87,10 @@ def _sides(value: Any, where: str, key: str) -> list[int] | None:
     if value is None:
         return None
     if isinstance(value, int) and not isinstance(value, bool):
-        return [_side(value, where, key)]
+        return [check_side(value, where, key)]
     if not isinstance(value, list) or len(value) not in (1, 2):
         raise bad(where, key, f"[side] or [height, width], each from 1 to {MAX_SIDE}", value)
-    return [_side(v, where, f"{key}[{i}]") for i, v in enumerate(value)]
+    return [check_side(v, where, f"{key}[{i}]") for i, v in enumerate(value)]
 
 
 def _input_size(value: Any, where: str) -> list[int] | None:
@@ -99,7 +100,11 @@ def _input_size(value: Any, where: str) -> list[int] | None:
         raise bad(where, "input_size", "[channels, height, width]", value)
     if not _whole(value[0], 1, MAX_CHANNELS):
         raise bad(where, "input_size[0]", f"a number of channels from 1 to {MAX_CHANNELS}", value[0])
-    return [value[0], _side(value[1], where, "input_size[1]"), _side(value[2], where, "input_size[2]")]
+    return [
+        value[0],
+        check_side(value[1], where, "input_size[1]"),
+        check_side(value[2], where, "input_size[2]"),
+    ]
 
 
 def _per_channel(meaning: Mapping[str, Any], where: str) -> dict[str, list[float]]:
@@ -119,12 +124,13 @@ def _per_channel(meaning: Mapping[str, Any], where: str) -> dict[str, list[float
     return found
 
 
-def _classes(value: Any, where: str) -> list[str]:
+def check_classes(value: Any, where: str, key: str = "classes") -> list[str]:
+    """Return class names read from `where`, or raise BadMeaning naming `key`."""
     if not isinstance(value, list) or len(value) > MAX_CLASSES:
-        raise bad(where, "classes", f"a list of at most {MAX_CLASSES:,} names", value)
+        raise bad(where, key, f"a list of at most {MAX_CLASSES:,} names", value)
     for i, name in enumerate(value):
         if not isinstance(name, str) or len(name) > MAX_NAME:
-            raise bad(where, f"classes[{i}]", f"text of at most {MAX_NAME} characters", name)
+            raise bad(where, f"{key}[{i}]", f"text of at most {MAX_NAME} characters", name)
     return list(value)
 
 
@@ -154,7 +160,7 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
     if meaning.get("recipe") is not None:
         checked["recipe"] = _recipe(meaning["recipe"], where)
     if meaning.get("classes") is not None:
-        checked["classes"] = _classes(meaning["classes"], where)
+        checked["classes"] = check_classes(meaning["classes"], where)
     job = meaning.get("job")
     if job is not None:
         if not isinstance(job, str) or not 1 <= len(job) <= MAX_NAME:
@@ -168,7 +174,7 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
     if "resize" in meaning:
         checked["resize"] = _sides(meaning["resize"], where, "resize")
     if "crop" in meaning:
-        checked["crop"] = None if meaning["crop"] is None else _side(meaning["crop"], where, "crop")
+        checked["crop"] = None if meaning["crop"] is None else check_side(meaning["crop"], where, "crop")
     if "input_size" in meaning:
         checked["input_size"] = _input_size(meaning["input_size"], where)
     checked.update(_per_channel(meaning, where))
