@@ -38,7 +38,7 @@ def check_code_allowed(name: Any, source: str, trusted: bool) -> None:
     raise CodeRefused(
         f"{source} names code to run: {name}",
         f"rebuilding its model would import {module} and call {attr}; a weights file, checkpoint "
-        "or job folder may come from anyone, so it never chooses code (nothing was imported)",
+        "or job folder may come from anyone, so it never chooses code (none of it was run)",
         f"only if you trust that code, run again with {TRUST_FLAG} (the TUI too: ptm-tui "
         f"{TRUST_FLAG} ...); or pass the model yourself: {name} as MODEL with --weights FILE, "
         "or a recipe .toml you wrote",

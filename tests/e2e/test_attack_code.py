@@ -295,3 +295,26 @@ def test_a_recipe_the_user_names_may_name_code(tmp_path, monkeypatch, capsys, in
     recipe.write_text(dumps(Recipe(model={"name": attack.name, "weights": "none", "seed": 0})))
     assert main(["replay", str(recipe), "--json"]) == 0, capsys.readouterr().err
     assert attack.ran()
+
+
+def test_a_module_on_pythonpath_named_by_a_downloaded_file_is_not_imported_by_ptm_tui(
+    tmp_path, monkeypatch, inputs
+):
+    import os
+    import subprocess
+    import sys
+
+    attack = Attack(tmp_path, "module", monkeypatch)  # its folder is on sys.path here ...
+    weights = _weights(tmp_path, attack, ".pth")
+    paths = [str(tmp_path / "code"), os.environ.get("PYTHONPATH", ""), str(Path.cwd())]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(p for p in paths if p)}  # ... and there
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", "predict", str(weights), str(inputs["image"])],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
+    assert done.returncode == 2, done.stderr
+    assert attack.name in done.stderr and "--trust-code" in done.stderr
+    assert not attack.ran()
