@@ -143,3 +143,32 @@ async def test_W_of_a_file_that_names_code_loads_its_tensors_only(tmp_path, atta
     assert torch.equal(workbench.model.fc.weight, saved.fc.weight)
     assert workbench.meaning["classes"] == ["cat", "dog"]
     assert not marker.exists()
+
+
+async def test_e_on_a_job_whose_recipe_names_code_says_why_it_cannot_evaluate(tmp_path, attack):
+    from conftest import ScreenApp
+    from PIL import Image
+
+    from engine.edit.recipe import Recipe, dumps
+    from engine.train.checkpoint import save_checkpoint
+    from tui.screens.job_eval import JobEvalScreen
+
+    name, marker = attack
+    for split in ("train", "val"):
+        for label in ("cat", "dog"):
+            (tmp_path / "data" / split / label).mkdir(parents=True)
+            Image.new("RGB", (16, 16)).save(tmp_path / "data" / split / label / "0.png")
+    job = tmp_path / "stranger"
+    job.mkdir()
+    recipe = Recipe(
+        model={"name": name, "weights": "none", "seed": 0},
+        train={"data": str(tmp_path / "data"), "image_size": 16},
+    )
+    (job / "spec.toml").write_text(dumps(recipe))
+    save_checkpoint(job / "checkpoints", {"model": Net().state_dict(), "epoch": 1}, epoch=1)
+    app = ScreenApp(JobEvalScreen("stranger", str(job)))
+    async with app.run_test(size=SIZE) as pilot:
+        await wait_for(pilot, lambda: "cannot evaluate" in screen_text(app), timeout=60)
+        text = str(app.screen.query_one("#eval-summary").render())
+        assert f"names code to run: {name}" in text and "--trust-code" in text, text
+    assert not marker.exists()
