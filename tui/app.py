@@ -32,8 +32,10 @@ class PtmApp(App[int]):
 
     def __init__(self, model: str | None = None, weights: str = "default", *,
                  ascii_only: bool = False, light: bool = False, device: str = "cpu",
-                 workbench: object | None = None) -> None:
+                 workbench: object | None = None, trust_code: bool = False) -> None:
         super().__init__()
+        self.trust_code = trust_code
+        """--trust-code: a file or job folder may name the code that builds its model."""
         self.model_name = model
         self.weights = weights
         self.device = device
@@ -140,6 +142,6 @@ def _use_ascii_scrollbars() -> None:
 def run_app(args: argparse.Namespace) -> int:
     """Run the TUI for parsed `ptm-tui [MODEL]` arguments and return the exit code."""
     app = PtmApp(model=args.model, weights=args.weights, ascii_only=args.ascii, light=args.light,
-                 device=args.device)
+                 device=args.device, trust_code=args.trust_code)
     result = app.run()
     exit_now(int(result or app.return_code or 0))  # the terminal is back: do not wait for workers

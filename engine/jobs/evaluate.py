@@ -11,19 +11,22 @@ import torch
 from engine.errors import BadInput
 
 
-def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64) -> dict[str, Any]:
-    """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`."""
+def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64,
+             trust_code: bool = False) -> dict[str, Any]:
+    """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
+    (a recipe read from a file or job folder may name code only with `trust_code`)."""
     from torch.utils.data import DataLoader
 
     from engine.jobs.trained import open_trained
     from engine.train.data import UNREADABLE, CheckedImageFolder, check_class_folders, open_image
 
-    root = Path(data).expanduser()
-    if not root.is_dir():
-        raise BadInput(f"data folder {root} does not exist", "eval reads one folder per class",
+    given = Path(data).expanduser()
+    if not given.is_dir():
+        raise BadInput(f"data folder {given} does not exist", "eval reads one folder per class",
                        "point --data at a folder like the training's val/")
+    root = eval_folder(given)
     check_class_folders(root)
-    opened = open_trained(ref, device)
+    opened = open_trained(ref, device, trust_code)
     classes = list(opened.categories or [])
     folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
     folder.blank_size = opened.preprocess.input_size
@@ -43,7 +46,16 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
             predicted = opened.model(x[good].to(device)).argmax(1).cpu()
             truth = to_model[y[good]]
             confusion.index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
-    return report(ref, classes, confusion, skipped)
+    return {**report(ref, classes, confusion, skipped), "data": str(root)}
+
+
+def eval_folder(root: Path) -> Path:
+    """Return the folder to evaluate on: `root`'s val/ when it holds train/ and val/ (as a
+    finetune's data does, and as the TUI's `e` picks), else `root` itself."""
+    from engine.train.data import VAL_NAMES
+
+    val = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
+    return val if val is not None and (root / "train").is_dir() else root
 
 
 def report(model: str, classes: list[str], confusion: torch.Tensor, skipped: int = 0) -> dict[str, Any]:

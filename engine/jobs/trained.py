@@ -39,9 +39,12 @@ def _job_checkpoint(job_dir: Path) -> Path:
     return found[0]
 
 
-def trained_workbench(ref: str, device: str = "cpu") -> Any:
+def trained_workbench(ref: str, device: str = "cpu", trust_code: bool = False) -> Any:
     """Return a Workbench of the model `ref` names, as trained: its recipe's structure with the
-    weights file loaded (an undoable load, as `W` does), knowing what its weights mean."""
+    weights file loaded (an undoable load, as `W` does), knowing what its weights mean.
+
+    A recipe `ref` names is the user's own; one read from a weights file or a job folder may
+    name code only with `trust_code` (engine.models.trust)."""
     from engine.edit.recipe import build, load
 
     path = Path(ref).expanduser()
@@ -52,17 +55,17 @@ def trained_workbench(ref: str, device: str = "cpu") -> Any:
         return workbench
     weights = path if path.suffix.lower() in WEIGHTS_SUFFIXES and path.is_file() \
         else _job_checkpoint(find_job(ref))
-    return _load_into_recipe(weights, device)
+    return _load_into_recipe(weights, device, trust_code)
 
 
-def _load_into_recipe(weights: Path, device: str) -> Any:
+def _load_into_recipe(weights: Path, device: str, trust_code: bool = False) -> Any:
     """Return the recipe's model (built without weights) with every tensor of `weights` loaded."""
     from engine.edit.recipe import Recipe, build
     from engine.models.weights import read_meaning
     from engine.train.export_source import VALUES_ONLY
 
     meaning = read_meaning(weights)
-    recipe = _recipe_of(weights, meaning)
+    recipe = _recipe_of(weights, meaning, trust_code)
     bare = Recipe(model={**recipe.model, "weights": "none"}, path=recipe.path,
                   edits=[e for e in recipe.edits if e.get("op") not in VALUES_ONLY])
     workbench = build(bare, device=device)  # the file brings every value
@@ -79,13 +82,16 @@ def _load_into_recipe(weights: Path, device: str) -> Any:
     return workbench
 
 
-def _recipe_of(weights: Path, meaning: dict[str, Any] | None) -> Any:
-    """Return the recipe that builds the model of `weights`: the one it carries, else its job's."""
+def _recipe_of(weights: Path, meaning: dict[str, Any] | None, trust_code: bool = False) -> Any:
+    """Return the recipe that builds the model of `weights`: the one it carries, else its job's;
+    either may name code only with `trust_code`."""
     from engine.edit.recipe import from_dict, load
+    from engine.models.trust import check_code_allowed
 
-    if meaning and isinstance(meaning.get("recipe"), dict):
-        return from_dict({"model": dict(meaning["recipe"]["model"]),
-                          "edit": list(meaning["recipe"].get("edit") or [])})
+    if meaning and meaning.get("recipe"):
+        said = meaning["recipe"]  # checked by engine.models.weights.meaning_check
+        check_code_allowed(said["model"].get("name"), f"the recipe saved in {weights}", trust_code)
+        return from_dict({"model": dict(said["model"]), "edit": list(said.get("edit") or [])})
     spec = weights.parent.parent / SPEC
     if not spec.is_file():
         from engine.models.weights import read_checkpoint
@@ -95,16 +101,20 @@ def _recipe_of(weights: Path, meaning: dict[str, Any] | None) -> Any:
                        "it carries no recipe and is not inside a job folder",
                        "pass the job id, keep the checkpoint in its job's checkpoints/, or save "
                        "the weights from ptm-tui (ctrl+s), which writes the recipe into the file")
-    return load(spec)
+    recipe = load(spec)
+    check_code_allowed(recipe.model["name"], f"the job folder's recipe {spec}", trust_code)
+    return recipe
 
 
 def _old_checkpoint_meaning(weights: Path, recipe: Any) -> dict[str, Any]:
     """Return the meaning of a checkpoint written before checkpoints carried one."""
+    from engine.models.weights.meaning_check import check_classes
     from engine.train.checkpoint import load_checkpoint
 
     state = load_checkpoint(weights)
     classes = state.get("classes")
-    return {**_recipe_meaning(recipe), **({"classes": list(classes)} if classes else {})}
+    said = {"classes": check_classes(classes, weights.name)} if classes is not None else {}
+    return {**_recipe_meaning(recipe), **said}
 
 
 def _recipe_meaning(recipe: Any) -> dict[str, Any]:
@@ -121,21 +131,22 @@ def _recipe_meaning(recipe: Any) -> dict[str, Any]:
     return meaning
 
 
-def open_trained(ref: str, device: str = "cpu") -> Any:
+def open_trained(ref: str, device: str = "cpu", trust_code: bool = False) -> Any:
     """Return a ReadyModel of a job, checkpoint, weights file or recipe: trained weights, class
-    names as labels, and the training's preprocessing."""
+    names as labels, and the training's preprocessing (code only with `trust_code`)."""
     from engine.use.inference import workbench_ready
 
-    workbench = trained_workbench(ref, device="cpu")
+    workbench = trained_workbench(ref, device="cpu", trust_code=trust_code)
     workbench.model.to(device).eval()
     return workbench_ready(workbench, device)
 
 
 def open_for_use(model: str, weights: str, device: str,
-                 progress: Callable[[int, int | None], None] | None = None) -> Any:
+                 progress: Callable[[int, int | None], None] | None = None,
+                 trust_code: bool = False) -> Any:
     """Return a ReadyModel for MODEL: a job, checkpoint or recipe as trained, else the catalog's."""
     from engine.use.inference import open_for_inference
 
     if is_trained(model):
-        return open_trained(model, device)
+        return open_trained(model, device, trust_code)
     return open_for_inference(model, weights, device, progress=progress)

@@ -245,7 +245,7 @@ def _read_weights(path: Path, mmap: bool,
     if quantized:  # packed params are tuples and dtypes beside the tensors: keep the whole dict
         checkpoint = read_checkpoint(path, map_location="cpu", mmap=False)
         if isinstance(checkpoint, dict) and all(isinstance(k, str) for k in checkpoint):
-            return strip_prefixes(checkpoint), meaning_in(checkpoint)
+            return strip_prefixes(checkpoint), meaning_in(checkpoint, path.name)
     return read_weights(path, map_location="cpu", mmap=mmap)
 
 

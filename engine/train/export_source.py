@@ -113,9 +113,13 @@ def _is_checkpoint(path: Path) -> bool:
                                                 or path.parent.name == "checkpoints")
 
 
-def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "cpu") -> ExportSource:
-    """Return the model of a finetune checkpoint, rebuilt from its job's recipe (spec.toml)."""
+def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "cpu",
+                    trust_code: bool = False) -> ExportSource:
+    """Return the model of a finetune checkpoint, rebuilt from its job's recipe (spec.toml), which
+    may name code only with `trust_code` (a recipe the user passes is theirs)."""
     from engine.edit import recipe as recipes
+    from engine.models.trust import check_code_allowed
+    from engine.models.weights.meaning_check import check_classes, check_side
     from engine.train.checkpoint import load_checkpoint
 
     spec = recipe_path or path.parent.parent / "spec.toml"
@@ -123,8 +127,14 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
         raise BadInput(f"cannot tell which model {path.name} belongs to",
                        f"a checkpoint holds weights, not the model's structure, and {spec} is missing",
                        "pass --recipe with the recipe the job was started from")
-    state = load_checkpoint(path)
     recipe = recipes.load(spec)
+    if recipe_path is None:
+        check_code_allowed(recipe.model["name"], f"the job folder's recipe {spec}", trust_code)
+    state = load_checkpoint(path)
+    config = state.get("config") if isinstance(state.get("config"), dict) else {}
+    size, classes = config.get("image_size"), state.get("classes")  # a file's: checked first
+    side = None if size is None else check_side(size, path.name, "config.image_size")
+    classes = None if classes is None else check_classes(classes, path.name)
     recipe.model["weights"] = "none"  # the checkpoint brings every value
     recipe.edits = [e for e in recipe.edits if e.get("op") not in VALUES_ONLY]
     workbench = recipes.build(recipe, device=device)
@@ -133,15 +143,12 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     except (RuntimeError, KeyError, TypeError) as error:
         raise BadInput(f"{path.name} does not fit the model of {spec.name}",
                        str(error).splitlines()[0][:300], "pass --recipe with the job's own recipe") from None
-    config = state.get("config") or {}
-    side = config.get("image_size") if isinstance(config.get("image_size"), int) else None
-    classes = [str(c) for c in state["classes"]] if isinstance(state.get("classes"), list) else None
     return from_workbench(workbench, "none", side, classes,
                            source=f"checkpoint {path} (epoch {state.get('epoch')})")
 
 
 def open_source(source: str, weights: str = "default", recipe_path: str | None = None,
-                device: str = "cpu", progress: Any = None) -> ExportSource:
+                device: str = "cpu", progress: Any = None, trust_code: bool = False) -> ExportSource:
     """Return the model to export: a recipe (.toml), a checkpoint, a job folder or a model name."""
     from engine.edit import recipe as recipes
     from engine.edit.workbench import Workbench
@@ -155,12 +162,12 @@ def open_source(source: str, weights: str = "default", recipe_path: str | None =
         if not found:
             raise BadInput(f"job {path.name} has no checkpoint yet", "nothing has been saved",
                            "wait for its first epoch to finish")
-        return open_checkpoint(found[-1], given or path / "spec.toml", device)
+        return open_checkpoint(found[-1], given, device, trust_code)  # its spec.toml by default
     if path.is_file() and path.suffix.lower() == ".toml":
         recipe = recipes.load(path)
         workbench = recipes.build(recipe, device=device, progress=progress)
         return from_workbench(workbench, str(recipe.model.get("weights", "none")))
     if path.is_file() and (given is not None or _is_checkpoint(path)):
-        return open_checkpoint(path, given, device)
+        return open_checkpoint(path, given, device, trust_code)
     workbench = Workbench.open(source, weights=weights, device=device, progress=progress)
     return from_workbench(workbench, weights)

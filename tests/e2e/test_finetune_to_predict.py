@@ -70,7 +70,7 @@ def test_finetune_stop_resume_then_predict_and_eval_the_checkpoint(tmp_path, mon
 
     images = [sorted((digits / f"digit_{k}").iterdir())[0] for k in (3, 7)]
     result = _cli("predict", checkpoint, *map(str, images), "--json", "--topk", "3",
-                  "--device", "cpu")
+                  "--device", "cpu", "--trust-code")  # the job's recipe names tiny.py
     assert result.returncode == 0, result.stderr
     classes = sorted(p.name for p in digits.iterdir())
     for line, image in zip(result.stdout.splitlines(), images):
@@ -79,7 +79,7 @@ def test_finetune_stop_resume_then_predict_and_eval_the_checkpoint(tmp_path, mon
         top = want.topk(3)
         assert [g["label"] for g in got] == [classes[i] for i in top.indices.tolist()]
         assert [g["prob"] for g in got] == pytest.approx(top.values.tolist(), abs=1e-5)
-    by_job = _cli("predict", "e2e", str(images[0]), "--json", "--device", "cpu")
+    by_job = _cli("predict", "e2e", str(images[0]), "--json", "--device", "cpu", "--trust-code")
     assert json.loads(by_job.stdout)["top"][0]["label"].startswith("digit_")
 
     picked = tmp_path / "picked"
@@ -88,14 +88,14 @@ def test_finetune_stop_resume_then_predict_and_eval_the_checkpoint(tmp_path, mon
         (picked / f"{k}.png").write_bytes(image.read_bytes())
     out = tmp_path / "features.pt"
     features = _cli("features", "e2e", "--layers", "fc", "--images", str(picked), "--out",
-                    str(out), "--device", "cpu")
+                    str(out), "--device", "cpu", "--trust-code")
     assert features.returncode == 0, features.stderr
     logits = torch.load(out, weights_only=True)["fc"]
     for row, image in zip(logits, images):  # the head's outputs, preprocessed as trained
         want = _plain_probs(model_name.split(":")[0], checkpoint, image)
         assert row.softmax(0).tolist() == pytest.approx(want.tolist(), abs=1e-5)
 
-    evaluated = _cli("eval", "e2e", "--data", str(digits), "--json")
+    evaluated = _cli("eval", "e2e", "--data", str(digits), "--json", "--trust-code")
     assert evaluated.returncode == 0, evaluated.stderr
     report = json.loads(evaluated.stdout)
     matrix = torch.tensor(report["confusion"])
@@ -103,5 +103,5 @@ def test_finetune_stop_resume_then_predict_and_eval_the_checkpoint(tmp_path, mon
     assert report["accuracy"] == pytest.approx(100 * float(matrix.diag().sum()) / 200)
     assert report["per_class"][3]["recall"] == pytest.approx(
         float(matrix[3, 3] / matrix[3].sum()))
-    human = _cli("eval", "e2e", "--data", str(digits))
+    human = _cli("eval", "e2e", "--data", str(digits), "--trust-code")
     assert human.returncode == 0 and "accuracy" in human.stdout and "digit_9" in human.stdout

@@ -56,10 +56,11 @@ class ScreenApp(App[None]):
     """A tiny app that shows one screen (with the app flags screens read) and records what it
     was dismissed with."""
 
-    def __init__(self, screen, ascii_only: bool = False) -> None:
+    def __init__(self, screen, ascii_only: bool = False, trust_code: bool = False) -> None:
         super().__init__()
         self.first = screen
         self.ascii_only = ascii_only
+        self.trust_code = trust_code
         self.results: list = []
 
     def on_mount(self) -> None:

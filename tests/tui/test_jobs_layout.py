@@ -185,7 +185,7 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
     assert job_info(job_dir).status == "done"
     val_counts = [len(list((data / "val" / c).iterdir())) for c in sorted(os.listdir(data / "val"))]
 
-    app = ScreenApp(JobsScreen())
+    app = ScreenApp(JobsScreen(), trust_code=True)  # the job's recipe names small.py
     async with app.run_test(size=(120, 35)) as pilot:
         await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 1)
         await pilot.press("e")

@@ -60,7 +60,7 @@ def _check_top(app, screen: PredictScreen, job, image: Path) -> None:
 async def test_a_checkpoint_opened_as_the_model_predicts_as_trained(job):
     checkpoint, _, digits, _ = job
     image = sorted((digits / "digit_7").iterdir())[0]
-    app = PtmApp(model=str(checkpoint))
+    app = PtmApp(model=str(checkpoint), trust_code=True)  # its recipe names tiny.py
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
                        and app.screen.workbench is not None, timeout=60)
@@ -99,7 +99,7 @@ async def test_o_on_the_jobs_screen_opens_the_job_as_trained(job, monkeypatch):
     checkpoint, _, digits, _ = job
     monkeypatch.setenv("PTM_HOME", str(checkpoint.parents[3]))  # home/jobs/trained/checkpoints
     image = sorted((digits / "digit_1").iterdir())[0]
-    app = PtmApp()
+    app = PtmApp(trust_code=True)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await app.push_screen(JobsScreen())
         await wait_for(pilot, lambda: "trained" in screen_text(app), timeout=30)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `actmap` subcommand."""
@@ -30,6 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="auto", help="auto (best available), cpu, cuda, mps")
     parser.add_argument("--json", action="store_true",
                         help="print {image, out, files: [...]} as JSON")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -48,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
     layers = parse_layers(args.layers)
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
-        ready = open_for_use(args.model, args.weights, device, progress=update)
+        ready = open_for_use(args.model, args.weights, device, progress=update,
+                             trust_code=args.trust_code)
     files = save_actmaps(ready.model, args.image, args.out, layers, ready.preprocess,
                          args.colormap, args.alpha)
     if args.json:

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 from typing import Any
+
+from tui.cli.trust import add_trust_flag
 
 
 def register(subparsers: Any) -> None:
@@ -21,6 +24,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -37,17 +41,21 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import BadInput
     from engine.jobs.evaluate import evaluate
     from engine.use.devices import resolve_device
-    from tui.cli.output import print_json, stdout
+    from tui.cli.output import print_json, stderr, stdout
 
     if not 1 <= args.batch_size <= 65536:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",
                        "use e.g. --batch-size 64")
-    result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size)
+    result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size,
+                      trust_code=args.trust_code)
+    if Path(result["data"]) != Path(args.data).expanduser():
+        stderr.print(f"note: {escape(args.data)} holds train/ and val/: evaluated on "
+                     f"{escape(result['data'])}", highlight=False, soft_wrap=True)
     if args.json:
         print_json(result)
         return 0
     skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
-    stdout.print(f"[bold]{escape(args.model)}[/] on {escape(args.data)}: accuracy "
+    stdout.print(f"[bold]{escape(args.model)}[/] on {escape(result['data'])}: accuracy "
                  f"[bold]{result['accuracy']:.2f}%[/] over {result['images']} images{skipped}",
                  highlight=False)
     table = Table("class", "precision", "recall", "images", box=box.SIMPLE_HEAD)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `export` subcommand."""
@@ -31,6 +33,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print {out, format, bytes, max_abs_diff, tolerance, batch, input_shape, "
                         "metadata} as JSON")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     out = check_output_file(args.out, suffixes=FORMATS[fmt])
     with progress_bar(f"opening {args.source}") as update:
         source = open_source(_job_folder(args.source), weights=args.weights, recipe_path=args.recipe,
-                             progress=update)
+                             progress=update, trust_code=args.trust_code)
     with stdout.status(f"exporting {source.name} as {fmt} and checking it...") if not args.json \
             else _quiet(), writing(out):
         report = export_model(source.model, fmt, out, source.input_shape, source.metadata(),

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `features` subcommand."""
@@ -37,6 +39,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print {out, images, method, layers: {layer: shape}, "
                         "skipped: [{path, why}]} as JSON")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -65,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
         if is_trained(args.model):  # a job, checkpoint or recipe: preprocessed as trained
-            opened = open_trained(args.model, device)
+            opened = open_trained(args.model, device, trust_code=args.trust_code)
             model, preprocess = opened.model, opened.preprocess
         else:
             workbench = Workbench.open(args.model, weights=args.weights, device=device,

@@ -17,6 +17,8 @@ def register(subparsers: Any) -> None:
         "segmentation, video, optical flow) with its weights: acc@1, params, GFLOPs, file size "
         "and whether the file is in torch.hub's cache. Nothing is built or downloaded. "
         "timm/<name>, pkg.mod:factory and path/to/file.py:Class open too.")
+    parser.add_argument("name", nargs="?", metavar="NAME", default=None,
+                        help="the same as --filter NAME (e.g. `ptm-tui models resnet`)")
     parser.add_argument("--filter", metavar="GLOB", default=None,
                         help="names matching a glob (resnet*, *vit*); a plain word matches "
                         "names containing it")
@@ -51,6 +53,10 @@ def run(args: argparse.Namespace) -> int:
     if args.timm and args.source not in (None, "all"):
         raise BadInput(f"--timm and --source {args.source} disagree", "--timm means --source all",
                        "give one of them")
+    if args.name and args.filter and args.name != args.filter:
+        raise BadInput(f"NAME {args.name!r} and --filter {args.filter!r} disagree",
+                       "NAME is the same as --filter", "give one of them")
+    args.filter = args.filter or args.name
     source = "all" if args.timm else args.source or "torchvision"
     if source != "torchvision" and not catalog.timm_available():
         raise BadInput(f"cannot list {source} models", "timm is not installed",

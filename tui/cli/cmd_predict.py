@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `predict` subcommand."""
@@ -30,6 +32,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--device", default="auto", help="auto (best available), cpu, cuda, mps")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per image: {image, top: [{label, index, prob}]}")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -98,7 +101,8 @@ def run(args: argparse.Namespace) -> int:
         check_output_file(path)
     device = resolve_device(args.device)
     with progress_bar(f"opening {args.model}") as update:
-        ready = open_for_use(args.model, args.weights, device, progress=update)
+        ready = open_for_use(args.model, args.weights, device, progress=update,
+                             trust_code=args.trust_code)
     if ready.labels_note:
         stderr.print(f"note: {ready.labels_note}", highlight=False, soft_wrap=True)
     from engine.inspect.detection import is_detection_model

@@ -172,7 +172,8 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         from engine.jobs.trained import is_trained, trained_workbench
 
         if is_trained(self.model_name):  # a job, checkpoint or saved model: as it was trained
-            workbench = trained_workbench(self.model_name, device=self.device)
+            workbench = trained_workbench(self.model_name, device=self.device,
+                                          trust_code=getattr(self.app, "trust_code", False))
         else:
             workbench = Workbench.open(self.model_name, weights=self.weights, device=self.device,
                                        progress=progress, cancel=self._cancel,  # escape cancels

@@ -86,7 +86,8 @@ class JobEvalScreen(ModalScreen[None]):
                 raise ValueError("its data has no val/ folder (one folder split by val_split); "
                                  f"run `ptm-tui eval {self.job} --data DIR` on a folder of "
                                  "held-out images")
-            result = evaluate(str(self.job_dir), folder)
+            result = evaluate(str(self.job_dir), folder,
+                              trust_code=getattr(self.app, "trust_code", False))
         except Exception as error:  # shown where the result would be; the app keeps running
             self.app.call_from_thread(self._failed, error_text(error))
             return

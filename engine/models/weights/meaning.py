@@ -20,61 +20,89 @@ Where it is kept, so that every tool still reads the file as plain weights:
 from __future__ import annotations
 
 import json
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
+
+from engine.models.weights.meaning_check import MAX_DEPTH, MAX_TEXT, bad, check_meaning
 
 MEANING_KEY = "ptm_tui_meaning"
 MAX_HEADER = 100 << 20
 """safetensors' own limit on a header's size."""
 
 
-def meaning_in(checkpoint: Any) -> dict[str, Any] | None:
-    """Return the meaning inside a loaded checkpoint or state dict, or None when it has none."""
-    if isinstance(checkpoint, Mapping) and isinstance(checkpoint.get("meaning"), Mapping):
-        return dict(checkpoint["meaning"])
+def meaning_in(checkpoint: Any, where: str = "the weights file") -> dict[str, Any] | None:
+    """Return the meaning inside a loaded checkpoint or state dict (checked), or None when it has
+    none; BadMeaning names a bad key."""
+    said = checkpoint.get("meaning") if isinstance(checkpoint, Mapping) else None
+    if said is not None and not type(said).__module__.startswith("torch"):  # not a tensor
+        return check_meaning(said, where)
     metadata = getattr(checkpoint, "_metadata", None)
-    if isinstance(metadata, Mapping) and isinstance(metadata.get(MEANING_KEY), Mapping):
-        return dict(metadata[MEANING_KEY])
+    if isinstance(metadata, Mapping) and metadata.get(MEANING_KEY) is not None:
+        return check_meaning(metadata[MEANING_KEY], where)
     return None
 
 
 def safetensors_meaning(path: str | Path) -> dict[str, Any] | None:
-    """Return the meaning in a .safetensors file's header (ours or an export's), or None.
+    """Return the meaning in a .safetensors file's header (ours or an export's, checked), or None.
 
     The header is read as the format lays it out (8 bytes of length, then JSON whose
     "__metadata__" maps text to text), so any file name works and no tensor is touched.
     """
+    where = Path(path).name
     try:
         with open(path, "rb") as handle:
             length = int.from_bytes(handle.read(8), "little")
-            if not 2 <= length <= MAX_HEADER:
-                return None
-            metadata = json.loads(handle.read(length)).get("__metadata__") or {}
-        if MEANING_KEY in metadata:
-            found = json.loads(metadata[MEANING_KEY])
-            return found if isinstance(found, dict) else None
-        if "preprocessing" in metadata:
-            return _from_export(json.loads(metadata["preprocessing"]),
-                                json.loads(metadata.get("class_names") or "null"))
-    except (OSError, ValueError, TypeError, KeyError, AttributeError):  # says nothing, then
+            if length < 2 or length > os.fstat(handle.fileno()).st_size - 8:
+                return None  # not a safetensors file at all: reading its tensors says so
+            if length > MAX_HEADER:
+                raise bad(where, "header", f"at most {MAX_HEADER >> 20} MB (safetensors' limit)",
+                          f"{length:,} bytes")
+            header = _json_of(handle.read(length), where, "header", MAX_HEADER)
+    except OSError:  # unreadable: reading its tensors says why
         return None
+    metadata = header.get("__metadata__") if isinstance(header, dict) else None
+    if not isinstance(metadata, dict):
+        return None
+    if MEANING_KEY in metadata:
+        return check_meaning(_json_of(metadata[MEANING_KEY], where, MEANING_KEY), where)
+    if "preprocessing" in metadata:
+        return _from_export(_json_of(metadata["preprocessing"], where, "preprocessing"),
+                            _json_of(metadata.get("class_names") or "null", where, "class_names"),
+                            where)
     return None
 
 
-def _from_export(pre: dict[str, Any], classes: list[str] | None) -> dict[str, Any] | None:
-    """Return the meaning of `ptm-tui export`'s preprocessing and class_names metadata."""
-    resize = pre.get("resize")
-    if resize is None or not pre.get("mean"):
+def _json_of(text: Any, where: str, key: str, limit: int = MAX_TEXT) -> Any:
+    """Return the JSON value in `text` (bytes or str); BadMeaning when it is not JSON, is longer
+    than `limit` or nests too deeply to read."""
+    if not isinstance(text, (str, bytes)) or len(text) > limit:
+        shown = f"{len(text):,} characters" if isinstance(text, (str, bytes)) else type(text).__name__
+        raise bad(where, key, f"JSON text of at most {limit >> 20} MB", shown)
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise bad(where, key, f"JSON nested at most {MAX_DEPTH} deep", "nested deeper") from None
+    except ValueError as error:  # also bytes that are not UTF-8
+        raise bad(where, key, "JSON text", str(error)) from None
+
+
+def _from_export(pre: Any, classes: Any, where: str) -> dict[str, Any] | None:
+    """Return the meaning of `ptm-tui export`'s preprocessing and class_names metadata (checked)."""
+    if not isinstance(pre, dict):
+        raise bad(where, "preprocessing", "a table", pre)
+    if pre.get("resize") is None or not pre.get("mean"):
         return None
-    resize = [int(resize)] if isinstance(resize, int) else [int(v) for v in resize]
-    side = pre.get("crop") or resize[-1]
-    meaning: dict[str, Any] = {
-        "resize": resize, "crop": pre.get("crop"), "mean": list(pre["mean"]),
-        "std": list(pre["std"]), "input_size": [int(pre.get("channels", 3)), side, side],
-        "interpolation": pre.get("interpolation", "bilinear"), "antialias": True}
+    said = {"resize": pre["resize"], "crop": pre.get("crop"), "mean": pre["mean"],
+            "std": pre.get("std"), "interpolation": pre.get("interpolation", "bilinear"),
+            "antialias": True}
     if classes:
-        meaning["classes"] = [str(name) for name in classes]
+        said["classes"] = classes
+    meaning = check_meaning(said, where)
+    side = meaning["crop"] or meaning["resize"][-1]
+    channels = pre.get("channels", 3)
+    meaning["input_size"] = check_meaning({"input_size": [channels, side, side]}, where)["input_size"]
     return meaning
 
 

@@ -16,6 +16,7 @@ from engine.models.weights.cache import cached_file, is_url
 from engine.models.weights.checks import check_tensors, is_weights_file, what_it_is
 from engine.models.weights.errors import CorruptCheckpoint, UnsafeCheckpoint
 from engine.models.weights.meaning import meaning_in, safetensors_meaning
+from engine.models.weights.meaning_check import BadMeaning
 
 if TYPE_CHECKING:
     import torch
@@ -53,18 +54,21 @@ def read_weights(path_or_url: str | os.PathLike[str], map_location: Any = "cpu",
     state_dict = strip_prefixes(find_state_dict(checkpoint, source=path.name))
     check_tensors(state_dict, _shown(path.name))
     meaning = safetensors_meaning(path) if file_format(path) == "safetensors" else \
-        meaning_in(checkpoint)
+        meaning_in(checkpoint, _shown(path.name))
     return state_dict, meaning
 
 
 def read_meaning(path: str | os.PathLike[str]) -> dict[str, Any] | None:
-    """Return what a local weights file says it is, or None (also when it cannot be read)."""
+    """Return what a local weights file says it is, or None (also when it cannot be read);
+    BadMeaning when what it says cannot be used."""
     from engine.errors import PtmError
 
     try:
         if file_format(path) == "safetensors":
             return safetensors_meaning(path)
-        return meaning_in(read_checkpoint(path))
+        return meaning_in(read_checkpoint(path), _shown(Path(path).name))
+    except BadMeaning:
+        raise
     except (PtmError, OSError):
         return None
 
