@@ -142,10 +142,12 @@ def test_a_change_from_zero_is_reported_as_such(finetuned, capsys, monkeypatch):
     assert tensors[name]["relative_change"] == "from zero" and tensors[name]["cosine"] is None
     moved = float(torch.linalg.vector_norm((after[name] - before[name]).double()))
     assert tensors[name]["change"] == pytest.approx(moved, rel=1e-9)
-    assert main(["diff", str(folder / "before.pth"), job.name]) == 0
-    row = next(line for line in capsys.readouterr().out.splitlines()
-               if line.split()[:1] == ["layer2.0.bn1"])
-    assert "from 0" in row
+    torch.save({"head.weight": torch.zeros(3, 2), "head.bias": torch.zeros(3)}, folder / "zero.pth")
+    torch.save({"head.weight": torch.full((3, 2), 0.5), "head.bias": torch.zeros(3)},
+               folder / "moved.pth")
+    assert main(["diff", str(folder / "zero.pth"), str(folder / "moved.pth")]) == 0
+    row = next(line for line in capsys.readouterr().out.splitlines() if line.split()[:1] == ["head"])
+    assert row.split()[1:] == ["9", "from", "0", "-"]
 
 
 def test_the_newest_checkpoint_is_the_latest_position_not_the_last_name(finetuned, tmp_path,
@@ -192,7 +194,8 @@ def test_a_job_alone_is_compared_from_its_seeded_start(home, tmp_path, digits, c
 
     start = build(load(job / "spec.toml")).model.state_dict()
     trained = read_state_dict(job / "checkpoints" / "epoch-0001.pt")
-    relative, cosine = _reference(_cat(start, ["fc.weight", "fc.bias"]), _cat(trained, ["fc.weight", "fc.bias"]))
+    head = ["fc.weight", "fc.bias"]
+    relative, cosine = _reference(_cat(start, head), _cat(trained, head))
     fc = next(layer for layer in report["layers"] if layer["layer"] == "fc")
     assert relative > 0 and fc["relative_change"] == pytest.approx(relative, rel=1e-9)
     assert fc["cosine"] == pytest.approx(cosine, rel=1e-9)
