@@ -135,10 +135,13 @@ def runner_command(job_dir: Path, nproc: int = 1, nnodes: int = 1,
 
 
 def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: str | None = None,
-           env: dict[str, str] | None = None) -> subprocess.Popen:
-    """Start the job in its own session (it outlives this process and the terminal); return it.
+           env: dict[str, str] | None = None, fork: bool = False) -> Any:
+    """Start the job in its own session (it outlives this process and the terminal); return it
+    (a subprocess.Popen, or a ForkedRunner).
 
     The job's lock is taken first and handed to the new process: a job never has two runners.
+    `fork`: one process forked from this one (which has imported torch already) runs the job,
+    not a new python; torchrun jobs always start anew.
     """
     from engine.jobs import lock
     from engine.jobs.store import process_start_time
@@ -157,10 +160,15 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
-                proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                        stderr=subprocess.STDOUT, start_new_session=True,
-                                        pass_fds=(fd,),
-                                        env={**os.environ, **(env or {}), lock.FD_ENV: str(fd)})
+                if fork and nproc == 1 and nnodes == 1 and not env:
+                    from engine.jobs.forked import fork_runner
+
+                    proc = fork_runner(job_dir, log.fileno(), fd)
+                else:
+                    proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
+                                            stderr=subprocess.STDOUT, start_new_session=True,
+                                            pass_fds=(fd,),
+                                            env={**os.environ, **(env or {}), lock.FD_ENV: str(fd)})
             except OSError as error:
                 write_status(job_dir, status="failed", message=f"could not start: {error}")
                 raise WorkFailed("could not start the job", str(error),
@@ -179,7 +187,7 @@ def check_processes(nproc: int, nnodes: int = 1) -> None:
                        f"got {nproc} and {nnodes}", "use e.g. --nproc-per-node 2")
     import torch
 
-    gpus = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    gpus = torch.cuda.device_count()  # through NVML: no CUDA context, so a fork stays usable
     limit, what = (gpus, f"{gpus} GPUs") if gpus else \
         (os.cpu_count() or 1, f"{os.cpu_count() or 1} CPU cores and no GPU")
     if nproc > limit:

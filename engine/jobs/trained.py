@@ -28,7 +28,7 @@ def is_trained(ref: str) -> bool:
         (jobs_root() / ref / SPEC).is_file()
 
 
-def _job_checkpoint(job_dir: Path) -> Path:
+def job_checkpoint(job_dir: Path) -> Path:
     """Return the job's newest checkpoint (what it trained last)."""
     from engine.train.checkpoint import newest_complete
 
@@ -54,7 +54,7 @@ def trained_workbench(ref: str, device: str = "cpu", trust_code: bool = False) -
         workbench.opened_meaning = _recipe_meaning(recipe)
         return workbench
     weights = path if path.suffix.lower() in WEIGHTS_SUFFIXES and path.is_file() \
-        else _job_checkpoint(find_job(ref))
+        else job_checkpoint(find_job(ref))
     return _load_into_recipe(weights, device, trust_code)
 
 

@@ -51,6 +51,8 @@ class WeightsInfo:
     resize_size: int | None = None
     mean: tuple[float, ...] | None = None
     std: tuple[float, ...] | None = None
+    interpolation: str | None = None
+    """How the resize samples when timm says so (e.g. "bicubic"); None: torchvision's bilinear."""
     metrics: dict[str, float] = field(default_factory=dict)
     """Every reported metric, e.g. {"COCO-val2017 box_map": 37.0}."""
     min_size: tuple[int, int] | None = None
@@ -162,7 +164,6 @@ def _timm_info(name: str, cached: set[str] | None = None, tags: bool = True) -> 
         repo = hub_repo(tagged)
         if repo:
             fields = weights_fields(tagged)
-            fields.pop("interpolation", None)
             weights.append(WeightsInfo(name=tagged, url=f"hf://{repo}", cached=repo in cached,
                                        **fields))
     default = chosen if any(w.name == chosen for w in weights) else None

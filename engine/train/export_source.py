@@ -72,6 +72,8 @@ def _preprocessing(workbench: Any, weights: str, channels: int,
         side = pre.resize
     data: dict[str, Any] = {"kind": pre.kind, "resize": pre.resize, "crop": pre.crop,
                             "mean": list(pre.mean), "std": list(pre.std), "channels": channels,
+                            "interpolation": pre.interpolation,
+                            "antialias": bool(getattr(pre.transform, "antialias", True)),
                             "source": pre.source}
     if side:  # a finetune's image_size: a square resize, no crop (engine.train.data)
         data.update(resize=[side, side], crop=None, source="the finetune's image_size")

@@ -1,5 +1,6 @@
-"""Hand a model on: write it as ONNX, TorchScript or safetensors with its metadata, then run the
-written file against torch on the same input and refuse it past a tolerance."""
+"""Hand a model on: write it as a torch.export archive, ONNX, TorchScript or safetensors with its
+metadata, then run the written file against torch on the same input and refuse it past a
+tolerance."""
 
 from __future__ import annotations
 
@@ -20,6 +21,7 @@ from torch import nn
 from engine.errors import BadInput, WorkFailed
 
 FORMATS: dict[str, tuple[str, ...]] = {
+    "exported": (".pt2",),
     "onnx": (".onnx",),
     "torchscript": (".pt", ".ts", ".torchscript"),
     "safetensors": (".safetensors",),
@@ -41,8 +43,8 @@ def export_format(out: str | os.PathLike[str], fmt: str | None) -> str:
         if not found:
             raise BadInput(f"cannot tell the export format of {Path(out).name!r}",
                            f"unknown suffix {suffix or '(none)'!r}",
-                           "give --format onnx, torchscript or safetensors, or end --out with "
-                           ".onnx, .pt or .safetensors")
+                           "give --format exported, onnx, torchscript or safetensors, or end --out "
+                           "with .pt2, .onnx, .pt or .safetensors")
         return found[0]
     if fmt not in FORMATS:
         raise BadInput(f"unknown export format {fmt!r}", f"the formats are {', '.join(FORMATS)}",
@@ -87,7 +89,8 @@ class ExportReport:
 
 
 class _Flat(nn.Module):
-    """The model with its outputs flattened to a tuple of tensors (exporters want tensors)."""
+    """The model with its outputs flattened to a tuple of tensors (ONNX wants tensors; the names
+    of its outputs say where each came from)."""
 
     def __init__(self, model: nn.Module) -> None:
         super().__init__()
@@ -109,10 +112,21 @@ def flat_outputs(output: Any) -> list[torch.Tensor]:
                    "export a model whose forward returns tensors (e.g. a classifier)")
 
 
+def output_names(output: Any, prefix: str = "output") -> list[str]:
+    """Return a name for each tensor flat_outputs finds, saying where it sits: "output" for a
+    tensor, a dict's keys ("out", "aux"), "output_0", "output_1" for a tuple's items."""
+    if isinstance(output, torch.Tensor):
+        return [prefix]
+    if isinstance(output, dict):
+        return [name for key, value in output.items()
+                for name in output_names(value, str(key) if prefix == "output" else f"{prefix}.{key}")]
+    return [name for i, value in enumerate(output) for name in output_names(value, f"{prefix}_{i}")]
+
+
 def _write_onnx(model: nn.Module, sample: torch.Tensor, path: Path, metadata: dict[str, str]) -> None:
-    """Write `model` as ONNX with a dynamic batch dimension and `metadata` in metadata_props."""
-    outputs = len(flat_outputs(model(sample)))
-    names = ["output"] if outputs == 1 else [f"output_{i}" for i in range(outputs)]
+    """Write `model` as ONNX with a dynamic batch dimension, its outputs named after the model's
+    output (engine.use.export.output_names) and `metadata` in metadata_props."""
+    names = output_names(model(sample))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.onnx.export(_Flat(model), (sample,), dynamo=True, verbose=False,
@@ -138,10 +152,11 @@ _EXTRA = "ptm_tui.json"
 
 def _write_torchscript(model: nn.Module, sample: torch.Tensor, path: Path,
                        metadata: dict[str, str]) -> None:
-    """Write `model` traced on `sample` as a TorchScript archive with the metadata inside."""
+    """Write `model` traced on `sample` as a TorchScript archive with the metadata inside; it
+    returns what the model returns (a classifier's tensor stays a tensor)."""
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit is deprecated but still what C++/mobile load
-        traced = torch.jit.trace(_Flat(model), sample, strict=False)
+        traced = torch.jit.trace(model, sample, strict=False)
         torch.jit.save(traced, str(path), _extra_files={_EXTRA: json.dumps(metadata)})
 
 
@@ -153,6 +168,29 @@ def _run_torchscript(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor
         loaded = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     with torch.no_grad():
         outputs = flat_outputs(loaded(batch))
+    return outputs, json.loads(extra[_EXTRA] or "{}")
+
+
+def _write_exported(model: nn.Module, sample: torch.Tensor, path: Path,
+                    metadata: dict[str, str]) -> None:
+    """Write `model` as a torch.export archive (.pt2) with a dynamic batch dimension and the
+    metadata inside; torch.export.load gives it back, returning what the model returns."""
+    batch = torch.export.Dim("batch", min=1)
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")
+        program = torch.export.export(model, (sample,), dynamic_shapes=({0: batch},))
+        torch.export.save(program, str(path), extra_files={_EXTRA: json.dumps(metadata)})
+
+
+def _run_exported(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, str]]:
+    """Return the outputs of the torch.export archive at `path` (this run's own file), and its
+    metadata."""
+    extra = {_EXTRA: ""}
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        program = torch.export.load(str(path), extra_files=extra)
+    with torch.no_grad():
+        outputs = flat_outputs(program.module()(batch))
     return outputs, json.loads(extra[_EXTRA] or "{}")
 
 
@@ -225,7 +263,8 @@ def export_model(model: nn.Module, fmt: str, out: str | os.PathLike[str], input_
                        lines[-1][:300] if lines else type(error).__name__,
                        "the file is checked on a batch size other than the traced one: export a "
                        "model that takes any batch size and this input size") from None
-    writers = {"onnx": (_write_onnx, _run_onnx), "torchscript": (_write_torchscript, _run_torchscript),
+    writers = {"exported": (_write_exported, _run_exported), "onnx": (_write_onnx, _run_onnx),
+               "torchscript": (_write_torchscript, _run_torchscript),
                "safetensors": (_write_safetensors, _runner_safetensors(model))}
     write, run = writers[fmt]
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")

@@ -113,6 +113,20 @@ def _check_memory(config: LabConfig) -> None:
                        "use a smaller --width or --batch")
 
 
+def output_std(x: torch.Tensor) -> float:
+    """Return the std of a layer's output: inf/nan only when the output itself is not finite.
+
+    The float32 std overflows (its squares pass 3.4e38) while the outputs are still finite; then
+    the std is taken again in float64, so the curves keep their float32 values where those exist.
+    """
+    if x.numel() < 2:
+        return 0.0
+    std = x.std().item()
+    if not math.isfinite(std) and bool(torch.isfinite(x).all()):
+        std = x.double().std().item()
+    return std
+
+
 class StdExperiment:
     """Iterate to get (layer_index, std) of each layer's output; stops at the first non-finite.
 
@@ -157,7 +171,7 @@ class StdExperiment:
                     bias.uniform_(-bound, bound, generator=generator)
                     x = x + bias
                 x = act(x)
-                std = x.std().item() if x.numel() > 1 else 0.0
+                std = output_std(x)
                 if not math.isfinite(std):
                     self.first_nonfinite_layer = layer
                     return
@@ -232,8 +246,7 @@ def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
             tensor = first_tensor(output)
             if tensor is None or not tensor.is_floating_point():
                 return
-            value = tensor.detach().float()
-            std = value.std().item() if value.numel() > 1 else 0.0
+            std = output_std(tensor.detach().float())
             records.append(LayerStd(len(records), path, kind, std, tuple(tensor.shape)))
         return hook
 
@@ -257,7 +270,7 @@ def activation_stds(model: nn.Module, batch: torch.Tensor | None = None,
 
 
 def first_nonfinite(records: list[LayerStd]) -> LayerStd | None:
-    """Return the first layer whose output std is inf/nan (None when all are finite)."""
+    """Return the first layer whose output is not finite (inf/nan; None when all are finite)."""
     return next((r for r in records if not math.isfinite(r.std)), None)
 
 

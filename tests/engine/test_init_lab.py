@@ -129,3 +129,43 @@ def test_activation_stds_with_images_from_a_folder(tmp_path) -> None:
     (tmp_path / "empty").mkdir()
     with pytest.raises(BadInput, match="no images"):
         images_batch(str(tmp_path / "empty"), (32, 32))
+
+
+def _first_layer_with_nonfinite_outputs(depth: int, activation: str) -> tuple[int | None, list[float]]:
+    """The lab's MLP in plain torch: N(0,1) weights, no bias; the first layer whose outputs hold
+    inf/nan, and every earlier layer's output std (taken in float64)."""
+    act = {"relu": torch.relu, "none": lambda x: x}[activation]
+    generator = torch.Generator().manual_seed(0)
+    weight = torch.empty(256, 256)
+    stds = []
+    with torch.no_grad():
+        x = torch.randn(256, 256, generator=generator)
+        for layer in range(depth):
+            nn.init.normal_(weight, 0.0, 1.0, generator=generator)
+            x = act(x @ weight.T)
+            if not torch.isfinite(x).all():
+                return layer, stds
+            stds.append(x.double().std().item())
+    return None, stds
+
+
+@pytest.mark.parametrize("activation", ["relu", "none"])
+def test_the_first_nonfinite_layer_is_where_the_outputs_stop_being_finite(activation: str) -> None:
+    # float32's std squares its values and overflows a few layers before the outputs do
+    expected, stds = _first_layer_with_nonfinite_outputs(60, activation)
+    result = run_lab(LabConfig(depth=60, width=256, activation=activation, init="normal", gain=None))
+    assert expected is not None and result.first_nonfinite_layer == expected
+    assert result.stds == pytest.approx(stds, rel=1e-5)
+    assert max(result.stds) > 1e19  # past where float32's sum of squares overflows
+    assert f"layer {expected} output" in result.verdict()
+
+
+def test_a_real_model_layer_is_not_finite_only_when_its_outputs_are_not() -> None:
+    model = nn.Sequential(nn.Linear(8, 8, bias=False), nn.Linear(8, 8, bias=False))
+    with torch.no_grad():
+        model[0].weight.fill_(1e20)  # outputs ~1e21: finite, but their squares overflow float32
+        model[1].weight.fill_(1e30)
+    records = activation_stds(model, input_size=(1, 8), batch_size=4)
+    x = torch.randn(4, 8, generator=torch.Generator().manual_seed(0))
+    assert records[0].std == pytest.approx(model[0](x).double().std().item(), rel=1e-5)
+    assert first_nonfinite(records) is records[1]

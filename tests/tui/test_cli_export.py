@@ -79,10 +79,53 @@ def test_the_torchscript_file_matches_torch_and_carries_the_metadata(tmp_path, r
     loaded = torch.jit.load(str(out), _extra_files=extra)
     x = _batch(3)
     with torch.no_grad():
-        (got,) = loaded(x)
+        got = loaded(x)
         want = _reference(recipe_file)(x)
+    assert isinstance(got, torch.Tensor)  # what the classifier returns, not a 1-tuple
     assert float((got - want).abs().max()) <= 1e-4
     assert json.loads(extra["ptm_tui.json"])["model"] == "resnet18"
+
+
+def test_the_exported_archive_runs_like_torch_at_batch_1_and_3_and_keeps_its_metadata(
+        tmp_path, recipe_file, capsys):
+    out = tmp_path / "m.pt2"  # the suffix picks the format
+    assert main(["export", str(recipe_file), "--out", str(out), "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert report["format"] == "exported" and report["max_abs_diff"] <= 1e-5
+    extra = {"ptm_tui.json": ""}
+    program = torch.export.load(str(out), extra_files=extra)
+    reference = _reference(recipe_file)
+    for size in (1, 3):
+        x = _batch(size)
+        with torch.no_grad():
+            got, want = program.module()(x), reference(x)
+        assert isinstance(got, torch.Tensor) and got.shape == (size, 5)
+        assert float((got - want).abs().max()) <= 1e-5
+    metadata = json.loads(extra["ptm_tui.json"])
+    assert metadata == report["metadata"] and metadata["model"] == "resnet18"
+    pre = json.loads(metadata["preprocessing"])
+    transforms = models.ResNet18_Weights.IMAGENET1K_V1.transforms()
+    assert pre["interpolation"] == transforms.interpolation.value == "bilinear"
+    assert pre["antialias"] is transforms.antialias is True
+
+
+def test_a_bicubic_timm_model_s_preprocessing_is_reproduced_from_the_metadata(tmp_path, capsys):
+    timm = pytest.importorskip("timm")
+    from PIL import Image
+    from torchvision import transforms as T
+
+    out = tmp_path / "t.safetensors"
+    assert main(["export", "timm/resnet18.a1_in1k", "--weights", "none", "--out", str(out),
+                 "--json"]) == 0
+    pre = json.loads(json.loads(capsys.readouterr().out)["metadata"]["preprocessing"])
+    config = timm.data.resolve_data_config({}, model=timm.create_model("resnet18.a1_in1k"))
+    assert pre["interpolation"] == config["interpolation"] == "bicubic"
+    ours = T.Compose([T.Resize(pre["resize"], interpolation=T.InterpolationMode(pre["interpolation"]),
+                               antialias=pre["antialias"]), T.CenterCrop(pre["crop"]), T.ToTensor(),
+                      T.Normalize(pre["mean"], pre["std"])])
+    image = Image.fromarray(torch.randint(0, 256, (300, 260, 3), dtype=torch.uint8,
+                                          generator=torch.Generator().manual_seed(0)).numpy())
+    assert torch.allclose(ours(image), timm.data.create_transform(**config)(image), atol=1e-6)
 
 
 def test_a_pretrained_model_exports_to_safetensors_with_its_class_names(tmp_path, capsys):

@@ -71,3 +71,28 @@ async def test_escape_while_the_file_is_written_closes_once_it_is(resnet18_workb
         await wait_for(pilot, lambda: app.screen is screen, timeout=240)  # no second escape
         assert (tmp_path / "model.onnx").is_file()
         assert app.is_running
+
+
+async def test_x_offers_a_torch_export_archive_first_and_it_runs_like_the_model(resnet18_workbench,
+                                                                               tmp_path, monkeypatch):
+    from tui.screens.export_dialog import ExportDialog
+
+    monkeypatch.chdir(tmp_path)
+    bench = resnet18_workbench
+    assert bench.apply({"op": "replace_head", "num_classes": 3})
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.query_one(LayerTree).model is not None, timeout=60)
+        await pilot.press("X")
+        await wait_for(pilot, lambda: isinstance(app.screen, ExportDialog))
+        assert app.screen.query_one("#path", Input).value == "resnet18.pt2"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: "wrote" in _preview(app) or "fail" in _preview(app),
+                       timeout=240)
+        assert f"wrote {tmp_path / 'resnet18.pt2'}" in _preview(app)
+    program = torch.export.load(str(tmp_path / "resnet18.pt2"))
+    x = torch.randn(1, 3, 224, 224)
+    with torch.no_grad():
+        got, want = program.module()(x), bench.model.eval()(x)
+    assert got.shape == (1, 3) and float((got - want).abs().max()) < 1e-5

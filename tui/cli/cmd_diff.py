@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import math
+from pathlib import Path
 from typing import Any
 
 
@@ -11,21 +13,24 @@ def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "diff", help="compare two sets of weights layer by layer (what finetuning changed)",
         description="For each layer: the relative change ||B-A||/||A|| and the cosine similarity "
-        "of its weights, then the tensors only one of A and B has. A and B are weights files or "
-        "checkpoints (.pth, .pt, .safetensors), job folders or ids (their newest checkpoint), "
-        "MODEL (its default pretrained weights) or MODEL@WEIGHTS.")
-    parser.add_argument("a", metavar="A", help="the weights before (e.g. resnet18)")
-    parser.add_argument("b", metavar="B", help="the weights after (e.g. a job id or checkpoint)")
+        "of its learned parameters, its buffers (BatchNorm's running statistics) apart, then the "
+        "tensors only one of A and B has. A and B are weights files or checkpoints (.pth, .pt, "
+        ".safetensors), job folders or ids (their newest checkpoint), MODEL (its default "
+        "pretrained weights) or MODEL@WEIGHTS. `diff JOB` alone compares the job's start (its "
+        "recipe rebuilt, a seeded random init included) with its newest checkpoint.")
+    parser.add_argument("a", metavar="A", help="the weights before (e.g. resnet18), or a job alone")
+    parser.add_argument("b", metavar="B", nargs="?", default=None,
+                        help="the weights after (e.g. a job id or checkpoint)")
     parser.add_argument("--json", action="store_true",
-                        help="print {a, b, layers: [{layer, tensors, values, relative_change, cosine}], "
-                        "total, only_in_a, only_in_b, shape_differs, not_compared}")
+                        help="print {a, b, layers: [{layer, tensors, values, relative_change, change, "
+                        "cosine}], total, buffers, buffers_total, only_in_a, only_in_b, shape_differs, "
+                        "not_compared, tensors: [{tensor, kind, ...}]}; relative_change is \"from zero\" "
+                        "where A was all zeros, cosine null where either is (no angle)")
     parser.set_defaults(func=run)
 
 
 def resolve_spec(spec: str) -> str:
     """Return `spec`, or the folder of the job it names when it is a job id and nothing else."""
-    from pathlib import Path
-
     from engine.errors import BadInput
     from engine.models import catalog
 
@@ -47,28 +52,60 @@ def resolve_spec(spec: str) -> str:
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    """Return a number for the table ("-" for none, "inf" for infinity)."""
+    """Return a number for the table ("-" for none, "from 0" for a change from zero)."""
     if value is None:
         return "-"
+    if math.isinf(value):
+        return "from 0"
     return f"{value:.{digits}g}"
+
+
+def _job_alone(spec: str) -> Path:
+    """Return the job folder `diff JOB` names, or raise BadInput."""
+    from engine.errors import BadInput
+    from engine.jobs.job_weights import is_job_folder
+
+    folder = Path(resolve_spec(spec)).expanduser()
+    if not is_job_folder(folder):
+        raise BadInput(f"diff {spec} needs a second set of weights",
+                       "only a job alone has two: its start and its newest checkpoint",
+                       f"give B too (ptm-tui diff {spec} B), or a job id")
+    return folder
 
 
 def run(args: argparse.Namespace) -> int:
     """Compare A and B and print the result; return the exit code."""
-    from engine.use.diff import diff_weights, load_weights
+    from engine.jobs.job_weights import job_start, job_weights, weights_of
+    from engine.use.diff import diff_weights
     from tui.cli.output import print_json, progress_bar
 
-    loaded = []
-    for spec in (args.a, args.b):
-        with progress_bar(f"reading {spec}") as update:
-            loaded.append(load_weights(resolve_spec(spec), progress=update))
-    (a, a_label), (b, b_label) = loaded
-    result = diff_weights(a, b, a_label, b_label)
+    if args.b is None:
+        job = _job_alone(args.a)
+        with progress_bar(f"rebuilding the start of {job.name}") as update:
+            a = job_start(job, progress=update)
+        b = job_weights(job)
+    else:
+        loaded = []
+        for spec in (args.a, args.b):
+            with progress_bar(f"reading {spec}") as update:
+                loaded.append(weights_of(resolve_spec(spec), progress=update))
+        a, b = loaded
+    result = diff_weights(a.state, b.state, a.label, b.label, buffers=a.buffers | b.buffers)
     if args.json:
         print_json(result.to_dict())
         return 0
     _print(result)
     return 0
+
+
+def _cells(params: Any, buffers: Any) -> list[str]:
+    """Return a row's cells: the parameters' values, change and cosine, then the buffers' change
+    (False: no buffer column; their cosine is in --json)."""
+    cells = [f"{params.values:,}", _number(params.relative_change), _number(params.cosine, 6)] \
+        if params is not None else ["-", "-", "-"]
+    if buffers is not False:
+        cells.append(_number(buffers.relative_change) if buffers is not None else "-")
+    return cells
 
 
 def _print(result: Any) -> None:
@@ -85,13 +122,16 @@ def _print(result: Any) -> None:
     table.add_column("values", justify="right", no_wrap=True)
     table.add_column("||B-A||/||A||", justify="right", no_wrap=True)
     table.add_column("cosine", justify="right", no_wrap=True)
-    for layer in result.layers:
-        table.add_row(escape(layer.layer), f"{layer.values:,}", _number(layer.relative_change),
-                      _number(layer.cosine, 6))
-    if result.total is not None:
+    if result.buffers:
+        table.add_column("buffers\n||B-A||/||A||", justify="right", no_wrap=True)
+    params = {layer.layer: layer for layer in result.layers}
+    buffers = {layer.layer: layer for layer in result.buffers}
+    for name in dict.fromkeys([*params, *buffers]):
+        table.add_row(escape(name), *_cells(params.get(name), buffers.get(name) if buffers else False))
+    if result.total is not None or result.buffers_total is not None:
         table.add_section()
-        table.add_row("[bold]all compared[/]", f"{result.total.values:,}",
-                      _number(result.total.relative_change), _number(result.total.cosine, 6))
+        table.add_row("[bold]all parameters[/]",
+                      *_cells(result.total, result.buffers_total if buffers else False))
     stdout.print(table)
     for title, names in (("only in A", result.only_in_a), ("only in B", result.only_in_b)):
         if names:

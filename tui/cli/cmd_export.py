@@ -1,4 +1,4 @@
-"""`ptm-tui export MODEL|RECIPE|CKPT|JOB --format onnx|torchscript|safetensors --out PATH`."""
+"""`ptm-tui export MODEL|RECIPE|CKPT|JOB --format exported|onnx|torchscript|safetensors --out PATH`."""
 
 from __future__ import annotations
 
@@ -11,17 +11,20 @@ from tui.cli.trust import add_trust_flag
 def register(subparsers: Any) -> None:
     """Add the `export` subcommand."""
     parser = subparsers.add_parser(
-        "export", help="write a model as ONNX, TorchScript or safetensors, checked against torch",
+        "export", help="write a model as a torch.export archive, ONNX, TorchScript or safetensors, "
+        "checked against torch",
         description="Write the model with its preprocessing and class names as metadata, then run "
         "the written file on a random batch and compare it with torch (max abs difference "
-        "printed; exit 1 past --tolerance, and nothing is left behind). ONNX has a dynamic batch "
-        "size and needs the [export] extra: pip install 'ptm-tui[export]'.")
+        "printed; exit 1 past --tolerance, and nothing is left behind). `exported` (.pt2, "
+        "torch.export, loaded with torch.export.load) and ONNX have a dynamic batch size; ONNX "
+        "needs the [export] extra: pip install 'ptm-tui[export]'.")
     parser.add_argument("source", metavar="MODEL|RECIPE|CKPT|JOB",
                         help="a model name (with --weights), a recipe .toml, a finetune checkpoint "
                         "(.pt; its job's spec.toml gives the model), or a job id or folder (its "
                         "newest checkpoint)")
-    parser.add_argument("--format", choices=("onnx", "torchscript", "safetensors"), default=None,
-                        help="default: from --out's suffix (.onnx, .pt/.ts, .safetensors)")
+    parser.add_argument("--format", choices=("exported", "onnx", "torchscript", "safetensors"),
+                        default=None,
+                        help="default: from --out's suffix (.pt2, .onnx, .pt/.ts, .safetensors)")
     parser.add_argument("--out", required=True, metavar="PATH", help="the file to write")
     parser.add_argument("--weights", default="default",
                         help="with a model name: default, none, a weights name, a file path or a URL")

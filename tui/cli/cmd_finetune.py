@@ -199,6 +199,7 @@ def run(args: argparse.Namespace) -> int:
     check_processes(nproc, args.nnodes)
     recipe = recipes.load(args.recipe)
     job_dir = create_job(recipe, overrides_from(args), job_id=args.job_id)
+    # followed here: fork the runner from this process, which has imported torch already
     proc = launch(job_dir, nproc=nproc, nnodes=args.nnodes,
-                  rdzv_endpoint=args.rdzv_endpoint)
+                  rdzv_endpoint=args.rdzv_endpoint, fork=not args.detach)
     return start(job_dir, args, proc)

@@ -62,12 +62,14 @@ class CompareDialog(ModalScreen[Comparison | None]):
     def compare(self, spec: str) -> None:
         """Compare the open model with `spec`'s weights; close with the result, or say why not."""
         from engine.errors import PtmError
-        from engine.use.diff import changes_by_module, load_weights
+        from engine.jobs.job_weights import weights_of
+        from engine.use.diff import changes_by_module, model_buffers
         from tui.cli.cmd_diff import resolve_spec
 
         try:
-            weights, label = load_weights(resolve_spec(spec))
-            changes = changes_by_module(self.workbench.model.state_dict(), weights)
+            weights, label, buffers = weights_of(resolve_spec(spec))
+            model = self.workbench.model
+            changes = changes_by_module(model.state_dict(), weights, buffers | model_buffers(model))
         except (PtmError, OSError) as error:
             self.app.call_from_thread(show_in_preview, self, error_text(error), False)
             return

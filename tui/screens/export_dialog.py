@@ -1,4 +1,5 @@
-"""Hand the model on from the explorer: ONNX, TorchScript or safetensors (by the file's suffix),
+"""Hand the model on from the explorer: a torch.export archive, ONNX, TorchScript or safetensors
+(by the file's suffix),
 written with its preprocessing and class names and checked against torch, as `ptm-tui export`."""
 
 from __future__ import annotations
@@ -22,10 +23,10 @@ class ExportDialog(WriteFileDialog):
         Binding("escape", "close", "Close", id="export.close"),
     ]
     HEADING = "Export the model"
-    HINT = ".onnx (onnxruntime, TensorRT, Netron), .pt (TorchScript) or .safetensors"
+    HINT = ".pt2 (torch.export), .onnx (onnxruntime, TensorRT), .pt (TorchScript) or .safetensors"
     NOTE = "the file is run on a sample batch and compared with torch before it is kept"
     GROUP = "export"
-    SUFFIX = ".onnx"
+    SUFFIX = ".pt2"
 
     def refusal(self, path: Path) -> str | None:
         """A suffix no format writes, or a format whose tools are missing, is refused at once."""
