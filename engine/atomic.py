@@ -42,8 +42,13 @@ def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
 
 
 def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
-    """torch.save `obj` to `path` atomically."""
+    """torch.save `obj` to `path` atomically; a failed write raises its OSError (e.g. ENOSPC)."""
     import torch
 
     with atomic_write(path, "wb") as handle:
-        torch.save(obj, handle)
+        try:
+            torch.save(obj, handle)
+        except RuntimeError as error:  # torch hides a failed write (disk full) behind its own words
+            if isinstance(error.__context__, OSError):
+                raise error.__context__ from None
+            raise

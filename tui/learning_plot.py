@@ -6,6 +6,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+from engine.text import printable
+
 COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
 HEALTHY = (1e-4, 1e-2)
 """engine.train.diagnostics.HEALTHY_UPDATE, here so that drawing needs no torch import."""
@@ -34,7 +36,7 @@ def draw_update_ratios(plt: Any, blocks: dict[str, list[tuple[float, float, floa
         xs = [x for x, _, r in points if r is not None]
         ys = [max(r, FLOOR) for _, _, r in points if r is not None]
         if xs:
-            plt.plot(xs, ys, label=name, color=COLORS[number % len(COLORS)], marker=marker)
+            plt.plot(xs, ys, label=printable(name), color=COLORS[number % len(COLORS)], marker=marker)
     span = [min(xs_all), max(xs_all)] if max(xs_all) > min(xs_all) else [min(xs_all), min(xs_all) + 1]
     for edge in HEALTHY:
         plt.plot(span, [edge, edge], color="gray", marker="-")

@@ -9,6 +9,7 @@ from typing import Any
 
 from torch import nn
 
+from engine.edit.size_limit import build_within_limit, check_size
 from engine.errors import BadInput
 from engine.inspect.detection import (
     BOX_PREDICTOR,
@@ -50,10 +51,12 @@ def _like(new: nn.Module, old: nn.Module) -> nn.Module:
     return new.to(device=param.device, dtype=param.dtype)
 
 
-def _conv_like(old: nn.Conv2d, out_channels: int) -> nn.Conv2d:
-    """Return a Conv2d shaped like `old` but with `out_channels` outputs."""
-    return nn.Conv2d(old.in_channels, out_channels, old.kernel_size, old.stride, old.padding,
-                     old.dilation, old.groups, old.bias is not None, old.padding_mode)
+def _conv_like(old: nn.Conv2d, out_channels: int, num_classes: int) -> nn.Conv2d:
+    """Return a Conv2d shaped like `old` but with `out_channels` outputs (within the size limit)."""
+    return build_within_limit(
+        lambda: nn.Conv2d(old.in_channels, out_channels, old.kernel_size, old.stride, old.padding,
+                          old.dilation, old.groups, old.bias is not None, old.padding_mode),
+        "a new class conv", f"num_classes={num_classes}")
 
 
 def _replace_box(model: nn.Module, num_classes: int) -> str:
@@ -61,7 +64,8 @@ def _replace_box(model: nn.Module, num_classes: int) -> str:
 
     old = get_module(model, BOX_PREDICTOR)
     before = old.cls_score.out_features
-    new = FastRCNNPredictor(old.cls_score.in_features, num_classes)
+    new = build_within_limit(lambda: FastRCNNPredictor(old.cls_score.in_features, num_classes),
+                             "a new box predictor", f"num_classes={num_classes}")
     set_module(model, BOX_PREDICTOR, _like(new, old))
     return f"{BOX_PREDICTOR}: box predictor {before} -> {num_classes} classes"
 
@@ -71,7 +75,9 @@ def _replace_mask(model: nn.Module, num_classes: int) -> str:
 
     old = get_module(model, MASK_PREDICTOR)
     before = old.mask_fcn_logits.out_channels
-    new = MaskRCNNPredictor(old.conv5_mask.in_channels, old.conv5_mask.out_channels, num_classes)
+    new = build_within_limit(lambda: MaskRCNNPredictor(old.conv5_mask.in_channels,
+                                                       old.conv5_mask.out_channels, num_classes),
+                             "a new mask predictor", f"num_classes={num_classes}")
     set_module(model, MASK_PREDICTOR, _like(new, old))
     return f"{MASK_PREDICTOR}: mask predictor {before} -> {num_classes} classes"
 
@@ -81,7 +87,9 @@ def _replace_keypoint(model: nn.Module, num_keypoints: int) -> str:
 
     old = get_module(model, KEYPOINT_PREDICTOR)
     before = old.kps_score_lowres.out_channels
-    new = KeypointRCNNPredictor(old.kps_score_lowres.in_channels, num_keypoints)
+    new = build_within_limit(lambda: KeypointRCNNPredictor(old.kps_score_lowres.in_channels,
+                                                           num_keypoints),
+                             "a new keypoint predictor", f"num_keypoints={num_keypoints}")
     set_module(model, KEYPOINT_PREDICTOR, _like(new, old))
     return f"{KEYPOINT_PREDICTOR}: keypoint predictor {before} -> {num_keypoints} keypoints"
 
@@ -91,7 +99,7 @@ def _replace_dense(model: nn.Module, num_classes: int) -> str:
     old = head.cls_logits
     before = head.num_classes
     anchors = old.out_channels // before
-    new = _conv_like(old, anchors * num_classes)
+    new = _conv_like(old, anchors * num_classes, num_classes)
     nn.init.normal_(new.weight, std=0.01)
     if new.bias is not None:
         # the focal-loss prior, as torchvision initialises it
@@ -104,10 +112,13 @@ def _replace_dense(model: nn.Module, num_classes: int) -> str:
 def _replace_ssd(model: nn.Module, num_classes: int) -> str:
     head = get_module(model, DENSE_CLASSIFIER)
     before = head.num_columns
+    convs = [last_conv(item) for item in head.module_list]
+    check_size(sum(c.weight[:1].numel() * (c.out_channels // before) * num_classes for c in convs),
+               "the new SSD class convs", f"num_classes={num_classes}")
     for index, item in enumerate(head.module_list):
         old = last_conv(item)
         assert isinstance(old, nn.Conv2d)
-        new = _conv_like(old, old.out_channels // before * num_classes)
+        new = _conv_like(old, old.out_channels // before * num_classes, num_classes)
         nn.init.xavier_uniform_(new.weight)
         if new.bias is not None:
             nn.init.zeros_(new.bias)
@@ -128,12 +139,12 @@ def _replace_seg_conv(model: nn.Module, path: str, num_classes: int) -> tuple[in
         before = head.high_classifier.out_channels
         for name in ("low_classifier", "high_classifier"):
             old = getattr(head, name)
-            setattr(head, name, _like(_conv_like(old, num_classes), old))
+            setattr(head, name, _like(_conv_like(old, num_classes, num_classes), old))
         return before, f"{path}.low_classifier/high_classifier"
     old = last_conv(head)
     assert isinstance(old, nn.Conv2d)
     conv_path = next(name for name, sub in head.named_modules() if sub is old)
-    set_module(head, conv_path, _like(_conv_like(old, num_classes), old))
+    set_module(head, conv_path, _like(_conv_like(old, num_classes, num_classes), old))
     return old.out_channels, f"{path}.{conv_path}"
 
 

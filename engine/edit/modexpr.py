@@ -11,6 +11,7 @@ import torch
 from torch import nn
 from torch.overrides import TorchFunctionMode
 
+from engine.edit.size_limit import MAX_PARAMETERS, size_of
 from engine.errors import BadInput
 
 # torch.nn classes that are not layers a user should construct from text.
@@ -142,8 +143,6 @@ def _build(node: ast.Call, text: str) -> nn.Module:
         ) from error
 
 
-MAX_PARAMETERS = 1_000_000_000
-"""A module expression with more parameters and buffers (4 GB in float32) is refused before it is built."""
 
 MAX_TENSOR_CALLS = 20_000
 """Torch calls a structure-only build may make; nn.Transformer with 96 layers makes ~19k, while
@@ -177,7 +176,7 @@ def _checked_skeleton(body: ast.Call, source: str) -> nn.Module:
         raise BadInput(f"cannot use the module expression {source!r}: building it would take too long",
                        f"its constructor makes more than {MAX_TENSOR_CALLS:,} tensor operations "
                        "(thousands of layers)", "use fewer layers") from None
-    count = sum(t.numel() for t in module.parameters()) + sum(t.numel() for t in module.buffers())
+    count = size_of(module)
     if count > MAX_PARAMETERS:
         raise BadInput(f"cannot use the module expression {source!r}: it has {count:,} parameters "
                        f"({count * 4 / 1e9:,.1f} GB in float32)",

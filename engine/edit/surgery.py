@@ -9,6 +9,7 @@ from collections import OrderedDict
 import torch
 from torch import nn
 
+from engine.edit.size_limit import build_within_limit, check_size
 from engine.errors import BadInput
 from engine.inspect.heads import find_head, find_input_conv
 from engine.paths import get_module, set_module, split_path
@@ -99,23 +100,19 @@ def new_head(old: nn.Module, num_classes: int, init: str = "default") -> nn.Modu
         )
     bias = getattr(old, "bias", None) is not None
     if isinstance(old, nn.Linear):
-        layer: nn.Module = nn.Linear(old.in_features, num_classes, bias=bias)
+        def build() -> nn.Module:
+            return nn.Linear(old.in_features, num_classes, bias=bias)
     elif isinstance(old, nn.modules.conv._ConvNd) and not old.transposed:
-        layer = type(old)(
-            old.in_channels,
-            num_classes,
-            old.kernel_size,
-            stride=old.stride,
-            padding=old.padding,
-            dilation=old.dilation,
-            bias=bias,
-        )
+        def build() -> nn.Module:
+            return type(old)(old.in_channels, num_classes, old.kernel_size, stride=old.stride,
+                             padding=old.padding, dilation=old.dilation, bias=bias)
     else:
         raise BadInput(
             f"cannot replace a {type(old).__name__} head",
             "a head must be a Linear or a conv layer",
             "name the Linear or conv classifier with `target`",
         )
+    layer = build_within_limit(build, "a new head", f"num_classes={num_classes}")
     _init_head(layer, init)
     return _like(layer, old)
 
@@ -190,6 +187,9 @@ def adapt_input(
             f"it is a grouped conv (groups={conv.groups})",
             "adapt a conv with groups=1",
         )
+    shape = conv.weight.shape
+    check_size(shape[0] * channels * math.prod(shape[2:]), f"the adapted input conv '{path}'",
+               f"channels={channels}")
     with torch.no_grad():
         weight = adapt_weight(conv.weight.detach(), channels, strategy)
     new = copy.deepcopy(conv)

@@ -7,8 +7,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from engine import readfile
 from engine.errors import BadInput
-from engine.jobs.store import find_job, read_metrics
+from engine.jobs.store import find_job, metrics_file
+from engine.text import printable
 
 _SHOWN = 4
 """At most this many distinguishing settings in a legend label."""
@@ -24,13 +26,15 @@ class RunCurve:
     val_loss: list[float] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     """The recipe keys whose values differ between the compared jobs (dotted: train.lr)."""
+    skipped: str = ""
+    """How many lines of its metrics.jsonl could not be used and why ("" when all could)."""
 
     @property
     def label(self) -> str:
         """The legend text: the job and its distinguishing settings."""
         shown = [f"{key.split('.', 1)[-1]}={_short(value)}" for key, value in self.settings.items()]
         extra = f" +{len(shown) - _SHOWN}" if len(shown) > _SHOWN else ""
-        return f"{self.job}: {', '.join(shown[:_SHOWN])}{extra}" if shown else self.job
+        return printable(f"{self.job}: {', '.join(shown[:_SHOWN])}{extra}" if shown else self.job)
 
     def to_dict(self) -> dict[str, Any]:
         """Return the curve as plain data (the CLI's --json)."""
@@ -77,9 +81,11 @@ def differing(settings: list[dict[str, Any]]) -> list[str]:
 
 
 def _spec(job_dir: Path) -> dict[str, Any]:
+    """Return the job's spec.toml as a dict ({} when it cannot be read or parsed)."""
+    path = job_dir / "spec.toml"
     try:
-        return tomllib.loads((job_dir / "spec.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return tomllib.loads(readfile.decode(readfile.read_bytes(path, 1 << 20), str(path)))
+    except (OSError, ValueError, RecursionError):  # tomllib recurses once per nesting level
         return {}
 
 
@@ -94,7 +100,10 @@ def compare_runs(jobs: list[str]) -> list[RunCurve]:
     curves = []
     for folder, flat in zip(folders, flats):
         curve = RunCurve(job=folder.name, settings={key: flat.get(key) for key in keys})
-        for record in read_metrics(folder):
+        found = metrics_file(folder)
+        if found.skipped:
+            curve.skipped = f"{found.skipped} line(s) of metrics.jsonl skipped (first: {found.why})"
+        for record in found.records:
             if record.get("kind") == "epoch":
                 curve.epochs.append(int(record["epoch"]))
                 curve.val_acc.append(float(record["val_acc"]))

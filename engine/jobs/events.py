@@ -7,6 +7,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from engine.jobs.folder_guard import LockedFolder, unwritable
 from engine.jobs.store import write_status
 from engine.train.diagnostics import flag_kind
 from engine.train.events import Events
@@ -19,15 +20,35 @@ def _log(text: str) -> None:
 class JobEvents(Events):
     """Writes the loop's events into the job folder (metrics.jsonl, status.json, log)."""
 
-    def __init__(self, job_dir: Path) -> None:
+    def __init__(self, job_dir: Path, folder: LockedFolder | None = None) -> None:
         self.job_dir = job_dir
-        self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        self.folder = folder
+        """The folder the runner locked: checked before each write when given."""
+        self._check()
+        try:
+            self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        except OSError as error:
+            raise unwritable(job_dir, "metrics.jsonl", error) from None
         self._last_status = 0.0
         self._flagged: set[str] = set()
 
+    def _check(self) -> None:
+        if self.folder is not None:
+            self.folder.check()
+
+    def _status(self, **updates: Any) -> None:
+        if self.folder is not None:
+            self.folder.write_status(**updates)
+        else:
+            write_status(self.job_dir, **updates)
+
     def _metric(self, record: dict[str, Any]) -> None:
-        self.metrics.write(json.dumps(record) + "\n")
-        self.metrics.flush()
+        self._check()
+        try:
+            self.metrics.write(json.dumps(record) + "\n")
+            self.metrics.flush()
+        except OSError as error:
+            raise unwritable(self.job_dir, "metrics.jsonl", error) from None
 
     def log(self, text: str) -> None:
         """Write a line to the log."""
@@ -40,12 +61,12 @@ class JobEvents(Events):
         now = time.monotonic()
         if now - self._last_status > 0.5 or step == steps:
             self._last_status = now
-            write_status(self.job_dir, step=step, steps=steps, train_loss=loss)
+            self._status(step=step, steps=steps, train_loss=loss)
 
     def epoch(self, record: dict[str, Any]) -> None:
         """Record an epoch's metrics and log them."""
         self._metric({"kind": "epoch", **record, "time": time.time()})
-        write_status(self.job_dir, epoch=record["epoch"], step=0, last_val_acc=record["val_acc"],
+        self._status(epoch=record["epoch"], step=0, last_val_acc=record["val_acc"],
                      best_val_acc=record.get("best_val_acc"), train_loss=record["train_loss"])
         _log(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} "
              f"acc {record['train_acc']:.2f}% | val loss {record['val_loss']:.4f} "
@@ -63,8 +84,8 @@ class JobEvents(Events):
         """Name each newly met unreadable image in the log; keep the count in status.json."""
         for path, why in new:
             _log(f"skipped an unreadable image: {path}" + (f" ({why})" if why else ""))
-        write_status(self.job_dir, bad_images=count, bad_examples=examples)
+        self._status(bad_images=count, bad_examples=examples)
 
     def checkpoint(self, path: Path, best: str | None) -> None:
         """Point status.json at the newest checkpoint."""
-        write_status(self.job_dir, checkpoint=str(path), best_checkpoint=best)
+        self._status(checkpoint=str(path), best_checkpoint=best)

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from engine.jobs.store import read_metrics
+from engine.jobs.store import metrics_file
 from engine.train.diagnostics import flag_kind
 
 
@@ -21,12 +21,17 @@ class LayerHistory:
     """Every block's problem raised so far (oldest first), each with its newest numbers."""
     latest: dict[str, Any] = field(default_factory=dict)
     """The newest measurement record (empty before the first)."""
+    skipped: str = ""
+    """How many lines of metrics.jsonl could not be used and why ("" when all could)."""
 
 
 def layer_history(job_dir: str | Path, steps_per_epoch: int | None = None) -> LayerHistory:
     """Return the job's per-layer learning measurements, oldest first."""
     history = LayerHistory()
-    records = read_metrics(job_dir)
+    found = metrics_file(job_dir)
+    records = found.records
+    if found.skipped:
+        history.skipped = f"{found.skipped} line(s) of its metrics.jsonl skipped (first: {found.why})"
     steps = steps_per_epoch or max([int(r.get("steps", 0) or 0) for r in records] or [0]) or 1
     for record in records:
         if record.get("kind") != "layers":

@@ -18,8 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import PtmError
-from engine.jobs.stopping import stop_request
-from engine.jobs.store import process_start_time, read_status, this_host, write_status
+from engine.jobs.folder_guard import LockedFolder
+from engine.jobs.stopping import STOP_REQUEST, stop_request
+from engine.jobs.store import process_start_time, read_status, this_host
+from engine.text import printable
 
 STOP = {"asked": False}
 """Set by SIGTERM/SIGINT or a stop request file; the training loop checks it after every step."""
@@ -71,9 +73,15 @@ def hold_lock(job_dir: Path, under_torchrun: bool) -> int | None:
     return fd
 
 
-def _say_folder_removed(job_dir: Path) -> None:
-    print(f"{time.strftime('%H:%M:%S')} the job folder {job_dir} was removed: stopping without "
-          "writing anything", file=sys.stderr, flush=True)
+def _say_folder_changed(folder: LockedFolder, why: str) -> None:
+    """Say in the log that the job folder went away or was replaced, and record the failure."""
+    message = (f"the job folder {folder.path} {why} while the job ran: stopped without writing "
+               "into it")
+    print(f"{time.strftime('%H:%M:%S')} {printable(message)}", file=sys.stderr, flush=True)
+    not_recorded = folder.record_failure(message) if why != "was removed" else "it is gone"
+    if not_recorded:
+        print(f"{time.strftime('%H:%M:%S')} the failure is not in status.json: {not_recorded}",
+              file=sys.stderr, flush=True)
 
 
 def _see_stop_request(job_dir: Path) -> None:
@@ -83,32 +91,38 @@ def _see_stop_request(job_dir: Path) -> None:
     request = stop_request(job_dir)
     if request is not None:
         host = request.get("host")
-        _log("a stop was asked through the job folder" + (f" from host {host}" if host else "")
-             + ": saving a checkpoint and stopping")
+        unreadable = request.get("unreadable")
+        _log(printable("a stop was asked through the job folder"
+                       + (f" from host {host}" if isinstance(host, str) else "")
+                       + (f" (its {STOP_REQUEST} is not one ptm-tui wrote: {unreadable})"
+                          if unreadable else "") + ": saving a checkpoint and stopping"))
         STOP["asked"] = True
 
 
-def watch_folder(job_dir: Path, every: float = 1.0) -> None:
+def watch_folder(folder: LockedFolder, every: float = 1.0) -> None:
     """Watch the job folder every second: a stop request stops the run as SIGTERM does.
 
-    When the folder is removed or replaced, exit 1 within seconds and write nothing
-    afterwards: a runner must never recreate a folder its user deleted.
+    When the folder is removed or replaced, exit 1 within seconds and write nothing into
+    its path afterwards: a runner must never recreate a folder its user deleted, nor write
+    into one put in its place (the failure goes into the folder it locked, if it still is).
     """
     import threading
 
-    inode = os.stat(job_dir).st_ino
+    def look() -> None:
+        why = folder.changed() or ("" if (folder.path / "spec.toml").is_file()
+                                   else "lost its spec.toml")
+        if why:
+            _say_folder_changed(folder, why)
+            os._exit(1)
+        _see_stop_request(folder.path)
 
     def watch() -> None:
         while True:
             time.sleep(every)
             try:
-                same = os.stat(job_dir).st_ino == inode and (job_dir / "spec.toml").is_file()
-            except OSError:
-                same = False
-            if not same:
-                _say_folder_removed(job_dir)
-                os._exit(1)
-            _see_stop_request(job_dir)
+                look()
+            except Exception as error:  # nothing in the folder may end the watch
+                _log(printable(f"watching the job folder: {type(error).__name__}: {error}"))
 
     threading.Thread(target=watch, name="job folder watch", daemon=True).start()
 
@@ -155,11 +169,12 @@ def run_job(job_dir: Path) -> int:
     dist = from_env()
     main = dist.is_main
     try:
-        hold_lock(job_dir, "RANK" in os.environ)
+        folder = LockedFolder(job_dir, hold_lock(job_dir, "RANK" in os.environ))
     except PtmError as error:
-        print(f"ptm-tui runner: {error.message}", file=sys.stderr, flush=True)
+        print(f"ptm-tui runner: {printable(error.message, newlines=True)}", file=sys.stderr,
+              flush=True)
         return 2
-    watch_folder(job_dir)
+    watch_folder(folder)
     # The launcher's pid (the torchrun agent under DDP, whose workers run in sessions of
     # their own) is the job's pid, on `host`: `stop` there signals it (or rank 0 under
     # torchrun, on `worker_host`); elsewhere it leaves a request in the job folder.
@@ -173,9 +188,10 @@ def run_job(job_dir: Path) -> int:
             world=dist.world, message="starting")
         if "RANK" not in os.environ or status.get("host") in (None, here):
             fields.update(pid=pid, pid_start=process_start_time(pid), host=here)
-        write_status(job_dir, **fields)
     trainer = None
     try:
+        if main:
+            folder.write_status(**fields)
         recipe = load(job_dir / "spec.toml")
         config = train_config(recipe.train)
         device = resolve_device(config.device, dist)
@@ -191,14 +207,16 @@ def run_job(job_dir: Path) -> int:
             path, resume_state = found
             if main:
                 _log(f"resuming from {path.name}")
+                folder.check()
                 trim_metrics(job_dir, int(resume_state["epoch"]), int(resume_state.get("step", 0)))
-        events: Events = JobEvents(job_dir) if main else Events()
+        events: Events = JobEvents(job_dir, folder) if main else Events()
         if main:
             _log(f"{recipe.model['name']}: {len(datasets.train)} train / {len(datasets.val)} val "
                  f"images, {len(datasets.classes)} classes ({datasets.layout}); device {device}"
                  + (f", {dist.world} processes (DDP)" if dist.enabled else ""))
         trainer = Trainer(workbench.model, config, datasets, checkpoint_dir=ckpt_dir,
                           events=events, should_stop=lambda: STOP["asked"], dist=dist)
+        trainer.before_save = folder.check
         trainer.meaning = {"recipe": {"model": dict(recipe.model), "edit": list(recipe.edits)},
                            "classes": list(datasets.classes), "job": job_dir.name,
                            **preprocessing(config, workbench.meta)}
@@ -206,8 +224,8 @@ def run_job(job_dir: Path) -> int:
             for group in trainer.groups:
                 _log(f"group {group.name}: {len(group.names)} tensors, {group.count:,} params, "
                      f"lr {group.lr:g}, weight decay {group.weight_decay:g}")
-            write_status(job_dir, message="training", epochs=config.epochs,
-                         steps=trainer.steps_per_epoch)
+            folder.write_status(message="training", epochs=config.epochs,
+                                steps=trainer.steps_per_epoch)
         result = trainer.run(resume_state)
         _log(f"rank {dist.rank} of {dist.world} on {socket.gethostname()}: {result.status} at "
              f"epoch {trainer.epoch} step {trainer.step}, weights sha256 "
@@ -215,10 +233,10 @@ def run_job(job_dir: Path) -> int:
         if main:
             ckpt = str(ckpt_dir / result.checkpoint) if result.checkpoint else \
                 read_status(job_dir).get("checkpoint")
-            write_status(job_dir, status=result.status, epoch=result.epoch, epochs=result.epochs,
-                         best_val_acc=result.best_val_acc, last_val_acc=result.last_val_acc,
-                         checkpoint=ckpt, best_checkpoint=result.best_checkpoint,
-                         message=result.message, finished=time.time())
+            folder.write_status(status=result.status, epoch=result.epoch, epochs=result.epochs,
+                                best_val_acc=result.best_val_acc, last_val_acc=result.last_val_acc,
+                                checkpoint=ckpt, best_checkpoint=result.best_checkpoint,
+                                message=result.message, finished=time.time())
             _log(f"{result.status}: {result.message}")
         trainer.close()
         if dist.enabled:
@@ -226,18 +244,18 @@ def run_job(job_dir: Path) -> int:
             _leave_together()
         return 1 if result.status == "failed" else 0
     except PtmError as error:
-        _log(f"failed: {error.message}")
+        _log(printable(f"failed: {error.message}", newlines=True))
         if main:
-            write_status(job_dir, status="failed", message=error.message, finished=time.time())
+            _record_failure(folder, error.message)
         return 1
     except Exception as error:
-        if not (job_dir / "spec.toml").is_file():  # removed under us: say so, write nothing
-            _say_folder_removed(job_dir)
+        why = folder.changed() or ("" if (job_dir / "spec.toml").is_file() else "lost its spec.toml")
+        if why:  # removed or replaced under us: say so, write nothing there
+            _say_folder_changed(folder, why)
             return 1
         traceback.print_exc()
         if main:
-            write_status(job_dir, status="failed", finished=time.time(),
-                         message=f"crashed: {type(error).__name__}: {error} (see log.txt)")
+            _record_failure(folder, f"crashed: {type(error).__name__}: {error} (see log.txt)")
         return 1
     finally:
         if trainer is not None:
@@ -246,6 +264,13 @@ def run_job(job_dir: Path) -> int:
 
         if td.is_available() and td.is_initialized():
             td.destroy_process_group()
+
+
+def _record_failure(folder: LockedFolder, message: str) -> None:
+    """Write a failed status with `message` into the locked folder, or say in the log why not."""
+    not_recorded = folder.record_failure(message)
+    if not_recorded:
+        _log(f"the failure is not in status.json: {not_recorded}")
 
 
 def main(argv: list[str] | None = None) -> int:

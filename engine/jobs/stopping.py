@@ -15,6 +15,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from engine import readfile
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput, WorkFailed
 from engine.jobs.store import JobInfo, job_info, pid_alive, read_status, this_host, write_status
@@ -36,20 +37,26 @@ def request_stop(job_dir: str | Path) -> Path:
     return path
 
 
+REQUEST_LIMIT = 4096
+"""The most bytes a stop request may hold (`request_stop` writes about 80)."""
+
+
 def stop_request(job_dir: str | Path) -> dict[str, Any] | None:
-    """Return the job's pending stop request (who asked, when; {} if unreadable), or None."""
+    """Return the job's pending stop request (who asked, when), or None when there is none.
+
+    Any file of that name asks for a stop (`touch stop.request` does): one that is not a
+    request `ptm-tui stop` wrote (a FIFO, too big, not UTF-8 JSON) gives {"unreadable": why}.
+    It is read bounded, without opening a FIFO or a device, so it can never block.
+    """
     path = Path(job_dir) / STOP_REQUEST
     try:
-        text = path.read_text(encoding="utf-8")
+        request = readfile.read_json(path, REQUEST_LIMIT)
     except FileNotFoundError:
         return None
-    except OSError:
-        return {}  # there, but unreadable: still a request
-    try:
-        request = json.loads(text)
-    except ValueError:
-        return {}
-    return request if isinstance(request, dict) else {}
+    except (OSError, ValueError) as error:
+        return {"unreadable": str(error) if isinstance(error, ValueError) else
+                f"{path}: {error.strerror or error}"}
+    return request if isinstance(request, dict) else {"unreadable": f"{path} is not a JSON object"}
 
 
 def clear_stop_request(job_dir: str | Path) -> None:

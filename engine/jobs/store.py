@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
 import re
@@ -12,9 +11,11 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from engine import readfile
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput
 from engine.jobs.lock import held
+from engine.jobs.records import STATUS_TYPES, metric_problem, wrong_status_fields
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 DIED = "failed (process died)"
@@ -38,18 +39,24 @@ def this_host() -> str:
     return socket.gethostname()
 
 
+STATUS_LIMIT = 1 << 20
+"""The most bytes a status.json may hold (the tool writes about one kilobyte)."""
+
+
 def read_json(path: Path) -> dict[str, Any]:
-    """Return the JSON object in `path` ({} when missing or unreadable)."""
+    """Return the JSON object in `path` ({} when missing, unreadable, too big or too deep)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = readfile.read_json(path, STATUS_LIMIT)
     except (OSError, ValueError):
         return {}
     return data if isinstance(data, dict) else {}
 
 
 def read_status(job_dir: str | Path) -> dict[str, Any]:
-    """Return the job's status.json as written ({} when there is none yet)."""
-    return read_json(Path(job_dir) / "status.json")
+    """Return the job's status.json ({} when there is none yet); fields of the wrong type are left out."""
+    status = read_json(Path(job_dir) / "status.json")
+    return {key: value for key, value in status.items()
+            if not (key in STATUS_TYPES and wrong_status_fields({key: value}))}
 
 
 def write_status(job_dir: str | Path, **updates: Any) -> dict[str, Any]:
@@ -162,13 +169,14 @@ def job_info(job_dir: str | Path) -> JobInfo:
     """
     job_dir = Path(job_dir)
     try:
-        raw = (job_dir / "status.json").read_text(encoding="utf-8")
+        s = readfile.read_json(job_dir / "status.json", STATUS_LIMIT)
     except FileNotFoundError:
-        raw = "{}"
+        s = {}
     except OSError as error:
         return _unreadable(job_dir, error.strerror or str(error))
+    except ValueError as error:
+        return _unreadable(job_dir, str(error).replace(str(job_dir / "status.json"), "it")[:120])
     try:
-        s = json.loads(raw)
         if not isinstance(s, dict):
             raise ValueError("it is not a JSON object")
         status = _field(s, "status", str, "queued")
@@ -248,28 +256,41 @@ def find_job(ref: str | Path) -> Path:
                    f"it matches {', '.join(m.name for m in matches[:5])}", "type more of the id")
 
 
-def read_metrics(job_dir: str | Path) -> list[dict[str, Any]]:
-    """Return the job's metrics.jsonl records (a half-written last line is skipped)."""
+def metrics_file(job_dir: str | Path) -> readfile.JsonLines:
+    """Return the job's usable metrics.jsonl records, with how many lines were skipped and why.
+
+    Lines that are not UTF-8 JSON objects, or whose fields have the wrong types, are skipped;
+    a half-written last line is left out; a missing or unreadable file gives no records.
+    """
     path = Path(job_dir) / "metrics.jsonl"
-    records = []
-    with contextlib.suppress(OSError):
-        for line in path.read_text(encoding="utf-8").splitlines():
-            with contextlib.suppress(ValueError):
-                record = json.loads(line)
-                if isinstance(record, dict):
-                    records.append(record)
-    return records
+    try:
+        found = readfile.read_json_lines(path)
+    except FileNotFoundError:
+        return readfile.JsonLines()
+    except (OSError, ValueError) as error:
+        out = readfile.JsonLines()
+        out.skip(str(error) if isinstance(error, ValueError) else f"{path}: {error.strerror}")
+        return out
+    usable = readfile.JsonLines(skipped=found.skipped, why=found.why)
+    for record in found.records:
+        problem = metric_problem(record)
+        if problem:
+            usable.skip(f"a {str(record.get('kind'))[:20]} record: {problem}")
+        else:
+            usable.records.append(record)
+    return usable
+
+
+def read_metrics(job_dir: str | Path) -> list[dict[str, Any]]:
+    """Return the job's usable metrics.jsonl records (see metrics_file)."""
+    return metrics_file(job_dir).records
 
 
 def tail_log(job_dir: str | Path, lines: int = 20, max_bytes: int = 64_000) -> str:
     """Return the last `lines` lines of the job's log."""
-    path = Path(job_dir) / "log.txt"
     try:
-        with path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - max_bytes))
-            text = handle.read().decode("utf-8", errors="replace")
-    except OSError:
+        text = readfile.read_bytes(Path(job_dir) / "log.txt", max_bytes, tail=True).decode(
+            "utf-8", errors="replace")
+    except (OSError, ValueError):
         return ""
     return "\n".join(text.splitlines()[-lines:])

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import random
 import re
+import stat
 from pathlib import Path
 from typing import Any
 
@@ -33,8 +35,16 @@ def list_checkpoints(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         return []
-    found = [(position(p), p) for p in folder.iterdir() if position(p) is not None]
+    found = [(position(p), p) for p in folder.iterdir() if position(p) is not None and _regular(p)]
     return [p for _, p in sorted(found)]
+
+
+def _regular(path: Path) -> bool:
+    """Return whether `path` is a regular file itself (no link, FIFO or device: never opened)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
 
 
 def rng_state() -> dict[str, Any]:
@@ -86,9 +96,18 @@ def save_checkpoint(folder: str | Path, state: dict[str, Any], epoch: int, step:
     removed only after the new one is in place.
     """
     folder = Path(folder)
-    folder.mkdir(exist_ok=True)  # never its parents: a job folder its user removed stays gone
     path = folder / checkpoint_name(epoch, step)
-    atomic_save(state, path)
+    try:
+        folder.mkdir(exist_ok=True)  # never its parents: a job folder its user removed stays gone
+        atomic_save(state, path)
+    except OSError as error:
+        kept = list_checkpoints(folder)
+        raise WorkFailed(f"cannot write checkpoint {path.name} into {folder}",
+                         (error.strerror or str(error)).lower(),
+                         ("free some disk space" if error.errno == errno.ENOSPC else
+                          "make the folder writable") + "; the last good checkpoint is "
+                         + (kept[-1].name if kept else "none yet")
+                         + " (`ptm-tui resume` continues from it)") from None
     _fsync_dir(folder)
     existing = list_checkpoints(folder)
     keep = set(existing[-keep_last:]) | {path}

@@ -102,16 +102,24 @@ loss skips it, and the trainer counts and names it (the file is decoded once, as
 
 def open_image(path: str) -> Any:
     """Return the image at `path` as RGB; raise on a truncated, empty or non-image file or a
-    decompression bomb (more pixels than PIL's MAX_IMAGE_PIXELS)."""
+    decompression bomb (more pixels than PIL's MAX_IMAGE_PIXELS), and on a FIFO, device or
+    socket, refused by type before it is opened (reading one would block the loader)."""
+    import stat
     import warnings
 
     from PIL import Image
 
-    with warnings.catch_warnings():
+    from engine.readfile import Unreadable, check_regular, kind_of
+
+    check_regular(path)
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
+    with warnings.catch_warnings(), os.fdopen(fd, "rb") as handle:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):  # swapped in after the check
+            raise Unreadable(f"{path} is {kind_of(mode)}, not a file")
         warnings.simplefilter("error", Image.DecompressionBombWarning)
-        with open(path, "rb") as handle:
-            image = Image.open(handle)
-            return image.convert("RGB")
+        image = Image.open(handle)
+        return image.convert("RGB")
 
 
 HELD_LOCK_ENV = "PTM_JOB_LOCK_HELD"

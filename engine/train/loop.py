@@ -78,6 +78,8 @@ class Trainer(HeadOnlyEpochs):
         self.meaning: dict[str, Any] = {"classes": list(datasets.classes)}
         """What the weights mean, saved in every checkpoint: the recipe, class names and the
         preprocessing (input size, mean/std, interpolation); the job runner fills it in."""
+        self.before_save: Callable[[], None] = lambda: None
+        """Called before each checkpoint is written; the job runner checks its folder there."""
         self._ddp: nn.Module | None = None
         self._ddp_key: frozenset[str] | None = None
         self._loader: DataLoader | None = None
@@ -121,6 +123,7 @@ class Trainer(HeadOnlyEpochs):
         """Write a checkpoint of the current position (rank 0 only); return its path."""
         if self.checkpoint_dir is None or not self.dist.is_main:
             return None
+        self.before_save()
         path = save_checkpoint(self.checkpoint_dir, self.state(), self.epoch, self.step,
                                keep_last=self.config.keep_last, best=self.best_checkpoint)
         self.last_checkpoint = path.name

@@ -24,6 +24,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Print the overlaid curves (or JSON lines)."""
     from engine.jobs.compare import compare_runs
+    from engine.text import printable
     from tui.cli.output import print_json
     from tui.learning_plot import draw_runs, render
 
@@ -40,5 +41,7 @@ def run(args: argparse.Namespace) -> int:
                      color=out.isatty()), file=out)
     for curve in curves:
         last = f"{curve.val_acc[-1]:.2f}% after {curve.epochs[-1]} epochs" if curve.epochs else "no epoch yet"
-        print(f"{curve.label}  ({last})", file=out)
+        print(f"{printable(curve.label)}  ({last})", file=out)
+        if curve.skipped:
+            print(f"ptm-tui: job {printable(curve.job)}: {printable(curve.skipped)}", file=sys.stderr)
     return 0

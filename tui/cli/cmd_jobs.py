@@ -35,11 +35,13 @@ def run(args: argparse.Namespace) -> int:
         stdout.print(f"no jobs yet in {jobs_root()} (start one with `ptm-tui finetune RECIPE`)")
         return 0
     from rich import box
-    from rich.markup import escape
     from rich.table import Column, Table
 
+    from engine.text import printable
+    from tui.cli.output import shown as escape
+
     # the job id (which names the model) is what `resume`/`stop` take: never cut it
-    job = Column("job", no_wrap=True, min_width=max(len(info.job) for info in jobs))
+    job = Column("job", no_wrap=True, min_width=max(len(printable(info.job)) for info in jobs))
     # a host column only when some job's process runs on another host (its pid is that host's)
     hosts = any(info.elsewhere for info in jobs)
     names = ("status", "epoch", "best", "last", "pid") + (("host",) if hosts else ())

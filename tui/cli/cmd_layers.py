@@ -35,36 +35,40 @@ def run(args: argparse.Namespace) -> int:
     from engine.errors import WorkFailed
     from engine.jobs.learning import layer_history
     from engine.jobs.store import find_job
+    from engine.text import printable
     from tui.cli.output import print_json
     from tui.learning_plot import draw_update_ratios, render
 
     folder = find_job(args.job)
     history = layer_history(folder)
+    if history.skipped and (history.latest or args.json):
+        print(f"ptm-tui: job {printable(folder.name)}: {printable(history.skipped)}", file=sys.stderr)
     if args.json:
         print_json({"job": folder.name, "latest": history.latest, "flags": history.flags})
         return 0
     if not history.latest:
         raise WorkFailed(f"job {folder.name} has no per-layer measurement yet",
-                         "the trainer records one a few times an epoch (diagnostics_every)",
+                         history.skipped or "the trainer records one a few times an epoch "
+                         "(diagnostics_every)",
                          "wait for the first steps, or check [train] diagnostics_every is not 0")
     out = sys.stdout
     latest = history.latest
-    print(f"{folder.name}: epoch {latest['epoch']} step {latest['step']}", file=out)
+    print(f"{printable(folder.name)}: epoch {latest['epoch']} step {latest['step']}", file=out)
     print(f"{'block':<24} {'grad norm':>11} {'weight norm':>12} {'update/weight':>14}  band", file=out)
     for name, row in latest["blocks"].items():
         if not row.get("trainable"):
-            print(f"{name:<24} {'frozen':>11}", file=out)
+            print(f"{printable(name):<24} {'frozen':>11}", file=out)
             continue
         ratio = row.get("update_ratio")
         shown = f"{ratio:.2e}" if ratio is not None else "-"
-        print(f"{name:<24} {row['grad_norm']:>11.3e} {row['weight_norm']:>12.3e} {shown:>14}  "
+        print(f"{printable(name):<24} {row['grad_norm']:>11.3e} {row['weight_norm']:>12.3e} {shown:>14}  "
               f"{_band(ratio)}", file=out)
     columns, lines = shutil.get_terminal_size((100, 30))
     if history.blocks:
         print(render(draw_update_ratios, history.blocks, width=min(columns, 120),
                      height=max(10, min(20, lines - 10)), color=out.isatty()), file=out)
     for flag in history.flags:
-        print(f"flag: {flag}", file=out)
+        print(f"flag: {printable(flag)}", file=out)
     if not history.flags:
         print("no flags: no block's gradients vanish or explode, and frozen blocks stay put", file=out)
     return 0

@@ -47,8 +47,7 @@ def _out_paths(out: str, images: list[str]) -> list[Path]:
 
 
 def _print_classes(result: dict[str, Any]) -> None:
-    from rich.markup import escape
-
+    from tui.cli.output import shown as escape
     from tui.cli.output import stdout
 
     stdout.print(f"[bold]{escape(result['image'])}[/]")
@@ -61,8 +60,7 @@ def _print_classes(result: dict[str, Any]) -> None:
 
 
 def _print_detections(result: dict[str, Any]) -> None:
-    from rich.markup import escape
-
+    from tui.cli.output import shown as escape
     from tui.cli.output import stdout
 
     found = result["detections"]
@@ -86,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.use.devices import resolve_device
     from engine.use.images import load_image
     from engine.use.inference import draw_detections, predict_ready
-    from tui.cli.output import print_json, progress_bar, stderr
+    from tui.cli.output import print_json, progress_bar, shown, stderr
 
     if args.topk < 1:
         raise BadInput(f"--topk must be at least 1, got {args.topk}", "there is nothing to show",
@@ -104,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
         ready = open_for_use(args.model, args.weights, device, progress=update,
                              trust_code=args.trust_code)
     if ready.labels_note:
-        stderr.print(f"note: {ready.labels_note}", highlight=False, soft_wrap=True)
+        stderr.print(f"note: {shown(ready.labels_note)}", highlight=False, soft_wrap=True)
     from engine.inspect.detection import is_detection_model
 
     if args.out and not is_detection_model(ready.model):  # refused before the images are run

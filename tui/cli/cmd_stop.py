@@ -25,11 +25,10 @@ def run(args: argparse.Namespace) -> int:
     """Stop the job; return 0 when it stopped (or finished), 1 when it failed or still runs."""
     from pathlib import Path
 
-    from rich.markup import escape
-
     from engine.jobs.launch import stop
     from tui.cli.cmd_finetune import final_object
     from tui.cli.output import print_json, stderr, stdout
+    from tui.cli.output import shown as escape
 
     info = stop(args.job, wait=args.wait,
                 say=lambda text: stderr.print(escape(text), highlight=False))
@@ -39,7 +38,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         state = final["status"] if not info.active else \
             ("stop asked" if args.wait <= 0 else "still stopping")
-        stdout.print(f"job [bold]{escape(info.job)}[/]: {state}", highlight=False)
+        stdout.print(f"job [bold]{escape(info.job)}[/]: {escape(state)}", highlight=False)
     if info.active:
         if args.wait <= 0:
             return 0

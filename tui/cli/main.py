@@ -107,7 +107,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
         return run_app(args)
     except PtmError as error:
-        print(f"ptm-tui: {error.message}", file=sys.stderr)
+        from engine.text import printable
+
+        print(f"ptm-tui: {printable(error.message, newlines=True)}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
         print("ptm-tui: interrupted", file=sys.stderr)

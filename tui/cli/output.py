@@ -26,6 +26,15 @@ def _strict(obj: Any) -> Any:
     return obj
 
 
+def shown(text: object) -> str:
+    """Return text from a file ready for Rich: control sequences stripped, markup escaped."""
+    from rich.markup import escape
+
+    from engine.text import printable
+
+    return escape(printable(text))
+
+
 def print_json(obj: Any) -> None:
     """Print one object as a single line of strict JSON on stdout (NaN/Inf become null)."""
     sys.stdout.write(json.dumps(_strict(obj), default=str, allow_nan=False) + "\n")

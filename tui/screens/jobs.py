@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
+from engine.text import printable
 from tui.screens.base import PtmScreen
 from tui.screens.jobs_insight import Insight, JobsInsight
 
@@ -55,7 +56,7 @@ def job_row(info: Any) -> tuple[Text, ...]:
     status = info.status if len(info.status) <= STATUS_WIDTH else \
         info.status[:STATUS_WIDTH - 1] + "…"
     cells = (info.job, status, epoch, _pct(info.best_val_acc), _pct(info.last_val_acc), model)
-    return tuple(Text(cell) for cell in cells)  # as written: a hand-edited status is no markup
+    return tuple(Text(printable(cell)) for cell in cells)  # as written, controls stripped: no markup
 
 
 def read_view(job_dir: str, job: str) -> JobView:
@@ -217,8 +218,8 @@ class JobsScreen(JobsInsight, PtmScreen):
         if info is not None and info.bad_images:
             message += (f" ({info.bad_images} unreadable image"
                         f"{'s' if info.bad_images != 1 else ''} skipped: the log names them)")
-        self.query_one("#jobs-message", Static).update(Text(message))  # file text: no markup
-        text = view.log or "(no log yet)"
+        self.query_one("#jobs-message", Static).update(Text(printable(message)))  # no markup
+        text = printable(view.log, newlines=True) or "(no log yet)"
         log = self.query_one("#jobs-log", Log)
         if text != self._log_text:
             self._log_text = text

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 from rich.text import Text
 from textual.widgets import Static
 
+from engine.text import printable
 from tui.widgets.insight_plots import LearningPlot, RunsPlot
 
 if TYPE_CHECKING:
@@ -85,12 +86,12 @@ class JobsInsight:
             if insight.frozen:
                 lines.append(f"frozen: {', '.join(insight.frozen)}")
             lines += [f"flag: {flag}" for flag in insight.flags] or ["no flags"]
-            message.update(Text("\n".join(lines)))
+            message.update(Text(printable("\n".join(lines), newlines=True)))
         elif mode == COMPARE:
             self.query_one("#jobs-runs-acc", RunsPlot).show(insight.curves)
             self.query_one("#jobs-runs-loss", RunsPlot).show(insight.curves)
             text = insight.problem or "; ".join(c.label for c in insight.curves)
-            message.update(Text(f"comparing (c: back): {text}"))
+            message.update(Text(printable(f"comparing (c: back): {text}")))
 
     def action_toggle_layers(self: JobsScreen) -> None:
         """Show how each block of the selected job learns, or go back to loss and accuracy."""

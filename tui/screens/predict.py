@@ -13,6 +13,7 @@ from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
 
+from engine.text import printable
 from tui.screens.image_prompt import ImagePromptScreen
 from tui.widgets.title import ScreenTitle
 
@@ -31,7 +32,7 @@ def bar_chart(top: list[dict[str, Any]], ascii_only: bool = False, width: int = 
         bar = full * (eighths // 8)
         if not ascii_only and eighths % 8:
             bar += parts[eighths % 8]
-        label = str(item["label"])
+        label = printable(item["label"])
         label = label if len(label) <= LABEL_WIDTH else label[:LABEL_WIDTH - 1] + "…"
         text.append(f"{label:>{LABEL_WIDTH}} ", style="bold")
         text.append(f"{bar:<{width}}", style="cyan")
@@ -50,7 +51,7 @@ def detections_text(found: list[dict[str, Any]], ascii_only: bool = False) -> Te
         box = ", ".join(f"{v:.0f}" for v in item["box"])
         points = sum(1 for p in item.get("keypoints", []) if p["visible"])
         extra = f", {points} visible keypoints" if "keypoints" in item else ""
-        text.append(f"{item['label']}: box [{box}]{extra}\n", style="dim")
+        text.append(f"{printable(item['label'])}: box [{box}]{extra}\n", style="dim")
     return text
 
 

@@ -1,0 +1,281 @@
+"""Hostile job folders and data, on real job runs (issue 18): a runner writes only into the
+folder it locked, says why it stopped, survives odd stop requests and FIFOs in its data, and
+every command that reads a job folder answers with a message, never a traceback or a hang."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))  # finetune_helpers
+from finetune_helpers import wait_for, write_recipe, write_tiny
+
+from engine.edit.recipe import load
+from engine.jobs.launch import create_job, launch
+from engine.jobs.store import job_info, read_status
+from engine.train.checkpoint import list_checkpoints, newest_complete
+
+pytestmark = pytest.mark.timeout(240)
+
+
+def _job(tmp_path: Path, digits: Path, slow: bool = True, heavy: bool = False, **train) -> Path:
+    """Create a job on the digits: the slow tiny CNN runs long enough to act on it mid-run."""
+    config = {
+        "data": str(digits),
+        "image_size": 12,
+        "batch_size": 16,
+        "epochs": 50,
+        "workers": 0,
+        "optimizer": "adam",
+        "lr": 0.01,
+        "backbone_lr": 0.01,
+        "seed": 0,
+        **train,
+    }
+    model = write_tiny(tmp_path, heavy=heavy, slow=slow and not heavy)
+    recipe = write_recipe(tmp_path / "recipe.toml", model, config, edits=[] if heavy else None)
+    return create_job(load(recipe))
+
+
+def _running(job_dir: Path, steps: int = 2) -> None:
+    wait_for(lambda: read_status(job_dir).get("step", 0) >= steps, 120, f"{steps} steps")
+
+
+def _finish(proc: subprocess.Popen, timeout: float = 60) -> int:
+    try:
+        return proc.wait(timeout=timeout)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+def _log(job_dir: Path) -> str:
+    return (job_dir / "log.txt").read_text(errors="replace")
+
+
+def _cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", *args], capture_output=True, text=True, timeout=timeout
+    )
+
+
+# --- the runner writes only into the folder it locked ----------------------------------------
+
+
+def test_a_job_folder_replaced_by_an_empty_folder_gets_no_checkpoint(home, tmp_path, digits):
+    job_dir = _job(tmp_path, digits)
+    proc = launch(job_dir)
+    _running(job_dir)
+    moved = job_dir.with_name(job_dir.name + ".moved")
+    os.rename(job_dir, moved)
+    job_dir.mkdir()
+    assert _finish(proc) == 1
+    assert list(job_dir.iterdir()) == []  # nothing written into the folder put in its place
+    status = read_status(moved)  # the failure is recorded in the folder the runner locked
+    assert status["status"] == "failed"
+    assert f"the job folder {job_dir} was replaced by another folder" in status["message"]
+    assert "Traceback" not in _log(moved)
+
+
+def test_a_job_folder_replaced_by_a_symlink_gets_no_checkpoint(home, tmp_path, digits):
+    job_dir = _job(tmp_path, digits)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    shutil.copy(job_dir / "spec.toml", elsewhere / "spec.toml")  # looks like a job folder
+    proc = launch(job_dir)
+    _running(job_dir)
+    moved = job_dir.with_name(job_dir.name + ".moved")
+    os.rename(job_dir, moved)
+    job_dir.symlink_to(elsewhere)
+    assert _finish(proc) == 1
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["spec.toml"]
+    status = read_status(moved)
+    assert status["status"] == "failed"
+    assert f"was replaced by a symbolic link (to {elsewhere})" in status["message"]
+    assert "Traceback" not in _log(moved)
+
+
+def _chattr(flag: str, path: Path) -> bool:
+    return (
+        shutil.which("chattr") is not None
+        and subprocess.run(["chattr", flag, str(path)], capture_output=True).returncode == 0
+    )
+
+
+def test_an_immutable_job_folder_fails_the_job_with_a_reason(home, tmp_path, digits):
+    job_dir = _job(tmp_path, digits)
+    proc = launch(job_dir)
+    _running(job_dir)
+    if not _chattr("+i", job_dir):
+        proc.kill()
+        pytest.skip("chattr +i needs root on a file system with attributes")
+    try:
+        assert _finish(proc) == 1
+    finally:
+        _chattr("-i", job_dir)
+    info = job_info(job_dir)
+    assert info.status == "failed", info.message
+    assert f"cannot write status.json into the job folder {job_dir}" in info.message
+    assert "operation not permitted" in info.message and "chattr -i" in info.message
+    assert "Traceback" not in _log(job_dir)
+
+
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 40 MB tmpfs mounted for the test (root only), unmounted after."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=40m", "tmpfs", str(mount)], capture_output=True
+    )
+    if done.returncode != 0:
+        pytest.skip("mounting a small tmpfs needs root")
+    yield mount
+    subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def test_disk_full_while_checkpointing_says_so_and_keeps_the_last_good_one(
+    tmp_path, digits, monkeypatch, small_disk
+):
+    monkeypatch.setenv("PTM_HOME", str(small_disk / "home"))
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    # After the first checkpoint, a ballast file leaves less room than the next one needs.
+    job_dir = _job(tmp_path, digits, slow=False, epochs=30)
+    proc = launch(job_dir)
+    wait_for(lambda: list_checkpoints(job_dir / "checkpoints"), 120, "the first checkpoint")
+    free = os.statvfs(small_disk).f_bavail * os.statvfs(small_disk).f_frsize
+    with open(small_disk / "ballast", "wb") as ballast:  # fill the disk up to a few kB
+        ballast.write(b"\0" * max(0, free - 40_000))
+    assert _finish(proc, 120) == 1
+    info = job_info(job_dir)
+    assert info.status == "failed"
+    assert "no space left on device" in info.message, info.message
+    assert "unexpected pos" not in info.message and "Traceback" not in _log(job_dir)
+    path, _state = newest_complete(job_dir / "checkpoints")
+    assert f"the last good checkpoint is {path.name}" in info.message
+    assert not list((job_dir / "checkpoints").glob(".*.tmp"))
+
+
+# --- stop requests ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["not utf-8", "fifo", "huge"])
+def test_an_odd_stop_request_stops_the_job_cleanly(home, tmp_path, digits, kind):
+    job_dir = _job(tmp_path, digits)
+    proc = launch(job_dir)
+    _running(job_dir)
+    request = job_dir / "stop.request"
+    if kind == "fifo":
+        os.mkfifo(request)
+    elif kind == "huge":
+        request.write_bytes(b"{" * 5_000_000)
+    else:
+        request.write_bytes(b"\xff\xfe\x00stop")
+    assert _finish(proc) == 0
+    info = job_info(job_dir)
+    assert info.status == "stopped" and "checkpoint saved" in info.message, info.message
+    log = _log(job_dir)
+    assert "its stop.request is not one ptm-tui wrote" in log, log[-2000:]
+    assert "Traceback" not in log
+
+
+# --- reading job folders ----------------------------------------------------------------------
+
+
+def _odd_job(
+    root: Path, name: str, status: bytes | None = None, metrics: bytes | None = None, fifo: str = ""
+) -> Path:
+    folder = root / name
+    folder.mkdir(parents=True)
+    (folder / "spec.toml").write_text('[model]\nname = "alexnet"\n')
+    if status is not None:
+        (folder / "status.json").write_bytes(status)
+    if metrics is not None:
+        (folder / "metrics.jsonl").write_bytes(metrics)
+    if fifo:
+        os.mkfifo(folder / fifo)
+    return folder
+
+
+@pytest.fixture
+def odd_jobs(home):
+    """Job folders holding what no runner writes: garbage, deep nesting, bytes, wrong types."""
+    root = home / "jobs"
+    deep = b"[" * 100_000 + b"\n"
+    _odd_job(root, "garbage", b"xx{", b"not json\n")
+    _odd_job(root, "deep", deep, deep)
+    _odd_job(root, "bytes", b'\xff\xfe{"a": 1}', b'\xff\xfe{"kind": "epoch"}\n')
+    _odd_job(
+        root,
+        "types",
+        b'{"status": "running", "pid": "12", "epoch": 1.5}',
+        b'{"kind": "layers", "epoch": 1, "step": 1, "blocks": [1], "flags": []}\n'
+        b'{"kind": "epoch", "epoch": "1", "val_acc": "x", "val_loss": 1}\n',
+    )
+    _odd_job(root, "fifos", fifo="status.json")
+    os.mkfifo(root / "fifos" / "metrics.jsonl")
+    os.mkfifo(root / "fifos" / "log.txt")
+    (root / "linked").symlink_to(root / "garbage")
+    _odd_job(root, "esc\x1b[2Jjob", b'{"status": "failed", "message": "boom\\u001b[2J"}')
+    return root
+
+
+def test_odd_job_folders_are_listed_with_why_their_status_is_unreadable(odd_jobs):
+    done = _cli("jobs", "--json", timeout=30)
+    assert done.returncode == 0, done.stderr
+    jobs = {j["job"]: j for j in map(json.loads, done.stdout.splitlines())}
+    assert jobs["garbage"]["status"].startswith("unreadable status (it is not valid JSON")
+    assert jobs["deep"]["status"] == "unreadable status (it nests more than 32 levels deep)"
+    assert jobs["bytes"]["status"].startswith("unreadable status (it is not UTF-8 text")
+    assert jobs["types"]["status"] == "unreadable status (pid is '12', not an integer)"
+    assert jobs["fifos"]["status"] == "unreadable status (it is a named pipe (FIFO), not a file)"
+    assert jobs["linked"]["status"] == jobs["garbage"]["status"]
+    table = _cli("jobs", timeout=30)
+    assert table.returncode == 0 and "Traceback" not in table.stderr, table.stderr
+    assert "\x1b" not in table.stdout and "escjob" in table.stdout
+
+
+@pytest.mark.parametrize(
+    "args, code, said",
+    [
+        (["layers", "deep"], 1, "metrics.jsonl line 1 nests more than 32 levels deep"),
+        (["layers", "bytes"], 1, "metrics.jsonl line 1 is not UTF-8 text"),
+        (["layers", "types"], 1, "a layers record: its blocks is '[1]'"),
+        (["layers", "fifos"], 1, "metrics.jsonl is a named pipe (FIFO), not a file"),
+        (["compare", "deep", "types"], 0, "metrics.jsonl line 1 nests more than 32 levels deep"),
+        (["compare", "garbage", "fifos"], 0, "metrics.jsonl is a named pipe (FIFO), not a file"),
+        (["stop", "garbage"], 2, "job garbage is not running: its status is unreadable status"),
+        (["stop", "types"], 2, "pid is '12', not an integer"),
+        (["stop", "linked"], 2, "job linked is not running"),
+        (["resume", "fifos"], 2, "job fifos cannot be resumed"),
+    ],
+)
+def test_commands_on_odd_job_folders_answer_with_a_message(odd_jobs, args, code, said):
+    done = _cli(*args, timeout=30)
+    assert done.returncode == code, done.stdout + done.stderr
+    assert said in " ".join(done.stderr.split()), done.stderr
+    assert "Traceback" not in done.stderr
+
+
+# --- FIFOs in the data ------------------------------------------------------------------------
+
+
+def test_a_fifo_named_png_in_the_data_is_skipped_by_finetune(home, tmp_path, digits):
+    data = tmp_path / "data"
+    shutil.copytree(digits, data)
+    os.mkfifo(data / "digit_3" / "x.png")
+    job_dir = _job(tmp_path, data, slow=False, epochs=1)
+    proc = launch(job_dir)
+    assert _finish(proc, 120) == 0
+    info = job_info(job_dir)
+    assert info.status == "done" and info.bad_images == 1, info.message
+    assert (
+        f"{data / 'digit_3' / 'x.png'} (Unreadable: {data / 'digit_3' / 'x.png'} is a named pipe (FIFO), "
+        "not a file)" in read_status(job_dir)["bad_examples"]
+    )
