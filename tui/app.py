@@ -13,11 +13,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.format import ASCII, UNICODE, Glyphs
+from tui.guard import ErrorReporter, GuardedDispatch
 from tui.keymap import key_table, load_keymap
 from tui.quitting import exit_now, use_no_wait_executor
 
 
-class PtmApp(App[int]):
+class PtmApp(GuardedDispatch, App[int]):
     """The ptm-tui app. Heavy work (torch, models, stats) runs in workers; the UI never waits."""
 
     CSS_PATH = "app.tcss"
@@ -41,6 +42,8 @@ class PtmApp(App[int]):
         self.light = light
         self.glyphs: Glyphs = ASCII if ascii_only else UNICODE
         self._workbench = workbench
+        self.error_reporter = ErrorReporter()
+        """Errors of handlers, actions and renders: shown and logged, the app keeps running."""
         self.theme = "textual-light" if light else "textual-dark"
         if ascii_only:
             _use_ascii_scrollbars()
@@ -72,6 +75,14 @@ class PtmApp(App[int]):
         message = unknown_ids_message(self._keymap, type(self))
         if message:
             self.call_from_thread(self.notify, message, severity="warning", timeout=15, markup=False)
+
+    def _handle_exception(self, error: Exception) -> None:
+        """Report an error Textual would end the app for (a render, a widget's handler) and keep
+        running; before the first screen is up (nothing to show it on) end as Textual does."""
+        if self.is_running and len(self.screen_stack) > 1:
+            self.error_reporter.report(self, error, "drawing the screen")
+            return
+        super()._handle_exception(error)
 
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
