@@ -18,6 +18,16 @@ REPEAT_S = 5.0
 """The same error again within this many seconds (a render failing every frame) is not repeated."""
 
 
+def error_text(error: BaseException | None) -> str:
+    """Return what the user should read about a failed worker: what, why and fix when known."""
+    if error is None:
+        return "something failed"
+    message = getattr(error, "message", None)
+    if isinstance(message, str):
+        return message
+    return f"{type(error).__name__}: {error}"
+
+
 def log_path() -> Path:
     """Return the file the TUI's tracebacks are appended to."""
     from engine.home import ptm_home
@@ -51,8 +61,6 @@ class ErrorReporter:
 
     def report(self, app: Any, error: BaseException, where: str) -> None:
         """Log `error` and tell the user what failed, where the details are, and that work is kept."""
-        from tui.screens.base import error_text
-
         self.errors.append(error)
         key = f"{type(error).__name__}: {error}"
         now = time.monotonic()
@@ -63,8 +71,12 @@ class ErrorReporter:
         path = write_log(error, where)
         details = f"details in {path}" if path else "the log could not be written"
         with contextlib.suppress(Exception):  # reporting must never fail in turn
-            app.notify(f"{error_text(error)}\n{details}; your edits are kept",
-                       title=f"{where} failed", severity="error", timeout=15)
+            app.notify(
+                f"{error_text(error)}\n{details}; your edits are kept",
+                title=f"{where} failed",
+                severity="error",
+                timeout=15,
+            )
 
 
 def where_of(message: Message) -> str:
@@ -97,8 +109,6 @@ class SafeRender:
         except Exception as error:
             from rich.text import Text
             from textual.visual import visualize
-
-            from tui.screens.base import error_text
 
             app = self.app  # type: ignore[attr-defined]
             reporter = getattr(app, "error_reporter", None)

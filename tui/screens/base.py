@@ -6,17 +6,9 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
-from tui.guard import GuardedDispatch
+from tui.guard import GuardedDispatch, error_text
 
-
-def error_text(error: BaseException | None) -> str:
-    """Return what the user should read about a failed worker: what, why and fix when known."""
-    if error is None:
-        return "something failed"
-    message = getattr(error, "message", None)
-    if isinstance(message, str):
-        return message
-    return f"{type(error).__name__}: {error}"
+__all__ = ["PtmScreen", "error_text", "worker_running"]
 
 
 def worker_running(node: DOMNode, group: str) -> bool:
