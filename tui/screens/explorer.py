@@ -321,8 +321,11 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         if self.query_one(LayerTree).model is not self.workbench.model:
             self.refresh_after_edit(None)  # a refused whole-model edit restored a copy of the root
 
-    def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
-        """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""
+    def refresh_after_edit(self, edit: dict[str, Any] | None = None, undone: bool = False,
+                           follow: bool = False) -> None:
+        """Update the tree (labels, changed subtrees), header and panel after a Workbench edit;
+        the cursor goes to the layer a structural edit changed (any edit when `follow`: undo,
+        redo), and what was open or closed stays so."""
         if self.workbench is None:
             return
         self.generation += 1
@@ -337,6 +340,8 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
                 self._apply_bn_setting(part.get("target", ""))
         else:
             tree.refresh_all()
+        if edit is not None and (follow or not ops <= {"freeze", "unfreeze", "init"}):
+            self._cursor_to_edited(edit, undone)
         self._update_header()
         if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
@@ -344,6 +349,14 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self._show_cursor_panel()
         self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
         # redraws (a deleted layer's node is gone)
+
+    def _cursor_to_edited(self, edit: dict[str, Any], undone: bool) -> None:
+        """Put the cursor on the layer `edit` changed (or what replaced it)."""
+        from engine.edit.edited import edited_path
+
+        path = edited_path(self.workbench.model, edit, undone=undone)
+        if path is not None:
+            self.query_one(LayerTree).select_path(path)
 
     def _show_cursor_panel(self) -> None:
         """Show the layer under the cursor, or its nearest ancestor still in the model."""

@@ -95,7 +95,7 @@ class FreezeActions:
         if edit is None:
             self.notify("nothing to undo", timeout=4)
             return
-        self.refresh_after_edit(edit)
+        self.refresh_after_edit(edit, undone=True, follow=True)
         self.notify(f"undid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
 
     def action_redo(self: ExplorerScreen) -> None:
@@ -111,7 +111,7 @@ class FreezeActions:
         if edit is None:
             self.notify("nothing to redo", timeout=4)
             return
-        self.refresh_after_edit(edit)
+        self.refresh_after_edit(edit, follow=True)
         self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
 
     # --- presets (tui/screens/freeze_presets.py) -----------------------------------------
