@@ -115,3 +115,13 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
     if left > right:
         return name
     return "_".join(head) + ellipsis + "_".join(tail)
+
+
+def plural(count: int, word: str, many: str | None = None) -> str:
+    """Return "1 edit" / "3 edits" (`many` for words that do not just take an s)."""
+    return f"{count:,} {word if count == 1 else (many or word + 's')}"
+
+
+def a_or_an(word: str) -> str:
+    """Return `word` with its indefinite article: "an int", "a float"."""
+    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

@@ -97,3 +97,130 @@ async def test_a_failing_action_handler_and_render_keep_the_app_running():
         assert "ZeroDivisionError" in log and "KeyError" in log and "TypeError" in log
         assert "details in" in _toasts(app)
     assert [type(e) for e in app.error_reporter.errors][:2] == [ZeroDivisionError, KeyError]
+
+
+async def _explorer(pilot):
+    from tui.screens.explorer import ExplorerScreen
+    from tui.widgets.layer_tree import LayerTree
+
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, ExplorerScreen) and app.screen.query_one(LayerTree).model is not None,
+    )
+    await pilot.pause()
+    return app.screen
+
+
+async def test_q_with_unsaved_edits_asks_and_the_edits_are_autosaved(resnet18_workbench):
+    from engine.edit.autosave import autosaved
+    from tui.screens.unsaved import UnsavedDialog
+
+    bench = resnet18_workbench
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        explorer = await _explorer(pilot)
+        await pilot.press("j", "space")  # freeze conv1: one edit
+        assert bench.edits == [{"op": "freeze", "target": "conv1"}]
+        assert autosaved("resnet18", "none").edits == bench.edits  # on disk already
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        assert "resnet18 has 1 edit that no saved recipe" in screen_text(app)
+        await pilot.press("n")  # cancel: still here, edits intact
+        await wait_for(pilot, lambda: app.screen is explorer)
+        assert app.is_running and len(bench.edits) == 1
+        await pilot.press("ctrl+q")  # the same question
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        await pilot.press("y")  # quit anyway
+        await wait_for(pilot, lambda: not app.is_running)
+    assert autosaved("resnet18", "none").edits == bench.edits  # still offered next time
+
+
+async def test_saving_the_recipe_from_the_question_then_quits(resnet18_workbench, tmp_path, monkeypatch):
+    from engine.edit.recipe import load
+    from tui.screens.unsaved import UnsavedDialog
+    from tui.screens.weights_dialogs import SaveDialog
+
+    monkeypatch.chdir(tmp_path)
+    bench = resnet18_workbench
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _explorer(pilot)
+        await pilot.press("j", "space")
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        await pilot.press("r")
+        await wait_for(pilot, lambda: isinstance(app.screen, SaveDialog))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not app.is_running)
+    assert load(tmp_path / "resnet18.toml").edits == [{"op": "freeze", "target": "conv1"}]
+
+
+async def test_q_without_edits_quits_at_once_and_ctrl_c_says_how_to_quit(resnet18_workbench):
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await _explorer(pilot)
+        await pilot.press("ctrl+c")
+        await pilot.pause()
+        assert "press q or ctrl+q to quit" in _toasts(app)
+        assert "[b]" not in screen_text(app)
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not app.is_running)
+
+
+async def test_opening_the_same_model_again_offers_the_autosaved_edits():
+    from conftest import make_workbench
+
+    from engine.edit.autosave import autosave, autosaved
+    from tui.screens.unsaved import RestoreDialog
+
+    before = make_workbench("resnet18")
+    before.apply({"op": "freeze", "target": "layer1"})
+    before.apply({"op": "replace_head", "num_classes": 4})
+    autosave(before.recipe())  # what the explorer wrote before the connection dropped
+
+    bench = make_workbench("resnet18")
+    app = PtmApp(workbench=bench)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreDialog))
+        assert "Restore 2 edits" in screen_text(app)
+        await pilot.press("r")
+        await wait_for(pilot, lambda: len(bench.edits) == 2 and not app.screen.applying)
+        assert bench.edits == before.edits
+        assert bench.model.fc.out_features == 4
+        await pilot.pause()
+        assert "2 edits" in screen_text(app).splitlines()[0]
+        await pilot.press("u")  # one by one
+        await pilot.pause()
+        assert bench.model.fc.out_features == 1000
+
+    fresh = make_workbench("resnet18")
+    app = PtmApp(workbench=fresh)
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, RestoreDialog))
+        await pilot.press("f")  # start fresh: the autosave is gone
+        await pilot.pause()
+        assert fresh.edits == [] and autosaved("resnet18", "none") is None
+
+
+def test_restore_flag_opens_the_newest_autosaved_model_or_says_there_is_none():
+    import subprocess
+    import sys
+
+    from conftest import make_workbench
+
+    from engine.edit.autosave import autosave
+    from tui.app import restore_target
+    from tui.cli.main import build_tui_parser
+
+    args = build_tui_parser().parse_args(["--restore"])
+    done = subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", "--restore"], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 2
+    assert "no autosaved edits to restore" in done.stderr
+    bench = make_workbench("resnet18")
+    bench.apply({"op": "freeze", "target": "layer1"})
+    autosave(bench.recipe())
+    restore_target(args)
+    assert (args.model, args.weights) == ("resnet18", "none")

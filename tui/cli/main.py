@@ -86,6 +86,9 @@ def build_tui_parser() -> argparse.ArgumentParser:
     parser.add_argument("--ascii", action="store_true", help="draw with ASCII characters only")
     parser.add_argument("--light", action="store_true", help="use the light theme")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
+    parser.add_argument("--restore", action="store_true",
+                        help="open the model whose edits were autosaved last (a session that "
+                        "ended unsaved) and offer to replay them")
     return parser
 
 

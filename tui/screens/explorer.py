@@ -24,6 +24,7 @@ from tui.messages import (
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
+from tui.screens.explorer_autosave import AutosaveActions
 from tui.screens.explorer_compare import CompareActions
 from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
@@ -45,7 +46,7 @@ FIRST_FRAME_S = 0.1
 
 
 class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActions,
-                     SummaryActions, ToolActions, CompareActions, PtmScreen):
+                     SummaryActions, ToolActions, CompareActions, AutosaveActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
     # Other screens add their keys here, one Binding per line, each with an id. Most of the
@@ -220,6 +221,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self._apply_bn_setting()
         self._update_header()
         self._show_panel(tree.cursor_path or "")
+        self.offer_restore()  # an autosave of this model from a session that ended unsaved
 
     def on_unmount(self) -> None:
         """Stop a download when the screen goes away."""
@@ -346,6 +348,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
             self.summary_problem = None
+        self.autosave_now()
         self._show_cursor_panel()
         self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
         # redraws (a deleted layer's node is gone)

@@ -171,12 +171,12 @@ class LaunchScreen(PtmScreen):
     def action_quit_app(self) -> None:
         """Quit ptm-tui, asking first when the form has edits that would be lost."""
         if self.form_values() == self.initial or self.launched:
-            self.app.exit()
+            getattr(self.app, "quit_asking", self.app.exit)()  # the explorer's edits next
             return
 
         def answer(quit_now: bool | None) -> None:
             if quit_now:
-                self.app.exit()
+                getattr(self.app, "quit_asking", self.app.exit)()
 
         self.app.push_screen(QuitDialog(), answer)
 
