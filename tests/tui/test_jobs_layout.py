@@ -199,3 +199,31 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
         assert matrix.row_count == 10 and len(matrix.columns) == 11
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+
+
+async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench):
+    from tui.app import PtmApp
+    from tui.screens.explorer import ExplorerScreen
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.workbench is not None)
+        explorer = app.screen
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause(0.2)
+        await pilot.press(*"/data/digits")
+        app.screen.query_one("#launch-epochs", Input).value = "3"
+        app.screen.query_one("#launch-optimizer", Select).value = "adamw"
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is explorer)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause(0.2)
+        form = app.screen
+        assert form.query_one("#launch-data", Input).value == "/data/digits"
+        assert form.query_one("#launch-epochs", Input).value == "3"
+        assert form.query_one("#launch-optimizer", Select).value == "adamw"
+        assert form.form_table()["epochs"] == "3"

@@ -163,6 +163,29 @@ class LaunchScreen(PtmScreen):
         self.refresh_groups()
         self.query_one(f"#launch-{FIELDS[0][0]}", Input).focus()
         self.initial = self.form_values()
+        self._restore_draft()
+
+    def _drafts(self) -> dict[str, dict[str, Any]]:
+        """The values typed into launch forms this session, by model (kept until the app quits)."""
+        drafts = getattr(self.app, "launch_drafts", None)
+        if drafts is None:
+            drafts = {}
+            self.app.launch_drafts = drafts  # type: ignore[attr-defined]
+        return drafts
+
+    def _restore_draft(self) -> None:
+        """Put back what was typed the last time this model's form was open (Esc keeps it)."""
+        draft = self._drafts().get(getattr(self.workbench, "name", ""), {})
+        for widget in self.query("#launch-form Input, #launch-form Select"):
+            if widget.id in draft:
+                widget.value = draft[widget.id]  # type: ignore[attr-defined]
+
+    def _keep_draft(self) -> None:
+        """Remember every field's value for the next time the form opens."""
+        if not self.is_mounted or not self.initial:
+            return
+        self._drafts()[getattr(self.workbench, "name", "")] = {
+            w.id: w.value for w in self.query("#launch-form Input, #launch-form Select") if w.id}
 
     def form_values(self) -> list[Any]:
         """Return every field's current value (to tell whether the form was edited)."""
@@ -195,6 +218,7 @@ class LaunchScreen(PtmScreen):
     @on(Select.Changed)
     def refresh_groups(self) -> None:
         """Recompute the parameter groups for the current form (or show what is wrong)."""
+        self._keep_draft()
         groups = self.query_one("#launch-groups", DataTable)
         error = self.query_one("#launch-error", Static)
         try:
