@@ -160,6 +160,8 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self.post_message(TorchImported())
         from engine.edit.workbench import Workbench
 
+        self._random_init_without_pretrained()
+
         try:  # the tree first, on meta (no memory, no file), as the chosen weights build it
             from engine.models.architecture import architecture
 
@@ -180,6 +182,25 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
                                        offline=self.offline)
         self.post_message(ModelOpened(workbench))
         import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
+
+    def _random_init_without_pretrained(self) -> None:
+        """A model with no pretrained weights (your own module) asked for with the default
+        weights opens with a random init, and says that this is fine (in the worker)."""
+        from engine.errors import PtmError
+        from engine.jobs.trained import is_trained
+        from engine.models.catalog import model_info
+
+        if str(self.weights).lower() not in ("default", "pretrained") or is_trained(self.model_name):
+            return
+        try:
+            info = model_info(self.model_name)
+        except PtmError:  # Workbench.open says what is wrong with the name
+            return
+        if info.default_weights is None:
+            self.weights = "none"
+            self.app.call_from_thread(
+                self.notify, f"{self.model_name} has no pretrained weights: it opens with a "
+                "random init, which is fine (W loads a weights file; t trains it)", timeout=10)
 
     def on_torch_imported(self, _: TorchImported) -> None:
         """Say what happens next."""
