@@ -271,3 +271,18 @@ async def test_catalog_in_ascii_mode_draws_only_ascii(server):
         assert [c for c in text if ord(c) > 127] == []
         await pilot.press("escape")
         await wait_for(pilot, lambda: not bar.active)
+
+
+async def test_in_the_timm_catalog_an_exact_name_is_first():
+    pytest.importorskip("timm")
+    app = PtmApp(weights="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _catalog(pilot)
+        screen.action_cycle_source()  # s: timm
+        await wait_for(pilot, lambda: screen.models and screen.models[0].name.startswith("timm/"),
+                       timeout=60)
+        await pilot.press(*"resnet18")
+        await pilot.pause()
+        names = [info.name for info in screen.shown]
+        assert "timm/legacy_seresnet18" in names  # it matches too, and came first before
+        assert screen.selected.name == "timm/resnet18"

@@ -49,13 +49,20 @@ def matches(info: Any, terms: list[str]) -> bool:
 
 
 def best_first(models: list[Any], text: str) -> list[Any]:
-    """Return `models` with the exact name match first, then names starting with `text`,
-    then the rest (each group in catalog order), so enter on `resnet18` opens resnet18."""
+    """Return `models` with the exact name match first (also without a `timm/` prefix), then
+    names starting with `text`, then the rest (each group in catalog order), so enter on
+    `resnet18` opens resnet18 (timm/resnet18 in the timm catalog)."""
     text = text.strip().lower()
     if not text:
         return list(models)
-    return sorted(models, key=lambda info: (info.name.lower() != text,
-                                            not info.name.lower().startswith(text)))
+
+    def rank(info: Any) -> tuple[bool, ...]:
+        name = info.name.lower()
+        short = name.rpartition("/")[2]  # timm/resnet18 is an exact match for resnet18
+        return (name != text and short != text, name != text,
+                not (name.startswith(text) or short.startswith(text)))
+
+    return sorted(models, key=rank)
 
 
 class FilterInput(Input):
