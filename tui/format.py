@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.words import a_or_an, plural
+
+__all__ = ["a_or_an", "plural"]  # one plural helper for the UI and the engine
+
 
 def human_count(n: int | float | None) -> str:
     """Return a parameter count in short form: 950, 9.4K, 25.6M, 1.2B ('-' when unknown)."""
@@ -116,12 +120,3 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
         return name
     return "_".join(head) + ellipsis + "_".join(tail)
 
-
-def plural(count: int, word: str, many: str | None = None) -> str:
-    """Return "1 edit" / "3 edits" (`many` for words that do not just take an s)."""
-    return f"{count:,} {word if count == 1 else (many or word + 's')}"
-
-
-def a_or_an(word: str) -> str:
-    """Return `word` with its indefinite article: "an int", "a float"."""
-    return f"{'an' if word[:1].lower() in 'aeiou' else 'a'} {word}"

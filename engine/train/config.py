@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from engine.errors import BadInput
+from engine.words import a_or_an
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step", "onecycle")
@@ -115,7 +116,7 @@ def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise _bad(key, value, f"it should be {kind.replace(' | None', '')}",
-                   f"write a {kind.replace(' | None', '')} value, e.g. {key} = {default!r}") from None
+                   f"write {a_or_an(kind.replace(' | None', ''))} value, e.g. {key} = {default!r}") from None
 
 
 def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
