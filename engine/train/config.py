@@ -79,7 +79,11 @@ class TrainConfig:
 
 
 def _bad(key: str, value: Any, why: str, fix: str) -> BadInput:
-    return BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
+    """Return the error for a bad [train] value; it carries `field` and `value` so a form can
+    say it in its own words (tui/screens/launch.py)."""
+    error = BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
+    error.field, error.value = key, value  # type: ignore[attr-defined]
+    return error
 
 
 def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:

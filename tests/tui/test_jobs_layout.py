@@ -228,3 +228,29 @@ async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench)
         assert form.query_one("#launch-epochs", Input).value == "3"
         assert form.query_one("#launch-optimizer", Select).value == "adamw"
         assert form.form_table()["epochs"] == "3"
+
+
+async def test_launch_form_errors_use_the_forms_words_not_toml():
+    workbench = make_workbench("resnet18")
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        form.query_one("#launch-epochs", Input).value = "abc"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "epochs: 'abc' is not valid" in text
+        assert "it should be a whole number" in text and "type a whole number, e.g. 10" in text
+        assert "[train]" not in text and "epochs =" not in text
+        form.query_one("#launch-epochs", Input).value = "3"
+        form.query_one("#launch-lr", Input).value = "-1"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "lr (head; backbone lr/10): '-1' is not valid" in text
+        form.query_one("#launch-lr", Input).value = ""
+        form.query_one("#launch-augment", Input).value = "zoom"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "augment (crop,flip,color): 'zoom' is not valid" in text
+        assert "use e.g. crop,flip" in text
+        assert "[train]" not in text and "lr =" not in text

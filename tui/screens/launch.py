@@ -48,6 +48,35 @@ def group_rows(model: Any, table: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+KIND_WORDS = {"an int value": "a whole number", "a float value": "a number",
+              "int": "a whole number", "float": "a number", "bool": "true or false"}
+"""The config's type names as the form says them."""
+
+
+def in_form_words(problem: BaseException, typed: dict[str, Any] | None = None) -> str:
+    """Return what is wrong with a form value as the form says it: its label and the `typed`
+    text, not the [train] table's TOML (`[train] epochs = 'abc'`)."""
+    import re
+
+    key = getattr(problem, "field", None)
+    if key is None:
+        return error_text(problem)
+    label = next((label for _, k, label, _ in FIELDS if k == key), key.replace("_", " "))
+    value = (typed or {}).get(key, getattr(problem, "value", ""))
+    shown = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    words = [f"{label}: {shown!r} is not valid", str(getattr(problem, "why", "")),
+             str(getattr(problem, "fix", ""))]
+    for index in (1, 2):
+        text = re.sub(rf"\b{re.escape(key)} = ", "", words[index])
+        text = text.replace("write ", "type ")
+        text = re.sub(r'\[((?:"\w+", )*"\w+")\]', lambda m: m[1].replace('"', "").replace(" ", ""),
+                      text)  # a TOML list as the field takes it: crop,flip
+        for kind, said in KIND_WORDS.items():
+            text = re.sub(rf"\b{kind}\b(?! *=)", said, text)
+        words[index] = text
+    return "\n".join(part for part in words if part)
+
+
 class QuitDialog(ModalScreen[bool]):
     """Asks before quitting with unsaved edits in the launch form."""
 
@@ -228,7 +257,7 @@ class LaunchScreen(PtmScreen):
             self.table = train_config(self.form_table()).to_dict()
         except Exception as problem:  # a half-typed number: show it, keep the form usable
             self.table = None
-            error.update(Text(error_text(problem)))  # typed values and paths: no markup
+            error.update(Text(in_form_words(problem, self.form_table())))  # typed values and paths: no markup
             return
         groups.clear()
         groups.add_rows(rows)
