@@ -254,3 +254,24 @@ async def test_launch_form_errors_use_the_forms_words_not_toml():
         assert "augment (crop,flip,color): 'zoom' is not valid" in text
         assert "use e.g. crop,flip" in text
         assert "[train]" not in text and "lr =" not in text
+
+
+async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(home, digits):
+    from engine.jobs.store import jobs_root
+
+    workbench = make_workbench("resnet18")
+    workbench.apply({"op": "replace_head", "num_classes": 3})
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        form.query_one("#launch-data", Input).value = str(digits)
+        form.query_one("#launch-image_size", Input).value = "32"
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()),
+                       timeout=60)
+        text = str(form.query_one("#launch-error").render())
+        assert "head (fc) gives 3 outputs but the data has 10 classes" in text
+        assert "H in the explorer" in text
+        assert app.screen is form and not list(jobs_root().glob("*"))

@@ -301,6 +301,14 @@ class LaunchScreen(PtmScreen):
         launch(job_dir, nproc=nproc)
         self.app.call_from_thread(self._launched, job_dir.name)
 
+    def worker_failed(self, worker: Any) -> bool | None:
+        """A job that cannot be created says why in the form, where the fix is typed."""
+        if worker.group != "launch":
+            return None
+        self.query_one("#launch-error", Static).update(
+            Text(f"not launched: {in_form_words(worker.error, self.form_table())}"))
+        return True
+
     def _launched(self, job: str) -> None:
         self.launched = job
         self.notify(f"started job {job}; it keeps running if you close ptm-tui")
