@@ -41,6 +41,13 @@ def one_thread() -> Iterator[None]:
     torch.set_num_threads(threads)
 
 
+@pytest.fixture(autouse=True)
+def own_state_folder(tmp_path, monkeypatch):
+    """Every test gets its own $PTM_HOME: the explorer autosaves recipes there, so one test's
+    edits never offer themselves to another (nor land in the user's folder)."""
+    monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
+
+
 @pytest.fixture
 def home(tmp_path, monkeypatch):
     """A fresh $PTM_HOME for finetune jobs (their runners use one torch thread)."""

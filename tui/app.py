@@ -13,11 +13,12 @@ from textual.notifications import SeverityLevel
 from textual.screen import Screen
 
 from tui.format import ASCII, UNICODE, Glyphs
+from tui.guard import ErrorReporter, GuardedDispatch
 from tui.keymap import key_table, load_keymap
 from tui.quitting import exit_now, use_no_wait_executor
 
 
-class PtmApp(App[int]):
+class PtmApp(GuardedDispatch, App[int]):
     """The ptm-tui app. Heavy work (torch, models, stats) runs in workers; the UI never waits."""
 
     CSS_PATH = "app.tcss"
@@ -43,6 +44,8 @@ class PtmApp(App[int]):
         self.light = light
         self.glyphs: Glyphs = ASCII if ascii_only else UNICODE
         self._workbench = workbench
+        self.error_reporter = ErrorReporter()
+        """Errors of handlers, actions and renders: shown and logged, the app keeps running."""
         self.theme = "textual-light" if light else "textual-dark"
         if ascii_only:
             _use_ascii_scrollbars()
@@ -75,6 +78,14 @@ class PtmApp(App[int]):
         if message:
             self.call_from_thread(self.notify, message, severity="warning", timeout=15, markup=False)
 
+    def _handle_exception(self, error: Exception) -> None:
+        """Report an error Textual would end the app for (a render, a widget's handler) and keep
+        running; before the first screen is up (nothing to show it on) end as Textual does."""
+        if self.is_running and len(self.screen_stack) > 1:
+            self.error_reporter.report(self, error, "drawing the screen")
+            return
+        super()._handle_exception(error)
+
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """Show a toast as plain text: messages carry paths, file contents and user input, whose
@@ -89,6 +100,38 @@ class PtmApp(App[int]):
 
         self.push_screen(ExplorerScreen(model, weights, device=self.device, workbench=workbench,
                                         offline=offline))
+
+    async def action_quit(self) -> None:
+        """Quit (q, ctrl+q), asking first when an open model has edits that are not saved."""
+        self.quit_asking()
+
+    def quit_asking(self) -> None:
+        """Quit now, or ask (save recipe / save weights / quit anyway / cancel) when an explorer
+        has unsaved edits; the edits stay autosaved whatever the answer."""
+        from tui.screens.unsaved import UnsavedDialog
+
+        if isinstance(self.screen, UnsavedDialog):
+            return
+        explorers = [s for s in self.screen_stack if hasattr(s, "unsaved_edits")]
+        unsaved = next((s for s in reversed(explorers) if s.unsaved_edits()), None)
+        if unsaved is None:
+            for explorer in explorers:  # every edit is in a saved file: no autosave to offer
+                explorer.discard_autosave()
+            self.exit()
+            return
+
+        def answer(choice: str | None) -> None:
+            if choice == "quit":
+                self.exit()
+            elif choice in ("recipe", "weights"):
+                unsaved.save_then(choice, self.quit_asking)
+
+        self.push_screen(UnsavedDialog(unsaved.model_name, unsaved.unsaved_edits()), answer)
+
+    def action_help_quit(self) -> None:
+        """ctrl+c: say how to quit (Textual's own text carries markup, shown raw here)."""
+        self.notify("press q or ctrl+q to quit (ctrl+c copies in text fields)",
+                    title="Do you want to quit?")
 
     def action_help(self) -> None:
         """Show the keys of the current screen."""
@@ -139,8 +182,25 @@ def _use_ascii_scrollbars() -> None:
     ScrollBar.renderer = staticmethod(pick_renderer)  # type: ignore[assignment]
 
 
+def restore_target(args: argparse.Namespace) -> None:
+    """For `--restore` without a model: open the model of the newest autosave, with its weights;
+    raise BadInput when there is none."""
+    if not getattr(args, "restore", False) or args.model:
+        return
+    from engine.edit.autosave import autosave_folder, latest
+    from engine.errors import BadInput
+
+    recipe = latest()
+    if recipe is None:
+        raise BadInput("there are no autosaved edits to restore",
+                       f"{autosave_folder()} holds no recipe with edits",
+                       "open a model with `ptm-tui MODEL`; its edits are autosaved from then on")
+    args.model, args.weights = recipe.model["name"], recipe.model.get("weights", "none")
+
+
 def run_app(args: argparse.Namespace) -> int:
     """Run the TUI for parsed `ptm-tui [MODEL]` arguments and return the exit code."""
+    restore_target(args)
     app = PtmApp(model=args.model, weights=args.weights, ascii_only=args.ascii, light=args.light,
                  device=args.device, trust_code=args.trust_code)
     result = app.run()

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from engine.words import a_or_an, plural
+
+__all__ = ["a_or_an", "plural"]  # one plural helper for the UI and the engine
+
 
 def human_count(n: int | float | None) -> str:
     """Return a parameter count in short form: 950, 9.4K, 25.6M, 1.2B ('-' when unknown)."""
@@ -115,3 +119,4 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
     if left > right:
         return name
     return "_".join(head) + ellipsis + "_".join(tail)
+

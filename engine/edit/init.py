@@ -20,6 +20,7 @@ from engine.edit.init_methods import (
 )
 from engine.errors import BadInput
 from engine.paths import get_module
+from engine.words import plural
 
 
 def _type_matches(module: nn.Module, layer_type: str | None) -> bool:
@@ -71,7 +72,7 @@ class InitReport:
         args = ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}"
                          for k, v in self.params.items())
         return (f"initialised {target or 'the whole model'} with {self.method}({args}): "
-                f"{len(self.tensors)} tensors, {self.elements:,} values")
+                f"{plural(len(self.tensors), 'tensor')}, {plural(self.elements, 'value')}")
 
 
 def apply_init(model: nn.Module, method: str, params: dict[str, Any] | None = None,

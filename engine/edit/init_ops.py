@@ -6,6 +6,7 @@ from typing import TYPE_CHECKING
 
 from engine.edit.init import apply_init, apply_preset
 from engine.edit.ops import Edit, Op, register
+from engine.words import plural
 
 if TYPE_CHECKING:
     from engine.edit.workbench import Workbench
@@ -24,7 +25,7 @@ def _init_preset(workbench: Workbench, edit: Edit) -> str:
     preset = edit.get("preset", "common")
     report = apply_preset(workbench.model, target=target, preset=preset)
     return (f"initialised {target or 'the whole model'} with preset {preset}: "
-            f"{len(report.tensors)} tensors, {report.elements:,} values")
+            f"{plural(len(report.tensors), 'tensor')}, {plural(report.elements, 'value')}")
 
 
 register(Op("init", _init, required=("method",), values_only=True))

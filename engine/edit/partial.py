@@ -9,6 +9,8 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.words import plural
+
 PREFIXES = ("module.", "_orig_mod.")
 
 
@@ -42,7 +44,7 @@ class LoadReport:
         """Return the report in one line."""
         c = self.counts()
         text = (
-            f"loaded {c['matched']} tensors; {c['missing']} missing, {c['unexpected']} unexpected, "
+            f"loaded {plural(c['matched'], 'tensor')}; {c['missing']} missing, {c['unexpected']} unexpected, "
             f"{c['mismatched']} shape-mismatched"
         )
         if self.renamed:

@@ -21,6 +21,7 @@ from engine.edit.surgery import (
 from engine.errors import BadInput, PtmError
 from engine.inspect.heads import companion_heads
 from engine.paths import get_module, split_path
+from engine.words import plural
 
 if TYPE_CHECKING:
     from engine.edit.shapecheck import ShapeCheck
@@ -80,7 +81,7 @@ def _adapt_input(workbench: Any, edit: Edit) -> str:
     path = adapt_input(
         workbench.model, edit["channels"], strategy, target=_input_target(workbench.model, edit)
     )
-    return f"{path} now takes {edit['channels']} channels ({strategy})"
+    return f"{path} now takes {plural(edit['channels'], 'channel')} ({strategy})"
 
 
 def _module(edit: Edit, model: nn.Module | None = None) -> nn.Module:

@@ -63,6 +63,14 @@ class JobEvents(Events):
             self._last_status = now
             self._status(step=step, steps=steps, train_loss=loss)
 
+    def progress(self, epoch: int, step: int, steps: int) -> None:
+        """Refresh status.json's step at most twice a second (an epoch shorter than log_every
+        steps moves the bar too)."""
+        now = time.monotonic()
+        if now - self._last_status > 0.5:
+            self._last_status = now
+            write_status(self.job_dir, step=step, steps=steps)
+
     def epoch(self, record: dict[str, Any]) -> None:
         """Record an epoch's metrics and log them."""
         self._metric({"kind": "epoch", **record, "time": time.time()})

@@ -85,7 +85,10 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
     config.data = str(data.resolve())
     from engine.train.data import check_data_folder
 
-    check_data_folder(config)
+    classes = check_data_folder(config)
+    from engine.jobs.precheck import check_head_fits_data
+
+    check_head_fits_data(recipe, classes)
     job_id = job_id or (f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.model['name'])}"
                         f"-{secrets.token_hex(2)}")
     check_job_id(job_id)

@@ -14,19 +14,12 @@ from typing import Any
 from engine import readfile
 from engine.atomic import atomic_write_text
 from engine.errors import BadInput
+from engine.home import ptm_home
 from engine.jobs.lock import held
 from engine.jobs.records import STATUS_TYPES, metric_problem, wrong_status_fields
 
 STATES = ("queued", "running", "done", "failed", "stopped")
 DIED = "failed (process died)"
-
-
-def ptm_home() -> Path:
-    """Return the state folder: $PTM_HOME, else $XDG_STATE_HOME/ptm-tui, else ~/.local/state/ptm-tui."""
-    if os.environ.get("PTM_HOME"):
-        return Path(os.environ["PTM_HOME"]).expanduser()
-    state = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
-    return Path(state).expanduser() / "ptm-tui"
 
 
 def jobs_root() -> Path:

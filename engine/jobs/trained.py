@@ -34,9 +34,24 @@ def job_checkpoint(job_dir: Path) -> Path:
 
     found = newest_complete(job_dir / "checkpoints")
     if found is None:
-        raise BadInput(f"job {job_dir.name} has no checkpoint yet", "it has not trained a step",
-                       f"wait for it, or `ptm-tui resume {job_dir.name}`")
+        raise BadInput(f"job {job_dir.name} has no checkpoint yet", *_why_no_checkpoint(job_dir))
     return found[0]
+
+
+def _why_no_checkpoint(job_dir: Path) -> tuple[str, str]:
+    """Return (why, fix) for a job without a checkpoint, by its state: a failed job is not
+    resumed (there is nothing to resume from), a running one is waited for."""
+    from engine.jobs.store import job_info
+
+    info = job_info(job_dir)
+    if info.status.startswith("failed"):
+        why = f"it failed before saving one: {info.message}" if info.message else \
+            "it failed before saving one"
+        return why, (f"read its log ({job_dir / 'log.txt'}), fix the cause and launch the "
+                     "finetune again")
+    if info.status in ("queued", "running"):
+        return "it has not finished a step yet", "wait for its first checkpoint"
+    return "it has not trained a step", f"`ptm-tui resume {job_dir.name}` trains it"
 
 
 def trained_workbench(ref: str, device: str = "cpu", trust_code: bool = False) -> Any:

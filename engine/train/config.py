@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from engine.errors import BadInput
+from engine.words import a_or_an
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
 SCHEDULERS = ("none", "cosine", "step", "onecycle")
@@ -78,7 +79,11 @@ class TrainConfig:
 
 
 def _bad(key: str, value: Any, why: str, fix: str) -> BadInput:
-    return BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
+    """Return the error for a bad [train] value; it carries `field` and `value` so a form can
+    say it in its own words (tui/screens/launch.py)."""
+    error = BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
+    error.field, error.value = key, value  # type: ignore[attr-defined]
+    return error
 
 
 def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
@@ -115,7 +120,7 @@ def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
         return str(value)
     except (TypeError, ValueError):
         raise _bad(key, value, f"it should be {kind.replace(' | None', '')}",
-                   f"write a {kind.replace(' | None', '')} value, e.g. {key} = {default!r}") from None
+                   f"write {a_or_an(kind.replace(' | None', ''))} value, e.g. {key} = {default!r}") from None
 
 
 def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> TrainConfig:

@@ -240,15 +240,16 @@ def class_names(config: TrainConfig) -> list[str]:
     return _check_classes_folder(root / "train" if (root / "train").is_dir() and has_val else root)
 
 
-def check_data_folder(config: TrainConfig) -> None:
-    """Refuse (BadInput) a data folder a job could not train on, before the job exists."""
+def check_data_folder(config: TrainConfig) -> list[str]:
+    """Refuse (BadInput) a data folder a job could not train on, before the job exists; return
+    its class names (the training classes)."""
     root = Path(config.data).expanduser()
     val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:
-        _check_classes_folder(root / "train")
+        classes = _check_classes_folder(root / "train")
         _check_classes_folder(val_dir, min_classes=1)
-    else:
-        _check_classes_folder(root)
+        return classes
+    return _check_classes_folder(root)
 
 
 def split_indices(n: int, val_split: float, seed: int) -> tuple[list[int], list[int]]:

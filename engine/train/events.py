@@ -16,6 +16,9 @@ class Events:
     def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
         """Progress inside an epoch: `step` of `steps` done, the recent mean loss."""
 
+    def progress(self, epoch: int, step: int, steps: int) -> None:
+        """After every step: `step` of `steps` of epoch `epoch` (0-based) done (throttle it)."""
+
     def epoch(self, record: dict[str, Any]) -> None:
         """One finished epoch's metrics."""
 

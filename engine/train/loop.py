@@ -266,6 +266,7 @@ class Trainer(HeadOnlyEpochs):
             if bad:
                 return "nan"
             self.step += 1
+            self.events.progress(self.epoch, self.step, self.steps_per_epoch)
             window.append((sums[0] - before[0]) / max(1.0, sums[2] - before[2]))
             if self.step % self.config.log_every == 0 or self.step == self.steps_per_epoch:
                 self.events.step(self.epoch, self.step, self.steps_per_epoch,
@@ -337,8 +338,8 @@ class Trainer(HeadOnlyEpochs):
                 return self._result("failed", message)
             if ended == "stopped":
                 self.save()
-                message = (f"stopped at epoch {self.epoch} step {self.step}; checkpoint saved "
-                           f"({self.last_checkpoint})")
+                message = (f"stopped in epoch {self.epoch + 1}/{epochs} after step {self.step}/"
+                           f"{self.steps_per_epoch}; checkpoint saved ({self.last_checkpoint})")
                 self.events.log(message)
                 return self._result("stopped", message)
             train_sums = all_sum(self.partial, self.device, self.dist)
@@ -364,7 +365,7 @@ class Trainer(HeadOnlyEpochs):
             self.events.epoch(record)
             self.save()
             if self._stop_agreed():
-                return self._result("stopped", f"stopped after epoch {self.epoch}; checkpoint "
+                return self._result("stopped", f"stopped after epoch {self.epoch}/{epochs}; checkpoint "
                                     f"saved ({self.last_checkpoint})")
         return self._result("done", f"finished {epochs} epochs")
 

@@ -271,3 +271,48 @@ async def test_catalog_in_ascii_mode_draws_only_ascii(server):
         assert [c for c in text if ord(c) > 127] == []
         await pilot.press("escape")
         await wait_for(pilot, lambda: not bar.active)
+
+
+async def test_in_the_timm_catalog_an_exact_name_is_first():
+    pytest.importorskip("timm")
+    app = PtmApp(weights="none")
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await _catalog(pilot)
+        screen.action_cycle_source()  # s: timm
+        await wait_for(pilot, lambda: screen.models and screen.models[0].name.startswith("timm/"),
+                       timeout=60)
+        await pilot.press(*"resnet18")
+        await pilot.pause()
+        names = [info.name for info in screen.shown]
+        assert "timm/legacy_seresnet18" in names  # it matches too, and came first before
+        assert screen.selected.name == "timm/resnet18"
+
+
+async def test_d_in_the_weights_picker_downloads_the_highlighted_entry(server, torch_home):
+    from engine.models.catalog import ModelInfo, WeightsInfo
+    from tui.messages import CatalogLoaded
+    from tui.screens.weights_picker import WeightsPicker
+
+    base, served = server
+    (served / "tiny-v1.pth").write_bytes(b"v1" * 1000)
+    (served / "tiny-v2.pth").write_bytes(b"v2" * 2000)
+    entries = [WeightsInfo(name=f"Tiny_Weights.V{i}", url=f"{base}/tiny-v{i}.pth", params=1000)
+               for i in (1, 2)]
+    tiny = ModelInfo(name="tiny", task="classification", weights=entries,
+                     default_weights="Tiny_Weights.V1")
+    app = PtmApp(weights="none")
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        screen = await _catalog(pilot)
+        screen.on_catalog_loaded(CatalogLoaded([tiny]))
+        screen.query_one("#catalog-table").focus()
+        await pilot.press("w")
+        await wait_for(pilot, lambda: isinstance(app.screen, WeightsPicker))
+        await pilot.pause()
+        assert "d downloads the highlighted weights" in str(app.screen.query_one("#picker-hint").render())
+        await pilot.press("down", "d")  # V2, not the default
+        await wait_for(pilot, lambda: app.screen is screen)
+        cached = torch_home / "hub" / "checkpoints" / "tiny-v2.pth"
+        await wait_for(pilot, lambda: cached.exists() and not screen._downloading, timeout=60)
+        assert cached.read_bytes() == b"v2" * 2000
+        assert not (torch_home / "hub" / "checkpoints" / "tiny-v1.pth").exists()
+        assert "tiny" not in screen.downloaded  # the default is still not here

@@ -38,7 +38,8 @@ def _write_job(root, job, status, epochs, log_lines, bad=0):
         "best_val_acc": 35.0 + 16 * epochs, "last_val_acc": 35.0 + 16 * epochs,
         "created": 1000.0 + len(job), "bad_images": bad,
         "message": "finished 3 epochs" if status == "done" else
-        f"stopped at epoch {epochs} step 7; checkpoint saved (epoch-000{epochs}-step-00007.pt)"}))
+        f"stopped in epoch {epochs + 1}/3 after step 7/16; checkpoint saved "
+        f"(epoch-000{epochs}-step-00007.pt)"}))
     return folder
 
 
@@ -199,3 +200,78 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
         assert matrix.row_count == 10 and len(matrix.columns) == 11
         await pilot.press("escape")
         await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen))
+
+
+async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench):
+    from tui.app import PtmApp
+    from tui.screens.explorer import ExplorerScreen
+
+    app = PtmApp(workbench=resnet18_workbench)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.workbench is not None)
+        explorer = app.screen
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause(0.2)
+        await pilot.press(*"/data/digits")
+        app.screen.query_one("#launch-epochs", Input).value = "3"
+        app.screen.query_one("#launch-optimizer", Select).value = "adamw"
+        await pilot.pause()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is explorer)
+        await pilot.press("t")
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await pilot.pause(0.2)
+        form = app.screen
+        assert form.query_one("#launch-data", Input).value == "/data/digits"
+        assert form.query_one("#launch-epochs", Input).value == "3"
+        assert form.query_one("#launch-optimizer", Select).value == "adamw"
+        assert form.form_table()["epochs"] == "3"
+
+
+async def test_launch_form_errors_use_the_forms_words_not_toml():
+    workbench = make_workbench("resnet18")
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        form.query_one("#launch-epochs", Input).value = "abc"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "epochs: 'abc' is not valid" in text
+        assert "it should be a whole number" in text and "type a whole number, e.g. 10" in text
+        assert "[train]" not in text and "epochs =" not in text
+        form.query_one("#launch-epochs", Input).value = "3"
+        form.query_one("#launch-lr", Input).value = "-1"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "lr (head; backbone lr/10): '-1' is not valid" in text
+        form.query_one("#launch-lr", Input).value = ""
+        form.query_one("#launch-augment", Input).value = "zoom"
+        await pilot.pause()
+        text = str(form.query_one("#launch-error").render())
+        assert "augment (crop,flip,color): 'zoom' is not valid" in text
+        assert "use e.g. crop,flip" in text
+        assert "[train]" not in text and "lr =" not in text
+
+
+async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(home, digits):
+    from engine.jobs.store import jobs_root
+
+    workbench = make_workbench("resnet18")
+    workbench.apply({"op": "replace_head", "num_classes": 3})
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        form.query_one("#launch-data", Input).value = str(digits)
+        form.query_one("#launch-image_size", Input).value = "32"
+        await pilot.pause()
+        await pilot.press("ctrl+l")
+        await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()),
+                       timeout=60)
+        text = str(form.query_one("#launch-error").render())
+        assert "head (fc) gives 3 outputs but the data has 10 classes" in text
+        assert "H in the explorer" in text
+        assert app.screen is form and not list(jobs_root().glob("*"))

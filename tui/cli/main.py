@@ -89,6 +89,9 @@ def build_tui_parser() -> argparse.ArgumentParser:
     from tui.cli.trust import add_trust_flag
 
     add_trust_flag(parser)
+    parser.add_argument("--restore", action="store_true",
+                        help="open the model whose edits were autosaved last (a session that "
+                        "ended unsaved) and offer to replay them")
     return parser
 
 

@@ -6,15 +6,9 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tui.guard import GuardedDispatch, error_text
 
-def error_text(error: BaseException | None) -> str:
-    """Return what the user should read about a failed worker: what, why and fix when known."""
-    if error is None:
-        return "something failed"
-    message = getattr(error, "message", None)
-    if isinstance(message, str):
-        return message
-    return f"{type(error).__name__}: {error}"
+__all__ = ["PtmScreen", "error_text", "worker_running"]
 
 
 def worker_running(node: DOMNode, group: str) -> bool:
@@ -22,8 +16,9 @@ def worker_running(node: DOMNode, group: str) -> bool:
     return any(w.node is node and w.group == group and not w.is_finished for w in node.workers)
 
 
-class PtmScreen(Screen):
-    """A screen whose failed workers turn into error notifications (the app keeps running)."""
+class PtmScreen(GuardedDispatch, Screen):
+    """A screen whose failed workers and handlers turn into error notifications (the app keeps
+    running)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Notify the user of a worker that failed; let the screen react via `worker_failed`."""

@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
-from tui.screens.weights_picker import RANDOM_INIT, WeightsPicker
+from tui.screens.weights_picker import DOWNLOAD, RANDOM_INIT, WeightsPicker
 from tui.widgets.keybar import KeyBar
 from tui.widgets.progress import DownloadBar
 
@@ -49,13 +49,20 @@ def matches(info: Any, terms: list[str]) -> bool:
 
 
 def best_first(models: list[Any], text: str) -> list[Any]:
-    """Return `models` with the exact name match first, then names starting with `text`,
-    then the rest (each group in catalog order), so enter on `resnet18` opens resnet18."""
+    """Return `models` with the exact name match first (also without a `timm/` prefix), then
+    names starting with `text`, then the rest (each group in catalog order), so enter on
+    `resnet18` opens resnet18 (timm/resnet18 in the timm catalog)."""
     text = text.strip().lower()
     if not text:
         return list(models)
-    return sorted(models, key=lambda info: (info.name.lower() != text,
-                                            not info.name.lower().startswith(text)))
+
+    def rank(info: Any) -> tuple[bool, ...]:
+        name = info.name.lower()
+        short = name.rpartition("/")[2]  # timm/resnet18 is an exact match for resnet18
+        return (name != text and short != text, name != text,
+                not (name.startswith(text) or short.startswith(text)))
+
+    return sorted(models, key=rank)
 
 
 class FilterInput(Input):
@@ -91,6 +98,8 @@ class CatalogScreen(PtmScreen):
         self.shown: list[Any] = []
         self._cancel: threading.Event | None = None
         self._downloading: str | None = None
+        self._downloading_default = False
+        """The running download is the model's default weights (the catalog marks it cached)."""
         self.downloaded: set[str] = set()
         self.name_width = 24
         self.columns_shown = [key for _, key in COLUMNS]
@@ -286,7 +295,9 @@ class CatalogScreen(PtmScreen):
             return
 
         def open_with(choice: str | None) -> None:
-            if choice is not None:  # never downloads: weights not here show the "no weights" panel
+            if choice is not None and choice.startswith(DOWNLOAD):  # d in the picker
+                self._start_download(info, info.weights_named(choice.removeprefix(DOWNLOAD)))
+            elif choice is not None:  # never downloads: weights not here show the "no weights" panel
                 self.app.open_explorer(info.name, choice, offline=choice != RANDOM_INIT)
 
         self.app.push_screen(WeightsPicker(info, info.name in self.downloaded), open_with)
@@ -294,9 +305,11 @@ class CatalogScreen(PtmScreen):
     def action_download(self) -> None:
         """Download the selected model's default weights in a worker."""
         info = self.selected
-        if info is None:
-            return
-        weights = default_weights(info)
+        if info is not None:
+            self._start_download(info, default_weights(info))
+
+    def _start_download(self, info: Any, weights: Any) -> None:
+        """Download `weights` (an entry of model `info`) in a worker, with the progress bar."""
         if weights is None or not getattr(weights, "url", None):
             self.notify(f"{info.name} has no pretrained weights to download", timeout=4)
             return
@@ -305,6 +318,7 @@ class CatalogScreen(PtmScreen):
                         severity="warning", timeout=3)
             return
         self._downloading = info.name
+        self._downloading_default = weights.name == getattr(default_weights(info), "name", None)
         self._cancel = threading.Event()
         self.query_one(DownloadBar).start(f"{info.name}")
         self.download(info.name, weights.url, self._cancel)
@@ -336,7 +350,8 @@ class CatalogScreen(PtmScreen):
             self.notify(f"download of {message.model} cancelled; nothing was kept", timeout=4)
             return
         self.notify(f"{message.model} weights are in the cache: {message.path}", timeout=5)
-        self.downloaded.add(message.model)
+        if self._downloading_default:
+            self.downloaded.add(message.model)
         self.refilter()
 
     def action_cancel_download(self) -> None:

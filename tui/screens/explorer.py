@@ -24,6 +24,7 @@ from tui.messages import (
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
+from tui.screens.explorer_autosave import AutosaveActions
 from tui.screens.explorer_compare import CompareActions
 from tui.screens.explorer_freeze import FreezeActions
 from tui.screens.explorer_search import SearchActions
@@ -45,7 +46,7 @@ FIRST_FRAME_S = 0.1
 
 
 class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActions,
-                     SummaryActions, ToolActions, CompareActions, PtmScreen):
+                     SummaryActions, ToolActions, CompareActions, AutosaveActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
     # Other screens add their keys here, one Binding per line, each with an id. Most of the
@@ -159,6 +160,8 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self.post_message(TorchImported())
         from engine.edit.workbench import Workbench
 
+        self._random_init_without_pretrained()
+
         try:  # the tree first, on meta (no memory, no file), as the chosen weights build it
             from engine.models.architecture import architecture
 
@@ -180,6 +183,25 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
                                        offline=self.offline)
         self.post_message(ModelOpened(workbench))
         import textual_plotext  # noqa: F401  (warm the import the first histogram needs)
+
+    def _random_init_without_pretrained(self) -> None:
+        """A model with no pretrained weights (your own module) asked for with the default
+        weights opens with a random init, and says that this is fine (in the worker)."""
+        from engine.errors import PtmError
+        from engine.jobs.trained import is_trained
+        from engine.models.catalog import model_info
+
+        if str(self.weights).lower() not in ("default", "pretrained") or is_trained(self.model_name):
+            return
+        try:
+            info = model_info(self.model_name)
+        except PtmError:  # Workbench.open says what is wrong with the name
+            return
+        if info.default_weights is None:
+            self.weights = "none"
+            self.app.call_from_thread(
+                self.notify, f"{self.model_name} has no pretrained weights: it opens with a "
+                "random init, which is fine (W loads a weights file; t trains it)", timeout=10)
 
     def on_torch_imported(self, _: TorchImported) -> None:
         """Say what happens next."""
@@ -221,6 +243,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         self._apply_bn_setting()
         self._update_header()
         self._show_panel(tree.cursor_path or "")
+        self.offer_restore()  # an autosave of this model from a session that ended unsaved
 
     def on_unmount(self) -> None:
         """Stop a download when the screen goes away."""
@@ -322,8 +345,11 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         if self.query_one(LayerTree).model is not self.workbench.model:
             self.refresh_after_edit(None)  # a refused whole-model edit restored a copy of the root
 
-    def refresh_after_edit(self, edit: dict[str, Any] | None = None) -> None:
-        """Update the tree (labels, changed subtrees), header and panel after a Workbench edit."""
+    def refresh_after_edit(self, edit: dict[str, Any] | None = None, undone: bool = False,
+                           follow: bool = False) -> None:
+        """Update the tree (labels, changed subtrees), header and panel after a Workbench edit;
+        the cursor goes to the layer a structural edit changed (any edit when `follow`: undo,
+        redo), and what was open or closed stays so."""
         if self.workbench is None:
             return
         self.generation += 1
@@ -338,13 +364,24 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
                 self._apply_bn_setting(part.get("target", ""))
         else:
             tree.refresh_all()
+        if edit is not None and (follow or not ops <= {"freeze", "unfreeze", "init"}):
+            self._cursor_to_edited(edit, undone)
         self._update_header()
         if not parts or not ops <= {"freeze", "unfreeze", "init"}:
             self.summary = None  # shapes may have changed: `s` computes them again
             self.summary_problem = None
+        self.autosave_now()
         self._show_cursor_panel()
         self.call_after_refresh(self._show_cursor_panel)  # the cursor may move once the tree
         # redraws (a deleted layer's node is gone)
+
+    def _cursor_to_edited(self, edit: dict[str, Any], undone: bool) -> None:
+        """Put the cursor on the layer `edit` changed (or what replaced it)."""
+        from engine.edit.edited import edited_path
+
+        path = edited_path(self.workbench.model, edit, undone=undone)
+        if path is not None:
+            self.query_one(LayerTree).select_path(path)
 
     def _show_cursor_panel(self) -> None:
         """Show the layer under the cursor, or its nearest ancestor still in the model."""

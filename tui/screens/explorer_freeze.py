@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from tui.format import plural
 from tui.screens.base import error_text
 from tui.widgets.layer_tree import LayerTree
 
@@ -61,7 +62,7 @@ class FreezeActions:
         self.frozen_bn_eval = not self.frozen_bn_eval
         count = self._apply_bn_setting()
         state = "on" if self.frozen_bn_eval else "off"
-        self.notify(f"frozen BatchNorm in eval mode: {state} ({count} layers)", timeout=3)
+        self.notify(f"frozen BatchNorm in eval mode: {state} ({plural(count, 'layer')})", timeout=3)
 
     def _apply_bn_setting(self: ExplorerScreen, path: str = "") -> int:
         """Put frozen BatchNorm layers under `path` in eval mode (when the setting is on) and
@@ -95,7 +96,7 @@ class FreezeActions:
         if edit is None:
             self.notify("nothing to undo", timeout=4)
             return
-        self.refresh_after_edit(edit)
+        self.refresh_after_edit(edit, undone=True, follow=True)
         self.notify(f"undid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
 
     def action_redo(self: ExplorerScreen) -> None:
@@ -111,7 +112,7 @@ class FreezeActions:
         if edit is None:
             self.notify("nothing to redo", timeout=4)
             return
-        self.refresh_after_edit(edit)
+        self.refresh_after_edit(edit, follow=True)
         self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
 
     # --- presets (tui/screens/freeze_presets.py) -----------------------------------------

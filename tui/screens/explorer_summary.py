@@ -39,10 +39,25 @@ class SummaryActions:
     @work(thread=True, exclusive=True, group="summary", exit_on_error=False, name="summary")
     def compute_summary(self: ExplorerScreen, generation: int) -> None:
         """Run engine.inspect.summary.summarize in a thread."""
-        from engine.inspect.summary import summarize
+        from engine.errors import BadInput
+        from engine.inspect.meta import DEFAULT_INPUT
+        from engine.inspect.summary import summarize, working_size
 
-        self.post_message(SummaryReady(summarize(self.workbench.model,
-                                                 self.workbench.input_size), generation))
+        model, size = self.workbench.model, self.workbench.input_size
+        try:
+            summary = summarize(model, size)
+        except BadInput:
+            # A model that does not say its input (your own module): take the first usual
+            # size its forward accepts, as the CLI's message suggests, and keep it.
+            works = working_size(model, DEFAULT_INPUT) if size is None else None
+            if works is None:
+                raise
+            summary = summarize(model, works)
+            self.workbench.input_size = works
+            self.app.call_from_thread(
+                self.notify, f"{self.model_name} does not say its input size: the summary "
+                f"uses {'x'.join(map(str, works))}, the first usual size it accepts", timeout=8)
+        self.post_message(SummaryReady(summary, generation))
 
     def on_summary_ready(self: ExplorerScreen, message: SummaryReady) -> None:
         """Keep the summary and show the line of the current layer (unless an edit came since)."""

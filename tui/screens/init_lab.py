@@ -15,6 +15,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from textual.worker import Worker, get_current_worker
 from textual_plotext import PlotextPlot
 
+from tui.guard import SafeRender
 from tui.screens.base import PtmScreen, error_text
 from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
 from tui.widgets.title import ScreenTitle
@@ -39,7 +40,7 @@ class LabRun:
     verdict: str = ""
 
 
-class StdPlot(PlotextPlot):
+class StdPlot(SafeRender, PlotextPlot):
     """A log-scale plot of std per layer for several runs, with a legend and inf markers."""
 
     def __init__(self, title: str = "output std per layer (log scale)", **kwargs: Any) -> None:

@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Log, Static
 from textual_plotext import PlotextPlot
 
 from engine.text import printable
+from tui.guard import SafeRender
 from tui.screens.base import PtmScreen
 from tui.screens.jobs_insight import Insight, JobsInsight
 
@@ -73,7 +74,7 @@ def read_view(job_dir: str, job: str) -> JobView:
     return view
 
 
-class MetricsPlot(PlotextPlot):
+class MetricsPlot(SafeRender, PlotextPlot):
     """A plotext plot of several named series, redrawn only when they change."""
 
     def __init__(self, title: str, **kwargs: Any) -> None:

@@ -48,6 +48,35 @@ def group_rows(model: Any, table: dict[str, Any]) -> list[tuple[str, ...]]:
     return rows
 
 
+KIND_WORDS = {"an int value": "a whole number", "a float value": "a number",
+              "int": "a whole number", "float": "a number", "bool": "true or false"}
+"""The config's type names as the form says them."""
+
+
+def in_form_words(problem: BaseException, typed: dict[str, Any] | None = None) -> str:
+    """Return what is wrong with a form value as the form says it: its label and the `typed`
+    text, not the [train] table's TOML (`[train] epochs = 'abc'`)."""
+    import re
+
+    key = getattr(problem, "field", None)
+    if key is None:
+        return error_text(problem)
+    label = next((label for _, k, label, _ in FIELDS if k == key), key.replace("_", " "))
+    value = (typed or {}).get(key, getattr(problem, "value", ""))
+    shown = ",".join(map(str, value)) if isinstance(value, list) else str(value)
+    words = [f"{label}: {shown!r} is not valid", str(getattr(problem, "why", "")),
+             str(getattr(problem, "fix", ""))]
+    for index in (1, 2):
+        text = re.sub(rf"\b{re.escape(key)} = ", "", words[index])
+        text = text.replace("write ", "type ")
+        text = re.sub(r'\[((?:"\w+", )*"\w+")\]', lambda m: m[1].replace('"', "").replace(" ", ""),
+                      text)  # a TOML list as the field takes it: crop,flip
+        for kind, said in KIND_WORDS.items():
+            text = re.sub(rf"\b{kind}\b(?! *=)", said, text)
+        words[index] = text
+    return "\n".join(part for part in words if part)
+
+
 class QuitDialog(ModalScreen[bool]):
     """Asks before quitting with unsaved edits in the launch form."""
 
@@ -163,6 +192,29 @@ class LaunchScreen(PtmScreen):
         self.refresh_groups()
         self.query_one(f"#launch-{FIELDS[0][0]}", Input).focus()
         self.initial = self.form_values()
+        self._restore_draft()
+
+    def _drafts(self) -> dict[str, dict[str, Any]]:
+        """The values typed into launch forms this session, by model (kept until the app quits)."""
+        drafts = getattr(self.app, "launch_drafts", None)
+        if drafts is None:
+            drafts = {}
+            self.app.launch_drafts = drafts  # type: ignore[attr-defined]
+        return drafts
+
+    def _restore_draft(self) -> None:
+        """Put back what was typed the last time this model's form was open (Esc keeps it)."""
+        draft = self._drafts().get(getattr(self.workbench, "name", ""), {})
+        for widget in self.query("#launch-form Input, #launch-form Select"):
+            if widget.id in draft:
+                widget.value = draft[widget.id]  # type: ignore[attr-defined]
+
+    def _keep_draft(self) -> None:
+        """Remember every field's value for the next time the form opens."""
+        if not self.is_mounted or not self.initial:
+            return
+        self._drafts()[getattr(self.workbench, "name", "")] = {
+            w.id: w.value for w in self.query("#launch-form Input, #launch-form Select") if w.id}
 
     def form_values(self) -> list[Any]:
         """Return every field's current value (to tell whether the form was edited)."""
@@ -171,12 +223,12 @@ class LaunchScreen(PtmScreen):
     def action_quit_app(self) -> None:
         """Quit ptm-tui, asking first when the form has edits that would be lost."""
         if self.form_values() == self.initial or self.launched:
-            self.app.exit()
+            getattr(self.app, "quit_asking", self.app.exit)()  # the explorer's edits next
             return
 
         def answer(quit_now: bool | None) -> None:
             if quit_now:
-                self.app.exit()
+                getattr(self.app, "quit_asking", self.app.exit)()
 
         self.app.push_screen(QuitDialog(), answer)
 
@@ -195,6 +247,7 @@ class LaunchScreen(PtmScreen):
     @on(Select.Changed)
     def refresh_groups(self) -> None:
         """Recompute the parameter groups for the current form (or show what is wrong)."""
+        self._keep_draft()
         groups = self.query_one("#launch-groups", DataTable)
         error = self.query_one("#launch-error", Static)
         try:
@@ -204,7 +257,7 @@ class LaunchScreen(PtmScreen):
             self.table = train_config(self.form_table()).to_dict()
         except Exception as problem:  # a half-typed number: show it, keep the form usable
             self.table = None
-            error.update(Text(error_text(problem)))  # typed values and paths: no markup
+            error.update(Text(in_form_words(problem, self.form_table())))  # typed values and paths: no markup
             return
         groups.clear()
         groups.add_rows(rows)
@@ -247,6 +300,14 @@ class LaunchScreen(PtmScreen):
         job_dir = create_job({**recipe, "train": table})
         launch(job_dir, nproc=nproc)
         self.app.call_from_thread(self._launched, job_dir.name)
+
+    def worker_failed(self, worker: Any) -> bool | None:
+        """A job that cannot be created says why in the form, where the fix is typed."""
+        if worker.group != "launch":
+            return None
+        self.query_one("#launch-error", Static).update(
+            Text(f"not launched: {in_form_words(worker.error, self.form_table())}"))
+        return True
 
     def _launched(self, job: str) -> None:
         self.launched = job

@@ -15,6 +15,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
 from textual_plotext import PlotextPlot
 
+from tui.guard import SafeRender
 from tui.lr_plot import draw_lr_plot
 from tui.screens.base import error_text
 from tui.widgets.title import ScreenTitle
@@ -23,7 +24,7 @@ REDRAW_S = 0.3
 """Redraw the growing curve at most this often."""
 
 
-class LrPlot(PlotextPlot):
+class LrPlot(SafeRender, PlotextPlot):
     """The smoothed loss against lr (log x), with the suggestion marked once known."""
 
     def __init__(self, **kwargs: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -98,14 +99,18 @@ class SurgeryActions:
 
         self.app.push_screen(LoadWeightsDialog(workbench), done)
 
-    def _save(self: ExplorerScreen, what: str) -> None:
+    def _save(self: ExplorerScreen, what: str, then: Callable[[], None] | None = None) -> None:
+        """Open the save dialog for "weights" or "recipe"; call `then` once the file is written."""
         workbench = self._bench()
         if workbench is None:
             return
 
         def done(path: Path | None) -> None:
             if path is not None:
+                self.mark_saved()
                 self.notify(f"saved {what} to {path}", timeout=4)
+                if then is not None:
+                    then()
 
         self.app.push_screen(SaveDialog(workbench, what), done)
 

@@ -16,6 +16,8 @@ from tui.format import human_count, short_name
 
 RANDOM_INIT = "none"
 """What the picker returns for "none (random init)"."""
+DOWNLOAD = "download:"
+"""What the picker's result starts with when `d` asked to download that weights entry."""
 
 COLUMN_WIDTHS = {"acc@1": 6, "params": 7, "GFLOPs": 7, "cached": 6}
 """Fixed widths; the weights name gets the rest of the box."""
@@ -35,6 +37,7 @@ class WeightsPicker(ModalScreen[str | None]):
     """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="weights_picker.close"),
+        Binding("d", "download", "Download", id="weights_picker.download"),
     ]
 
     def __init__(self, info: Any, downloaded: bool = False) -> None:
@@ -49,8 +52,8 @@ class WeightsPicker(ModalScreen[str | None]):
         with Vertical(id="picker-box"):
             yield Static(Text(f"Open {self.info.name} with which weights?"), id="picker-title")
             yield DataTable(id="picker-table", cursor_type="row", zebra_stripes=True)
-            yield Static("enter opens (not downloaded: without weights, d there downloads them); "
-                         "escape closes", id="picker-hint")
+            yield Static("enter opens (weights not here: the explorer says how to get them); "
+                         "d downloads the highlighted weights; escape closes", id="picker-hint")
 
     def on_mount(self) -> None:
         """Fill the table, the cursor on the default weights."""
@@ -82,6 +85,14 @@ class WeightsPicker(ModalScreen[str | None]):
         """Enter: close with the highlighted entry."""
         event.stop()
         self.dismiss(self.choices[event.cursor_row])
+
+    def action_download(self) -> None:
+        """d: close, asking the catalog to download the highlighted weights entry."""
+        choice = self.choices[self.query_one(DataTable).cursor_row]
+        if choice == RANDOM_INIT:
+            self.notify("random init needs no download: enter opens it", timeout=4)
+            return
+        self.dismiss(DOWNLOAD + choice)
 
     def action_close(self) -> None:
         """Escape: close without opening anything."""

@@ -10,6 +10,7 @@ from textual.containers import Container
 from textual.widgets import Static
 
 from tui.format import human_count, short_float
+from tui.guard import SafeRender
 
 
 def ascii_histogram(counts: list[float], edges: list[float], width: int, height: int) -> str:
@@ -35,7 +36,7 @@ def cached_plot_class() -> type:
     from rich.text import Text
     from textual_plotext import PlotextPlot
 
-    class CachedPlot(PlotextPlot):
+    class CachedPlot(SafeRender, PlotextPlot):
         """A PlotextPlot whose last drawing is reused (plotext's build is slow)."""
 
         version = 0

@@ -6,6 +6,7 @@ from typing import Any
 
 from textual_plotext import PlotextPlot
 
+from tui.guard import SafeRender
 from tui.learning_plot import draw_runs, draw_update_ratios
 
 
@@ -13,7 +14,7 @@ def _marker(widget: PlotextPlot) -> str:
     return "*" if getattr(widget.app, "ascii_only", False) else "braille"
 
 
-class LearningPlot(PlotextPlot):
+class LearningPlot(SafeRender, PlotextPlot):
     """Each block's update-to-weight ratio over the job (log scale, healthy band drawn)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -32,7 +33,7 @@ class LearningPlot(PlotextPlot):
         return super().render()
 
 
-class RunsPlot(PlotextPlot):
+class RunsPlot(SafeRender, PlotextPlot):
     """Several jobs' validation curves (accuracy or loss) overlaid, one labelled line each."""
 
     def __init__(self, metric: str, **kwargs: Any) -> None:

@@ -219,7 +219,7 @@ class LayerTree(Tree[str], inherit_bindings=False):
             expanded = self.expanded_paths()
             cursor = self.cursor_node.data if self.cursor_node else ""
             self.show_model(model, self.model_name)
-            self.reveal_paths(expanded)
+            self.restore_folds(expanded)
             self.select_path(cursor or "")
             return self.counts[""]
         for path in sorted(self._loaded, key=lambda p: (p.count("."), p) if p else (-1, "")):
@@ -258,7 +258,7 @@ class LayerTree(Tree[str], inherit_bindings=False):
         node.allow_expand = bool(module is not None and module._modules)
         if node.is_expanded or path == "":
             self._load_children(node)
-        self.reveal_paths(expanded)
+        self.restore_folds(expanded)
 
     # --- finding -------------------------------------------------------------------------
 
@@ -266,10 +266,16 @@ class LayerTree(Tree[str], inherit_bindings=False):
         """Return the paths of the nodes that are open."""
         return [p for p, n in self.nodes_by_path.items() if n.is_expanded]
 
-    def reveal_paths(self, paths: list[str]) -> None:
-        """Open the nodes at `paths` (loading ancestors as needed)."""
-        for path in sorted(paths, key=lambda p: p.count(".")):
-            node = self.node_for(path)
+    def restore_folds(self, paths: list[str]) -> None:
+        """Open the nodes at `paths` again after a rebuild, leaving their closed ancestors closed
+        (a node opened inside a closed one stays open for when that one is opened)."""
+        for path in sorted(paths, key=lambda p: p.count(".") if p else -1):
+            if path:
+                parent = self.nodes_by_path.get(path.rpartition(".")[0])
+                if parent is None:
+                    continue
+                self._load_children(parent)
+            node = self.nodes_by_path.get(path)
             if node is not None and node.allow_expand:
                 self._load_children(node)
                 node.expand()
