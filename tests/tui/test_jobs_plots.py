@@ -16,8 +16,15 @@ from tui.widgets.insight_plots import LearningPlot
 pytestmark = pytest.mark.timeout(120)
 
 BLOCKS = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc")
-RATIOS = {"conv1": 2e-6, "bn1": 3e-4, "layer1": 5e-6, "layer2": 4e-6, "layer3": 3e-6,
-          "layer4": 2e-6, "fc": 2e-3}
+RATIOS = {
+    "conv1": 2e-6,
+    "bn1": 3e-4,
+    "layer1": 5e-6,
+    "layer2": 4e-6,
+    "layer3": 3e-6,
+    "layer4": 2e-6,
+    "fc": 2e-3,
+}
 """Update ratios as a finetune of resnet18 shows them: the convolutions below 1e-4 (slow)."""
 
 
@@ -29,17 +36,42 @@ def write_job(root, job: str, status: str, created: float, layers: bool) -> None
     records = []
     for epoch in (1, 2) if layers else ():
         records.append({"kind": "step", "epoch": epoch, "step": 10, "steps": 20, "loss": 1.0 / epoch})
-        blocks = {name: {"trainable": True, "grad_norm": 0.5, "weight_norm": 10.0,
-                         "update_ratio": ratio * epoch, "frozen_moved": False}
-                  for name, ratio in RATIOS.items()}
+        blocks = {
+            name: {
+                "trainable": True,
+                "grad_norm": 0.5,
+                "weight_norm": 10.0,
+                "update_ratio": ratio * epoch,
+                "frozen_moved": False,
+            }
+            for name, ratio in RATIOS.items()
+        }
         records.append({"kind": "layers", "epoch": epoch, "step": 10, "blocks": blocks, "flags": []})
-        records.append({"kind": "epoch", "epoch": epoch, "train_loss": 1.0, "train_acc": 50.0,
-                        "val_loss": 1.1, "val_acc": 48.0})
+        records.append(
+            {
+                "kind": "epoch",
+                "epoch": epoch,
+                "train_loss": 1.0,
+                "train_acc": 50.0,
+                "val_loss": 1.1,
+                "val_acc": 48.0,
+            }
+        )
     (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
     (folder / "log.txt").write_text("12:00:00 started\n")
-    (folder / "status.json").write_text(json.dumps({
-        "job": job, "status": status, "model": "resnet18", "epoch": 2 if layers else 0,
-        "epochs": 2, "created": created, "message": "finished 2 epochs" if layers else "failed"}))
+    (folder / "status.json").write_text(
+        json.dumps(
+            {
+                "job": job,
+                "status": status,
+                "model": "resnet18",
+                "epoch": 2 if layers else 0,
+                "epochs": 2,
+                "created": created,
+                "message": "finished 2 epochs" if layers else "failed",
+            }
+        )
+    )
 
 
 @pytest.fixture
