@@ -6,6 +6,8 @@ from textual.dom import DOMNode
 from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
+from tui.navigation import NavigationKeys
+
 
 def error_text(error: BaseException | None) -> str:
     """Return what the user should read about a failed worker: what, why and fix when known."""
@@ -22,8 +24,9 @@ def worker_running(node: DOMNode, group: str) -> bool:
     return any(w.node is node and w.group == group and not w.is_finished for w in node.workers)
 
 
-class PtmScreen(Screen):
-    """A screen whose failed workers turn into error notifications (the app keeps running)."""
+class PtmScreen(Screen, NavigationKeys):
+    """A screen whose failed workers turn into error notifications (the app keeps running), with
+    the navigation keys of every screen (tui/navigation.py)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Notify the user of a worker that failed; let the screen react via `worker_failed`."""
