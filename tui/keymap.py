@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import tomllib
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -73,22 +74,45 @@ def unknown_ids_message(keymap: dict[str, str], app_class: type,
             "The help screen (?) lists each key's id, e.g. explorer.freeze.")
 
 
-def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
-    """Return (keys, description, action, node, binding id) for every binding active on `screen`.
+@dataclass
+class KeyRow:
+    """One thing a key does on a screen: the keys (Textual names), as shown, and where it acts."""
 
-    The keys are those in force after the user's keymap (Textual applies it to the chain).
+    keys: list[str]
+    shown: str
+    description: str
+    action: str
+    node: object
+    binding_id: str
+    enabled: bool
+
+
+def key_rows(screen: Screen) -> list[KeyRow]:
+    """Return what each key does on `screen` right now, one row per action and widget.
+
+    Read from the bindings Textual would use for a key press (the focused widget's, its
+    containers', the screen's and the app's, after the user's keymap), so a key another binding
+    shadows is not listed and every listed key does what its row says.
     """
     app = screen.app
-    rows: dict[str, list] = {}
-    for node, bindings_map in screen._binding_chain:
-        for binding in (b for group in bindings_map.key_to_bindings.values() for b in group):
-            if not binding.description or not binding.id:
-                continue
-            row = rows.get(binding.action)
-            key = app.get_key_display(binding)
-            if row is None:
-                rows[binding.action] = [[key], binding.description, binding.action, node, binding.id]
-            elif row[3] is node and key not in row[0]:
-                row[0].append(key)
-    return [(" ".join(keys), description, action, node, binding_id)
-            for keys, description, action, node, binding_id in rows.values()]
+    rows: dict[tuple[int, str], KeyRow] = {}
+    for key, active in screen.active_bindings.items():
+        binding = active.binding
+        if not binding.description:
+            continue
+        row = rows.get((id(active.node), binding.action))
+        if row is None:
+            rows[(id(active.node), binding.action)] = KeyRow(
+                [key], app.get_key_display(binding), binding.description, binding.action,
+                active.node, binding.id or "", active.enabled)
+        elif key not in row.keys:
+            row.keys.append(key)
+            row.shown += " " + app.get_key_display(binding)
+            row.binding_id = row.binding_id or binding.id or ""
+    return list(rows.values())
+
+
+def key_table(screen: Screen) -> list[tuple[str, str, str, object, str]]:
+    """Return (keys, description, action, node, binding id) for every binding active on `screen`."""
+    return [(row.shown, row.description, row.action, row.node, row.binding_id)
+            for row in key_rows(screen)]

@@ -187,15 +187,15 @@ async def test_edit_history_follows_edits_and_undo(bench):
     app = HistoryApp(bench)
     async with app.run_test(size=(80, 20)) as pilot:
         panel = app.query_one(EditHistory)
-        assert "no edits yet" in str(panel.render())
+        assert "no edits yet" in str(panel.text)
         bench.apply({"op": "replace_head", "num_classes": 4})
         bench.apply({"op": "freeze", "target": "layer1"})
         await pilot.pause(0.4)
-        text = str(panel.render())
+        text = str(panel.text)
         assert "1. replace_head" in text and "2. freeze" in text and "froze layer1" in text
         bench.undo()
         await pilot.pause(0.4)
-        text = str(panel.render())
+        text = str(panel.text)
         assert "freeze" not in text and "1 undone" in text
 
 
@@ -259,6 +259,6 @@ async def test_edit_history_marks_edits_whose_undo_copy_was_let_go(bench):
         bench.apply({"op": "init", "target": "layer4", "method": "ones"})
         bench.apply({"op": "init", "target": "layer4", "method": "zeros"})
         await pilot.pause(0.4)
-        lines = str(app.query_one(EditHistory).render()).splitlines()
+        lines = str(app.query_one(EditHistory).text).splitlines()
         assert "(no undo)" in lines[0] and "(no undo)" not in lines[1]
         assert f"undo copies hold {layer4 / 2**20:.1f} MB" in lines[-1]

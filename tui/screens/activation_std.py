@@ -18,6 +18,7 @@ from textual.worker import Worker, WorkerState
 
 from tui.screens.base import PtmScreen, error_text
 from tui.screens.init_lab import StdPlot
+from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 
 KEEP = 3
@@ -99,7 +100,7 @@ class ActivationStdScreen(PtmScreen):
             yield Static("measuring...", id="act-status")
             yield Input(",".join(str(s) for s in size[1:]), id="act-input",
                         tooltip="input size without the batch (enter to measure again)")
-            yield Input("", placeholder="images folder (default: random)", id="act-images",
+            yield PathInput("", placeholder="images folder (default: random)", id="act-images",
                         tooltip="measure with up to 8 images from this folder instead")
         yield StdPlot("output std per layer, in forward order (log scale)", id="act-plot")
         table: DataTable = DataTable(id="act-table", cursor_type="row", zebra_stripes=True)

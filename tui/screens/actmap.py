@@ -18,6 +18,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static
 
 from tui.screens.image_prompt import ImagePromptScreen
+from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 
 RAMP = " .:-=+*#%@"
@@ -148,7 +149,7 @@ class ActmapScreen(ImagePromptScreen):
         yield ScreenTitle("Activation maps", self.workbench.name)
         with Horizontal(id="actmap-ask"):
             yield Label("image")
-            yield Input(self.image, placeholder="path to an image (enter: draw the maps)",
+            yield PathInput(self.image, placeholder="path to an image (enter: draw the maps)",
                         id="actmap-path")
         yield Static(f"{escape(self.workbench.name)}: type an image path and press enter",
                      id="actmap-status")
@@ -218,4 +219,6 @@ class ActmapScreen(ImagePromptScreen):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         """Let the prompt keep its letters: layer keys act only when the prompt is not focused."""
-        return not (action in ("step", "first", "last") and isinstance(self.focused, Input))
+        if action in ("step", "first", "last") and isinstance(self.focused, Input):
+            return False
+        return super().check_action(action, parameters)

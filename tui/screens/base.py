@@ -7,6 +7,7 @@ from textual.screen import Screen
 from textual.worker import Worker, WorkerState
 
 from tui.guard import GuardedDispatch, error_text
+from tui.navigation import NavigationKeys
 
 __all__ = ["PtmScreen", "error_text", "worker_running"]
 
@@ -16,9 +17,9 @@ def worker_running(node: DOMNode, group: str) -> bool:
     return any(w.node is node and w.group == group and not w.is_finished for w in node.workers)
 
 
-class PtmScreen(GuardedDispatch, Screen):
+class PtmScreen(GuardedDispatch, Screen, NavigationKeys):
     """A screen whose failed workers and handlers turn into error notifications (the app keeps
-    running)."""
+    running), with the navigation keys of every screen (tui/navigation.py)."""
 
     def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
         """Notify the user of a worker that failed; let the screen react via `worker_failed`."""

@@ -7,7 +7,7 @@ import threading
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import events, on, work
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
@@ -218,16 +218,6 @@ class CatalogScreen(PtmScreen):
         return (name, TASK_SHORT.get(info.task, info.task), human_count(weights.params),
                 number(weights.acc1, ".2f"), number(weights.gflops, ".2f"),
                 "-" if size is None else f"{size:.1f} MB", cached)
-
-    def on_key(self, event: events.Key) -> None:
-        """Typing in the table goes to the filter."""
-        if (self.focused is self.query_one(DataTable) and event.is_printable and event.character
-                and event.key not in self._bindings.key_to_bindings
-                and event.key not in self.app._bindings.key_to_bindings):
-            filter_box = self.query_one("#filter", Input)
-            filter_box.focus()
-            filter_box.insert_text_at_cursor(event.character)
-            event.stop()
 
     def action_cycle_source(self) -> None:
         """List the next source's models: torchvision, timm, all (timm's need timm installed)."""

@@ -13,6 +13,7 @@ from textual.widgets import Button, Input, Label, Static
 
 from tui.screens.base import error_text, worker_running
 from tui.screens.edit_dialog import dialog_css, show_in_preview
+from tui.widgets.path_input import PathInput
 
 Comparison = tuple[str, dict[str, Any]]
 """(what was compared with, in words; each module path's engine.use.diff.LayerChange)."""
@@ -38,7 +39,7 @@ class CompareDialog(ModalScreen[Comparison | None]):
         with Vertical(classes="surgery-box"):
             yield Static("Compare with other weights", classes="surgery-title")
             yield Label("a weights file or checkpoint, a job id, MODEL or MODEL@WEIGHTS")
-            yield Input(self.spec, id="spec", placeholder="e.g. job id or finetuned.pth")
+            yield PathInput(self.spec, id="spec", placeholder="e.g. job id or finetuned.pth")
             yield Static("", id="preview", classes="surgery-preview")
             with Horizontal(classes="surgery-buttons"):
                 yield Button("Compare", variant="primary", id="compare")

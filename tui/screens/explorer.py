@@ -92,6 +92,7 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
         Binding("E", "export_graph", "Export graph", show=False, id="explorer.export_graph"),
         Binding("X", "export_model", "Export model", show=False, id="explorer.export_model"),
         Binding("D", "compare_weights", "Compare weights", show=False, id="explorer.compare"),
+        Binding("y", "copy_path", "Copy layer path", show=False, id="explorer.copy_path"),
     ]
 
     def __init__(self, model: str, weights: str = "default", device: str = "cpu",

@@ -100,3 +100,14 @@ class ToolActions:
         from tui.screens.actmap import ActmapScreen
 
         self.app.push_screen(ActmapScreen(self.workbench))
+
+    # --- the layer's path -----------------------------------------------------------------
+
+    def action_copy_path(self: ExplorerScreen) -> None:
+        """Copy the path of the layer under the cursor (OSC 52: the terminal's clipboard, over
+        SSH too) and say what was copied."""
+        path = self.current_path
+        if path is None:
+            return
+        self.app.copy_to_clipboard(path)
+        self.notify(f"copied {path or '(the whole model: empty path)'}", timeout=3)

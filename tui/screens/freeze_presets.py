@@ -12,8 +12,10 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, Label, OptionList, Static
 from textual.widgets.option_list import Option
 
+from tui.navigation import NavigationKeys
 
-class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None]):
+
+class FreezePresetDialog(ModalScreen[list[dict[str, Any]] | None], NavigationKeys):
     """List the presets that apply to the model; enter returns the chosen preset's edits."""
 
     DEFAULT_CSS = """

@@ -12,26 +12,33 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from tui.keymap import key_table
+from tui.keymap import KeyRow, key_rows
+from tui.navigation import NavigationKeys
 
 
-class HelpScreen(ModalScreen[None]):
-    """A list of keys for the screen it was opened from."""
+def _order(row: KeyRow, under: Screen) -> int:
+    """The screen's own keys first, then moving in lists and panels, then the app's, then
+    Textual's own (tab, copy)."""
+    if not row.binding_id:
+        return 3
+    if row.node is under.app:
+        return 2
+    return 0 if row.node is under and not row.binding_id.startswith("nav.") else 1
+
+
+class HelpScreen(ModalScreen[None], NavigationKeys):
+    """The keys of the screen it was opened from, as that screen and its focused widget bind
+    them now (read before this screen covers it)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape,q,question_mark,f1", "close", "Close", id="help.close"),
-        Binding("j,down", "scroll('down')", "Scroll down", show=False, id="help.down"),
-        Binding("k,up", "scroll('up')", "Scroll up", show=False, id="help.up"),
-        Binding("pagedown,space", "scroll('page_down')", "Page down", show=False,
-                id="help.page_down"),
-        Binding("pageup,b", "scroll('page_up')", "Page up", show=False, id="help.page_up"),
-        Binding("g,home", "scroll('home')", "Top", show=False, id="help.top"),
-        Binding("G,end", "scroll('end')", "Bottom", show=False, id="help.bottom"),
     ]
 
     def __init__(self, under: Screen) -> None:
         super().__init__()
         self.under = under
+        self.rows = sorted(key_rows(under), key=lambda row: _order(row, under))
+        """What each key does on `under`, read while it has the focus it had."""
 
     def compose(self) -> ComposeResult:
         """A titled table of keys."""
@@ -40,25 +47,15 @@ class HelpScreen(ModalScreen[None]):
         table.add_column("key", style="bold cyan", no_wrap=True)
         table.add_column("does")
         table.add_column("id (for keys.toml)", style="dim")
-        navigation = [
-            ("j k / down up", "move in the list or tree"),
-            ("h l / left right", "close / open a node (or go to parent / first child)"),
-            ("g G / home end", "first / last line"),
-            ("enter", "open or close the node (catalog: open the model)"),
-        ]
-        navigation.append(("ctrl+p", "command palette: every action by name"))
-        for key, does in navigation:
-            table.add_row(key, does)
-        for keys, description, _action, _node, binding_id in key_table(self.under):
-            if description in ("Down", "Up", "Close/parent", "Open/child", "Top", "Bottom",
-                               "Open/close"):
-                continue
-            table.add_row(keys, description, binding_id)
+        for row in self.rows:
+            does = row.description if row.enabled else f"{row.description} (not now)"
+            table.add_row(row.shown, does, row.binding_id, style="" if row.enabled else "dim")
         glyphs = self.app.glyphs
         legend = Text.assemble(
             "\n", (glyphs.frozen, "bold cyan"), " frozen   ", (glyphs.mixed, "yellow"),
             " partly frozen   ", (glyphs.trainable, "dim"), " trainable\n",
-            ("j k g G scroll; escape or ? closes this help", "dim italic"),
+            ("tab moves between panels; j k g G scroll; escape or ? closes this help",
+             "dim italic"),
         )
         title = Text(f"ptm-tui keys: {type(self.under).__name__.replace('Screen', '').lower()}",
                      style="bold")
@@ -67,10 +64,9 @@ class HelpScreen(ModalScreen[None]):
             yield Static(table, id="help-keys")
             yield Static(legend, id="help-legend")
 
-    def action_scroll(self, where: str) -> None:
-        """Scroll the list of keys: down, up, page_down, page_up, home or end."""
-        box = self.query_one("#help-box", VerticalScroll)
-        getattr(box, f"scroll_{where}")(animate=False)
+    def on_mount(self) -> None:
+        """Focus the list, so the navigation keys scroll it."""
+        self.query_one("#help-box", VerticalScroll).focus()
 
     def action_close(self) -> None:
         """Close the help."""

@@ -12,6 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Select, Static
 from textual.worker import Worker, WorkerState, get_current_worker
 
+from tui.navigation import NavigationKeys
 from tui.screens.base import error_text, worker_running
 from tui.screens.init_lab import METHOD_NAMES
 
@@ -25,7 +26,7 @@ def stats_line(stats: Any) -> str:
             f"min {stats.min:.4g}  max {stats.max:.4g}")
 
 
-class InitDialog(ModalScreen[int]):
+class InitDialog(ModalScreen[int], NavigationKeys):
     """Initialise the node `path` of a workbench; dismisses with the number of edits applied."""
 
     DEFAULT_CSS = """

@@ -13,11 +13,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Static
 from textual.worker import Worker, get_current_worker
-from textual_plotext import PlotextPlot
 
-from tui.guard import SafeRender
 from tui.screens.base import PtmScreen, error_text
 from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
+from tui.widgets.fresh_plot import FreshPlot
 from tui.widgets.title import ScreenTitle
 
 METHOD_NAMES = ("uniform", "normal", "constant", "ones", "zeros", "eye", "dirac",
@@ -40,7 +39,7 @@ class LabRun:
     verdict: str = ""
 
 
-class StdPlot(SafeRender, PlotextPlot):
+class StdPlot(FreshPlot):
     """A log-scale plot of std per layer for several runs, with a legend and inf markers."""
 
     def __init__(self, title: str = "output std per layer (log scale)", **kwargs: Any) -> None:
@@ -53,11 +52,9 @@ class StdPlot(SafeRender, PlotextPlot):
         self.runs = [(label, list(stds), bad) for label, stds, bad in runs]
         self.refresh()
 
-    def render(self) -> Any:
-        """Draw afresh on every render: plotext's build transforms its data in place."""
-        ascii_only = getattr(self.app, "ascii_only", False)
-        draw_std_plot(self.plt, self.runs, self.title, marker="*" if ascii_only else "braille")
-        return super().render()
+    def draw(self, plt: Any, marker: str) -> None:
+        """Draw every run (plotext's build transforms its data in place: these are copies)."""
+        draw_std_plot(plt, self.runs, self.title, marker=marker)
 
 
 class InitLabScreen(PtmScreen):

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from tui.navigation import NavigationKeys
 from tui.screens.base import error_text
 
 SHADES = ("", "on #12324a", "on #1d5277", "on #2a73a6", "on #3a94d4")
@@ -43,7 +44,7 @@ def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
     return rows
 
 
-class JobEvalScreen(ModalScreen[None]):
+class JobEvalScreen(ModalScreen[None], NavigationKeys):
     """Accuracy, precision/recall per class and the confusion matrix of one job."""
 
     DEFAULT_CSS = """

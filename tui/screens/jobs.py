@@ -15,12 +15,11 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Footer, Log, Static
-from textual_plotext import PlotextPlot
 
 from engine.text import printable
-from tui.guard import SafeRender
 from tui.screens.base import PtmScreen
 from tui.screens.jobs_insight import Insight, JobsInsight
+from tui.widgets.fresh_plot import FreshPlot
 
 LOG_LINES = 200
 """The log pane holds this many of the newest lines and shows the end of them."""
@@ -74,7 +73,7 @@ def read_view(job_dir: str, job: str) -> JobView:
     return view
 
 
-class MetricsPlot(SafeRender, PlotextPlot):
+class MetricsPlot(FreshPlot):
     """A plotext plot of several named series, redrawn only when they change."""
 
     def __init__(self, title: str, **kwargs: Any) -> None:
@@ -88,17 +87,13 @@ class MetricsPlot(SafeRender, PlotextPlot):
             self.series = series
             self.refresh()
 
-    def render(self) -> Any:
-        """Draw afresh on every render (plotext transforms its data in place)."""
-        plt = self.plt
-        plt.clear_data()
+    def draw(self, plt: Any, marker: str) -> None:
+        """Draw copies of the series (plotext transforms its data in place)."""
         plt.title(self.title)
         plt.xlabel("epoch")
-        marker = "*" if getattr(self.app, "ascii_only", False) else "braille"
         for label, xs, ys in self.series:
             if xs:
                 plt.plot(list(xs), list(ys), label=label, marker=marker)
-        return super().render()
 
 
 class JobsScreen(JobsInsight, PtmScreen):

@@ -13,18 +13,17 @@ from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Footer, ProgressBar, Static
-from textual_plotext import PlotextPlot
 
-from tui.guard import SafeRender
 from tui.lr_plot import draw_lr_plot
 from tui.screens.base import error_text
+from tui.widgets.fresh_plot import FreshPlot
 from tui.widgets.title import ScreenTitle
 
 REDRAW_S = 0.3
 """Redraw the growing curve at most this often."""
 
 
-class LrPlot(SafeRender, PlotextPlot):
+class LrPlot(FreshPlot):
     """The smoothed loss against lr (log x), with the suggestion marked once known."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -38,11 +37,9 @@ class LrPlot(SafeRender, PlotextPlot):
         self.lrs, self.losses, self.suggestion = list(lrs), list(losses), suggestion
         self.refresh()
 
-    def render(self) -> Any:
-        """Draw afresh on every render."""
-        marker = "*" if getattr(self.app, "ascii_only", False) else "braille"
-        draw_lr_plot(self.plt, self.lrs, self.losses, self.suggestion, marker)
-        return super().render()
+    def draw(self, plt: Any, marker: str) -> None:
+        """Draw the curve and the suggestion."""
+        draw_lr_plot(plt, self.lrs, self.losses, self.suggestion, marker)
 
 
 class LrFindScreen(ModalScreen[float | None]):

@@ -15,6 +15,7 @@ from textual.widgets import Footer, Input, Label, Static
 
 from engine.text import printable
 from tui.screens.image_prompt import ImagePromptScreen
+from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 
 BAR_WIDTH = 40
@@ -95,7 +96,7 @@ class PredictScreen(ImagePromptScreen):
         yield ScreenTitle("Predict", self.workbench.name)
         with Horizontal(id="predict-ask"):
             yield Label("image")
-            yield Input(self.image, placeholder="path to an image (enter: predict)",
+            yield PathInput(self.image, placeholder="path to an image (enter: predict)",
                         id="predict-path")
             yield Label("top")
             yield Input(str(self.topk), type="integer", id="predict-topk")

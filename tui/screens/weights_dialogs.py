@@ -13,8 +13,10 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
+from tui.navigation import NavigationKeys
 from tui.screens.base import error_text, worker_running
 from tui.screens.edit_dialog import dialog_css, show_in_preview
+from tui.widgets.path_input import PathInput
 
 
 def short_shape(text: str) -> str:
@@ -44,7 +46,7 @@ def report_table(rows: list[tuple[str, str, str, str]], width: int
     return list(zip(labels, widths, strict=True)), rows
 
 
-class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
+class LoadWeightsDialog(ModalScreen[dict[str, Any] | None], NavigationKeys):
     """Load a weights file into the model (by name and shape) and show the report as a table."""
 
     DEFAULT_CSS = dialog_css("LoadWeightsDialog")
@@ -64,7 +66,7 @@ class LoadWeightsDialog(ModalScreen[dict[str, Any] | None]):
         with Vertical(classes="surgery-box"):
             yield Static("Load weights", classes="surgery-title")
             yield Label("file or URL (.pth, .pt, .bin, .safetensors)")
-            yield Input(self.source, placeholder="weights/old.pth", id="source")
+            yield PathInput(self.source, placeholder="weights/old.pth", id="source")
             yield Checkbox("map renamed keys by order and shape", id="by-order")
             yield Static("", id="preview", classes="surgery-preview")
             yield DataTable(id="report", zebra_stripes=True, cursor_type="row")
@@ -159,7 +161,7 @@ class SaveDialog(ModalScreen[Path | None]):
         with Vertical(classes="surgery-box"):
             yield Static(f"Save {self.what}", classes="surgery-title")
             yield Label(hint)
-            yield Input(self.path, id="path")
+            yield PathInput(self.path, id="path")
             yield Static("", id="preview", classes="surgery-preview")
             with Horizontal(classes="surgery-buttons"):
                 yield Button("Save", variant="primary", id="save")

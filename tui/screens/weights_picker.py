@@ -13,6 +13,7 @@ from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
 from tui.format import human_count, short_name
+from tui.navigation import NavigationKeys
 
 RANDOM_INIT = "none"
 """What the picker returns for "none (random init)"."""
@@ -23,7 +24,7 @@ COLUMN_WIDTHS = {"acc@1": 6, "params": 7, "GFLOPs": 7, "cached": 6}
 """Fixed widths; the weights name gets the rest of the box."""
 
 
-class WeightsPicker(ModalScreen[str | None]):
+class WeightsPicker(ModalScreen[str | None], NavigationKeys):
     """Pick which weights to open a model with: each entry's acc@1, params, GFLOPs and whether its
     file is here; the result is the entry's name, "none" for random init, None when closed."""
 

@@ -15,6 +15,7 @@ from textual.worker import Worker
 
 from tui.screens.base import worker_running
 from tui.screens.edit_dialog import show_in_preview
+from tui.widgets.path_input import PathInput
 
 
 class WriteFileDialog(ModalScreen[Path | None]):
@@ -45,7 +46,7 @@ class WriteFileDialog(ModalScreen[Path | None]):
         with Vertical(classes="surgery-box"):
             yield Static(self.HEADING, classes="surgery-title")
             yield Label(self.HINT)
-            yield Input(self.path, id="path")
+            yield PathInput(self.path, id="path")
             yield Static(self.NOTE, id="preview", classes="surgery-preview")
             with Horizontal(classes="surgery-buttons"):
                 yield Button("Export", variant="primary", id="export")

@@ -5,6 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import VerticalScroll
 from textual.widgets import Static
 
 from tui.format import human_bytes
@@ -39,23 +41,37 @@ def history_text(history: list[tuple[dict[str, Any], str]], undone: int = 0,
     return text
 
 
-class EditHistory(Static):
+class EditHistory(VerticalScroll):
     """A panel listing workbench.history; it redraws itself when the edits change.
 
     Beside the layer panel on wide screens; under the tree and panel below 110 columns, where a
-    third column would squeeze the panel into unreadable slivers. It keeps its newest line in view.
+    third column would squeeze the panel into unreadable slivers. It keeps its newest line in view;
+    Tab focuses it, and j k g G scroll it.
     """
+
+    can_focus = True
 
     DEFAULT_CSS = """
     EditHistory { width: 1fr; max-width: 60; height: 1fr; border: round $primary;
-                  padding: 0 1; overflow-y: auto; }
+                  padding: 0 1; overflow-y: auto; scrollbar-gutter: stable; }
     """
 
     def __init__(self, workbench: Any = None, **kwargs: Any) -> None:
-        super().__init__("", **kwargs)
+        super().__init__(**kwargs)
         self.workbench = workbench
         self._seen: tuple | None = None
         self.border_title = "edits"
+        self.text = Text()
+        """The list as shown (a VerticalScroll scrolls what a Static alone would cut off)."""
+
+    def compose(self) -> ComposeResult:
+        """The list of edits, scrolled as a whole."""
+        yield Static("", id="edit-history-text")
+
+    def update(self, text: Text) -> None:
+        """Show `text` as the list."""
+        self.text = text
+        self.query_one("#edit-history-text", Static).update(text)
 
     def on_mount(self) -> None:
         """Draw now and keep up with new edits, undo and redo."""

@@ -4,17 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual_plotext import PlotextPlot
-
-from tui.guard import SafeRender
 from tui.learning_plot import draw_runs, draw_update_ratios
+from tui.widgets.fresh_plot import FreshPlot
 
 
-def _marker(widget: PlotextPlot) -> str:
-    return "*" if getattr(widget.app, "ascii_only", False) else "braille"
-
-
-class LearningPlot(SafeRender, PlotextPlot):
+class LearningPlot(FreshPlot):
     """Each block's update-to-weight ratio over the job (log scale, healthy band drawn)."""
 
     def __init__(self, **kwargs: Any) -> None:
@@ -27,13 +21,12 @@ class LearningPlot(SafeRender, PlotextPlot):
             self.blocks = blocks
             self.refresh()
 
-    def render(self) -> Any:
-        """Draw afresh on every render (plotext transforms its data in place)."""
-        draw_update_ratios(self.plt, {k: list(v) for k, v in self.blocks.items()}, _marker(self))
-        return super().render()
+    def draw(self, plt: Any, marker: str) -> None:
+        """Draw copies of the points (plotext transforms its data in place)."""
+        draw_update_ratios(plt, {k: list(v) for k, v in self.blocks.items()}, marker)
 
 
-class RunsPlot(SafeRender, PlotextPlot):
+class RunsPlot(FreshPlot):
     """Several jobs' validation curves (accuracy or loss) overlaid, one labelled line each."""
 
     def __init__(self, metric: str, **kwargs: Any) -> None:
@@ -48,7 +41,6 @@ class RunsPlot(SafeRender, PlotextPlot):
             self.curves = curves
             self.refresh()
 
-    def render(self) -> Any:
-        """Draw afresh on every render."""
-        draw_runs(self.plt, self.curves, self.metric, _marker(self))
-        return super().render()
+    def draw(self, plt: Any, marker: str) -> None:
+        """Draw every run's curve."""
+        draw_runs(plt, self.curves, self.metric, marker)

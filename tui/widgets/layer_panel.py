@@ -31,9 +31,10 @@ def histogram_title(data: PanelData) -> str:
 
 
 class LayerPanel(VerticalScroll):
-    """Details of the layer under the cursor."""
+    """Details of the layer under the cursor; Tab focuses it, and j k g G scroll it (down to the
+    histogram's axis and the summary line on a short terminal)."""
 
-    can_focus = False
+    can_focus = True
 
     def __init__(self, glyphs: Glyphs = UNICODE, ascii_only: bool = False, **kwargs: Any) -> None:
         super().__init__(**kwargs)

@@ -11,6 +11,7 @@ from textual.message import Message
 from textual.widgets import Input, Static, Tree
 
 from engine.models.weights.guidance import WAYS_ON
+from tui.widgets.path_input import PathInput
 
 
 class NoWeightsPanel(VerticalScroll):
@@ -41,7 +42,7 @@ class NoWeightsPanel(VerticalScroll):
                      id="no-weights-title")
         yield Static("", id="no-weights-reason")
         yield Static(self._ways(), id="no-weights-ways")
-        prompt = Input(placeholder="weights file or folder (enter opens, escape closes)",
+        prompt = PathInput(placeholder="weights file or folder (enter opens, escape closes)",
                        id="no-weights-path")
         prompt.display = False
         yield prompt

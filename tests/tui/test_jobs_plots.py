@@ -1,0 +1,102 @@
+"""The jobs screen's plots (issue 19): moving between jobs in the layers view never ends the app,
+and the learning plot says what the CLI says, on job folders written the way the runner writes
+them."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ScreenApp, screen_text, wait_for
+from textual.widgets import DataTable
+
+from tui.screens.jobs import JobsScreen
+from tui.widgets.insight_plots import LearningPlot
+
+pytestmark = pytest.mark.timeout(120)
+
+BLOCKS = ("conv1", "bn1", "layer1", "layer2", "layer3", "layer4", "fc")
+RATIOS = {
+    "conv1": 2e-6,
+    "bn1": 3e-4,
+    "layer1": 5e-6,
+    "layer2": 4e-6,
+    "layer3": 3e-6,
+    "layer4": 2e-6,
+    "fc": 2e-3,
+}
+"""Update ratios as a finetune of resnet18 shows them: the convolutions below 1e-4 (slow)."""
+
+
+def write_job(root, job: str, status: str, created: float, layers: bool) -> None:
+    """A job folder: status.json, and with `layers` two epochs of metrics with layer records."""
+    folder = root / "jobs" / job
+    (folder / "checkpoints").mkdir(parents=True)
+    (folder / "spec.toml").write_text('[model]\nname = "resnet18"\n')
+    records = []
+    for epoch in (1, 2) if layers else ():
+        records.append({"kind": "step", "epoch": epoch, "step": 10, "steps": 20, "loss": 1.0 / epoch})
+        blocks = {
+            name: {
+                "trainable": True,
+                "grad_norm": 0.5,
+                "weight_norm": 10.0,
+                "update_ratio": ratio * epoch,
+                "frozen_moved": False,
+            }
+            for name, ratio in RATIOS.items()
+        }
+        records.append({"kind": "layers", "epoch": epoch, "step": 10, "blocks": blocks, "flags": []})
+        records.append(
+            {
+                "kind": "epoch",
+                "epoch": epoch,
+                "train_loss": 1.0,
+                "train_acc": 50.0,
+                "val_loss": 1.1,
+                "val_acc": 48.0,
+            }
+        )
+    (folder / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in records))
+    (folder / "log.txt").write_text("12:00:00 started\n")
+    (folder / "status.json").write_text(
+        json.dumps(
+            {
+                "job": job,
+                "status": status,
+                "model": "resnet18",
+                "epoch": 2 if layers else 0,
+                "epochs": 2,
+                "created": created,
+                "message": "finished 2 epochs" if layers else "failed",
+            }
+        )
+    )
+
+
+@pytest.fixture
+def two_jobs(tmp_path, monkeypatch):
+    """A finished job with layer measurements, and a newer one that failed before any."""
+    home = tmp_path / "home"
+    monkeypatch.setenv("PTM_HOME", str(home))
+    write_job(home, "20261207-100000-resnet18-done", "done", 1000.0, layers=True)
+    write_job(home, "20261207-110000-resnet18-failed", "failed", 2000.0, layers=False)
+    return home
+
+
+async def test_moving_from_a_job_with_layer_data_to_one_without_keeps_the_app(two_jobs):
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        screen = app.screen
+        await pilot.press("k", "l")  # the finished job, its layers view (log scale)
+        plot = screen.query_one(LearningPlot)
+        await wait_for(pilot, lambda: bool(plot.blocks))
+        await pilot.pause(0.2)
+        await pilot.press("j")  # the failed job: nothing to draw on the log scale
+        await wait_for(pilot, lambda: not plot.blocks and screen.selected.endswith("failed"))
+        await wait_for(pilot, lambda: "no per-layer measurement yet" in screen_text(app))
+        await pilot.press("k")  # and back: the log scale is drawn again
+        await wait_for(pilot, lambda: bool(plot.blocks))
+        await pilot.pause(0.2)
+        assert app.is_running and "update / weight" in screen_text(app)
