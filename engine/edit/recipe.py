@@ -347,13 +347,16 @@ def _skeleton(model: dict[str, Any]) -> Workbench | None:
     return Workbench(model=skeleton, name=name, input_size=size)
 
 
-def check_edits(recipe: Recipe) -> None:
-    """Check the edits on the model's structure (meta); raise BadInput naming the first bad one."""
+def check_edits(recipe: Recipe) -> Workbench | None:
+    """Check the edits on the model's structure (meta); raise BadInput naming the first bad one.
+
+    Return the Workbench of that structure with the edits applied (None when unsure of it).
+    """
     from engine.paths import get_module
 
     workbench = _skeleton(recipe.model)
     if workbench is None:
-        return
+        return None
     for index, edit in enumerate(recipe.edits, start=1):
         if edit["op"] in STRUCTURAL:
             _apply_named(workbench, edit, index)
@@ -363,6 +366,7 @@ def check_edits(recipe: Recipe) -> None:
             except PtmError as error:
                 what = f"edit {index} ({edit['op']}): {error.what}"
                 raise BadInput(what, error.why, error.fix) from None
+    return workbench
 
 
 def build(
