@@ -7,7 +7,7 @@ from typing import Any
 
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
-from engine.train.tasks import get_task, task_name_for
+from engine.train.tasks import get_task, task_name_for, task_name_of
 
 
 def _near(value: str, base: Path | None) -> str:
@@ -18,6 +18,13 @@ def _near(value: str, base: Path | None) -> str:
     return str(path.resolve())
 
 
+def is_user_model(recipe: Any) -> bool:
+    """Return True for a model the user names by file or module (path.py:Class, pkg.mod:factory)."""
+    from engine.models.catalog import is_user_spec
+
+    return is_user_spec(str(recipe.model["name"]))
+
+
 def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[str, Any]:
     """Resolve config's data paths and check them for the recipe's task; return what was found.
 
@@ -25,7 +32,13 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
     a JSON for a classifier), bad COCO files, and a detection/segmentation head whose class
     count does not fit the data.
     """
-    task = get_task(task_name_for(recipe.model["name"]))
+    from engine.edit.recipe import check_edits
+
+    name = task_name_for(recipe.model["name"])
+    workbench = check_edits(recipe) if name != "classification" or is_user_model(recipe) else None
+    if workbench is not None and name == "classification":  # your own model: its class decides
+        name = task_name_of(workbench.model)
+    task = get_task(name)
     if not config.data:
         raise BadInput(
             "no training data given",
@@ -50,10 +63,6 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
                 "point data at an ImageFolder root (one sub-folder per class)",
             )
     found = task.check_data(config)
-    if task.name != "classification":
-        from engine.edit.recipe import check_edits
-
-        workbench = check_edits(recipe)
-        if workbench is not None:
-            task.check_head(workbench.model, found)
+    if workbench is not None:
+        task.check_head(workbench.model, found)
     return found
