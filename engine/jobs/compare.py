@@ -107,6 +107,7 @@ def compare_runs(jobs: list[str]) -> list[RunCurve]:
             if record.get("kind") == "epoch":
                 curve.epochs.append(int(record["epoch"]))
                 curve.val_acc.append(float(record["val_acc"]))
-                curve.val_loss.append(float(record["val_loss"]))
+                loss = record.get("val_loss")  # None: a detector has no validation loss
+                curve.val_loss.append(float(loss) if loss is not None else float("nan"))
         curves.append(curve)
     return curves

@@ -76,6 +76,13 @@ class JobEvents(Events):
         self._metric({"kind": "epoch", **record, "time": time.time()})
         self._status(epoch=record["epoch"], step=0, last_val_acc=record["val_acc"],
                      best_val_acc=record.get("best_val_acc"), train_loss=record["train_loss"])
+        if "score" in record:  # another task than classification: its loss terms and score
+            terms = " ".join(f"{k[6:]} {v:.4f}" for k, v in record.items()
+                             if k.startswith("train_loss_"))
+            val_loss = "" if record["val_loss"] is None else f"val loss {record['val_loss']:.4f} "
+            _log(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} ({terms}) | "
+                 f"{val_loss}{record['score']} {record['val_acc']:.2f}% | {record['seconds']:.1f}s")
+            return
         _log(f"epoch {record['epoch']}: train loss {record['train_loss']:.4f} "
              f"acc {record['train_acc']:.2f}% | val loss {record['val_loss']:.4f} "
              f"acc {record['val_acc']:.2f}% | {record['seconds']:.1f}s")

@@ -72,23 +72,9 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
                         train=recipe.get("train"))
     config = train_config(recipe.train, overrides)
     base = recipe.path.parent if recipe.path else None
-    if not config.data:
-        raise BadInput("no training data given", "the recipe has no [train] data",
-                       "set data = \"path/to/images\" in [train] or pass --data PATH")
-    data = Path(config.data).expanduser()
-    if not data.is_absolute() and base is not None and not data.exists() \
-            and (base / data).exists():
-        data = base / data
-    if not data.is_dir():
-        raise BadInput(f"data folder {data} does not exist", "[train] data must be a folder",
-                       "point data at an ImageFolder root (one sub-folder per class)")
-    config.data = str(data.resolve())
-    from engine.train.data import check_data_folder
+    from engine.train.tasks.checks import check_job_data
 
-    classes = check_data_folder(config)
-    from engine.jobs.precheck import check_head_fits_data
-
-    check_head_fits_data(recipe, classes)
+    check_job_data(recipe, config, base)
     job_id = job_id or (f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.model['name'])}"
                         f"-{secrets.token_hex(2)}")
     check_job_id(job_id)

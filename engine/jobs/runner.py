@@ -161,10 +161,11 @@ def run_job(job_dir: Path) -> int:
     from engine.jobs.events import JobEvents
     from engine.train.checkpoint import newest_complete, remove_stale_temps
     from engine.train.config import train_config
-    from engine.train.data import build_datasets, preprocessing
+    from engine.train.data import preprocessing
     from engine.train.dist import from_env, init_process_group, resolve_device
     from engine.train.events import Events
     from engine.train.loop import Trainer
+    from engine.train.tasks import task_for
 
     dist = from_env()
     main = dist.is_main
@@ -197,7 +198,8 @@ def run_job(job_dir: Path) -> int:
         device = resolve_device(config.device, dist)
         init_process_group(dist, device)
         workbench = build(recipe, device="cpu")
-        datasets = build_datasets(config, workbench.meta)
+        task = task_for(workbench.model)
+        datasets = task.build_datasets(config, workbench.meta)
         ckpt_dir = job_dir / "checkpoints"
         resume_state = None
         if main:
@@ -212,13 +214,15 @@ def run_job(job_dir: Path) -> int:
         events: Events = JobEvents(job_dir, folder) if main else Events()
         if main:
             _log(f"{recipe.model['name']}: {len(datasets.train)} train / {len(datasets.val)} val "
-                 f"images, {len(datasets.classes)} classes ({datasets.layout}); device {device}"
+                 f"images, {len(datasets.classes)} classes ({datasets.layout}); {task.name}; device {device}"
                  + (f", {dist.world} processes (DDP)" if dist.enabled else ""))
         trainer = Trainer(workbench.model, config, datasets, checkpoint_dir=ckpt_dir,
-                          events=events, should_stop=lambda: STOP["asked"], dist=dist)
+                          events=events, should_stop=lambda: STOP["asked"], dist=dist,
+                          task=task)
         trainer.before_save = folder.check
         trainer.meaning = {"recipe": {"model": dict(recipe.model), "edit": list(recipe.edits)},
                            "classes": list(datasets.classes), "job": job_dir.name,
+                           **datasets.meaning,
                            **preprocessing(config, workbench.meta)}
         if main:
             for group in trainer.groups:

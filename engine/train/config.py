@@ -21,8 +21,13 @@ class TrainConfig:
     """How to finetune: data, sizes, optimizer, schedule, device. Keys match the [train] table."""
 
     data: str = ""
-    """An ImageFolder root with train/ and val/, or one folder split by `val_split`."""
+    """An ImageFolder root with train/ and val/ (or one folder split by `val_split`), a COCO JSON
+    (detection, keypoints, instance segmentation) or an images/ + masks/ folder (segmentation)."""
     val_split: float = 0.2
+    val_data: str = ""
+    """The validation set when it lives apart: a COCO JSON (detection) or a folder."""
+    images: str = ""
+    """Where a COCO JSON's file_name paths start (default: the JSON's own folder)."""
     image_size: int | None = None
     """Square input size; None uses the weights' own resize/crop (or 256/224)."""
     batch_size: int = 32

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ class Datasets:
     classes: list[str]
     layout: str
     """How they were found, in words ("train/ and val/" or "one folder, 20% held out")."""
+    meaning: dict[str, Any] = field(default_factory=dict)
+    """What else a checkpoint must carry to be read (a task's keypoint names, category ids)."""
 
 
 def _size(meta: dict[str, Any], key: str, default: int) -> int:

@@ -120,6 +120,7 @@ class HeadOnlyEpochs:
     cache: FeatureCache
     cache_off_reason: str | None
     should_stop: Callable[[], bool]
+    task: Any
 
     def _features(self, dataset: Any) -> torch.Tensor | None:
         """Return the head's input for every sample of `dataset` in index order (None if unsafe)."""
@@ -132,8 +133,10 @@ class HeadOnlyEpochs:
 
     def _use_cache(self) -> bool:
         """Return True when this epoch can train the head on cached features."""
-        if self.dist.enabled:
-            reason: str | None = "several processes train (DDP)"
+        if not self.task.feature_cache:
+            reason: str | None = f"the feature cache is for classification, not {self.task.name}"
+        elif self.dist.enabled:
+            reason = "several processes train (DDP)"
         else:
             reason = self.cache_off_reason or cache_blocker(self.model, self.head, self.config)
         if reason:

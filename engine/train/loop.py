@@ -18,13 +18,14 @@ from engine.errors import BadInput
 from engine.train.bad_images import BadImages
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.config import TrainConfig
-from engine.train.data import UNREADABLE, Datasets, EpochBatches, Indexed, loader_worker_init, shard
+from engine.train.data import Datasets, EpochBatches, Indexed, loader_worker_init
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
-from engine.train.params import head_of, param_groups
+from engine.train.params import param_groups
+from engine.train.tasks import Task, task_for
 
 
 class Trainer(HeadOnlyEpochs):
@@ -33,8 +34,11 @@ class Trainer(HeadOnlyEpochs):
     def __init__(self, model: nn.Module, config: TrainConfig, datasets: Datasets, *,
                  checkpoint_dir: str | Path | None = None, events: Events | None = None,
                  should_stop: Callable[[], bool] = lambda: False,
-                 dist: DistInfo | None = None, head: str | None = None) -> None:
+                 dist: DistInfo | None = None, head: str | None = None,
+                 task: Task | None = None) -> None:
         self.config = config
+        self.task = task or task_for(model)
+        self.task.prepare(model, config)
         self.dist = dist or DistInfo()
         self.device = resolve_device(config.device, self.dist)
         self.model = model.to(self.device)
@@ -44,7 +48,8 @@ class Trainer(HeadOnlyEpochs):
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events = events or Events()
         self.should_stop = should_stop
-        self.head = head_of(model, config) if head is None else head
+        self.head = head if head is not None else config.head if config.head is not None \
+            else self.task.head(model)
         self.num_classes = len(datasets.classes)
         self.amp = config.amp and self.device.type == "cuda"
         # The recipe's trainable set; gradual unfreeze only ever narrows it for a while.
@@ -61,20 +66,20 @@ class Trainer(HeadOnlyEpochs):
         self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
         self.diagnostics = LayerDiagnostics(self.model, self.groups,
                                             interval(config.diagnostics_every, self.steps_per_epoch))
-        self.loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE)
-        """Summed over the readable images of a batch (an unreadable one has the target UNREADABLE)."""
         self.bad = BadImages(len(datasets.train) + len(datasets.val),  # type: ignore[arg-type]
                              config.max_bad_images)
         self.cache = FeatureCache()
         self.cache_off_reason: str | None = None
         self.epoch = 0
         self.step = 0
-        self.partial = [0.0, 0.0, 0.0]  # loss sum, correct, seen of the running epoch
+        self.partial = self.task.empty_sums()  # the running epoch's sums (loss, ..., seen)
         self.best_val_acc: float | None = None
         self.best_checkpoint: str | None = None
         self.last_val_acc: float | None = None
         self.last_checkpoint: str | None = None
         self.history: list[dict[str, Any]] = []
+        self.shown_loss = 0.0
+        """The last step's loss as the task shows it (the log's running mean is of these)."""
         self.meaning: dict[str, Any] = {"classes": list(datasets.classes)}
         """What the weights mean, saved in every checkpoint: the recipe, class names and the
         preprocessing (input size, mean/std, interpolation); the job runner fills it in."""
@@ -109,7 +114,7 @@ class Trainer(HeadOnlyEpochs):
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = int(state["epoch"]), int(state.get("step", 0))
-        self.partial = list(state.get("partial") or [0.0, 0.0, 0.0])
+        self.partial = list(state.get("partial") or self.task.empty_sums())
         self.bad.load(state.get("bad_images"))
         self.best_val_acc = state.get("best_val_acc")
         self.best_checkpoint = state.get("best_checkpoint")
@@ -174,6 +179,7 @@ class Trainer(HeadOnlyEpochs):
             self._loader = DataLoader(Indexed(self.datasets.train), batch_sampler=self.batches,
                                       num_workers=workers, persistent_workers=workers > 0,
                                       pin_memory=self.device.type == "cuda", generator=seeds,
+                                      collate_fn=self.task.collate(),
                                       worker_init_fn=loader_worker_init if workers else None)
         return self._loader
 
@@ -183,20 +189,6 @@ class Trainer(HeadOnlyEpochs):
         iterator = getattr(loader, "_iterator", None)
         if iterator is not None and hasattr(iterator, "_shutdown_workers"):
             iterator._shutdown_workers()
-
-    def _check_classes(self) -> None:
-        """Refuse early when the head's outputs and the data's classes disagree."""
-        x, _ = self.datasets.val[0]  # type: ignore[index]
-        was_training = self.model.training
-        self.model.eval()
-        with torch.no_grad(), self._autocast():
-            out = self.model(self._to(x.unsqueeze(0)))
-        self.model.train(was_training)
-        if out.ndim != 2 or out.shape[1] != self.num_classes:
-            raise BadInput(f"the model gives {tuple(out.shape[1:])} outputs per image but the data "
-                           f"has {self.num_classes} classes",
-                           "the head must have one output per class folder",
-                           f"add a replace_head edit with num_classes = {self.num_classes}")
 
     def _note_bad(self, dataset: Any, y: torch.Tensor, index: Any) -> None:
         """Count and report the unreadable images of a batch (CPU targets; nothing to sync)."""
@@ -213,14 +205,10 @@ class Trainer(HeadOnlyEpochs):
         The check comes before the update, so a NaN/Inf loss never reaches the weights.
         """
         with self._autocast():
-            logits = module(x)
-            readable = (y != UNREADABLE).sum()
-            loss = self.loss_fn(logits.float(), y) / readable.clamp(min=1)
+            loss, figures = self.task.train_step(module, x, y)
         self.optimizer.zero_grad(set_to_none=True)
         loss.backward()
-        correct = (logits.detach().argmax(1) == y).sum()
-        value, hits, seen = torch.stack(  # one device sync
-            [loss.detach(), correct.float(), readable.float()]).tolist()
+        value, *numbers = torch.cat([loss.detach().reshape(1).float(), figures.float()]).tolist()
         finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
@@ -233,9 +221,7 @@ class Trainer(HeadOnlyEpochs):
                 self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
             if self.scheduler is not None:
                 self.scheduler.step()
-            sums[0] += value * seen
-            sums[1] += hits
-            sums[2] += seen
+            self.shown_loss = self.task.accumulate(sums, value, numbers)
         return bool(stop), bool(bad)
 
     def _train_epoch(self) -> str | None:
@@ -257,17 +243,16 @@ class Trainer(HeadOnlyEpochs):
         window: list[float] = []
         for x, y, index in source:
             if not use_cache:
-                self._note_bad(self.datasets.train, y, index)
+                self._note_bad(self.datasets.train, self.task.unreadable(y), index)
                 if not self.dist.enabled and self.bad.too_many():
                     return "bad data"
-            x, y = self._to(x), y.to(self.device, non_blocking=True)
-            before = sums[:]
+            x, y = self.task.to_device(self, x, y)
             stop, bad = self._optimizer_step(module, x, y, sums)
             if bad:
                 return "nan"
             self.step += 1
             self.events.progress(self.epoch, self.step, self.steps_per_epoch)
-            window.append((sums[0] - before[0]) / max(1.0, sums[2] - before[2]))
+            window.append(self.shown_loss)
             if self.step % self.config.log_every == 0 or self.step == self.steps_per_epoch:
                 self.events.step(self.epoch, self.step, self.steps_per_epoch,
                                  sum(window) / len(window))
@@ -276,40 +261,10 @@ class Trainer(HeadOnlyEpochs):
                 return "stopped"
         return None
 
-    @torch.no_grad()
-    def evaluate(self) -> tuple[float, float]:
-        """Return (val loss, val accuracy in %) of the model over the validation set."""
+    def evaluate(self) -> dict[str, Any]:
+        """Return the task's validation metrics (val_loss, val_acc: its score in %, ...)."""
         self.model.eval()
-        total = [0.0, 0.0, 0.0]
-        if self._epoch_cached and self.cache.val is not None:
-            head = self.model.get_submodule(self.head)
-            targets = self._targets(self.datasets.val)
-            size = max(self.config.batch_size, 256)
-            for start in range(0, len(targets), size):
-                x, y = self.cache.val[start:start + size], targets[start:start + size]
-                with self._autocast():
-                    logits = head(x)
-                total[0] += float(self.loss_fn(logits.float(), y))
-                total[1] += float((logits.argmax(1) == y).sum())
-                total[2] += float((y != UNREADABLE).sum())
-        else:
-            indices = shard(range(len(self.datasets.val)), self.dist.rank, self.dist.world)  # type: ignore[arg-type]
-            subset = torch.utils.data.Subset(self.datasets.val, indices)
-            workers = self.config.resolved_workers()
-            loader = DataLoader(Indexed(subset), batch_size=max(self.config.batch_size, 64),
-                                num_workers=workers,
-                                worker_init_fn=loader_worker_init if workers else None)
-            for x, y, index in loader:
-                self._note_bad(subset, y, index)
-                x, y = self._to(x), y.to(self.device)
-                with self._autocast():
-                    logits = self.model(x)
-                total[0] += float(self.loss_fn(logits.float(), y))
-                total[1] += float((logits.argmax(1) == y).sum())
-                total[2] += float((y != UNREADABLE).sum())
-        total = all_sum(total, self.device, self.dist)
-        seen = max(1.0, total[2])
-        return total[0] / seen, 100.0 * total[1] / seen
+        return self.task.evaluate(self)
 
     def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
         """Train to config.epochs (from `resume` when given); return how it ended."""
@@ -318,7 +273,7 @@ class Trainer(HeadOnlyEpochs):
             self.load_state(resume)
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
         else:
-            self._check_classes()
+            self.task.check_model(self)
             self.save()
         epochs = self.config.epochs
         while self.epoch < epochs:
@@ -343,14 +298,15 @@ class Trainer(HeadOnlyEpochs):
                 self.events.log(message)
                 return self._result("stopped", message)
             train_sums = all_sum(self.partial, self.device, self.dist)
-            val_loss, val_acc = self.evaluate()
-            seen = max(1.0, train_sums[2])
-            self.epoch, self.step, self.partial = self.epoch + 1, 0, [0.0, 0.0, 0.0]
-            record = {"epoch": self.epoch, "train_loss": train_sums[0] / seen,
-                      "train_acc": 100.0 * train_sums[1] / seen, "val_loss": val_loss,
-                      "val_acc": val_acc, "lr": self.optimizer.param_groups[0]["lr"],
+            metrics = self.evaluate()
+            val_acc = metrics["val_acc"]
+            self.epoch, self.step, self.partial = self.epoch + 1, 0, self.task.empty_sums()
+            record = {"epoch": self.epoch, **self.task.train_record(train_sums), **metrics,
+                      "lr": self.optimizer.param_groups[0]["lr"],
                       "seconds": round(time.perf_counter() - started, 3)}
-            if not math.isfinite(val_loss):
+            if self.task.name != "classification":
+                record["score"] = self.task.score_name
+            if not math.isfinite(metrics["val_loss"] if metrics["val_loss"] is not None else val_acc):
                 message = (f"the validation loss became NaN/Inf at epoch {self.epoch}; stopped; "
                            f"the last good checkpoint is {self.last_checkpoint or 'none'}")
                 self.events.log(message)
