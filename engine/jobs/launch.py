@@ -206,6 +206,10 @@ def resume(job_ref: str | Path, env: dict[str, str] | None = None,
         raise BadInput(f"job {info.job} has finished all {info.epochs} epochs",
                        "there is nothing left to train", "launch a new job to train longer")
     status = read_status(job_dir)
+    if status.get("backend") == "slurm":
+        from engine.jobs.slurm.submit import resubmit
+
+        return job_dir, resubmit(job_dir)
     proc = launch(job_dir, nproc=nproc or int(status.get("nproc") or 1),
                   nnodes=int(status.get("nnodes") or 1),
                   rdzv_endpoint=status.get("rdzv_endpoint"), env=env)
