@@ -14,23 +14,37 @@ FLAGS: list[tuple[str, str, Any, str]] = [
     ("--mem", "mem", str, "memory per node, e.g. 32G"),
     ("--account", "account", str, "Slurm account to charge"),
     ("--qos", "qos", str, "Slurm quality of service"),
-    ("--time-warning", "warn_seconds", int, "seconds before the time limit at which the job "
-     "saves a checkpoint and requeues itself (default 120)"),
+    (
+        "--time-warning",
+        "warn_seconds",
+        int,
+        "seconds before the time limit at which the job saves a checkpoint and requeues itself (default 120)",
+    ),
     ("--max-requeues", "max_requeues", int, "times the job may requeue itself (default 3)"),
 ]
 
 
 def add_slurm_flags(parser: argparse.ArgumentParser) -> None:
     """Add --slurm and the Slurm resource flags."""
-    group = parser.add_argument_group("Slurm", "submit the job with sbatch instead of running it "
-                                      "here ([slurm] in the recipe holds the same keys)")
-    group.add_argument("--slurm", action="store_true",
-                       help="submit to Slurm; the job folder must be on storage the nodes share")
+    group = parser.add_argument_group(
+        "Slurm",
+        "submit the job with sbatch instead of running it here ([slurm] in the recipe holds the same keys)",
+    )
+    group.add_argument(
+        "--slurm",
+        action="store_true",
+        help="submit to Slurm; the job folder must be on storage the nodes share",
+    )
     for flag, key, kind, text in FLAGS:
         group.add_argument(flag, dest=f"slurm_{key}", type=kind, default=None, help=text)
-    group.add_argument("--slurm-arg", dest="slurm_args", action="append", default=None,
-                       metavar="KEY=VALUE", help="any other sbatch option, e.g. constraint=a100 "
-                       "(repeat it)")
+    group.add_argument(
+        "--slurm-arg",
+        dest="slurm_args",
+        action="append",
+        default=None,
+        metavar="KEY=VALUE",
+        help="any other sbatch option, e.g. constraint=a100 (repeat it)",
+    )
 
 
 def slurm_options(args: argparse.Namespace, table: dict[str, Any] | None) -> Any:
@@ -40,7 +54,7 @@ def slurm_options(args: argparse.Namespace, table: dict[str, Any] | None) -> Any
 
     need("sbatch")
     prefix = "slurm_"
-    flags = {k[len(prefix):]: v for k, v in vars(args).items() if k.startswith(prefix)}
+    flags = {k[len(prefix) :]: v for k, v in vars(args).items() if k.startswith(prefix)}
     flags["args"] = flags.pop("args", None)
     if args.nproc_per_node is not None:
         flags["tasks_per_node"] = args.nproc_per_node

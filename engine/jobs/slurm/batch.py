@@ -55,19 +55,31 @@ def _say_hello(job_dir: Path, job_id: str, restart: int) -> None:
 def _requeue(job_dir: Path, job_id: str, restart: int, limit: int) -> None:
     """Requeue this job to continue from the checkpoint just saved (or say why not)."""
     if restart >= limit:
-        write_status(job_dir, message=f"stopped at the time limit after {restart} requeues "
-                     f"(max_requeues = {limit}); `ptm-tui resume` continues from the checkpoint")
+        write_status(
+            job_dir,
+            message=f"stopped at the time limit after {restart} requeues "
+            f"(max_requeues = {limit}); `ptm-tui resume` continues from the checkpoint",
+        )
         _log(f"not requeueing: it was requeued {restart} times already (max_requeues = {limit})")
         return
-    write_status(job_dir, status="queued", message=f"requeued at the time-limit warning "
-                 f"({restart + 1} of at most {limit}); it continues from the checkpoint")
-    _log(f"requeueing Slurm job {job_id} ({restart + 1} of at most {limit}): the next run "
-         "continues from the checkpoint")
+    write_status(
+        job_dir,
+        status="queued",
+        message=f"requeued at the time-limit warning "
+        f"({restart + 1} of at most {limit}); it continues from the checkpoint",
+    )
+    _log(
+        f"requeueing Slurm job {job_id} ({restart + 1} of at most {limit}): the next run "
+        "continues from the checkpoint"
+    )
     done = subprocess.run(["scontrol", "requeue", job_id], capture_output=True, text=True)
     if done.returncode != 0:
         words = (done.stderr or done.stdout).strip()
-        write_status(job_dir, status="stopped", message=f"scontrol requeue failed: {words}; "
-                     "`ptm-tui resume` continues from the checkpoint")
+        write_status(
+            job_dir,
+            status="stopped",
+            message=f"scontrol requeue failed: {words}; `ptm-tui resume` continues from the checkpoint",
+        )
         _log(f"scontrol requeue failed: {words}")
 
 
@@ -79,12 +91,16 @@ def run(job_dir: Path, token: str) -> int:
     job_id = os.environ.get("SLURM_JOB_ID", "")
     restart = int(os.environ.get("SLURM_RESTART_COUNT") or 0)
     if not (job_dir / "spec.toml").is_file():
-        return _refuse(f"the job folder {job_dir} is not on node {this_host()}: it must be on "
-                       "storage that every node shares")
+        return _refuse(
+            f"the job folder {job_dir} is not on node {this_host()}: it must be on "
+            "storage that every node shares"
+        )
     status = read_status(job_dir)
     if status.get("slurm_token") != token:
-        return _refuse(f"{job_dir} on node {this_host()} is not the folder this job was "
-                       "submitted from (its token differs): put PTM_HOME on shared storage")
+        return _refuse(
+            f"{job_dir} on node {this_host()} is not the folder this job was "
+            "submitted from (its token differs): put PTM_HOME on shared storage"
+        )
     _say_hello(job_dir, job_id, restart)
     try:
         fd = lock.take(job_dir)
@@ -93,15 +109,20 @@ def run(job_dir: Path, token: str) -> int:
     del fd  # held until this process ends
     clear_stop_request(job_dir)
     nodes = os.environ.get("SLURM_JOB_NODELIST", this_host())
-    write_status(job_dir, slurm_job_id=job_id, slurm_restarts=restart, host=this_host(),
-                 pid=os.getpid(), pid_start=process_start_time(os.getpid()), slurm_nodes=nodes,
-                 message=f"Slurm job {job_id} started on {nodes}")
-    _log(f"job {job_id} on {nodes}" + (f", run {restart + 1} (requeued {restart} times)"
-                                       if restart else ""))
+    write_status(
+        job_dir,
+        slurm_job_id=job_id,
+        slurm_restarts=restart,
+        host=this_host(),
+        pid=os.getpid(),
+        pid_start=process_start_time(os.getpid()),
+        slurm_nodes=nodes,
+        message=f"Slurm job {job_id} started on {nodes}",
+    )
+    _log(f"job {job_id} on {nodes}" + (f", run {restart + 1} (requeued {restart} times)" if restart else ""))
     for signum in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
-    cmd = ["srun", "--kill-on-bad-exit=1", sys.executable, "-m", "engine.jobs.slurm.task",
-           str(job_dir)]
+    cmd = ["srun", "--kill-on-bad-exit=1", sys.executable, "-m", "engine.jobs.slurm.task", str(job_dir)]
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
     SIGNALS["child"] = child
     code = child.wait()

@@ -14,8 +14,22 @@ from engine.errors import BadInput
 SCRIPT = "slurm.sbatch"
 """The sbatch script's name in the job folder (`sbatch` it by hand to run the job again)."""
 
-OURS = {"job-name", "chdir", "output", "error", "open-mode", "requeue", "no-requeue", "signal",
-        "wrap", "nodes", "ntasks-per-node", "export", "parsable", "wait"}
+OURS = {
+    "job-name",
+    "chdir",
+    "output",
+    "error",
+    "open-mode",
+    "requeue",
+    "no-requeue",
+    "signal",
+    "wrap",
+    "nodes",
+    "ntasks-per-node",
+    "export",
+    "parsable",
+    "wait",
+}
 """sbatch options the script sets itself: --slurm-arg may not set them."""
 KEY = re.compile(r"[a-z][a-z0-9-]{0,40}")
 TIME = re.compile(r"(\d+-)?\d+(:\d+){0,2}|\d+-\d+|infinite|UNLIMITED", re.IGNORECASE)
@@ -57,39 +71,53 @@ def _bad(what: str, why: str, fix: str) -> BadInput:
 
 def _word(name: str, value: Any) -> str:
     if not isinstance(value, str) or not WORD.fullmatch(value):
-        raise _bad(f"Slurm {name} {str(value)[:80]!r} is not valid",
-                   "it must be 1-200 letters, digits or . _ , : @ % + = / -",
-                   f"give e.g. {name} = \"gpu\"")
+        raise _bad(
+            f"Slurm {name} {str(value)[:80]!r} is not valid",
+            "it must be 1-200 letters, digits or . _ , : @ % + = / -",
+            f'give e.g. {name} = "gpu"',
+        )
     return value
 
 
 def _count(name: str, value: Any, low: int = 1) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= 100_000:
-        raise _bad(f"Slurm {name} must be a whole number of at least {low}", f"got {value!r}",
-                   f"give e.g. {name} = {max(low, 1)}")
+        raise _bad(
+            f"Slurm {name} must be a whole number of at least {low}",
+            f"got {value!r}",
+            f"give e.g. {name} = {max(low, 1)}",
+        )
     return value
 
 
 def parse_args(pairs: list[str] | dict[str, Any]) -> dict[str, str]:
     """Return --slurm-arg KEY=VALUE pairs (or a table) as {key: value}, refusing unsafe ones."""
-    items = pairs.items() if isinstance(pairs, dict) else \
-        [(p.split("=", 1)[0], p.split("=", 1)[1] if "=" in p else "") for p in pairs]
+    items = (
+        pairs.items()
+        if isinstance(pairs, dict)
+        else [(p.split("=", 1)[0], p.split("=", 1)[1] if "=" in p else "") for p in pairs]
+    )
     out: dict[str, str] = {}
     for key, value in items:
         key = str(key).strip().lstrip("-")
         if not KEY.fullmatch(key):
-            raise _bad(f"--slurm-arg {key[:40]!r} is not an sbatch option name",
-                       "a name is lower-case letters, digits and '-'", "write e.g. --slurm-arg "
-                       "constraint=a100 (see `man sbatch`)")
+            raise _bad(
+                f"--slurm-arg {key[:40]!r} is not an sbatch option name",
+                "a name is lower-case letters, digits and '-'",
+                "write e.g. --slurm-arg constraint=a100 (see `man sbatch`)",
+            )
         if key in OURS:
-            raise _bad(f"--slurm-arg {key} is set by ptm-tui itself",
-                       "the job's script needs its own value for it",
-                       "use the matching ptm-tui flag (--nodes, --nproc-per-node, --time-warning)")
+            raise _bad(
+                f"--slurm-arg {key} is set by ptm-tui itself",
+                "the job's script needs its own value for it",
+                "use the matching ptm-tui flag (--nodes, --nproc-per-node, --time-warning)",
+            )
         value = str(value)
         if value and not WORD.fullmatch(value):
-            raise _bad(f"--slurm-arg {key}={value[:60]!r} has characters an sbatch line cannot "
-                       "hold safely", "values are letters, digits and . _ , : @ % + = / -",
-                       "quote nothing; write e.g. --slurm-arg mail-type=END,FAIL")
+            raise _bad(
+                f"--slurm-arg {key}={value[:60]!r} has characters an sbatch line cannot hold safely",
+                "values are letters, digits and . _ , : @ % + = / -",
+                "quote nothing; write e.g. --slurm-arg mail-type=END,FAIL",
+            )
         out[key] = value
     return out
 
@@ -100,9 +128,11 @@ def options_from(table: dict[str, Any] | None, flags: dict[str, Any]) -> SlurmOp
     known = {f.name for f in fields(SlurmOptions)}
     unknown = sorted(set(table) - known)
     if unknown:
-        raise _bad(f"[slurm] has unknown keys {', '.join(unknown)}",
-                   f"[slurm] takes {', '.join(sorted(known))}",
-                   "put other sbatch options in [slurm.args], e.g. constraint = \"a100\"")
+        raise _bad(
+            f"[slurm] has unknown keys {', '.join(unknown)}",
+            f"[slurm] takes {', '.join(sorted(known))}",
+            'put other sbatch options in [slurm.args], e.g. constraint = "a100"',
+        )
     args = parse_args(table.pop("args", {}) or {})
     args.update(parse_args(flags.pop("args", None) or []))
     merged = {**table, **{k: v for k, v in flags.items() if v is not None}}
@@ -112,16 +142,29 @@ def options_from(table: dict[str, Any] | None, flags: dict[str, Any]) -> SlurmOp
             setattr(options, name, _word(name, merged[name]))
     if merged.get("time") is not None:
         if not isinstance(merged["time"], str) or not TIME.fullmatch(merged["time"]):
-            raise _bad(f"Slurm time {merged['time']!r} is not a time limit",
-                       "Slurm takes MINUTES, HH:MM:SS or DAYS-HH[:MM[:SS]]", "give e.g. 2:00:00")
+            raise _bad(
+                f"Slurm time {merged['time']!r} is not a time limit",
+                "Slurm takes MINUTES, HH:MM:SS or DAYS-HH[:MM[:SS]]",
+                "give e.g. 2:00:00",
+            )
         options.time = merged["time"]
     if merged.get("mem") is not None:
         if not isinstance(merged["mem"], str) or not MEM.fullmatch(merged["mem"]):
-            raise _bad(f"Slurm mem {merged['mem']!r} is not an amount of memory",
-                       "Slurm takes a number with an optional K, M, G or T", "give e.g. 16G")
+            raise _bad(
+                f"Slurm mem {merged['mem']!r} is not an amount of memory",
+                "Slurm takes a number with an optional K, M, G or T",
+                "give e.g. 16G",
+            )
         options.mem = merged["mem"]
-    for name in ("nodes", "tasks_per_node", "gpus_per_node", "cpus_per_task", "max_requeues",
-                 "warn_seconds", "hello_seconds"):
+    for name in (
+        "nodes",
+        "tasks_per_node",
+        "gpus_per_node",
+        "cpus_per_task",
+        "max_requeues",
+        "warn_seconds",
+        "hello_seconds",
+    ):
         if merged.get(name) is not None:
             low = 0 if name in ("max_requeues", "gpus_per_node") else 1
             setattr(options, name, _count(name, merged[name], low))
@@ -137,17 +180,29 @@ def script(job_dir: Path, options: SlurmOptions, token: str) -> str:
     the script names only the job folder, this Python and the options asked for.
     """
     job = job_dir.name
-    lines = ["#!/bin/bash", f"# ptm-tui job {job}: `sbatch {SCRIPT}` in the job folder runs it "
-             "again", "# the job folder must be on storage that every node shares, at this path",
-             f"#SBATCH --job-name=ptm-{job}", f"#SBATCH --chdir={job_dir}",
-             f"#SBATCH --output={job_dir}/log.txt", "#SBATCH --open-mode=append",
-             "#SBATCH --requeue", f"#SBATCH --signal=B:USR1@{options.warn_seconds}",
-             f"#SBATCH --nodes={options.nodes}", f"#SBATCH --ntasks-per-node={options.tasks_per_node}"]
-    named = {"partition": options.partition, "time": options.time, "mem": options.mem,
-             "account": options.account, "qos": options.qos,
-             "gpus-per-node": options.gpus_per_node, "cpus-per-task": options.cpus_per_task}
-    for key, value in {**{k: v for k, v in named.items() if v is not None},
-                       **options.args}.items():
+    lines = [
+        "#!/bin/bash",
+        f"# ptm-tui job {job}: `sbatch {SCRIPT}` in the job folder runs it again",
+        "# the job folder must be on storage that every node shares, at this path",
+        f"#SBATCH --job-name=ptm-{job}",
+        f"#SBATCH --chdir={job_dir}",
+        f"#SBATCH --output={job_dir}/log.txt",
+        "#SBATCH --open-mode=append",
+        "#SBATCH --requeue",
+        f"#SBATCH --signal=B:USR1@{options.warn_seconds}",
+        f"#SBATCH --nodes={options.nodes}",
+        f"#SBATCH --ntasks-per-node={options.tasks_per_node}",
+    ]
+    named = {
+        "partition": options.partition,
+        "time": options.time,
+        "mem": options.mem,
+        "account": options.account,
+        "qos": options.qos,
+        "gpus-per-node": options.gpus_per_node,
+        "cpus-per-task": options.cpus_per_task,
+    }
+    for key, value in {**{k: v for k, v in named.items() if v is not None}, **options.args}.items():
         lines.append(f"#SBATCH --{key}" + (f"={value}" if value != "" else ""))
     command = [sys.executable, "-m", "engine.jobs.slurm.batch", str(job_dir), token]
     lines += ["", "exec " + " ".join(shlex.quote(part) for part in command), ""]

@@ -13,11 +13,20 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-WAITING = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD",
-           "SUSPENDED"}
+WAITING = {"PENDING", "CONFIGURING", "REQUEUED", "REQUEUE_FED", "REQUEUE_HOLD", "RESV_DEL_HOLD", "SUSPENDED"}
 RUNNING = {"RUNNING", "COMPLETING", "SIGNALING", "STAGE_OUT", "RESIZING", "STOPPED"}
-ENDED_BADLY = {"FAILED", "TIMEOUT", "CANCELLED", "PREEMPTED", "NODE_FAIL", "OUT_OF_MEMORY",
-               "BOOT_FAIL", "DEADLINE", "REVOKED", "SPECIAL_EXIT"}
+ENDED_BADLY = {
+    "FAILED",
+    "TIMEOUT",
+    "CANCELLED",
+    "PREEMPTED",
+    "NODE_FAIL",
+    "OUT_OF_MEMORY",
+    "BOOT_FAIL",
+    "DEADLINE",
+    "REVOKED",
+    "SPECIAL_EXIT",
+}
 CACHE_S = 1.0
 _cache: dict[str, tuple[float, SlurmState | None]] = {}
 
@@ -115,11 +124,15 @@ def merge(info: Any, status: dict[str, Any], job_dir: Path) -> Any:
         return info
     state = query(job_id)
     if state is None:
-        info.slurm = {"job_id": job_id, "state": "UNKNOWN", "reason": "squeue/sacct do not know "
-                      "it (it ended long ago, or Slurm cannot be reached from here)"}
+        info.slurm = {
+            "job_id": job_id,
+            "state": "UNKNOWN",
+            "reason": "squeue/sacct do not know it (it ended long ago, or Slurm cannot be reached from here)",
+        }
         if info.status in ("queued", "running"):
-            info.message = (f"Slurm job {job_id} is not known to squeue or sacct here; its last "
-                            f"state was {info.status}")
+            info.message = (
+                f"Slurm job {job_id} is not known to squeue or sacct here; its last state was {info.status}"
+            )
         return info
     info.slurm = state.to_dict()
     info.slurm["text"] = state.describe()
@@ -134,9 +147,15 @@ def merge(info: Any, status: dict[str, Any], job_dir: Path) -> Any:
     elif info.status in ("queued", "running"):
         info.status = f"failed (Slurm {state.state})"
         hello = (job_dir / "hello.json").is_file()
-        info.message = (f"Slurm job {state.describe()}" + ("" if hello else
-                        ": it never wrote to the job folder; is the job folder on storage the "
-                        "nodes share?") + "; `ptm-tui resume` continues from the last checkpoint")
+        info.message = (
+            f"Slurm job {state.describe()}"
+            + (
+                ""
+                if hello
+                else ": it never wrote to the job folder; is the job folder on storage the nodes share?"
+            )
+            + "; `ptm-tui resume` continues from the last checkpoint"
+        )
     return info
 
 
@@ -153,6 +172,8 @@ def _check_hello(info: Any, state: SlurmState, job_dir: Path, status: dict[str, 
         return
     wait = int((status.get("slurm") or {}).get("hello_seconds") or 60)
     if time.time() - started > wait:
-        info.message = (f"Slurm runs job {state.job_id} on {state.nodes} for over {wait}s, but "
-                        "nothing from it reached the job folder: the job folder must be on "
-                        "storage the nodes share (cancel it with `ptm-tui stop`)")
+        info.message = (
+            f"Slurm runs job {state.job_id} on {state.nodes} for over {wait}s, but "
+            "nothing from it reached the job folder: the job folder must be on "
+            "storage the nodes share (cancel it with `ptm-tui stop`)"
+        )

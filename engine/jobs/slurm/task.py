@@ -15,8 +15,9 @@ from collections.abc import Mapping
 def first_node(nodelist: str) -> str:
     """Return the first host of a Slurm node list ("vm", "gpu[01-04]" -> "gpu01")."""
     try:
-        done = subprocess.run(["scontrol", "show", "hostnames", nodelist], capture_output=True,
-                              text=True, timeout=30)
+        done = subprocess.run(
+            ["scontrol", "show", "hostnames", nodelist], capture_output=True, text=True, timeout=30
+        )
         if done.returncode == 0 and done.stdout.split():
             return done.stdout.split()[0]
     except (OSError, subprocess.TimeoutExpired):
@@ -29,11 +30,14 @@ def rendezvous_env(env: Mapping[str, str]) -> dict[str, str]:
     job_id = int(env.get("SLURM_JOB_ID", "0") or 0)
     restart = int(env.get("SLURM_RESTART_COUNT", "0") or 0)
     nodelist = env.get("SLURM_STEP_NODELIST") or env.get("SLURM_JOB_NODELIST") or "localhost"
-    return {"RANK": env.get("SLURM_PROCID", "0"), "WORLD_SIZE": env.get("SLURM_NTASKS", "1"),
-            "LOCAL_RANK": env.get("SLURM_LOCALID", "0"),
-            "LOCAL_WORLD_SIZE": env.get("SLURM_NTASKS_PER_NODE", "1").split("(")[0],
-            "MASTER_ADDR": env.get("MASTER_ADDR") or first_node(nodelist),
-            "MASTER_PORT": env.get("MASTER_PORT") or str(20000 + (job_id * 7 + restart) % 20000)}
+    return {
+        "RANK": env.get("SLURM_PROCID", "0"),
+        "WORLD_SIZE": env.get("SLURM_NTASKS", "1"),
+        "LOCAL_RANK": env.get("SLURM_LOCALID", "0"),
+        "LOCAL_WORLD_SIZE": env.get("SLURM_NTASKS_PER_NODE", "1").split("(")[0],
+        "MASTER_ADDR": env.get("MASTER_ADDR") or first_node(nodelist),
+        "MASTER_PORT": env.get("MASTER_PORT") or str(20000 + (job_id * 7 + restart) % 20000),
+    }
 
 
 def main(argv: list[str] | None = None) -> int:
