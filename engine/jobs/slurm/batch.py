@@ -9,8 +9,10 @@ itself (`scontrol requeue`) and a later run continues from that step, at most ma
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -20,9 +22,10 @@ from typing import Any
 
 from engine.atomic import atomic_write_text
 from engine.errors import PtmError
+from engine.jobs.slurm.options import WARNING
 from engine.jobs.store import process_start_time, read_status, this_host, write_status
 
-SIGNALS = {"warned": False, "child": None}
+SIGNALS: dict[str, Any] = {"warned": False, "job_dir": None}
 
 
 def _log(text: str) -> None:
@@ -30,15 +33,27 @@ def _log(text: str) -> None:
 
 
 def _on_signal(signum: int, _frame: Any) -> None:
-    name = signal.Signals(signum).name
+    """Pass a stop to the tasks without signalling srun (srun ends its step at once on TERM)."""
+    from engine.jobs.stopping import request_stop
+
     if signum == signal.SIGUSR1:
         SIGNALS["warned"] = True
         _log("got USR1, Slurm's warning before the time limit: saving a checkpoint to requeue")
     else:
-        _log(f"got {name}: the runner saves a checkpoint and stops")
-    child = SIGNALS["child"]
-    if child is not None and child.poll() is None:
-        child.send_signal(signal.SIGTERM)  # srun passes it to every task
+        _log(f"got {signal.Signals(signum).name}: the runner saves a checkpoint and stops")
+    with contextlib.suppress(OSError, PtmError):
+        request_stop(SIGNALS["job_dir"])  # every rank sees it within a second
+    job_id = os.environ.get("SLURM_JOB_ID", "")
+    if job_id and shutil.which("scancel"):  # the steps, not this batch step: sooner than the file
+        subprocess.run(["scancel", "--signal=TERM", job_id], capture_output=True, timeout=30)
+
+
+def _warned(job_dir: Path, job_id: str, restart: int) -> bool:
+    """True when the sbatch script noted Slurm's time-limit warning for this run."""
+    try:
+        return (job_dir / WARNING).read_text(encoding="utf-8").split() == [job_id, str(restart)]
+    except OSError:
+        return False
 
 
 def _refuse(text: str) -> int:
@@ -120,12 +135,16 @@ def run(job_dir: Path, token: str) -> int:
         message=f"Slurm job {job_id} started on {nodes}",
     )
     _log(f"job {job_id} on {nodes}" + (f", run {restart + 1} (requeued {restart} times)" if restart else ""))
+    SIGNALS["job_dir"] = job_dir
     for signum in (signal.SIGUSR1, signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _on_signal)
     cmd = ["srun", "--kill-on-bad-exit=1", sys.executable, "-m", "engine.jobs.slurm.task", str(job_dir)]
     child = subprocess.Popen(cmd, stdin=subprocess.DEVNULL)
-    SIGNALS["child"] = child
-    code = child.wait()
+    while child.poll() is None:
+        if not SIGNALS["warned"] and _warned(job_dir, job_id, restart):
+            _on_signal(signal.SIGUSR1, None)
+        time.sleep(0.5)
+    code = child.returncode
     after = read_status(job_dir)
     if SIGNALS["warned"] and after.get("status") == "stopped":
         limit = int((after.get("slurm") or {}).get("max_requeues", 3))

@@ -11,6 +11,8 @@ from typing import Any
 
 from engine.errors import BadInput
 
+WARNING = "slurm.warning"
+"""The file where the sbatch script notes Slurm's time-limit warning: "JOBID RESTARTS"."""
 SCRIPT = "slurm.sbatch"
 """The sbatch script's name in the job folder (`sbatch` it by hand to run the job again)."""
 
@@ -205,5 +207,18 @@ def script(job_dir: Path, options: SlurmOptions, token: str) -> str:
     for key, value in {**{k: v for k, v in named.items() if v is not None}, **options.args}.items():
         lines.append(f"#SBATCH --{key}" + (f"={value}" if value != "" else ""))
     command = [sys.executable, "-m", "engine.jobs.slurm.batch", str(job_dir), token]
-    lines += ["", "exec " + " ".join(shlex.quote(part) for part in command), ""]
+    lines += [
+        "",
+        "# Slurm's warning (USR1) can come within a second of the start on a short --time, before",
+        "# Python could catch it: this shell keeps it in a file that the batch step watches.",
+        f"trap 'echo \"$SLURM_JOB_ID ${{SLURM_RESTART_COUNT:-0}}\" > {WARNING}' USR1",
+        "trap 'kill -TERM \"$child\" 2>/dev/null' TERM INT",
+        " ".join(shlex.quote(part) for part in command) + " &",
+        "child=$!",
+        "while :; do",
+        '    wait "$child"; code=$?',
+        '    kill -0 "$child" 2>/dev/null || exit "$code"  # else a trap woke the wait up',
+        "done",
+        "",
+    ]
     return "\n".join(lines)

@@ -141,8 +141,8 @@ def merge(info: Any, status: dict[str, Any], job_dir: Path) -> Any:
     if state.state in WAITING:
         info.status = "queued"
     elif state.state in RUNNING:
-        if info.status not in ("running", "queued"):
-            info.status = "running" if state.state == "RUNNING" else info.status
+        if state.state == "RUNNING":  # a requeued run before its runner writes: running too
+            info.status = "running"
         _check_hello(info, state, job_dir, status)
     elif info.status in ("queued", "running"):
         info.status = f"failed (Slurm {state.state})"

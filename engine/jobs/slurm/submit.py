@@ -155,7 +155,7 @@ def stop(job_dir: Path, wait: float = 0.0, say: Callable[[str], None] | None = N
         )
     else:
         request_stop(job_dir)  # reaches the runner through the job folder too
-        cmd = [scancel, "--signal=TERM", "--full", job_id]
+        cmd = [scancel, "--signal=TERM", job_id]  # the steps, not srun: it would end them
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
         raise WorkFailed(

@@ -42,8 +42,12 @@ def rendezvous_env(env: Mapping[str, str]) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     """Set the rendezvous from Slurm's environment and run the runner on the job folder."""
+    import signal
+
+    from engine.jobs.runner import _on_signal
     from engine.jobs.runner import main as run_job
 
+    signal.signal(signal.SIGUSR1, _on_signal)  # srun passes USR1 on: checkpoint and stop as TERM
     os.environ.update(rendezvous_env(os.environ))
     return run_job(argv)
 
