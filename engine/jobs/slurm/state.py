@@ -127,6 +127,7 @@ def merge(info: Any, status: dict[str, Any], job_dir: Path) -> Any:
         info.slurm = {
             "job_id": job_id,
             "state": "UNKNOWN",
+            "text": f"{job_id} (not in squeue)",
             "reason": "squeue/sacct do not know it (it ended long ago, or Slurm cannot be reached from here)",
         }
         if info.status in ("queued", "running"):

@@ -101,8 +101,7 @@ def submit(job_dir: Path, options: SlurmOptions) -> SlurmJob:
         raise BadInput(
             "sbatch refused the job",
             words or f"exit code {done.returncode}",
-            "fix the Slurm options (`sinfo` lists the partitions), then "
-            "`ptm-tui resume` the job or launch it again",
+            "fix the Slurm options (`sinfo` lists the partitions, `man sbatch` the options) and submit again",
         )
     job_id = done.stdout.strip().split(";")[0]
     if not job_id.isdigit():
