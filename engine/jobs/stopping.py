@@ -100,10 +100,6 @@ def stop(job_ref: str | Path, wait: float = 0.0,
     from engine.jobs.store import find_job
 
     job_dir = find_job(job_ref)
-    if read_status(job_dir).get("backend") == "slurm":
-        from engine.jobs.slurm.submit import stop as stop_slurm
-
-        return stop_slurm(job_dir, wait, say)
     info = job_info(job_dir)
     pid = info.pid
     if not info.active or not (pid or info.elsewhere):

@@ -6,6 +6,7 @@ A job waiting in Slurm's queue (first time, or requeued) is "queued" whatever it
 
 from __future__ import annotations
 
+import json
 import shutil
 import subprocess
 import time
@@ -162,10 +163,13 @@ def merge(info: Any, status: dict[str, Any], job_dir: Path) -> Any:
 
 def _check_hello(info: Any, state: SlurmState, job_dir: Path, status: dict[str, Any]) -> None:
     """Say so when a running job's node has not been heard from in the job folder in time."""
-    from engine.jobs.store import read_json
-
-    hello = read_json(job_dir / "hello.json")
-    if str(hello.get("slurm_job_id")) == state.job_id or state.state != "RUNNING":
+    try:
+        hello = json.loads((job_dir / "hello.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        hello = {}
+    if (
+        isinstance(hello, dict) and str(hello.get("slurm_job_id")) == state.job_id
+    ) or state.state != "RUNNING":
         return
     try:
         started = time.mktime(time.strptime(state.start, "%Y-%m-%dT%H:%M:%S"))
