@@ -70,6 +70,8 @@ class Recipe:
     edits: list[dict[str, Any]] = field(default_factory=list)
     train: dict[str, Any] | None = None
     path: Path | None = None
+    slurm: dict[str, Any] | None = None
+    """The [slurm] table: what a job asks of Slurm (engine.jobs.slurm.options)."""
     """Where the recipe was read from (relative sources are looked up beside it)."""
 
     def to_dict(self) -> dict[str, Any]:
@@ -118,14 +120,17 @@ def from_dict(data: dict[str, Any], path: Path | None = None) -> Recipe:
     train = data.get("train")
     if train is not None and not isinstance(train, dict):
         raise BadInput(f"{where}: `train` must be a table", f"got {train!r}", _FIX)
-    unknown = sorted(set(data) - {"model", "edit", "train"})
+    slurm = data.get("slurm")
+    if slurm is not None and not isinstance(slurm, dict):
+        raise BadInput(f"{where}: `slurm` must be a table", f"got {slurm!r}", _FIX)
+    unknown = sorted(set(data) - {"model", "edit", "train", "slurm"})
     if unknown:
         raise BadInput(
             f"{where} has unknown tables {', '.join(unknown)}",
-            "a recipe has [model], [[edit]] and [train]",
+            "a recipe has [model], [[edit]], [train] and [slurm]",
             _FIX,
         )
-    return Recipe(model=model, edits=[dict(e) for e in edits], train=train, path=path)
+    return Recipe(model=model, edits=[dict(e) for e in edits], train=train, path=path, slurm=slurm)
 
 
 def validate_edit(edit: dict[str, Any], index: int) -> None:

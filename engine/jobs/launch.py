@@ -8,13 +8,14 @@ import secrets
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from engine.errors import BadInput, WorkFailed
 from engine.jobs.stopping import clear_stop_request
-from engine.jobs.stopping import stop as stop  # where callers have always found it
-from engine.jobs.store import job_info, jobs_root, read_status, this_host, write_status
+from engine.jobs.stopping import stop as stop_here
+from engine.jobs.store import JobInfo, job_info, jobs_root, read_status, this_host, write_status
 
 SPEC = "spec.toml"
 
@@ -99,6 +100,18 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
         raise WorkFailed(f"cannot create the job folder {job_dir}", error.strerror or str(error),
                          "free some disk space or point PTM_HOME at a writable folder") from None
     return job_dir
+
+
+def stop(job_ref: str | Path, wait: float = 0.0, say: Callable[[str], None] | None = None) -> JobInfo:
+    """Ask a running job to checkpoint and stop, whichever backend runs it; return its state."""
+    from engine.jobs.store import find_job
+
+    job_dir = find_job(job_ref)
+    if read_status(job_dir).get("backend") == "slurm":
+        from engine.jobs.slurm.submit import stop as stop_slurm
+
+        return stop_slurm(job_dir, wait, say)
+    return stop_here(job_dir, wait, say)
 
 
 def runner_command(job_dir: Path, nproc: int = 1, nnodes: int = 1,
@@ -203,6 +216,10 @@ def resume(job_ref: str | Path, env: dict[str, str] | None = None,
         raise BadInput(f"job {info.job} has finished all {info.epochs} epochs",
                        "there is nothing left to train", "launch a new job to train longer")
     status = read_status(job_dir)
+    if status.get("backend") == "slurm":
+        from engine.jobs.slurm.submit import resubmit
+
+        return job_dir, resubmit(job_dir)
     proc = launch(job_dir, nproc=nproc or int(status.get("nproc") or 1),
                   nnodes=int(status.get("nnodes") or 1),
                   rdzv_endpoint=status.get("rdzv_endpoint"), env=env)

@@ -125,6 +125,8 @@ class JobInfo:
     """Images skipped because they could not be read (see status.json's bad_examples)."""
     host: str = ""
     """The host whose process holds the job (its launcher or runner); "" before it started."""
+    slurm: dict[str, Any] | None = None
+    """For a job run by Slurm: its job id, state, reason, nodes and exit code as Slurm says."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the job as a JSON-friendly dict."""
@@ -187,6 +189,10 @@ def job_info(job_dir: str | Path) -> JobInfo:
             bad_images=_field(s, "bad_images", int, 0), host=_field(s, "host", str, ""))
     except ValueError as error:
         return _unreadable(job_dir, str(error).splitlines()[0][:120])
+    if s.get("backend") == "slurm":  # Slurm, not a pid, says whether it waits, runs or ended
+        from engine.jobs.slurm.state import merge
+
+        return merge(info, s, job_dir)
     # A process on another host cannot be checked from here, but the job's lock can: a free
     # lock means its runner is gone (e.g. a container restarted under a new host name).
     if status in ("queued", "running") and (

@@ -66,6 +66,9 @@ def register(subparsers: Any) -> None:
                         help="name the job: 1-64 letters, digits, '.', '_', '-' "
                         "(default: time-model-xxxx)")
     add_launch_flags(parser)
+    from tui.cli.slurm_flags import add_slurm_flags
+
+    add_slurm_flags(parser)
     parser.set_defaults(func=run)
 
 
@@ -84,7 +87,7 @@ def final_object(job_dir: Path) -> dict[str, Any]:
     return {"job": info.job, "status": info.status, "epoch": info.epoch, "epochs": info.epochs,
             "best_val_acc": info.best_val_acc, "last_val_acc": info.last_val_acc,
             "checkpoint": info.checkpoint, "pid": info.pid, "dir": info.dir,
-            "message": info.message}
+            "message": info.message, **({"slurm": info.slurm} if info.slurm else {})}
 
 
 def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
@@ -180,10 +183,11 @@ def start(job_dir: Path, args: argparse.Namespace, proc: Any) -> int:
     from tui.cli.output import print_json, stdout
 
     if args.detach:
+        where = proc.describe() if hasattr(proc, "describe") else f"pid {proc.pid}"
         if args.json:
             print_json(final_object(job_dir))
         else:
-            stdout.print(f"started job [bold]{escape(job_dir.name)}[/] (pid {proc.pid}) in "
+            stdout.print(f"started job [bold]{escape(job_dir.name)}[/] ({escape(where)}) in "
                          f"{escape(str(job_dir))}\n  follow it: ptm-tui jobs   stop it: "
                          f"ptm-tui stop {escape(job_dir.name)}", highlight=False)
         return 0
@@ -195,9 +199,15 @@ def run(args: argparse.Namespace) -> int:
     from engine.edit import recipe as recipes
     from engine.jobs.launch import check_processes, create_job, launch
 
+    recipe = recipes.load(args.recipe)
+    if args.slurm:
+        from tui.cli.slurm_flags import slurm_options, submit_new
+
+        options = slurm_options(args, recipe.slurm)  # checked before the job folder is made
+        job_dir = create_job(recipe, overrides_from(args), job_id=args.job_id)
+        return start(job_dir, args, submit_new(job_dir, options))
     nproc = 1 if args.nproc_per_node is None else args.nproc_per_node
     check_processes(nproc, args.nnodes)
-    recipe = recipes.load(args.recipe)
     job_dir = create_job(recipe, overrides_from(args), job_id=args.job_id)
     # followed here: fork the runner from this process, which has imported torch already
     proc = launch(job_dir, nproc=nproc, nnodes=args.nnodes,

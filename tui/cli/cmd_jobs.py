@@ -12,7 +12,8 @@ def register(subparsers: Any) -> None:
         "jobs", help="list finetune jobs (state, epoch, best val accuracy)",
         description="List the jobs under $PTM_HOME/jobs. A job whose process is gone while its "
         "status says running is shown as 'failed (process died)'; a job whose process runs on "
-        "another host (shared job folder) shows that host, and its status as written there.")
+        "another host (shared job folder) shows that host, and its status as written there. A job "
+        "submitted with --slurm shows its Slurm job id and state (squeue, else sacct).")
     parser.add_argument("--json", action="store_true", help="one JSON object per job per line")
     parser.set_defaults(func=run)
 
@@ -44,15 +45,21 @@ def run(args: argparse.Namespace) -> int:
     job = Column("job", no_wrap=True, min_width=max(len(printable(info.job)) for info in jobs))
     # a host column only when some job's process runs on another host (its pid is that host's)
     hosts = any(info.elsewhere for info in jobs)
-    names = ("status", "epoch", "best", "last", "pid") + (("host",) if hosts else ())
+    # a slurm column (job id, state, reason or nodes) only when some job ran under Slurm
+    slurm = any(info.slurm for info in jobs)
+    names = ("status", "epoch", "best", "last", "pid") + (("host",) if hosts else ()) \
+        + (("slurm",) if slurm else ())
     rest = [Column(name, no_wrap=True) for name in names]
     table = Table(job, *rest, box=box.SIMPLE_HEAD, pad_edge=False)
     for info in jobs:
         color = {"running": "cyan", "done": "green", "stopped": "yellow",
                  "queued": "white"}.get(info.status, "red")
         host = (escape(info.host) if info.elsewhere else "-",) if hosts else ()
+        if slurm:
+            host += (escape((info.slurm or {}).get("text") or "-"),)
         table.add_row(escape(info.job), f"[{color}]{escape(info.status)}[/]",
                       f"{info.epoch}/{info.epochs or '?'}", _pct(info.best_val_acc),
-                      _pct(info.last_val_acc), str(info.pid or "-") if info.active else "-", *host)
+                      _pct(info.last_val_acc),
+                      "-" if info.slurm or not info.active else str(info.pid or "-"), *host)
     stdout.print(table)
     return 0
