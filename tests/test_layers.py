@@ -19,7 +19,7 @@ ROOT = Path(__file__).resolve().parents[1]
 LAYERS = ("models", "inspect", "edit", "use", "train", "jobs")
 """The engine's packages in order: each may import only those before it (and the basics)."""
 BASICS = ("engine", "engine.errors", "engine.atomic", "engine.paths", "engine.outputs", "engine.home",
-          "engine.words")
+          "engine.words", "engine.text", "engine.readfile")
 
 
 def module_names(root: Path, package: str) -> dict[str, Path]:
