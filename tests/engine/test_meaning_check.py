@@ -185,3 +185,20 @@ def test_a_job_checkpoint_s_image_size_and_classes_are_checked_before_export(
     code = main(["export", str(job), "--format", "safetensors", "--out", str(tmp_path / "x.safetensors")])
     err = capsys.readouterr().err
     assert code == 2 and f"`{key}`" in err, err
+
+
+def test_an_old_checkpoint_s_class_names_are_checked_before_use(tmp_path, image, capsys):
+    from torchvision import models
+
+    from engine.edit.recipe import Recipe, dumps
+    from engine.train.checkpoint import save_checkpoint
+
+    job = tmp_path / "jobs" / "old"
+    job.mkdir(parents=True)
+    (job / "spec.toml").write_text(
+        dumps(Recipe(model={"name": "squeezenet1_1"}, edits=[{"op": "replace_head", "num_classes": 2}]))
+    )
+    state = {"model": models.squeezenet1_1(num_classes=2).state_dict(), "epoch": 1, "classes": [0, 1]}
+    save_checkpoint(job / "checkpoints", state, epoch=1)  # from before checkpoints carried meanings
+    code, err = _predict(job, image, capsys)
+    assert code == 2 and "`classes[0]`" in err, err

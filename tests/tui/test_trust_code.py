@@ -172,3 +172,10 @@ async def test_e_on_a_job_whose_recipe_names_code_says_why_it_cannot_evaluate(tm
         text = str(app.screen.query_one("#eval-summary").render())
         assert f"names code to run: {name}" in text and "--trust-code" in text, text
     assert not marker.exists()
+
+
+def test_ptm_tui_takes_trust_code_and_it_is_off_by_default():
+    from tui.cli.main import build_tui_parser
+
+    assert build_tui_parser().parse_args(["--trust-code", "mine.pth"]).trust_code is True
+    assert build_tui_parser().parse_args(["mine.pth"]).trust_code is False

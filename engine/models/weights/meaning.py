@@ -96,7 +96,7 @@ def _from_export(pre: Any, classes: Any, where: str) -> dict[str, Any] | None:
         return None
     said = {"resize": pre["resize"], "crop": pre.get("crop"), "mean": pre["mean"],
             "std": pre.get("std"), "interpolation": pre.get("interpolation", "bilinear"),
-            "antialias": True}
+            "antialias": pre.get("antialias", True)}
     if classes:
         said["classes"] = classes
     meaning = check_meaning(said, where)

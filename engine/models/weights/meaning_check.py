@@ -5,6 +5,7 @@ never a traceback, a huge allocation or a deep recursion later."""
 from __future__ import annotations
 
 import math
+import reprlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -29,6 +30,10 @@ _FIX = (
     "save_file(load_file(FILE), NEW.safetensors)"
 )
 
+_SHOW = reprlib.Repr()
+"""Shows a bad value in a message: a few items of a long list, never all of it."""
+_SHOW.maxlevel, _SHOW.maxlist, _SHOW.maxdict, _SHOW.maxstring, _SHOW.maxother = 3, 4, 4, 40, 40
+
 
 class BadMeaning(BadInput):
     """What a weights file says about itself cannot be used (a type, a range, its size)."""
@@ -36,7 +41,7 @@ class BadMeaning(BadInput):
 
 def bad(where: str, key: str, expected: str, got: Any) -> BadMeaning:
     """Return the error for key `key` of the meaning in `where`, which must be `expected`."""
-    shown = repr(got)
+    shown = _SHOW.repr(got)
     shown = shown if len(shown) <= 60 else shown[:57] + "..."
     return BadMeaning(
         f"{where} says something ptm-tui cannot use: `{key}`",
