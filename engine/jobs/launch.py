@@ -198,12 +198,27 @@ def check_processes(nproc: int, nnodes: int = 1) -> None:
                        f"use --nproc-per-node {limit} or fewer")
 
 
+def check_job_code(job_dir: Path, trust_code: bool) -> None:
+    """Raise CodeRefused when a job folder from elsewhere (outside this user's jobs root) has a
+    recipe naming code and the user has not passed --trust-code; a job launched here is the
+    user's own recipe, run by name."""
+    from engine.edit.recipe import load
+    from engine.jobs.store import jobs_root
+    from engine.models.trust import check_code_allowed
+
+    if job_dir.resolve().is_relative_to(jobs_root().resolve()):
+        return
+    spec = job_dir / "spec.toml"
+    check_code_allowed(load(spec).model.get("name"), f"the recipe of job folder {spec}", trust_code)
+
+
 def resume(job_ref: str | Path, env: dict[str, str] | None = None,
-           nproc: int | None = None) -> tuple[Path, subprocess.Popen]:
+           nproc: int | None = None, trust_code: bool = False) -> tuple[Path, subprocess.Popen]:
     """Relaunch a stopped, failed or interrupted job from its newest complete checkpoint."""
     from engine.jobs.store import find_job
 
     job_dir = find_job(job_ref)
+    check_job_code(job_dir, trust_code)
     info = job_info(job_dir)
     if info.active:
         raise BadInput(f"job {info.job} is already running",
@@ -226,8 +241,8 @@ def resume(job_ref: str | Path, env: dict[str, str] | None = None,
     return job_dir, proc
 
 
-def join(job_ref: str | Path, nproc: int | None = None,
-         env: dict[str, str] | None = None) -> tuple[Path, Path, subprocess.Popen]:
+def join(job_ref: str | Path, nproc: int | None = None, env: dict[str, str] | None = None,
+         trust_code: bool = False) -> tuple[Path, Path, subprocess.Popen]:
     """Start this host's share of a multi-host job; return (job folder, its log, the process).
 
     The job folder must be on storage every host sees at the same path (as torchrun users
@@ -241,6 +256,7 @@ def join(job_ref: str | Path, nproc: int | None = None,
     from engine.jobs.store import find_job
 
     job_dir = find_job(job_ref)
+    check_job_code(job_dir, trust_code)
     info = job_info(job_dir)
     status = read_status(job_dir)
     nnodes, endpoint = int(status.get("nnodes") or 1), status.get("rdzv_endpoint")

@@ -318,3 +318,22 @@ def test_a_module_on_pythonpath_named_by_a_downloaded_file_is_not_imported_by_pt
     assert done.returncode == 2, done.stderr
     assert attack.name in done.stderr and "--trust-code" in done.stderr
     assert not attack.ran()
+
+
+@pytest.mark.parametrize("command", ["resume", "join"])
+def test_resuming_or_joining_a_job_folder_from_elsewhere_that_names_code_is_refused(
+    tmp_path, monkeypatch, capsys, command
+):
+    from engine.jobs.launch import check_job_code
+
+    attack = Attack(tmp_path, "absolute", monkeypatch)
+    job = _job(tmp_path, monkeypatch, attack, carries_recipe=False)
+    elsewhere = tmp_path / "shared" / "stranger"
+    elsewhere.parent.mkdir()
+    (tmp_path / "home" / "jobs" / job).rename(elsewhere)
+    _refused([command, str(elsewhere)], attack, capsys)
+    check_job_code(elsewhere, trust_code=True)  # the user's choice lets it through
+    (tmp_path / "home" / "jobs").mkdir(exist_ok=True)
+    elsewhere.rename(tmp_path / "home" / "jobs" / job)
+    check_job_code(tmp_path / "home" / "jobs" / job, trust_code=False)  # launched here: the user's own
+    assert not attack.ran()

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `join` subcommand."""
@@ -21,6 +23,7 @@ def register(subparsers: Any) -> None:
                         help="processes on this host (default: as the job was launched)")
     parser.add_argument("--detach", action="store_true", help="return at once")
     parser.add_argument("--json", action="store_true", help="print the result as JSON")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -31,7 +34,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.launch import join
     from tui.cli.output import print_json, stderr, stdout
 
-    job_dir, log, proc = join(args.job, nproc=args.nproc_per_node)
+    job_dir, log, proc = join(args.job, nproc=args.nproc_per_node, trust_code=args.trust_code)
     if args.detach:
         if args.json:
             print_json({"job": job_dir.name, "pid": proc.pid, "log": str(log)})

@@ -5,6 +5,8 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `resume` subcommand."""
@@ -17,6 +19,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--json", action="store_true", help="JSON lines on stdout")
     parser.add_argument("--nproc-per-node", type=int, default=None, metavar="N",
                         help="processes under torchrun (default: as the job was launched)")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -25,5 +28,5 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.launch import resume
     from tui.cli.cmd_finetune import start
 
-    job_dir, proc = resume(args.job, nproc=args.nproc_per_node)
+    job_dir, proc = resume(args.job, nproc=args.nproc_per_node, trust_code=args.trust_code)
     return start(job_dir, args, proc)
