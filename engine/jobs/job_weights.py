@@ -25,11 +25,14 @@ def job_weights(job_dir: Path) -> Weights:
     return Weights(read_state_dict(path, mmap=True), str(path))
 
 
-def job_start(job_dir: Path, progress: Any = None) -> Weights:
+def job_start(job_dir: Path, progress: Any = None, trust_code: bool = False) -> Weights:
     """Return the weights the job started from: its recipe's model with its edits applied, as
-    the runner builds it (the recipe's seed makes a random init the same again)."""
+    the runner builds it (the recipe's seed makes a random init the same again). A job folder
+    from elsewhere may name code only with `trust_code` (engine.jobs.launch.check_job_code)."""
     from engine.edit.recipe import build, load
+    from engine.jobs.launch import check_job_code
 
+    check_job_code(job_dir, trust_code)
     recipe = load(job_dir / SPEC)
     model = build(recipe, device="cpu", progress=progress).model
     name, weights = recipe.model["name"], recipe.model.get("weights", "none")

@@ -321,7 +321,7 @@ def test_a_module_on_pythonpath_named_by_a_downloaded_file_is_not_imported_by_pt
 
 
 @pytest.mark.parametrize("command", ["resume", "join"])
-def test_resuming_or_joining_a_job_folder_from_elsewhere_that_names_code_is_refused(
+def test_resuming_joining_or_diffing_a_job_folder_from_elsewhere_that_names_code_is_refused(
     tmp_path, monkeypatch, capsys, command
 ):
     from engine.jobs.launch import check_job_code
@@ -332,6 +332,8 @@ def test_resuming_or_joining_a_job_folder_from_elsewhere_that_names_code_is_refu
     elsewhere.parent.mkdir()
     (tmp_path / "home" / "jobs" / job).rename(elsewhere)
     _refused([command, str(elsewhere)], attack, capsys)
+    if command == "resume":  # diff JOB rebuilds the job's start from the same recipe
+        _refused(["diff", str(elsewhere)], attack, capsys)
     check_job_code(elsewhere, trust_code=True)  # the user's choice lets it through
     (tmp_path / "home" / "jobs").mkdir(exist_ok=True)
     elsewhere.rename(tmp_path / "home" / "jobs" / job)

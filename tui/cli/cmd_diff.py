@@ -7,6 +7,8 @@ import math
 from pathlib import Path
 from typing import Any
 
+from tui.cli.trust import add_trust_flag
+
 
 def register(subparsers: Any) -> None:
     """Add the `diff` subcommand."""
@@ -26,6 +28,7 @@ def register(subparsers: Any) -> None:
                         "cosine}], total, buffers, buffers_total, only_in_a, only_in_b, shape_differs, "
                         "not_compared, tensors: [{tensor, kind, ...}]}; relative_change is \"from zero\" "
                         "where A was all zeros, cosine null where either is (no angle)")
+    add_trust_flag(parser)
     parser.set_defaults(func=run)
 
 
@@ -82,7 +85,7 @@ def run(args: argparse.Namespace) -> int:
     if args.b is None:
         job = _job_alone(args.a)
         with progress_bar(f"rebuilding the start of {job.name}") as update:
-            a = job_start(job, progress=update)
+            a = job_start(job, progress=update, trust_code=args.trust_code)
         b = job_weights(job)
     else:
         loaded = []
