@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.atomic import atomic_write
-from engine.errors import BadInput, WorkFailed
+from engine.errors import BadInput, WorkFailed, redact
 from engine.models.weights.bundle_manifest import (
     FORMAT,
     MANIFEST,
@@ -36,7 +36,6 @@ from engine.models.weights.cache import cache_dir, hash_prefix, sha256_of
 from engine.models.weights.cache_tx import CacheChange, cache_change, cache_error
 from engine.models.weights.checks import what_it_is
 from engine.models.weights.hf import hub_cache, repo_folder
-from engine.models.weights.redact import redact
 
 __all__ = ["MANIFEST", "BundleFile", "copy_atomic", "entry_for", "import_bundle", "write_bundle"]
 
