@@ -116,11 +116,11 @@ def check_output_file(path: Path, flag: str) -> Path:
     """Return `path` when a file can be written there (before any work); BadInput saying why not."""
     path = path.expanduser()
     fix = f"give {flag} a file name in a folder you can write to, e.g. {flag} weights.tar"
+    _check_names(path, fix, room=_TEMP_ROOM)
     if path.is_dir():
         raise BadInput(f"cannot write {path}", "it is a folder", fix)
     if os.path.lexists(path) and not path.is_file():
         raise BadInput(f"cannot write {path}", what_it_is(path), fix)
-    _check_names(path, fix, room=_TEMP_ROOM)
     if not path.parent.is_dir():
         raise BadInput(f"cannot write {path}", f"the folder {path.parent} "
                        + ("does not exist" if not os.path.lexists(path.parent) else "is not a folder"), fix)
@@ -132,10 +132,10 @@ def check_output_folder(path: Path, flag: str) -> Path:
     """Return `path` when files can be written into it (made if missing); BadInput saying why not."""
     path = path.expanduser()
     fix = f"give {flag} a folder you can write to"
+    _check_names(path, fix, room=_TEMP_ROOM + 16)
     if os.path.lexists(path) and not path.is_dir():
         why = "it is a file" if path.is_file() else what_it_is(path)
         raise BadInput(f"cannot write into {path}", f"{why}, not a folder", fix)
-    _check_names(path, fix, room=_TEMP_ROOM + 16)
     existing = path
     while not existing.is_dir():
         if os.path.lexists(existing) or existing == existing.parent:
