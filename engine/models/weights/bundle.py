@@ -219,23 +219,22 @@ def _plan(change: CacheChange, entry: BundleFile) -> _Plan:
 
 
 def _check_room(plans: list[_Plan]) -> None:
-    """Raise WorkFailed ("no space left") when a cache's disk cannot hold the declared sizes."""
-    needed: dict[Path, int] = {}
+    """Raise WorkFailed ("no space left") when a disk cannot hold the declared sizes staged on it."""
+    needed: dict[int, tuple[Path, int]] = {}
     for plan in plans:
         at = plan.stage_dir
         while not at.exists() and at != at.parent:
             at = at.parent
-        needed[at] = needed.get(at, 0) + plan.entry.size
-    for at, size in needed.items():
+        device = at.stat().st_dev
+        needed[device] = (at, needed.get(device, (at, 0))[1] + plan.entry.size)
+    for at, size in needed.values():
         free = shutil.disk_usage(at).free
         if size > free:
-            raise WorkFailed(
-                f"cannot import into {at}",
-                f"no space left for it: the bundle needs {size / 1e6:.1f} MB there, "
-                f"{free / 1e6:.1f} MB is free",
-                "free some disk space (or point TORCH_HOME / HF_HOME at a disk with "
-                "room) and run again; nothing was installed",
-            )
+            raise WorkFailed(f"cannot import into {at}",
+                             f"no space left for it: the bundle needs {size / 1e6:.1f} MB there, "
+                             f"{free / 1e6:.1f} MB is free",
+                             "free some disk space (or point TORCH_HOME / HF_HOME at a disk with "
+                             "room) and run again; nothing was installed")
 
 
 def _stage(change: CacheChange, source: Path, plan: _Plan, src: IO[bytes]) -> None:
