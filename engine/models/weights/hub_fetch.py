@@ -1,9 +1,9 @@
 """One file from the Hugging Face Hub into its cache, checked against the Hub's SHA-256 first.
 
 The Hub answers `HEAD {endpoint}/{repo}/resolve/{revision}/{file}` with the commit
-(X-Repo-Commit), the file's SHA-256 (X-Linked-Etag, or ETag) and its size. The body is
+(X-Repo-Commit) and the file's SHA-256 (X-Linked-Etag, or ETag). The body is
 streamed with the same stall, retry and resume rules as torchvision's weights
-(engine/models/weights/download.py), checked, and only then moved into the layout
+(engine/models/weights/fetch.py), checked, and only then moved into the layout
 huggingface_hub writes (blobs/<sha256>, snapshots/<commit>/<file>, refs/<revision>).
 """
 
@@ -35,12 +35,11 @@ _COMMIT = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,199}")
 
 @dataclass
 class HubFile:
-    """What the Hub says of one file: where to get it, its commit, SHA-256 and size."""
+    """What the Hub says of one file: where to get it, its commit and SHA-256."""
 
     url: str
     commit: str
     sha256: str
-    size: int | None
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -144,7 +143,6 @@ def _described(headers: Any, url: str, repo: str, endpoint: str) -> HubFile:
     commit = (headers.get("X-Repo-Commit") or "").strip()
     etag = (headers.get("X-Linked-Etag") or headers.get("ETag") or "").strip()
     etag = etag.removeprefix("W/").strip('"').lower()
-    size_text = (headers.get("X-Linked-Size") or headers.get("Content-Length") or "").strip()
     where = f"{redact(endpoint)} for {repo}"
     if not _COMMIT.fullmatch(commit) or ".." in commit:
         raise DownloadFailed(
@@ -158,7 +156,7 @@ def _described(headers: Any, url: str, repo: str, endpoint: str) -> HubFile:
             f"its ETag is {etag[:70]!r}, so the download cannot be checked",
             "use huggingface.co or a mirror that serves the files' SHA-256 ETags",
         )
-    return HubFile(url, commit, etag, int(size_text) if size_text.isdigit() else None)
+    return HubFile(url, commit, etag)
 
 
 def fetch_hub_file(
