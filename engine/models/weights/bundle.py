@@ -40,8 +40,8 @@ from engine.models.weights.hf import hub_cache, repo_folder
 __all__ = ["MANIFEST", "BundleFile", "copy_atomic", "entry_for", "import_bundle", "write_bundle"]
 
 CHUNK = 1 << 20
-UNLISTED_LIMIT = 1 << 20
-"""A tar member the manifest does not list is skipped only when smaller than this."""
+UNLISTED_LIMIT = 16 << 20
+"""Tar members the manifest does not list are skipped up to this many bytes in all."""
 _READ_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error, ValueError)
 
 
@@ -172,10 +172,12 @@ def _stage_members(change: CacheChange, source: Path, tar: tarfile.TarFile) -> l
     assert handle is not None
     plans = _plans(change, source, parse_manifest(source, handle.read(MAX_MANIFEST_BYTES + 1)))
     waiting = {plan.entry.path: plan for plan in plans}
+    skipped = 0
     for member in tar:
         plan = waiting.pop(member.name, None)
         if plan is None:
-            if member.isdir() or member.size <= UNLISTED_LIMIT:
+            skipped += member.size if member.isreg() else 0
+            if skipped <= UNLISTED_LIMIT:
                 continue
             raise bad_bundle(source, f"it holds {member.name!r}, which its manifest does not list")
         if not member.isreg():
