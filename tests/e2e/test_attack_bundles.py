@@ -430,3 +430,24 @@ def test_a_folder_bundle_whose_manifest_is_a_fifo_does_not_hang(tmp_path: Path, 
     folder.mkdir()
     os.mkfifo(folder / "manifest.json")
     assert_refused(ptm("import", str(folder), env=caches), "named pipe")
+
+
+def test_many_files_the_manifest_does_not_list_stop_the_import(tmp_path: Path, caches) -> None:
+    from engine.errors import BadInput
+    from engine.models.weights.bundle import import_bundle
+
+    manifest = json.dumps({"format": "ptm-tui weights bundle", "version": 1, "files": [hub_entry()]}).encode()
+    bundle = tmp_path / "padded.tar.gz"
+    with tarfile.open(bundle, "w:gz", compresslevel=1) as tar:
+        members = {
+            "manifest.json": manifest,
+            **{f"pad/{i}": bytes(1 << 20) for i in range(20)},
+            f"torch.hub/{HUB_NAME}": DATA,
+        }
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+    with pytest.raises(BadInput, match="which its manifest does not list"):
+        import_bundle(bundle)
+    assert files_under(tmp_path / "home") == []

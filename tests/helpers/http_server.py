@@ -35,6 +35,7 @@ class Request:
     range: str | None
     user_agent: str | None
     if_range: str | None = None
+    authorization: str | None = None
 
 
 @dataclass
@@ -104,7 +105,8 @@ class FileServer:
         asked = handler.headers.get("Range")
         with self._lock:
             self.requests.append(Request(path, asked, handler.headers.get("User-Agent"),
-                                         handler.headers.get("If-Range")))
+                                         handler.headers.get("If-Range"),
+                                         handler.headers.get("Authorization")))
             served = self.files.get(path)
             if served is not None:
                 served.hits += 1

@@ -80,7 +80,13 @@ def resolve_target(target: str) -> tuple[str, str | None, str | None]:
 
 def run(args: argparse.Namespace) -> int:
     """Download every target and print where each is; return the exit code."""
+    from engine.models.weights.checks import check_output_file, check_output_folder
+
     targets = [Target(*resolve_target(t)) for t in args.targets]  # all bad input first
+    if args.bundle is not None:
+        args.bundle = check_output_file(args.bundle, "--bundle")
+    if args.dest is not None:
+        args.dest = check_output_folder(args.dest, "--dest")
     for target in targets:
         if target.url.startswith("hf://"):
             target.repo = target.url.removeprefix("hf://")
@@ -132,7 +138,7 @@ def _fetch(target: Target, args: argparse.Namespace) -> tuple[Path, Any, dict[st
 
 def _fetch_url(target: Target, dest: Path | None) -> tuple[Path, bool, dict[str, Any]]:
     """Download a torch.hub-style file into the cache or `dest`; return (path, was there, info)."""
-    from engine.errors import WorkFailed
+    from engine.errors import WorkFailed, redact
     from engine.models.weights import (
         cached_file,
         download,
@@ -161,7 +167,7 @@ def _fetch_url(target: Target, dest: Path | None) -> tuple[Path, bool, dict[str,
             path = download(url, progress=update, folder=there)
         prefix_ok = True if hash_prefix(path.name) else None
     return path, was_cached, {
-        "path": str(path), "url": url, "source": mirror_url(url), "model": target.model,
+        "path": str(path), "url": redact(url), "source": redact(mirror_url(url)), "model": target.model,
         "weights": target.weights, "bytes": path.stat().st_size,
         "sha256_prefix": hash_prefix(path.name), "sha256_prefix_ok": prefix_ok,
         "cached_before": was_cached}
@@ -169,6 +175,7 @@ def _fetch_url(target: Target, dest: Path | None) -> tuple[Path, bool, dict[str,
 
 def _fetch_hub(target: Target, dest: Path | None) -> tuple[Path, bool, dict[str, Any]]:
     """Fetch timm weights through the Hugging Face cache (then into `dest` as ARCH.TAG.ext)."""
+    from engine.errors import redact
     from engine.models.weights import hf
     from engine.models.weights.bundle import copy_atomic
     from tui.cli.output import progress_bar
@@ -187,7 +194,7 @@ def _fetch_hub(target: Target, dest: Path | None) -> tuple[Path, bool, dict[str,
             cached = None
         path = there
     return path, cached is not None, {
-        "path": str(path), "repo": repo, "source": f"{hf.endpoint()}/{repo}",
+        "path": str(path), "repo": repo, "source": redact(f"{hf.endpoint()}/{repo}"),
         "model": target.model, "weights": target.weights, "bytes": path.stat().st_size,
         "revision": _revision(path), "cached_before": cached is not None}
 

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from engine.atomic import atomic_write
-from engine.errors import BadInput, WorkFailed
+from engine.errors import BadInput, WorkFailed, redact
 from engine.models.weights.bundle_manifest import (
     FORMAT,
     MANIFEST,
@@ -36,13 +36,12 @@ from engine.models.weights.cache import cache_dir, hash_prefix, sha256_of
 from engine.models.weights.cache_tx import CacheChange, cache_change, cache_error
 from engine.models.weights.checks import what_it_is
 from engine.models.weights.hf import hub_cache, repo_folder
-from engine.models.weights.redact import redact
 
 __all__ = ["MANIFEST", "BundleFile", "copy_atomic", "entry_for", "import_bundle", "write_bundle"]
 
 CHUNK = 1 << 20
-UNLISTED_LIMIT = 1 << 20
-"""A tar member the manifest does not list is skipped only when smaller than this."""
+UNLISTED_LIMIT = 16 << 20
+"""Tar members the manifest does not list are skipped up to this many bytes in all."""
 _READ_ERRORS = (OSError, EOFError, tarfile.TarError, zlib.error, ValueError)
 
 
@@ -173,10 +172,12 @@ def _stage_members(change: CacheChange, source: Path, tar: tarfile.TarFile) -> l
     assert handle is not None
     plans = _plans(change, source, parse_manifest(source, handle.read(MAX_MANIFEST_BYTES + 1)))
     waiting = {plan.entry.path: plan for plan in plans}
+    skipped = 0
     for member in tar:
         plan = waiting.pop(member.name, None)
         if plan is None:
-            if member.isdir() or member.size <= UNLISTED_LIMIT:
+            skipped += member.size if member.isreg() else 0
+            if skipped <= UNLISTED_LIMIT:
                 continue
             raise bad_bundle(source, f"it holds {member.name!r}, which its manifest does not list")
         if not member.isreg():
@@ -220,23 +221,22 @@ def _plan(change: CacheChange, entry: BundleFile) -> _Plan:
 
 
 def _check_room(plans: list[_Plan]) -> None:
-    """Raise WorkFailed ("no space left") when a cache's disk cannot hold the declared sizes."""
-    needed: dict[Path, int] = {}
+    """Raise WorkFailed ("no space left") when a disk cannot hold the declared sizes staged on it."""
+    needed: dict[int, tuple[Path, int]] = {}
     for plan in plans:
         at = plan.stage_dir
         while not at.exists() and at != at.parent:
             at = at.parent
-        needed[at] = needed.get(at, 0) + plan.entry.size
-    for at, size in needed.items():
+        device = at.stat().st_dev
+        needed[device] = (at, needed.get(device, (at, 0))[1] + plan.entry.size)
+    for at, size in needed.values():
         free = shutil.disk_usage(at).free
         if size > free:
-            raise WorkFailed(
-                f"cannot import into {at}",
-                f"no space left for it: the bundle needs {size / 1e6:.1f} MB there, "
-                f"{free / 1e6:.1f} MB is free",
-                "free some disk space (or point TORCH_HOME / HF_HOME at a disk with "
-                "room) and run again; nothing was installed",
-            )
+            raise WorkFailed(f"cannot import into {at}",
+                             f"no space left for it: the bundle needs {size / 1e6:.1f} MB there, "
+                             f"{free / 1e6:.1f} MB is free",
+                             "free some disk space (or point TORCH_HOME / HF_HOME at a disk with "
+                             "room) and run again; nothing was installed")
 
 
 def _stage(change: CacheChange, source: Path, plan: _Plan, src: IO[bytes]) -> None:

@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from urllib.parse import ParseResult, urlparse
 
-from engine.errors import BadInput
+from engine.errors import BadInput, redact
 
 # torch.hub's convention: `name-<sha256 prefix>.ext`, e.g. resnet50-11ad3fa6.pth.
 HASH_REGEX = re.compile(r"-([a-f0-9]*)\.")
@@ -79,7 +79,7 @@ def mirror_url(url: str) -> str:
     if not mirror or not url.startswith(TORCHVISION_BASE):
         return url
     if not is_url(mirror):
-        raise BadInput(f"{MIRROR_ENV}={mirror!r} is not a URL",
+        raise BadInput(f"{MIRROR_ENV}={redact(mirror)!r} is not a URL",
                        f"it must replace {TORCHVISION_BASE}, so it needs http://, https:// or file://",
                        f"export {MIRROR_ENV}=http://host/path/ (or unset it)")
     if not mirror.endswith("/"):

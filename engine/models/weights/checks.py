@@ -106,3 +106,60 @@ def check_dtypes(expected: Mapping[str, Any], state_dict: Mapping[str, Any], sou
                 "cannot be trained or initialised)",
                 _FIX,
             )
+
+
+_TEMP_ROOM = 24
+"""Characters an atomic write adds to a name for its temporary file (.NAME.XXXXXXXX.tmp)."""
+
+
+def check_output_file(path: Path, flag: str) -> Path:
+    """Return `path` when a file can be written there (before any work); BadInput saying why not."""
+    path = path.expanduser()
+    fix = f"give {flag} a file name in a folder you can write to, e.g. {flag} weights.tar"
+    _check_names(path, fix, room=_TEMP_ROOM)
+    if path.is_dir():
+        raise BadInput(f"cannot write {path}", "it is a folder", fix)
+    if os.path.lexists(path) and not path.is_file():
+        raise BadInput(f"cannot write {path}", what_it_is(path), fix)
+    if not path.parent.is_dir():
+        raise BadInput(f"cannot write {path}", f"the folder {path.parent} "
+                       + ("does not exist" if not os.path.lexists(path.parent) else "is not a folder"), fix)
+    _probe(path.parent, path, fix)
+    return path
+
+
+def check_output_folder(path: Path, flag: str) -> Path:
+    """Return `path` when files can be written into it (made if missing); BadInput saying why not."""
+    path = path.expanduser()
+    fix = f"give {flag} a folder you can write to"
+    _check_names(path, fix, room=_TEMP_ROOM + 16)
+    if os.path.lexists(path) and not path.is_dir():
+        why = "it is a file" if path.is_file() else what_it_is(path)
+        raise BadInput(f"cannot write into {path}", f"{why}, not a folder", fix)
+    existing = path
+    while not existing.is_dir():
+        if os.path.lexists(existing) or existing == existing.parent:
+            raise BadInput(f"cannot write into {path}", f"{existing} is not a folder", fix)
+        existing = existing.parent
+    _probe(existing, path, fix)
+    return path
+
+
+def _check_names(path: Path, fix: str, room: int) -> None:
+    """Refuse a path with a part longer than the file system allows (room kept for temp names)."""
+    limit = 255 - room
+    for part in path.parts:
+        if len(os.fsencode(part)) > limit:
+            raise BadInput(f"cannot write {str(path)[:60]}...", f"the name {part[:24]}... has "
+                           f"{len(os.fsencode(part))} bytes; at most {limit} fit", fix)
+
+
+def _probe(folder: Path, path: Path, fix: str) -> None:
+    """Refuse a folder in which a file cannot be made (read-only, /proc, no permission)."""
+    import tempfile
+
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as error:
+        raise BadInput(f"cannot write {path}", f"{folder}: {error.strerror or error}", fix) from None

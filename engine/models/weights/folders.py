@@ -85,7 +85,7 @@ def candidates(folder: Path, model: str, upstream: Iterable[str] = ()) -> list[P
                        "give a folder you can read") from None
     for entry in entries:
         path = Path(entry.path)
-        if entry.is_dir() and timm and entry.name == stem:  # a Hub-style folder: arch.tag/
+        if timm and entry.name == stem and _is_folder(entry):  # a Hub-style folder: arch.tag/
             found.update(p for p in (path / "model.safetensors", path / "pytorch_model.bin")
                          if is_weights_file(p))
             continue
@@ -96,6 +96,14 @@ def candidates(folder: Path, model: str, upstream: Iterable[str] = ()) -> list[P
                 or Path(entry.name).stem == stem:  # timm: convnext_tiny.fb_in1k.safetensors
             found.add(path)
     return sorted(found)
+
+
+def _is_folder(entry: os.DirEntry[str]) -> bool:
+    """Return whether a folder entry is a folder; False for a link loop or a dangling link."""
+    try:
+        return entry.is_dir()
+    except OSError:
+        return False
 
 
 def _wanted(model: str) -> str:

@@ -12,9 +12,9 @@ import threading
 from pathlib import Path
 from typing import Any
 
+from engine.errors import redact
 from engine.models.weights.errors import DownloadFailed
 from engine.models.weights.guidance import ways_on
-from engine.models.weights.redact import redact
 
 FILES = ("model.safetensors", "pytorch_model.bin")
 """The weights files of a timm repo on the Hub, preferred first."""

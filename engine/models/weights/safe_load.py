@@ -331,7 +331,9 @@ def _strip(state_dict: dict[str, Any], prefix: str) -> dict[str, Any]:
         (key[len(prefix):], value) for key, value in state_dict.items()
     )
     metadata = getattr(state_dict, "_metadata", None)
-    if metadata is not None:
+    if metadata is not None and not isinstance(metadata, Mapping):
+        result._metadata = metadata  # type: ignore[attr-defined]  # refused by check_tensors, by name
+    elif metadata is not None:
         head = prefix.rstrip(".")
         result._metadata = OrderedDict(  # type: ignore[attr-defined]
             (key[len(prefix):] if key.startswith(prefix) else ("" if key == head else key), value)
