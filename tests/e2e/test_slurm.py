@@ -164,7 +164,13 @@ def test_the_time_limit_warning_checkpoints_and_requeues_a_bounded_number_of_tim
     # A 1-minute limit: Slurm may send the warning up to a minute early, i.e. at once.
     job_id = _submit(recipe, "limit", "--time", "1", "--time-warning", "50", "--max-requeues", "1")
     try:
-        end = wait_for(lambda: (j := _job("limit"))["status"] == "stopped" and j, 240, "two runs")
+
+        def ended() -> dict | None:
+            job = _job("limit")
+            return job if job["slurm"]["state"] == "COMPLETED" else None
+
+        end = wait_for(ended, 240, "two runs and the end")
+        assert end["status"] == "stopped", end
         log = _log(home, "limit")
         assert log.count("got USR1, Slurm's warning before the time limit") == 2, log[-3000:]
         assert "requeueing Slurm job" in log and "(1 of at most 1)" in log
