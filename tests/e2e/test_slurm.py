@@ -19,36 +19,20 @@ import pytest
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from finetune_helpers import wait_for, write_recipe, write_tiny
 
+try:
+    from tests.helpers.slurm_up import need_slurm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.slurm_up import need_slurm
+
 from engine.jobs.store import job_info
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
 
-def _why_not_up() -> str | None:
-    """Return why Slurm cannot take jobs here, or None when its node is up."""
-    if shutil.which("sbatch") is None:
-        return "sbatch is not on PATH"
-    try:
-        done = subprocess.run(["sinfo", "-h", "-o", "%T"], capture_output=True, text=True, timeout=20)
-    except (OSError, subprocess.TimeoutExpired) as error:
-        return f"sinfo did not answer ({error})"
-    if done.returncode != 0:
-        return f"sinfo failed: {done.stderr.strip()[:200]}"
-    states = done.stdout.split()
-    if not any(s.rstrip("*") in ("idle", "mixed", "allocated") for s in states):
-        return f"no Slurm node is up (sinfo says {states or 'nothing'})"
-    return None
-
-
 @pytest.fixture(scope="module")
 def slurm() -> None:
     """Need a Slurm that answers: skip without one, fail under CI (where .ci/run starts it)."""
-    why = _why_not_up()
-    if why is None:
-        return
-    if os.environ.get("CI") == "true":
-        pytest.fail(f"Slurm is not up under CI: {why} (.ci/run starts it with .ci/slurm-up.sh)")
-    pytest.skip(f"Slurm is not up: {why} (as root, .ci/slurm-up.sh starts a one-node Slurm)")
+    need_slurm()
 
 
 def _cli(*args: str, env: dict[str, str] | None = None, timeout: float = 240) -> subprocess.CompletedProcess:
@@ -214,6 +198,30 @@ def test_a_job_asking_more_cpus_than_the_node_has_waits_with_its_reason_and_can_
         assert info["slurm"]["state"] == "CANCELLED"
         resumed_refused = _cli("stop", "toobig")
         assert resumed_refused.returncode == 2 and "is not running" in resumed_refused.stderr
+    finally:
+        _cleanup(job_id)
+
+
+def test_a_node_that_does_not_see_the_job_folder_fails_the_job_saying_so(slurm, home, tmp_path, digits):
+    recipe = _recipe(tmp_path, digits, epochs=1)
+    job_id = _submit(recipe, "elsewhere", "--slurm-arg", "hold")
+    try:
+        # The node finds another folder at this path, as when the job folder is not shared.
+        path = home / "jobs" / "elsewhere" / "status.json"
+        path.write_text(json.dumps({**json.loads(path.read_text()), "slurm_token": "0" * 16}))
+        subprocess.run(["scontrol", "release", job_id], check=True, timeout=30)
+
+        def ended() -> dict | None:
+            job = _job("elsewhere")
+            return job if job["slurm"]["state"] not in ("PENDING", "RUNNING", "COMPLETING") else None
+
+        end = wait_for(ended, 90, "the job to end")
+        assert end["status"] == "failed (Slurm FAILED)" and "exit 2:0" in end["message"]
+        assert (
+            "never wrote to the job folder; is the job folder on storage the nodes share?" in end["message"]
+        )
+        assert "put PTM_HOME on shared storage" in _log(home, "elsewhere")
+        assert not (home / "jobs" / "elsewhere" / "hello.json").exists()
     finally:
         _cleanup(job_id)
 
