@@ -110,7 +110,8 @@ def test_stop_checkpoints_the_step_and_resume_resubmits_and_continues(slurm, hom
         assert stopped["status"] == "stopped", stopped
         saved = re.findall(r"checkpoint saved \((epoch-\S+\.pt)\)", stopped["message"])
         assert saved and (home / "jobs" / "stopme" / "checkpoints" / saved[-1]).is_file()
-        assert "got SIGTERM: saving a checkpoint and stopping" in _log(home, "stopme")
+        # TERM to the steps or the stop request in the job folder, whichever the runner saw first
+        assert ": saving a checkpoint and stopping" in _log(home, "stopme")
 
         done = _cli("resume", "stopme", "--detach")
         assert done.returncode == 0, done.stderr
