@@ -209,7 +209,7 @@ class JobsScreen(JobsInsight, PtmScreen):
         ])
         info = self.jobs.get(view.job)
         message = f"{view.job}: {info.status}" if info else "no jobs yet: press t in the explorer"
-        if info is not None and info.message and info.status != "running":
+        if info is not None and info.message and (info.status != "running" or info.slurm):
             message += f": {info.message}"
         if info is not None and info.bad_images:
             message += (f" ({info.bad_images} unreadable image"

@@ -93,6 +93,12 @@ def _count(name: str, value: Any, low: int = 1) -> int:
 
 def parse_args(pairs: list[str] | dict[str, Any]) -> dict[str, str]:
     """Return --slurm-arg KEY=VALUE pairs (or a table) as {key: value}, refusing unsafe ones."""
+    if not isinstance(pairs, (list, dict)) or not all(isinstance(p, str) for p in pairs):
+        raise _bad(
+            "[slurm] args must be a table of sbatch options",
+            f"got {str(pairs)[:80]!r}",
+            'write [slurm.args] with lines like constraint = "a100"',
+        )
     items = (
         pairs.items()
         if isinstance(pairs, dict)

@@ -144,17 +144,11 @@ def stop(job_dir: Path, wait: float = 0.0, say: Callable[[str], None] | None = N
             "`ptm-tui jobs` lists the running jobs",
         )
     scancel = need("scancel")
-    if state.state in WAITING:
-        cmd = [scancel, job_id]
-        write_status(
-            job_dir,
-            status="stopped",
-            message=f"cancelled while waiting in Slurm's "
-            f"queue ({state.reason}); `ptm-tui resume` submits it again",
-        )
-    else:
+    waiting = state.state in WAITING
+    if not waiting:
         request_stop(job_dir)  # reaches the runner through the job folder too
-        cmd = [scancel, "--signal=TERM", job_id]  # the steps, not srun: it would end them
+    # a waiting job is cancelled; a running one's steps get TERM (not srun: it would end them)
+    cmd = [scancel, job_id] if waiting else [scancel, "--signal=TERM", job_id]
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=30)
     if done.returncode != 0:
         raise WorkFailed(
@@ -162,14 +156,17 @@ def stop(job_dir: Path, wait: float = 0.0, say: Callable[[str], None] | None = N
             (done.stderr or done.stdout).strip(),
             "try `scancel` by hand",
         )
+    if waiting:
+        write_status(
+            job_dir,
+            status="stopped",
+            message=f"cancelled while waiting in Slurm's queue ({state.reason}); "
+            "`ptm-tui resume` submits it again",
+        )
     if say:
         say(
             f"Slurm job {job_id}: "
-            + (
-                "cancelled"
-                if state.state in WAITING
-                else "sent TERM to every step (the runner saves a checkpoint)"
-            )
+            + ("cancelled" if waiting else "sent TERM to every step (the runner saves a checkpoint)")
         )
     forget(job_id)
     deadline = time.monotonic() + wait
