@@ -1,5 +1,6 @@
 """What finetuning changed: two sets of weights compared layer by layer (relative change, cosine
-similarity), and the tensors only one of them has."""
+similarity) over the learned parameters, buffers (running statistics) apart, and the tensors
+only one of them has."""
 
 from __future__ import annotations
 
@@ -66,6 +67,7 @@ class WeightsDiff:
     """Each layer's floating-point buffers (BatchNorm's running mean and var), in A's order."""
     buffers_total: LayerChange | None = None
     buffer_names: set[str] = field(default_factory=set)
+    """The compared tensors counted as buffers."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the comparison as plain data (the CLI's --json)."""
