@@ -39,6 +39,10 @@ class LayerChange:
         """Return True when A is all zeros and B is not (no relative change to speak of)."""
         return math.isinf(self.relative_change)
 
+    def relative_text(self, digits: int = 4) -> str:
+        """Return the relative change in words: "from 0" where A was all zeros, else the number."""
+        return "from 0" if self.from_zero else f"{self.relative_change:.{digits}g}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the change as plain data ("from zero" where A was all zeros and B is not)."""
         return {"layer": self.layer, "tensors": self.tensors, "values": self.values,
