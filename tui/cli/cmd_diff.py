@@ -76,9 +76,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.b is None:
         job = _job_alone(args.a)
+        b = job_weights(job)  # first: a job with no checkpoint yet says so before any build
         with progress_bar(f"rebuilding the start of {job.name}") as update:
             a = job_start(job, progress=update)
-        b = job_weights(job)
     else:
         loaded = []
         for spec in (args.a, args.b):
