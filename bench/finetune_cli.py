@@ -30,16 +30,23 @@ from engine.train.data import build_datasets
 from engine.train.loop import train
 from engine.train.sample_data import write_digits
 
-HEAD_ONLY = [{"op": "replace_head", "num_classes": 10}, {"op": "freeze", "target": ""},
-             {"op": "unfreeze", "target": "fc"}]
+HEAD_ONLY = [
+    {"op": "replace_head", "num_classes": 10},
+    {"op": "freeze", "target": ""},
+    {"op": "unfreeze", "target": "fc"},
+]
 
 
 def through_cli(recipe: Path, home: Path, threads: int) -> tuple[float, float]:
     """Run `ptm-tui finetune RECIPE --json` followed to its end; return (seconds, val acc)."""
     env = {**os.environ, "PTM_HOME": str(home), "OMP_NUM_THREADS": str(threads)}
     started = time.perf_counter()
-    run = subprocess.run([sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json",
-                          "--job-id", "bench"], capture_output=True, text=True, env=env)
+    run = subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json", "--job-id", "bench"],
+        capture_output=True,
+        text=True,
+        env=env,
+    )
     seconds = time.perf_counter() - started
     if run.returncode != 0:
         raise SystemExit(f"ptm-tui finetune failed:\n{run.stderr[-2000:]}")
@@ -64,11 +71,20 @@ def main() -> None:
     torch.set_num_threads(args.threads)
     root = Path(tempfile.mkdtemp(prefix="ptm-bench-"))
     write_digits(root / "digits", args.size)
-    train_table = {"data": str(root / "digits"), "image_size": args.size, "epochs": args.epochs,
-                   "batch_size": 64, "optimizer": "sgd", "lr": 0.05, "workers": 0, "seed": 0,
-                   "device": "cpu"}
-    recipe = Recipe(model={"name": "resnet18", "weights": "none", "seed": 0}, edits=HEAD_ONLY,
-                    train=train_table)
+    train_table = {
+        "data": str(root / "digits"),
+        "image_size": args.size,
+        "epochs": args.epochs,
+        "batch_size": 64,
+        "optimizer": "sgd",
+        "lr": 0.05,
+        "workers": 0,
+        "seed": 0,
+        "device": "cpu",
+    }
+    recipe = Recipe(
+        model={"name": "resnet18", "weights": "none", "seed": 0}, edits=HEAD_ONLY, train=train_table
+    )
     (root / "recipe.toml").write_text(dumps(recipe))
     config = train_config(train_table)
     datasets = build_datasets(config)
@@ -81,11 +97,14 @@ def main() -> None:
     started = time.perf_counter()
     plain_acc = plain_loop(model, config, datasets, True)
     plain_s = time.perf_counter() - started
-    print(f"head-only {args.epochs} epochs (resnet18 {args.size}px, digits, {args.threads} thread): "
-          f"plain loop {plain_s:.1f}s acc {plain_acc:.2f}%")
+    print(
+        f"head-only {args.epochs} epochs (resnet18 {args.size}px, digits, {args.threads} thread): "
+        f"plain loop {plain_s:.1f}s acc {plain_acc:.2f}%"
+    )
     print(f"  in-process loop {ours_s:.1f}s acc {ours_acc:.2f}%: {plain_s / ours_s:.1f}x faster")
-    print(f"  ptm-tui finetune (CLI, end to end) {cli_s:.1f}s acc {cli_acc:.2f}%: "
-          f"{plain_s / cli_s:.1f}x faster")
+    print(
+        f"  ptm-tui finetune (CLI, end to end) {cli_s:.1f}s acc {cli_acc:.2f}%: {plain_s / cli_s:.1f}x faster"
+    )
     print(f"  (a fresh python importing torch + torchvision here: {torch_import_seconds():.1f}s)")
 
 

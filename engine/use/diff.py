@@ -1,5 +1,6 @@
 """What finetuning changed: two sets of weights compared layer by layer (relative change, cosine
-similarity), and the tensors only one of them has."""
+similarity) over the learned parameters, buffers (running statistics) apart, and the tensors
+only one of them has."""
 
 from __future__ import annotations
 
@@ -38,6 +39,10 @@ class LayerChange:
         """Return True when A is all zeros and B is not (no relative change to speak of)."""
         return math.isinf(self.relative_change)
 
+    def relative_text(self, digits: int = 4) -> str:
+        """Return the relative change in words: "from 0" where A was all zeros, else the number."""
+        return "from 0" if self.from_zero else f"{self.relative_change:.{digits}g}"
+
     def to_dict(self) -> dict[str, Any]:
         """Return the change as plain data ("from zero" where A was all zeros and B is not)."""
         return {"layer": self.layer, "tensors": self.tensors, "values": self.values,
@@ -66,6 +71,7 @@ class WeightsDiff:
     """Each layer's floating-point buffers (BatchNorm's running mean and var), in A's order."""
     buffers_total: LayerChange | None = None
     buffer_names: set[str] = field(default_factory=set)
+    """The compared tensors counted as buffers."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the comparison as plain data (the CLI's --json)."""

@@ -18,19 +18,34 @@ pytestmark = pytest.mark.timeout(300)
 
 def _imports_torch(stderr: str) -> int:
     """How many `-X importtime` lines report importing the torch package itself."""
-    return sum(1 for line in stderr.splitlines() if line.startswith("import time:")
-               and line.rsplit("|", 1)[-1].strip() == "torch")
+    return sum(
+        1
+        for line in stderr.splitlines()
+        if line.startswith("import time:") and line.rsplit("|", 1)[-1].strip() == "torch"
+    )
 
 
 def test_a_followed_finetune_imports_torch_once(home, tmp_path, digits):
-    train = {"data": str(digits), "image_size": 12, "batch_size": 32, "epochs": 1, "workers": 0,
-             "optimizer": "adam", "lr": 0.01, "seed": 0}
+    train = {
+        "data": str(digits),
+        "image_size": 12,
+        "batch_size": 32,
+        "epochs": 1,
+        "workers": 0,
+        "optimizer": "adam",
+        "lr": 0.01,
+        "seed": 0,
+    }
     recipe = write_recipe(tmp_path / "r.toml", write_tiny(tmp_path), train)
     # PYTHONPROFILEIMPORTTIME reaches every python started from the CLI, the runner's included
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}
-    run = subprocess.run([sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json",
-                          "--job-id", "followed"], capture_output=True, text=True, env=env,
-                         timeout=240)
+    run = subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json", "--job-id", "followed"],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=240,
+    )
     assert run.returncode == 0, run.stderr[-2000:]
     job_dir = home / "jobs" / "followed"
     log = (job_dir / "log.txt").read_text()
@@ -41,6 +56,10 @@ def test_a_followed_finetune_imports_torch_once(home, tmp_path, digits):
     status = read_status(job_dir)
     assert status["pid"] == status["worker_pid"] != os.getpid()
     assert "done: " in log and job_info(job_dir).status == "done"
-    again = subprocess.run([sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json",
-                            "--job-id", "followed"], capture_output=True, text=True, timeout=240)
+    again = subprocess.run(
+        [sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--json", "--job-id", "followed"],
+        capture_output=True,
+        text=True,
+        timeout=240,
+    )
     assert again.returncode == 2 and "already exists" in again.stderr

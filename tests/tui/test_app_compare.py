@@ -72,3 +72,25 @@ async def test_weights_that_name_nothing_keep_the_dialog_open_with_the_reason(re
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is explorer)
         assert explorer.query_one(LayerTree).changes == {}
+
+
+async def test_a_layer_that_starts_at_zero_shows_a_change_from_zero(resnet18_workbench, tmp_path):
+    torch.save(resnet18_workbench.model.state_dict(), tmp_path / "trained.pth")
+    with torch.no_grad():
+        resnet18_workbench.model.fc.weight.zero_()
+        resnet18_workbench.model.fc.bias.zero_()
+    app = PtmApp(workbench=resnet18_workbench)  # A: fc all zeros; B: fc as it was
+    async with app.run_test(size=SIZE, notifications=True) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
+                       and app.screen.query_one(LayerTree).model is not None)
+        explorer = app.screen
+        tree = explorer.query_one(LayerTree)
+        await pilot.press("D")
+        await pilot.pause()
+        await pilot.press(*str(tmp_path / "trained.pth"), "enter")
+        await wait_for(pilot, lambda: app.screen is explorer and tree.changes)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: explorer.current_path == "fc")
+        await wait_for(pilot, lambda: "fc Linear 513.0K Δfrom 0" in screen_text(app)
+                       and "||B-A||/||A|| from 0, cosine -" in screen_text(app)
+                       and "layer1 Sequential 148.0K Δ0" in screen_text(app))

@@ -201,3 +201,13 @@ def test_a_job_alone_is_compared_from_its_seeded_start(home, tmp_path, digits, c
     assert fc["cosine"] == pytest.approx(cosine, rel=1e-9)
     assert main(["diff", "resnet18"]) == 2
     assert "needs a second set of weights" in capsys.readouterr().err
+
+
+def test_a_job_alone_without_a_checkpoint_says_so_before_building_anything(tmp_path, capsys,
+                                                                             monkeypatch):
+    job = tmp_path / "jobs" / "queued-job"
+    (job / "checkpoints").mkdir(parents=True)
+    (job / "spec.toml").write_text('[model]\nname = "resnet18"\nweights = "none"\nseed = 0\n')
+    monkeypatch.setenv("PTM_HOME", str(tmp_path))
+    assert main(["diff", "queued-job"]) == 2
+    assert "job queued-job has no checkpoint yet" in capsys.readouterr().err

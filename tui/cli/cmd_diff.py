@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import math
 from pathlib import Path
 from typing import Any
 
@@ -55,12 +54,8 @@ def resolve_spec(spec: str) -> str:
 
 
 def _number(value: float | None, digits: int = 4) -> str:
-    """Return a number for the table ("-" for none, "from 0" for a change from zero)."""
-    if value is None:
-        return "-"
-    if math.isinf(value):
-        return "from 0"
-    return f"{value:.{digits}g}"
+    """Return a number for the table ("-" for none)."""
+    return "-" if value is None else f"{value:.{digits}g}"
 
 
 def _job_alone(spec: str) -> Path:
@@ -84,9 +79,9 @@ def run(args: argparse.Namespace) -> int:
 
     if args.b is None:
         job = _job_alone(args.a)
+        b = job_weights(job)  # first: a job with no checkpoint yet says so before any build
         with progress_bar(f"rebuilding the start of {job.name}") as update:
             a = job_start(job, progress=update, trust_code=args.trust_code)
-        b = job_weights(job)
     else:
         loaded = []
         for spec in (args.a, args.b):
@@ -104,10 +99,10 @@ def run(args: argparse.Namespace) -> int:
 def _cells(params: Any, buffers: Any) -> list[str]:
     """Return a row's cells: the parameters' values, change and cosine, then the buffers' change
     (False: no buffer column; their cosine is in --json)."""
-    cells = [f"{params.values:,}", _number(params.relative_change), _number(params.cosine, 6)] \
+    cells = [f"{params.values:,}", params.relative_text(), _number(params.cosine, 6)] \
         if params is not None else ["-", "-", "-"]
     if buffers is not False:
-        cells.append(_number(buffers.relative_change) if buffers is not None else "-")
+        cells.append(buffers.relative_text() if buffers is not None else "-")
     return cells
 
 

@@ -39,7 +39,7 @@ class CompareActions:
             self.query_one(LayerTree).show_changes(changes)
             self._show_change_line(self.current_path or "")
             total = changes.get("")
-            moved = f": the whole model moved by {total.relative_change:.3g}" if total else ""
+            moved = f": the whole model moved by {total.relative_text(3)}" if total else ""
             self.notify(f"compared with {label}{moved}", timeout=6)
 
         self.app.push_screen(CompareDialog(self.workbench), done)
@@ -63,7 +63,7 @@ class CompareActions:
             return
         cosine = "-" if change.cosine is None else f"{change.cosine:.6f}"
         panel.show_change(f"changed vs {self.comparison_label}: ||B-A||/||A|| "
-                          f"{change.relative_change:.3g}, cosine {cosine}")
+                          f"{change.relative_text(3)}, cosine {cosine}")
 
     def _weights_fingerprint(self: ExplorerScreen) -> int:
         """Return a number that changes when any tensor of the model is replaced or written to

@@ -65,8 +65,8 @@ class ToolActions:
         self.app.push_screen(GraphDialog(self.workbench), done)
 
     def action_export_model(self: ExplorerScreen) -> None:
-        """Write the model as ONNX, TorchScript or safetensors, checked against torch, as
-        `ptm-tui export` does (tui/screens/export_dialog.py)."""
+        """Write the model as a torch.export archive, ONNX, TorchScript or safetensors, checked
+        against torch, as `ptm-tui export` does (tui/screens/export_dialog.py)."""
         if self.edit_busy():
             return
         from tui.screens.export_dialog import ExportDialog

@@ -160,7 +160,7 @@ class LayerTree(Tree[str], inherit_bindings=False):
         change = self.changes.get(path)
         if change is not None:  # ||B-A||/||A|| against the loaded comparison
             delta = "Δ" if self.glyphs is UNICODE else "d"
-            label.append(f" {delta}{change.relative_change:.3g}",
+            label.append(f" {delta}{change.relative_text(3)}",
                          "magenta" if change.relative_change else "dim")
         return label
 
