@@ -43,7 +43,7 @@ def evaluate_task(
 
     model, meaning, task = _model(ref, device)
     config = _config(batch_size, meaning)
-    classes = list(meaning.get("classes") or [])
+    classes = [c for c in meaning.get("classes") or [] if c != "__background__"]
     if task == "classification":
         raise BadInput(
             f"{ref} is a classifier, but {data} is detection or segmentation data",

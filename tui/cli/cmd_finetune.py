@@ -126,7 +126,8 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
                     else:
                         progress.console.print(
                             f"epoch {record['epoch']}/{status.get('epochs')}: train loss "
-                            f"{record['train_loss']:.4f}, val acc {record['val_acc']:.2f}%")
+                            f"{record['train_loss']:.4f}, {record.get('score', 'val acc')} "
+                            f"{record['val_acc']:.2f}%")
                 seen = len(epochs)
                 epoch, steps = int(status.get("epoch", 0)), int(status.get("steps", 0) or 0)
                 if steps and status.get("status") == "running" and not as_json:

@@ -17,6 +17,7 @@ from engine.train.tasks import Task, data_path
 from engine.train.tasks.coco_data import CocoImages, CocoSet, collate, flip_pairs, read_coco
 from engine.train.tasks.coco_metrics import IOU_TYPES, coco_results, coco_scores
 
+BACKGROUND = "__background__"
 SCORES = {
     "detection": ("box mAP", "bbox_map"),
     "instance_segmentation": ("mask mAP", "segm_map"),
@@ -106,7 +107,12 @@ class DetectionTask(Task):
             layout = f"{train.path.name} and {val.path.name}"
         if train.skipped_count:
             layout += f"; {train.skipped_count} bad entries skipped ({train.skipped[0]})"
-        meaning = {"task": self.name, "category_ids": [int(c["id"]) for c in train.categories]}
+        meaning = {
+            "task": self.name,
+            "kind": "detection",
+            "category_ids": [int(c["id"]) for c in train.categories],
+            "classes": [BACKGROUND, *train.names],
+        }  # label i names classes[i], as torchvision's
         if train.keypoint_names:
             meaning["keypoint_names"] = train.keypoint_names
         return Datasets(

@@ -232,7 +232,7 @@ class SemanticSegmentationTask(Task):
             MaskFolder(val, size, False, mean, std),
             _class_names(root, train),
             layout,
-            {"task": self.name},
+            {"task": self.name, "kind": "segmentation"},
         )
 
     def head(self, model: nn.Module) -> str:
