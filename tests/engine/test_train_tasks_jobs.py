@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 from finetune_helpers import write_recipe
 
 from engine.errors import BadInput
@@ -172,3 +173,55 @@ def test_a_segmentation_job_runs_end_to_end(tmp_path: Path) -> None:
     assert len(predicted) == len(truth) == report["images"]
     right = sum(int((t == p).sum()) for t, p in zip(truth, predicted))
     assert report["pixel_acc"] == pytest.approx(right / sum(t.size for t in truth))
+
+
+def test_a_detection_finetune_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    from task_models import tiny_detector
+
+    from engine.train.checkpoint import newest_complete
+    from engine.train.loop import Trainer
+    from engine.train.tasks import task_for
+
+    write_coco(tmp_path, images=12, size=64)
+    config = train_config(
+        {
+            "data": str(tmp_path / "train.json"),
+            "val_split": 0.25,
+            "epochs": 2,
+            "batch_size": 3,
+            "workers": 0,
+            "augment": ["flip"],
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "scheduler": "cosine",
+        }
+    )
+    task = task_for(tiny_detector())
+    datasets = task.build_datasets(config, None)
+    straight = tiny_detector()
+    done = Trainer(straight, config, datasets, task=task).run()
+    calls = {"n": 0}
+
+    def stop_after_4_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 4
+
+    first = Trainer(
+        tiny_detector(),
+        config,
+        datasets,
+        task=task,
+        checkpoint_dir=tmp_path / "ck",
+        should_stop=stop_after_4_steps,
+    ).run()
+    assert first.status == "stopped" and first.epoch == 1
+    _path, state = newest_complete(tmp_path / "ck")
+    resumed = tiny_detector(num_classes=3)
+    for p in resumed.parameters():  # everything must come from the checkpoint
+        p.data.normal_()
+    result = Trainer(resumed, config, datasets, task=task, checkpoint_dir=tmp_path / "ck").run(state)
+    assert result.status == "done" and result.epoch == 2
+    assert result.history[-1]["val_bbox_map"] == pytest.approx(done.history[-1]["val_bbox_map"], abs=1e-6)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, atol=1e-5), name
