@@ -206,3 +206,13 @@ def test_mask_folders_are_checked(tmp_path: Path) -> None:
         task.check_data(_config(root))
     with pytest.raises(BadInput, match="not a folder"):
         task.check_data(_config(write_coco(tmp_path / "coco", images=2, size=32)))
+
+
+def test_the_lr_range_test_refuses_a_detector_saying_why() -> None:
+    from task_models import tiny_detector
+
+    from engine.train.lr_find import find_lr
+
+    with pytest.raises(BadInput) as caught:
+        find_lr(tiny_detector(), train_config({}), None, torch.device("cpu"))
+    assert "runs on classifiers" in caught.value.what and "detection" in caught.value.what
