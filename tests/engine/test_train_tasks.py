@@ -216,3 +216,16 @@ def test_the_lr_range_test_refuses_a_detector_saying_why() -> None:
     with pytest.raises(BadInput) as caught:
         find_lr(tiny_detector(), train_config({}), None, torch.device("cpu"))
     assert "runs on classifiers" in caught.value.what and "detection" in caught.value.what
+
+
+def test_a_predicted_mask_comes_out_as_coco_rle_that_decodes_to_itself() -> None:
+    from pycocotools import mask as mask_util
+
+    from engine.use.inference import mask_rle
+
+    mask = torch.zeros(20, 30, dtype=torch.bool)
+    mask[3:9, 4:25] = True
+    rle = mask_rle(mask)
+    assert rle["size"] == [20, 30] and isinstance(rle["counts"], str)
+    decoded = mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+    assert torch.equal(torch.from_numpy(decoded).bool(), mask)

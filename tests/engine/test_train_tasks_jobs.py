@@ -113,6 +113,13 @@ def test_a_keypoint_job_runs_end_to_end(tmp_path: Path) -> None:
     evaluator.summarize()
     assert report["bbox_map"] == pytest.approx(max(0.0, evaluator.stats[0]), abs=1e-4)
     assert report["bbox_ap50"] == pytest.approx(max(0.0, evaluator.stats[1]), abs=1e-4)
+    # predict names the data's categories and keypoints (label 1 is the first category)
+    image = tmp_path / "images" / "train_0000.png"
+    said = _cli(tmp_path, "predict", "kp", str(image), "--json", "--min-score", "0", "--topk", "3")
+    assert said.returncode == 0, said.stderr
+    found = json.loads(said.stdout)["detections"]
+    assert found and {d["label"] for d in found} <= {"rectangle", "ellipse"}
+    assert [p["name"] for p in found[0]["keypoints"]] == ["left_side", "right_side", "top"]
 
 
 def test_the_head_must_count_the_background_before_launch(tmp_path: Path) -> None:
