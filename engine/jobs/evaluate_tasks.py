@@ -14,7 +14,9 @@ from engine.errors import BadInput
 
 def is_task_data(path: Path) -> bool:
     """Return True for data only a detection or segmentation model reads (COCO JSON, masks/)."""
-    return path.suffix.lower() == ".json" or (path / "masks").is_dir() or (path / "val" / "masks").is_dir()
+    return path.suffix.lower() == ".json" or any(
+        (path / sub / "masks").is_dir() for sub in ("", "train", "val")
+    )
 
 
 def _model(ref: str, device: str) -> tuple[Any, dict[str, Any], str]:
