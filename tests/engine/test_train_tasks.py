@@ -229,3 +229,14 @@ def test_a_predicted_mask_comes_out_as_coco_rle_that_decodes_to_itself() -> None
     assert rle["size"] == [20, 30] and isinstance(rle["counts"], str)
     decoded = mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()})
     assert torch.equal(torch.from_numpy(decoded).bool(), mask)
+
+
+def test_the_recipe_can_name_which_keypoints_swap_in_a_flip(tmp_path: Path) -> None:
+    path = write_coco(tmp_path, images=4, size=64)
+    task = get_task("keypoints")
+    swapped = task.build_datasets(_config(path, flip_pairs=["left_side:top"], augment="flip"), None)
+    assert swapped.train.pairs == [2, 1, 0]
+    assert task.build_datasets(_config(path, augment="flip"), None).train.pairs == [1, 0, 2]
+    with pytest.raises(BadInput, match="flip_pairs") as caught:
+        task.check_data(_config(path, flip_pairs=["left_side:nose"]))
+    assert "left_side, right_side, top" in caught.value.why

@@ -88,6 +88,7 @@ class DetectionTask(Task):
         }
         if train.keypoint_names:
             found["keypoints"] = train.keypoint_names
+            self._pairs(config, train)
         if val is not None:
             found["val_images"] = len(val.images)
         return found
@@ -95,7 +96,7 @@ class DetectionTask(Task):
     def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
         """Return the train and validation images of the COCO file(s)."""
         train, val = self._read(config)
-        pairs = flip_pairs(train.keypoint_names) if train.keypoint_names else None
+        pairs = self._pairs(config, train)
         flip = "flip" in config.augment
         ids = [im["id"] for im in train.images]
         if val is None:
@@ -122,6 +123,25 @@ class DetectionTask(Task):
             layout,
             meaning,
         )
+
+    def _pairs(self, config: TrainConfig, coco: CocoSet) -> list[int] | None:
+        """Return each keypoint's mirror index: the recipe's flip_pairs, else from the names."""
+        names = coco.keypoint_names
+        if not names:
+            return None
+        if not config.flip_pairs:
+            return flip_pairs(names)
+        order = list(range(len(names)))
+        for pair in config.flip_pairs:
+            a, _, b = pair.partition(":")
+            if a not in names or b not in names:
+                raise BadInput(
+                    f"[train] flip_pairs names {pair!r}, not two of the data's keypoints",
+                    f"the keypoints are {', '.join(names)}",
+                    'write pairs as "left_eye:right_eye"',
+                )
+            order[names.index(a)], order[names.index(b)] = names.index(b), names.index(a)
+        return order
 
     # --- model --------------------------------------------------------------------------------
 
