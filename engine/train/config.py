@@ -53,6 +53,9 @@ class TrainConfig:
     workers: int = -1
     """DataLoader worker processes; -1 picks min(8, cores // 2)."""
     augment: list[str] = field(default_factory=list)
+    flip_pairs: list[str] = field(default_factory=list)
+    """Keypoints that swap when an image is flipped, as "left_eye:right_eye" (default: the names'
+    left/right, l_/r_)."""
     bias_lr_mult: float = 1.0
     head_epochs: int = 0
     """Gradual unfreeze: train only the head for this many epochs, then the rest (fine_tune)."""

@@ -80,7 +80,7 @@ class Trainer(HeadOnlyEpochs):
         self.history: list[dict[str, Any]] = []
         self.shown_loss = 0.0
         """The last step's loss as the task shows it (the log's running mean is of these)."""
-        self.meaning: dict[str, Any] = {"classes": list(datasets.classes)}
+        self.meaning: dict[str, Any] = {"classes": list(datasets.classes), **datasets.meaning}
         """What the weights mean, saved in every checkpoint: the recipe, class names and the
         preprocessing (input size, mean/std, interpolation); the job runner fills it in."""
         self.before_save: Callable[[], None] = lambda: None

@@ -99,6 +99,18 @@ def _batches(loader: DataLoader) -> Iterator[tuple[torch.Tensor, torch.Tensor]]:
                            "point [train] data at a folder with images")
 
 
+def classifiers_only(model: nn.Module) -> None:
+    """Refuse a model that is not a classifier: the range test sweeps a cross-entropy loss."""
+    from engine.train.tasks import task_name_of
+
+    task = task_name_of(model)
+    if task != "classification":
+        raise BadInput(f"the learning-rate range test runs on classifiers; this model is a "
+                       f"{task.replace('_', ' ')} model", "it sweeps the lr on a cross-entropy loss",
+                       "set lr by hand (torchvision's references: 0.02 for 16 images per step with SGD, "
+                       "scaled with the batch size)")
+
+
 def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: torch.device, *,
             start: float = 1e-7, end: float = 10.0, steps: int = 100,
             progress: Callable[[int, int, float, float], None] | None = None,
@@ -111,6 +123,7 @@ def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: t
     """
     from engine.edit.freeze import frozen_batchnorm_to_eval
 
+    classifiers_only(model)
     check_range(start, end, steps)
     torch.manual_seed(config.seed)
     model = model.to(device)
@@ -191,6 +204,7 @@ def find_lr_for_recipe(recipe: Any, *, start: float = 1e-7, end: float = 10.0, s
     config = train_config(recipe.train, overrides)
     device = resolve_device(config.device)
     workbench = build(recipe, device="cpu")
+    classifiers_only(workbench.model)
     datasets = build_datasets(config, workbench.meta)
     return find_lr(workbench.model, config, datasets, device, start=start, end=end, steps=steps,
                    progress=progress, should_stop=should_stop)

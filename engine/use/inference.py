@@ -58,8 +58,19 @@ def _detections(output: dict[str, torch.Tensor], categories: Sequence[str] | Non
             names = keypoint_names or [f"kp{j}" for j in range(len(points))]
             item["keypoints"] = [{"name": names[j], "x": round(p[0], 2), "y": round(p[1], 2),
                                   "visible": bool(p[2] > 0)} for j, p in enumerate(points)]
+        if "masks" in output:  # instance segmentation: the mask as COCO RLE
+            item["mask"] = mask_rle(output["masks"][i, 0] > 0.5)
         found.append(item)
     return found
+
+
+def mask_rle(mask: torch.Tensor) -> dict[str, Any]:
+    """Return a binary (H, W) mask as COCO's compressed RLE ({"size": [h, w], "counts": str})."""
+    import numpy as np
+    from pycocotools import mask as mask_util
+
+    rle = mask_util.encode(np.asfortranarray(mask.detach().cpu().numpy().astype(np.uint8)))
+    return {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
 
 
 def _segments(logits: torch.Tensor, categories: Sequence[str] | None,
@@ -209,7 +220,8 @@ def ready(model: nn.Module, name: str, weights: str = "none", source: str = "",
     keypoints = None
     kp_head = "roi_heads.keypoint_predictor"
     if detection_head(model) is not None and kp_head in dict(model.named_modules()):
-        keypoints = keypoint_names_for(name, meta, head_outputs(model, kp_head))
+        said = meaning if (meaning or {}).get("keypoint_names") else meta  # a finetune's own names
+        keypoints = keypoint_names_for(name, said, head_outputs(model, kp_head))
     return ReadyModel(model, name, weights, source, preprocess, categories, note, keypoints, meta,
                       device or str(model_device(model)))
 

@@ -137,7 +137,8 @@ def preprocess_of_meaning(meaning: dict[str, Any] | None) -> Preprocess | None:
     return Preprocess(kind=str(meaning.get("kind") or "classification"), resize=resize[0],
                       crop=None if square else crop, square=square,
                       mean=tuple(meaning["mean"]), std=tuple(meaning["std"]), interpolation=mode,
-                      transform=transform_of(meaning),
+                      # a detector resizes and normalises inside (GeneralizedRCNNTransform)
+                      transform=None if meaning.get("kind") == "detection" else transform_of(meaning),
                       source=f"{said} ({side} px, {mode})")
 
 

@@ -206,3 +206,37 @@ def test_mask_folders_are_checked(tmp_path: Path) -> None:
         task.check_data(_config(root))
     with pytest.raises(BadInput, match="not a folder"):
         task.check_data(_config(write_coco(tmp_path / "coco", images=2, size=32)))
+
+
+def test_the_lr_range_test_refuses_a_detector_saying_why() -> None:
+    from task_models import tiny_detector
+
+    from engine.train.lr_find import find_lr
+
+    with pytest.raises(BadInput) as caught:
+        find_lr(tiny_detector(), train_config({}), None, torch.device("cpu"))
+    assert "runs on classifiers" in caught.value.what and "detection" in caught.value.what
+
+
+def test_a_predicted_mask_comes_out_as_coco_rle_that_decodes_to_itself() -> None:
+    from pycocotools import mask as mask_util
+
+    from engine.use.inference import mask_rle
+
+    mask = torch.zeros(20, 30, dtype=torch.bool)
+    mask[3:9, 4:25] = True
+    rle = mask_rle(mask)
+    assert rle["size"] == [20, 30] and isinstance(rle["counts"], str)
+    decoded = mask_util.decode({"size": rle["size"], "counts": rle["counts"].encode()})
+    assert torch.equal(torch.from_numpy(decoded).bool(), mask)
+
+
+def test_the_recipe_can_name_which_keypoints_swap_in_a_flip(tmp_path: Path) -> None:
+    path = write_coco(tmp_path, images=4, size=64)
+    task = get_task("keypoints")
+    swapped = task.build_datasets(_config(path, flip_pairs=["left_side:top"], augment="flip"), None)
+    assert swapped.train.pairs == [2, 1, 0]
+    assert task.build_datasets(_config(path, augment="flip"), None).train.pairs == [1, 0, 2]
+    with pytest.raises(BadInput, match="flip_pairs") as caught:
+        task.check_data(_config(path, flip_pairs=["left_side:nose"]))
+    assert "left_side, right_side, top" in caught.value.why

@@ -10,20 +10,22 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
+from finetune_helpers import write_recipe
 
 from engine.errors import BadInput
 from engine.train.config import train_config
 from engine.train.sample_coco import write_coco, write_masks
-from tests.engine.finetune_helpers import write_recipe
 
 MODELS = Path(__file__).with_name("task_models.py").resolve()
 
 
 def test_a_tiny_detector_learns_the_shapes(tmp_path: Path) -> None:
     """From scratch, 8 epochs on 32 drawn 64 px images: box AP50 >= 0.6 on 8 others (0.96 seen)."""
+    from task_models import tiny_detector
+
     from engine.train.loop import Trainer
     from engine.train.tasks import task_for
-    from tests.engine.task_models import tiny_detector
 
     write_coco(tmp_path, images=32, size=64)
     write_coco(tmp_path, images=8, size=64, seed=1, name="val.json")
@@ -55,15 +57,15 @@ def test_a_tiny_detector_learns_the_shapes(tmp_path: Path) -> None:
     } <= set(first)
 
 
-def _finetune(tmp_path: Path, recipe: Path, job: str) -> subprocess.CompletedProcess:
+def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
     env = {**os.environ, "PTM_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
     return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", "finetune", str(recipe), "--job-id", job, "--json"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        env=env,
+        [sys.executable, "-m", "tui.cli.main", *args], capture_output=True, text=True, timeout=300, env=env
     )
+
+
+def _finetune(tmp_path: Path, recipe: Path, job: str) -> subprocess.CompletedProcess:
+    return _cli(tmp_path, "finetune", str(recipe), "--job-id", job, "--json")
 
 
 def _epochs(tmp_path: Path, job: str) -> list[dict]:
@@ -92,6 +94,32 @@ def test_a_keypoint_job_runs_end_to_end(tmp_path: Path) -> None:
     assert record["score"] == "keypoint mAP" and 0 <= record["val_kp_map"] <= 1
     assert record["train_loss_keypoint"] > 0 and record["val_loss"] is None
     assert json.loads(done.stdout.splitlines()[-1])["status"] == "done"
+    # eval reports the figures, and writes the predictions anyone can score again with pycocotools
+    shown = _cli(
+        tmp_path, "eval", "kp", "--data", str(path), "--json", "--predictions", str(tmp_path / "results.json")
+    )
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["task"] == "keypoints" and report["images"] == 8
+    results = json.loads((tmp_path / "results.json").read_text())
+    assert len(results) == report["predictions"] > 0 and "keypoints" in results[0]
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    truth = COCO(str(path))
+    evaluator = COCOeval(truth, truth.loadRes(str(tmp_path / "results.json")), "bbox")
+    evaluator.evaluate()
+    evaluator.accumulate()
+    evaluator.summarize()
+    assert report["bbox_map"] == pytest.approx(max(0.0, evaluator.stats[0]), abs=1e-4)
+    assert report["bbox_ap50"] == pytest.approx(max(0.0, evaluator.stats[1]), abs=1e-4)
+    # predict names the data's categories and keypoints (label 1 is the first category)
+    image = tmp_path / "images" / "train_0000.png"
+    said = _cli(tmp_path, "predict", "kp", str(image), "--json", "--min-score", "0", "--topk", "3")
+    assert said.returncode == 0, said.stderr
+    found = json.loads(said.stdout)["detections"]
+    assert found and {d["label"] for d in found} <= {"rectangle", "ellipse"}
+    assert [p["name"] for p in found[0]["keypoints"]] == ["left_side", "right_side", "top"]
 
 
 def test_the_head_must_count_the_background_before_launch(tmp_path: Path) -> None:
@@ -137,3 +165,70 @@ def test_a_segmentation_job_runs_end_to_end(tmp_path: Path) -> None:
     (record,) = _epochs(tmp_path, "seg")
     assert record["score"] == "mean IoU" and record["val_acc"] == pytest.approx(100 * record["val_miou"])
     assert 0 <= record["val_pixel_acc"] <= 1 and len(record["val_iou"]) == 3
+    shown = _cli(
+        tmp_path, "eval", "seg", "--data", str(root), "--json", "--predictions", str(tmp_path / "pred")
+    )
+    assert shown.returncode == 0, shown.stderr
+    report = json.loads(shown.stdout)
+    assert report["miou"] == pytest.approx(record["val_miou"])  # the same val/ images
+    # the PNGs written are what the figures came from: recompute pixel accuracy from them
+    import numpy as np
+    from PIL import Image
+
+    truth = [np.array(Image.open(p)) for p in sorted((root / "val" / "masks").iterdir())]
+    predicted = [np.array(Image.open(p)) for p in sorted((tmp_path / "pred").iterdir())]
+    assert len(predicted) == len(truth) == report["images"]
+    right = sum(int((t == p).sum()) for t, p in zip(truth, predicted))
+    assert report["pixel_acc"] == pytest.approx(right / sum(t.size for t in truth))
+
+
+def test_a_detection_finetune_stopped_and_resumed_ends_as_an_uninterrupted_one(tmp_path: Path) -> None:
+    from task_models import tiny_detector
+
+    from engine.train.checkpoint import newest_complete
+    from engine.train.loop import Trainer
+    from engine.train.tasks import task_for
+
+    write_coco(tmp_path, images=12, size=64)
+    config = train_config(
+        {
+            "data": str(tmp_path / "train.json"),
+            "val_split": 0.25,
+            "epochs": 2,
+            "batch_size": 3,
+            "workers": 0,
+            "augment": ["flip"],
+            "optimizer": "adam",
+            "lr": 1e-3,
+            "scheduler": "cosine",
+        }
+    )
+    task = task_for(tiny_detector())
+    datasets = task.build_datasets(config, None)
+    straight = tiny_detector()
+    done = Trainer(straight, config, datasets, task=task).run()
+    calls = {"n": 0}
+
+    def stop_after_4_steps() -> bool:
+        calls["n"] += 1
+        return calls["n"] >= 4
+
+    first = Trainer(
+        tiny_detector(),
+        config,
+        datasets,
+        task=task,
+        checkpoint_dir=tmp_path / "ck",
+        should_stop=stop_after_4_steps,
+    ).run()
+    assert first.status == "stopped" and first.epoch == 1
+    _path, state = newest_complete(tmp_path / "ck")
+    resumed = tiny_detector(num_classes=3)
+    for p in resumed.parameters():  # everything must come from the checkpoint
+        p.data.normal_()
+    result = Trainer(resumed, config, datasets, task=task, checkpoint_dir=tmp_path / "ck").run(state)
+    assert result.status == "done" and result.epoch == 2
+    assert result.history[-1]["val_bbox_map"] == pytest.approx(done.history[-1]["val_bbox_map"], abs=1e-6)
+    for (name, a), b in zip(straight.state_dict().items(), resumed.state_dict().values()):
+        if a.is_floating_point():
+            assert torch.allclose(a, b, atol=1e-5), name

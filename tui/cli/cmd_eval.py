@@ -20,9 +20,14 @@ def register(subparsers: Any) -> None:
         "and counted.")
     parser.add_argument("model", metavar="JOB|CKPT|RECIPE",
                         help="a job id, a checkpoint file (.pt) or a recipe (.toml)")
-    parser.add_argument("--data", required=True, metavar="DIR", help="class folders of images")
+    parser.add_argument("--data", required=True, metavar="DIR|FILE",
+                        help="class folders of images; a COCO JSON or images/ + masks/ for "
+                        "detection and segmentation models")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
+    parser.add_argument("--predictions", metavar="PATH", default=None,
+                        help="detection: write the COCO results JSON; segmentation: one PNG of "
+                        "class indices per image into the folder PATH")
     parser.add_argument("--json", action="store_true", help="print the result as one JSON object")
     add_trust_flag(parser)
     parser.set_defaults(func=run)
@@ -47,12 +52,18 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",
                        "use e.g. --batch-size 64")
     result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size,
-                      trust_code=args.trust_code)
-    if Path(result["data"]) != Path(args.data).expanduser():
+                      predictions=args.predictions, trust_code=args.trust_code)
+    if "task" not in result and Path(result["data"]) != Path(args.data).expanduser():
         stderr.print(f"note: {escape(args.data)} holds train/ and val/: evaluated on "
                      f"{escape(result['data'])}", highlight=False, soft_wrap=True)
     if args.json:
         print_json(result)
+        return 0
+    if "task" in result:  # detection or segmentation: its own figures
+        figures = {k: v for k, v in result.items() if isinstance(v, float)}
+        stdout.print(f"[bold]{escape(args.model)}[/] on {escape(args.data)} ({result['task']}, "
+                     f"{result['images']} images): " + ", ".join(
+                         f"{k} {v:.4f}" for k, v in figures.items()), highlight=False)
         return 0
     skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
     stdout.print(f"[bold]{escape(args.model)}[/] on {escape(result['data'])}: accuracy "

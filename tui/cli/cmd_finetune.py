@@ -11,8 +11,11 @@ from typing import Any
 
 # [train] keys that are also flags: (flag, key, type, help)
 TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
-    ("--data", "data", str, "ImageFolder root (train/ + val/, or one folder split by --val-split)"),
+    ("--data", "data", str, "ImageFolder root (train/ + val/, or one folder split by --val-split); "
+     "COCO JSON for detectors, images/ + masks/ for segmentation"),
     ("--val-split", "val_split", float, "fraction held out when data has no val/ (default 0.2)"),
+    ("--val-data", "val_data", str, "a separate validation set (detection: val.json)"),
+    ("--images", "images", str, "where a COCO JSON's file_name paths start (default: its folder)"),
     ("--image-size", "image_size", int, "square input size (default: the weights' own transforms)"),
     ("--batch-size", "batch_size", int, "images per step (default 32)"),
     ("--epochs", "epochs", int, "epochs to train (default 10)"),
@@ -129,7 +132,8 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
                     else:
                         progress.console.print(
                             f"epoch {record['epoch']}/{status.get('epochs')}: train loss "
-                            f"{record['train_loss']:.4f}, val acc {record['val_acc']:.2f}%")
+                            f"{record['train_loss']:.4f}, {record.get('score', 'val acc')} "
+                            f"{record['val_acc']:.2f}%")
                 seen = len(epochs)
                 epoch, steps = int(status.get("epoch", 0)), int(status.get("steps", 0) or 0)
                 if steps and status.get("status") == "running" and not as_json:

@@ -27,6 +27,8 @@ def val_folder(job_dir: str | Path) -> Path | None:
     from engine.train.data import VAL_NAMES
 
     train = load(Path(job_dir) / "spec.toml").train or {}
+    if train.get("val_data"):  # a detector's val.json
+        return Path(str(train["val_data"])).expanduser()
     root = Path(str(train.get("data", ""))).expanduser()
     return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
 
@@ -99,6 +101,11 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
 
     def _show(self, result: dict[str, Any], folder: Path) -> None:
         self.result = result
+        if "task" in result:  # a detector or segmenter: its COCO mAPs or mean IoU
+            figures = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
+            self.query_one("#eval-summary", Static).update(Text(
+                f"{self.job} on {folder} ({result['task']}, {result['images']} images): {figures}"))
+            return
         skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
         self.query_one("#eval-summary", Static).update(Text(
             f"{self.job} on {folder}: accuracy {result['accuracy']:.2f}% over "

@@ -75,6 +75,18 @@ def in_form_words(problem: BaseException, typed: dict[str, Any] | None = None) -
             text = re.sub(rf"\b{kind}\b(?! *=)", said, text)
         words[index] = text
     return "\n".join(part for part in words if part)
+def task_line(model: Any) -> str:
+    """Return a line naming the task and the data it reads, for models that are not classifiers."""
+    from engine.errors import PtmError
+    from engine.train.tasks import get_task, task_name_of
+
+    try:
+        task = get_task(task_name_of(model))
+    except PtmError as error:  # video, optical flow: say so before the user fills the form
+        return f"\ncannot finetune: {error.what}"
+    if task.name == "classification":
+        return ""
+    return f"\ntask: {task.name.replace('_', ' ')} ({task.score_name}); data: {task.data_format}"
 
 
 class QuitDialog(ModalScreen[bool]):
@@ -183,7 +195,7 @@ class LaunchScreen(PtmScreen):
         total, trainable = wb.counts()
         edits = ", ".join(e.get("op", "?") for e in wb.edits) or "none"
         return (f"{wb.name} ({wb.source}); {trainable:,} of {total:,} parameters train\n"
-                f"recipe edits: {edits}")
+                f"recipe edits: {edits}" + task_line(wb.model))
 
     def on_mount(self) -> None:
         """Fill the group preview and put the cursor in the first field (the data folder)."""

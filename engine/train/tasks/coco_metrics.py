@@ -25,7 +25,7 @@ def coco_results(
     outputs: list[dict[str, torch.Tensor]], image_ids: list[int], category_of: list[int]
 ) -> list[dict[str, Any]]:
     """Return the COCO results of the model's outputs; `category_of[label]` is the category id."""
-    from pycocotools import mask as mask_util
+    from engine.use.inference import mask_rle
 
     results: list[dict[str, Any]] = []
     for output, image_id in zip(outputs, image_ids):
@@ -45,9 +45,7 @@ def coco_results(
                 "score": float(score),
             }
             if masks is not None:
-                binary = (masks[k, 0] > 0.5).cpu().numpy().astype(np.uint8)
-                rle = mask_util.encode(np.asfortranarray(binary))
-                result["segmentation"] = {"size": list(rle["size"]), "counts": rle["counts"].decode("ascii")}
+                result["segmentation"] = mask_rle(masks[k, 0] > 0.5)
             if points is not None:
                 result["keypoints"] = points[k].detach().float().cpu().flatten().tolist()
             results.append(result)

@@ -17,6 +17,7 @@ from engine.train.tasks import Task, data_path
 from engine.train.tasks.coco_data import CocoImages, CocoSet, collate, flip_pairs, read_coco
 from engine.train.tasks.coco_metrics import IOU_TYPES, coco_results, coco_scores
 
+BACKGROUND = "__background__"
 SCORES = {
     "detection": ("box mAP", "bbox_map"),
     "instance_segmentation": ("mask mAP", "segm_map"),
@@ -87,6 +88,7 @@ class DetectionTask(Task):
         }
         if train.keypoint_names:
             found["keypoints"] = train.keypoint_names
+            self._pairs(config, train)
         if val is not None:
             found["val_images"] = len(val.images)
         return found
@@ -94,7 +96,7 @@ class DetectionTask(Task):
     def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
         """Return the train and validation images of the COCO file(s)."""
         train, val = self._read(config)
-        pairs = flip_pairs(train.keypoint_names) if train.keypoint_names else None
+        pairs = self._pairs(config, train)
         flip = "flip" in config.augment
         ids = [im["id"] for im in train.images]
         if val is None:
@@ -106,7 +108,12 @@ class DetectionTask(Task):
             layout = f"{train.path.name} and {val.path.name}"
         if train.skipped_count:
             layout += f"; {train.skipped_count} bad entries skipped ({train.skipped[0]})"
-        meaning = {"task": self.name, "category_ids": [int(c["id"]) for c in train.categories]}
+        meaning = {
+            "task": self.name,
+            "kind": "detection",
+            "category_ids": [int(c["id"]) for c in train.categories],
+            "classes": [BACKGROUND, *train.names],
+        }  # label i names classes[i], as torchvision's
         if train.keypoint_names:
             meaning["keypoint_names"] = train.keypoint_names
         return Datasets(
@@ -116,6 +123,25 @@ class DetectionTask(Task):
             layout,
             meaning,
         )
+
+    def _pairs(self, config: TrainConfig, coco: CocoSet) -> list[int] | None:
+        """Return each keypoint's mirror index: the recipe's flip_pairs, else from the names."""
+        names = coco.keypoint_names
+        if not names:
+            return None
+        if not config.flip_pairs:
+            return flip_pairs(names)
+        order = list(range(len(names)))
+        for pair in config.flip_pairs:
+            a, _, b = pair.partition(":")
+            if a not in names or b not in names:
+                raise BadInput(
+                    f"[train] flip_pairs names {pair!r}, not two of the data's keypoints",
+                    f"the keypoints are {', '.join(names)}",
+                    'write pairs as "left_eye:right_eye"',
+                )
+            order[names.index(a)], order[names.index(b)] = names.index(b), names.index(a)
+        return order
 
     # --- model --------------------------------------------------------------------------------
 

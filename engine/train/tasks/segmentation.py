@@ -34,7 +34,7 @@ IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
 LAYOUT = "a folder with images/ and masks/ (same file stems; masks are PNGs of class indices, 255 = ignore)"
 
 
-def _pairs(folder: Path) -> tuple[list[tuple[str, str]], list[str]]:
+def mask_pairs(folder: Path) -> tuple[list[tuple[str, str]], list[str]]:
     """Return (image, mask) path pairs under folder/images and folder/masks, and the unpaired."""
     masks = {p.stem: p for p in (folder / "masks").iterdir() if p.suffix.lower() == ".png"}
     pairs, unpaired = [], []
@@ -184,7 +184,7 @@ class SemanticSegmentationTask(Task):
                 f"a segmentation model reads {LAYOUT}",
                 "put the images in images/ and their masks in masks/",
             )
-        pairs, bad = _pairs(folder)
+        pairs, bad = mask_pairs(folder)
         if not pairs:
             raise BadInput(
                 f"{folder}: no image has a mask",
@@ -232,7 +232,7 @@ class SemanticSegmentationTask(Task):
             MaskFolder(val, size, False, mean, std),
             _class_names(root, train),
             layout,
-            {"task": self.name},
+            {"task": self.name, "kind": "segmentation"},
         )
 
     def head(self, model: nn.Module) -> str:
