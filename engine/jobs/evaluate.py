@@ -18,7 +18,8 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
     from a file or job folder may name code only with `trust_code`."""
     from torch.utils.data import DataLoader
 
-    from engine.jobs.evaluate_tasks import evaluate_task, is_task_data
+    from engine.jobs.evaluate_tasks import evaluate_task
+    from engine.train.tasks import is_task_data
 
     if is_task_data(Path(data).expanduser()):
         return evaluate_task(ref, Path(data).expanduser(), device, min(batch_size, 16), predictions,

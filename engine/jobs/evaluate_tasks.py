@@ -12,13 +12,6 @@ import torch
 from engine.errors import BadInput
 
 
-def is_task_data(path: Path) -> bool:
-    """Return True for data only a detection or segmentation model reads (COCO JSON, masks/)."""
-    return path.suffix.lower() == ".json" or any(
-        (path / sub / "masks").is_dir() for sub in ("", "train", "val")
-    )
-
-
 def _model(ref: str, device: str, trust_code: bool) -> tuple[Any, dict[str, Any], str]:
     from engine.jobs.trained import trained_workbench
     from engine.train.tasks import task_name_of

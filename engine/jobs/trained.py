@@ -141,7 +141,7 @@ def _recipe_meaning(recipe: Any) -> dict[str, Any]:
         return {}
     config = train_config(recipe.train)
     meaning = preprocessing(config)
-    from engine.jobs.evaluate_tasks import is_task_data
+    from engine.train.tasks import is_task_data
 
     data = Path(config.data).expanduser()
     if recipe.train.get("data") and not is_task_data(data):  # an ImageFolder's class folders

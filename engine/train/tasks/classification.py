@@ -22,7 +22,7 @@ from engine.train.data import (
 )
 from engine.train.dist import all_sum
 from engine.train.params import find_head
-from engine.train.tasks import Task
+from engine.train.tasks.base import Task
 
 
 class ClassificationTask(Task):

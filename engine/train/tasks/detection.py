@@ -13,7 +13,7 @@ from torch.utils.data import DataLoader, Subset
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
 from engine.train.data import UNREADABLE, Datasets, Indexed, loader_worker_init, shard, split_indices
-from engine.train.tasks import Task, data_path
+from engine.train.tasks.base import Task, data_path
 from engine.train.tasks.coco_data import CocoImages, CocoSet, collate, flip_pairs, read_coco
 from engine.train.tasks.coco_metrics import IOU_TYPES, coco_results, coco_scores
 

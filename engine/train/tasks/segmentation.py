@@ -27,7 +27,7 @@ from engine.train.data import (
     split_indices,
 )
 from engine.train.dist import all_sum
-from engine.train.tasks import Task, data_path
+from engine.train.tasks.base import Task, data_path
 
 IGNORE = 255
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff", ".webp")
