@@ -46,7 +46,7 @@ class AutosaveActions:
         from engine.edit.autosave import autosave
 
         try:
-            autosave(self.workbench.recipe())
+            autosave({**self.workbench.recipe(), "train": self.recipe_train()})
         except Exception as error:  # a full disk must not stop editing: say so once
             if not self._autosave_warned:
                 self._autosave_warned = True
@@ -75,6 +75,8 @@ class AutosaveActions:
 
         def answer(choice: str | None) -> None:
             if choice == "restore":
+                if recipe.train and "freeze_bn" in recipe.train:
+                    self.frozen_bn_eval = bool(recipe.train["freeze_bn"])
                 self.notify(f"restoring {plural(len(recipe.edits), 'edit')}...", timeout=3)
                 self.applying = "the autosaved edits"
                 self._restore_edits(recipe.edits)
