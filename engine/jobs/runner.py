@@ -151,6 +151,7 @@ def run_job(job_dir: Path) -> int:
     from engine.train.dist import from_env, init_process_group, resolve_device
     from engine.train.events import Events
     from engine.train.loop import Trainer
+    from engine.use.channels import input_channels
 
     dist = from_env()
     main = dist.is_main
@@ -181,7 +182,8 @@ def run_job(job_dir: Path) -> int:
         device = resolve_device(config.device, dist)
         init_process_group(dist, device)
         workbench = build(recipe, device="cpu")
-        datasets = build_datasets(config, workbench.meta)
+        channels = input_channels(workbench.model)  # 1 after `C`: grayscale images
+        datasets = build_datasets(config, workbench.meta, channels)
         ckpt_dir = job_dir / "checkpoints"
         resume_state = None
         if main:
@@ -201,7 +203,7 @@ def run_job(job_dir: Path) -> int:
                           events=events, should_stop=lambda: STOP["asked"], dist=dist)
         trainer.meaning = {"recipe": {"model": dict(recipe.model), "edit": list(recipe.edits)},
                            "classes": list(datasets.classes), "job": job_dir.name,
-                           **preprocessing(config, workbench.meta)}
+                           **preprocessing(config, workbench.meta, channels)}
         if main:
             for group in trainer.groups:
                 _log(f"group {group.name}: {len(group.names)} tensors, {group.count:,} params, "

@@ -45,3 +45,28 @@ async def test_b_off_goes_into_the_recipe_the_autosave_and_the_job_spec(
         assert form.table is not None and form.table["freeze_bn"] is False
     job = create_job({**bench.recipe(), "train": form.table})  # what Launch hands over
     assert load(job / "spec.toml").train["freeze_bn"] is False
+
+
+async def test_p_after_c_to_one_channel_predicts(tmp_path):
+    import numpy as np
+    from conftest import ScreenApp, make_workbench, screen_text
+    from PIL import Image
+
+    from tui.screens.predict import PredictScreen
+
+    bench = make_workbench("resnet18")
+    bench.input_size = (1, 3, 64, 64)
+    bench.apply({"op": "adapt_input", "channels": 1, "strategy": "sum"})  # what C does
+    path = tmp_path / "colour.png"
+    Image.fromarray((np.random.default_rng(0).random((40, 50, 3)) * 255).astype(np.uint8)).save(path)
+    screen = PredictScreen(bench, image="", topk=3)
+    app = ScreenApp(screen)
+    async with app.run_test(size=(100, 34)) as pilot:
+        field = screen.query_one("#predict-path", Input)
+        field.value = str(path)
+        field.focus()
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: screen.result is not None
+                       or "channels" in screen_text(app), timeout=60)
+        assert screen.result is not None and len(screen.result["top"]) == 3
+        assert "expected input" not in screen_text(app)
