@@ -302,14 +302,30 @@ def save(
 # --- building ----------------------------------------------------------------------------------
 
 
-def _resolved(edit: dict[str, Any], base: Path | None) -> dict[str, Any]:
-    """Return the edit with a relative `source` found beside the recipe (when not in the cwd)."""
-    source = edit.get("source")
-    if base is None or not isinstance(source, str) or "://" in source:
+NOT_PATHS = ("default", "pretrained", "none", "random", "")
+"""Weights values that name no file."""
+
+
+def resolve_path(value: Any, base: Path | None = None) -> Any:
+    """Return a file named in a recipe (weights, an edit's source) as an absolute path: beside the
+    recipe file (`base`) first, else from the current folder. URLs, weights names and paths that
+    exist in neither place are returned as they are. The one rule for recipes, specs and replay."""
+    if not isinstance(value, str) or value.lower() in NOT_PATHS or "://" in value:
+        return value
+    path = Path(value).expanduser()
+    if path.is_absolute():
+        return str(path)
+    for near in ((base / path) if base is not None else None, path):
+        if near is not None and near.exists():
+            return str(near.resolve())
+    return value
+
+
+def resolved_edit(edit: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
+    """Return the edit with its file `source` (load_partial) made absolute by resolve_path."""
+    if "source" not in edit:
         return edit
-    if not Path(source).is_absolute() and not Path(source).exists() and (base / source).exists():
-        return {**edit, "source": str(base / source)}
-    return edit
+    return {**edit, "source": resolve_path(edit["source"], base)}
 
 
 STRUCTURAL = ("replace_head", "adapt_input", "replace", "insert_before", "insert_after", "delete")
@@ -377,14 +393,14 @@ def build(
 
     check_edits(recipe)  # fail fast: before a download or a long load
     model = recipe.model
+    base = recipe.path.parent if recipe.path else None
     workbench = Workbench.open(  # a random init of the model itself follows the seed too
         model["name"],
-        weights=model.get("weights", "none"),
+        weights=resolve_path(model.get("weights", "none"), base),
         device=device,
         progress=progress,
         seed=int(model.get("seed", 0)),
     )
-    base = recipe.path.parent if recipe.path else None
     for index, edit in enumerate(recipe.edits, start=1):
-        _apply_named(workbench, _resolved(edit, base), index)
+        _apply_named(workbench, resolved_edit(edit, base), index)
     return workbench
