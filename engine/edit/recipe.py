@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_text
 from engine.edit.ops import get_op
+from engine.edit.recipe_paths import resolve_path, resolved_edit
 from engine.errors import BadInput, PtmError, WorkFailed
 
 if TYPE_CHECKING:
@@ -300,32 +301,6 @@ def save(
 
 
 # --- building ----------------------------------------------------------------------------------
-
-
-NOT_PATHS = ("default", "pretrained", "none", "random", "")
-"""Weights values that name no file."""
-
-
-def resolve_path(value: Any, base: Path | None = None) -> Any:
-    """Return a file named in a recipe (weights, an edit's source) as an absolute path: beside the
-    recipe file (`base`) first, else from the current folder. URLs, weights names and paths that
-    exist in neither place are returned as they are. The one rule for recipes, specs and replay."""
-    if not isinstance(value, str) or value.lower() in NOT_PATHS or "://" in value:
-        return value
-    path = Path(value).expanduser()
-    if path.is_absolute():
-        return str(path)
-    for near in ((base / path) if base is not None else None, path):
-        if near is not None and near.exists():
-            return str(near.resolve())
-    return value
-
-
-def resolved_edit(edit: dict[str, Any], base: Path | None = None) -> dict[str, Any]:
-    """Return the edit with its file `source` (load_partial) made absolute by resolve_path."""
-    if "source" not in edit:
-        return edit
-    return {**edit, "source": resolve_path(edit["source"], base)}
 
 
 STRUCTURAL = ("replace_head", "adapt_input", "replace", "insert_before", "insert_after", "delete")

@@ -67,7 +67,7 @@ class Workbench:
         A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights;
         `offline` refuses weights that would have to be downloaded (engine.models.loader).
         """
-        from engine.edit.recipe import resolve_path
+        from engine.edit.recipe_paths import resolve_path
         from engine.models.loader import open_model
 
         weights = resolve_path(weights)  # a file is recorded absolute: the recipe works anywhere
@@ -223,7 +223,7 @@ class Workbench:
                            f"{type(error).__name__}: {error}",
                            "give target as a module path such as \"layer1.0.conv1\" "
                            "(`ptm-tui inspect MODEL` lists them)") from error
-        from engine.edit.recipe import resolved_edit
+        from engine.edit.recipe_paths import resolved_edit
 
         record = UndoRecord(edit=dict(resolved_edit(edit)), path=path)  # a file source: absolute
         if op.flags_only:

@@ -51,7 +51,8 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
 
     `recipe` is an engine.edit.recipe.Recipe (or a dict with model/edit/train). Nothing runs yet.
     """
-    from engine.edit.recipe import Recipe, dumps, resolve_path, resolved_edit
+    from engine.edit.recipe import Recipe, dumps
+    from engine.edit.recipe_paths import resolve_path, resolved_edit
     from engine.train.config import train_config
 
     if isinstance(recipe, dict):
