@@ -38,8 +38,7 @@ def _write_job(root, job, status, epochs, log_lines, bad=0):
         "best_val_acc": 35.0 + 16 * epochs, "last_val_acc": 35.0 + 16 * epochs,
         "created": 1000.0 + len(job), "bad_images": bad,
         "message": "finished 3 epochs" if status == "done" else
-        f"stopped in epoch {epochs + 1}/3 after step 7/16; checkpoint saved "
-        f"(epoch-000{epochs}-step-00007.pt)"}))
+        f"stopped at epoch {epochs} step 7; checkpoint saved (epoch-000{epochs}-step-00007.pt)"}))
     return folder
 
 
