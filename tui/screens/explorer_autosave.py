@@ -25,14 +25,10 @@ class AutosaveActions:
     def unsaved_edits(self: ExplorerScreen) -> int:
         """Return how many edits are in force that no saved recipe or weights file holds (0 when
         the edits in force are the ones saved last)."""
-        if self.workbench is None or self.no_weights_planned():
+        if self.workbench is None:
             return 0
         edits = self.workbench.edits
         return 0 if edits == (self.saved_edits or []) else len(edits)
-
-    def no_weights_planned(self: ExplorerScreen) -> bool:
-        """True while edits wait for weights (they are planned, see NoWeightsActions)."""
-        return bool(self.planned)
 
     def mark_saved(self: ExplorerScreen) -> None:
         """Remember that the edits in force are saved."""
