@@ -76,7 +76,7 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
     classes = check_data_folder(config)
     from engine.jobs.precheck import check_head_fits_data
 
-    check_head_fits_data(recipe, classes)
+    check_head_fits_data(recipe, classes, config.image_size)
     job_id = job_id or (f"{time.strftime('%Y%m%d-%H%M%S')}-{_slug(recipe.model['name'])}"
                         f"-{secrets.token_hex(2)}")
     check_job_id(job_id)

@@ -271,6 +271,6 @@ async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(ho
         await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()),
                        timeout=60)
         text = str(form.query_one("#launch-error").render())
-        assert "head (fc) gives 3 outputs but the data has 10 classes" in text
+        assert "(head fc) gives 3 outputs per image but the data has 10 classes" in text
         assert "H in the explorer" in text
         assert app.screen is form and not list(jobs_root().glob("*"))
