@@ -82,7 +82,7 @@ class PtmApp(GuardedDispatch, App[int]):
         """Report an error Textual would end the app for (a render, a widget's handler) and keep
         running; before the first screen is up (nothing to show it on) end as Textual does."""
         if self.is_running and len(self.screen_stack) > 1:
-            self.error_reporter.report(self, error, "drawing the screen")
+            self.error_reporter.report(self, error, "the screen")
             return
         super()._handle_exception(error)
 

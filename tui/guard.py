@@ -80,7 +80,10 @@ class ErrorReporter:
 
 
 def where_of(message: Message) -> str:
-    """Return what was being handled, in words: the message's name (a key, a click, a timer)."""
+    """Return what was being handled, in words: the key pressed, else the message's name."""
+    key = getattr(message, "key", None)
+    if isinstance(key, str):
+        return f"the {key} key"
     return type(message).__name__.lower().replace("_", " ")
 
 

@@ -31,14 +31,15 @@ def autosave_path(name: str, weights: str) -> Path:
 
 
 def autosave(recipe: dict[str, Any]) -> Path | None:
-    """Write `recipe` (a Workbench.recipe()) atomically to its autosave file; a recipe without
-    edits removes the file instead. Return the file written, or None."""
+    """Write `recipe` (a Workbench.recipe(), with the explorer's "train" settings when any)
+    atomically to its autosave file; a recipe without edits removes the file instead. Return
+    the file written, or None."""
     model = recipe["model"]
     path = autosave_path(str(model["name"]), str(model.get("weights", "none")))
     if not recipe.get("edit"):
         discard(str(model["name"]), str(model.get("weights", "none")))
         return None
-    atomic_write_text(path, dumps(recipe))
+    atomic_write_text(path, dumps({**recipe, "train": recipe.get("train") or None}))
     return path
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from engine.atomic import atomic_write_text
 from engine.edit.ops import get_op
+from engine.edit.recipe_paths import resolve_path, resolved_edit
 from engine.errors import BadInput, PtmError, WorkFailed
 
 if TYPE_CHECKING:
@@ -307,16 +308,6 @@ def save(
 # --- building ----------------------------------------------------------------------------------
 
 
-def _resolved(edit: dict[str, Any], base: Path | None) -> dict[str, Any]:
-    """Return the edit with a relative `source` found beside the recipe (when not in the cwd)."""
-    source = edit.get("source")
-    if base is None or not isinstance(source, str) or "://" in source:
-        return edit
-    if not Path(source).is_absolute() and not Path(source).exists() and (base / source).exists():
-        return {**edit, "source": str(base / source)}
-    return edit
-
-
 STRUCTURAL = ("replace_head", "adapt_input", "replace", "insert_before", "insert_after", "delete")
 """Ops that change the model's structure: checked on a meta skeleton before any weights are read."""
 
@@ -382,14 +373,14 @@ def build(
 
     check_edits(recipe)  # fail fast: before a download or a long load
     model = recipe.model
+    base = recipe.path.parent if recipe.path else None
     workbench = Workbench.open(  # a random init of the model itself follows the seed too
         model["name"],
-        weights=model.get("weights", "none"),
+        weights=resolve_path(model.get("weights", "none"), base),
         device=device,
         progress=progress,
         seed=int(model.get("seed", 0)),
     )
-    base = recipe.path.parent if recipe.path else None
     for index, edit in enumerate(recipe.edits, start=1):
-        _apply_named(workbench, _resolved(edit, base), index)
+        _apply_named(workbench, resolved_edit(edit, base), index)
     return workbench

@@ -67,8 +67,10 @@ class Workbench:
         A random init follows `seed`, so the recipe of this Workbench rebuilds the same weights;
         `offline` refuses weights that would have to be downloaded (engine.models.loader).
         """
+        from engine.edit.recipe_paths import resolve_path
         from engine.models.loader import open_model
 
+        weights = resolve_path(weights)  # a file is recorded absolute: the recipe works anywhere
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             opened = open_model(name, weights=weights, device=device, progress=progress,
@@ -221,7 +223,9 @@ class Workbench:
                            f"{type(error).__name__}: {error}",
                            "give target as a module path such as \"layer1.0.conv1\" "
                            "(`ptm-tui inspect MODEL` lists them)") from error
-        record = UndoRecord(edit=dict(edit), path=path)
+        from engine.edit.recipe_paths import resolved_edit
+
+        record = UndoRecord(edit=dict(resolved_edit(edit)), path=path)  # a file source: absolute
         if op.flags_only:
             record.flags = flags_of(target)
         elif op.values_only:

@@ -46,19 +46,6 @@ def _slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-")[:40] or "model"
 
 
-def _absolute_sources(edits: list[dict[str, Any]], base: Path | None) -> list[dict[str, Any]]:
-    """Return the edits with relative file sources made absolute (the spec lives elsewhere)."""
-    out = []
-    for edit in edits:
-        source = edit.get("source")
-        if isinstance(source, str) and "://" not in source and not Path(source).is_absolute():
-            near = (base / source) if base else Path(source)
-            edit = {**edit, "source": str(near.resolve() if near.exists()
-                                          else Path(source).resolve())}
-        out.append(edit)
-    return out
-
-
 def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
                job_id: str | None = None) -> Path:
     """Check the recipe's [train] table (with CLI overrides) and write a new job folder; return it.
@@ -66,6 +53,7 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
     `recipe` is an engine.edit.recipe.Recipe (or a dict with model/edit/train). Nothing runs yet.
     """
     from engine.edit.recipe import Recipe, dumps
+    from engine.edit.recipe_paths import resolve_path, resolved_edit
     from engine.train.config import train_config
 
     if isinstance(recipe, dict):
@@ -84,7 +72,8 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
     if job_dir.exists():
         raise BadInput(f"job {job_id!r} already exists", f"{job_dir} is taken",
                        "pick another job id or remove the old job folder")
-    spec = Recipe(model=dict(recipe.model), edits=_absolute_sources(recipe.edits, base),
+    model = {**recipe.model, "weights": resolve_path(recipe.model.get("weights", "none"), base)}
+    spec = Recipe(model=model, edits=[resolved_edit(e, base) for e in recipe.edits],
                   train=config.to_dict())
     from engine.atomic import atomic_write_text
 

@@ -166,6 +166,7 @@ def run_job(job_dir: Path) -> int:
     from engine.train.events import Events
     from engine.train.loop import Trainer
     from engine.train.tasks import task_for
+    from engine.use.channels import input_channels
 
     dist = from_env()
     main = dist.is_main
@@ -199,7 +200,8 @@ def run_job(job_dir: Path) -> int:
         init_process_group(dist, device)
         workbench = build(recipe, device="cpu")
         task = task_for(workbench.model)
-        datasets = task.build_datasets(config, workbench.meta)
+        channels = input_channels(workbench.model)  # 1 after `C`: grayscale images
+        datasets = task.build_datasets(config, workbench.meta, channels)
         ckpt_dir = job_dir / "checkpoints"
         resume_state = None
         if main:
@@ -223,7 +225,7 @@ def run_job(job_dir: Path) -> int:
         trainer.meaning = {"recipe": {"model": dict(recipe.model), "edit": list(recipe.edits)},
                            "classes": list(datasets.classes), "job": job_dir.name,
                            **datasets.meaning,
-                           **preprocessing(config, workbench.meta)}
+                           **preprocessing(config, workbench.meta, channels)}
         if main:
             for group in trainer.groups:
                 _log(f"group {group.name}: {len(group.names)} tensors, {group.count:,} params, "

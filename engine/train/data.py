@@ -49,8 +49,10 @@ def interpolation(meta: dict[str, Any] | None) -> str:
     return mode if mode in INTERPOLATIONS else "bilinear"
 
 
-def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Return how validation images become the model's input, as plain data for a checkpoint.
+def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None,
+                  channels: int = 3) -> dict[str, Any]:
+    """Return how validation images become the model's input (`channels` of them), as plain data
+    for a checkpoint.
 
     `resize` is a square size (image_size given) or the shorter side before a centre `crop`.
     """
@@ -59,17 +61,21 @@ def preprocessing(config: TrainConfig, meta: dict[str, Any] | None = None) -> di
     std = [float(v) for v in (meta.get("std") or IMAGENET_STD)]
     if config.image_size:
         size = int(config.image_size)
-        return {"resize": [size, size], "crop": None, "input_size": [3, size, size],
+        return {"resize": [size, size], "crop": None, "input_size": [channels, size, size],
                 "mean": mean, "std": std, "interpolation": interpolation(meta), "antialias": True}
     crop = _size(meta, "crop_size", 224)
     return {"resize": [_size(meta, "resize_size", round(crop * 256 / 224))], "crop": crop,
-            "input_size": [3, crop, crop], "mean": mean, "std": std,
+            "input_size": [channels, crop, crop], "mean": mean, "std": std,
             "interpolation": interpolation(meta), "antialias": True}
 
 
-def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) -> tuple[Any, Any]:
-    """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults."""
+def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None,
+                     channels: int = 3) -> tuple[Any, Any]:
+    """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults,
+    ending in the model's `channels` (grayscale for 1, engine.use.channels)."""
     from torchvision import transforms as T
+
+    from engine.use.channels import MatchChannels
 
     meta = meta or {}
     mean = tuple(meta.get("mean") or IMAGENET_MEAN)
@@ -82,7 +88,8 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) ->
         crop = _size(meta, "crop_size", 224)
         resize = [T.Resize(_size(meta, "resize_size", round(crop * 256 / 224)), interpolation=mode,
                            antialias=True), T.CenterCrop(crop)]
-    tail = [T.ToTensor(), T.Normalize(mean, std)]
+    tail = [T.ToTensor(), T.Normalize(mean, std)] + ([MatchChannels(channels)] if channels != 3
+                                                     else [])
     val = T.Compose([*resize, *tail])
     train_steps: list[Any] = []
     if "crop" in config.augment:
@@ -261,8 +268,10 @@ def split_indices(n: int, val_split: float, seed: int) -> tuple[list[int], list[
     return sorted(order[n_val:]), sorted(order[:n_val])
 
 
-def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None) -> Datasets:
-    """Return the train/val datasets of config.data (train/ + val/, or one folder split by seed)."""
+def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None,
+                   channels: int = 3) -> Datasets:
+    """Return the train/val datasets of config.data (train/ + val/, or one folder split by seed),
+    their images with the model's `channels`."""
     if not config.data:
         raise BadInput("no training data given", "[train] data is empty",
                        "set data = \"path/to/images\" in [train] or pass --data PATH")
@@ -270,7 +279,7 @@ def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None) -> D
     if not root.is_dir():
         raise BadInput(f"data folder {root} does not exist", "[train] data must be a folder",
                        "point data at an ImageFolder root (one sub-folder per class)")
-    train_tf, val_tf = build_transforms(config, meta)
+    train_tf, val_tf = build_transforms(config, meta, channels)
     size = config.image_size or _size(meta or {}, "crop_size", 224)
     val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:

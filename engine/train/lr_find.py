@@ -199,12 +199,13 @@ def find_lr_for_recipe(recipe: Any, *, start: float = 1e-7, end: float = 10.0, s
     from engine.train.config import train_config
     from engine.train.data import build_datasets
     from engine.train.dist import resolve_device
+    from engine.use.channels import input_channels
 
     check_range(start, end, steps)
     config = train_config(recipe.train, overrides)
     device = resolve_device(config.device)
     workbench = build(recipe, device="cpu")
     classifiers_only(workbench.model)
-    datasets = build_datasets(config, workbench.meta)
+    datasets = build_datasets(config, workbench.meta, input_channels(workbench.model))
     return find_lr(workbench.model, config, datasets, device, start=start, end=end, steps=steps,
                    progress=progress, should_stop=should_stop)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -211,6 +211,10 @@ def ready(model: nn.Module, name: str, weights: str = "none", source: str = "",
 
     meta = dict(meta or {})
     preprocess = preprocess_of_meaning(meaning) or preprocess_for(name, weights, meta, model)
+    if preprocess.kind != "detection":  # images become the channels the model takes now (C)
+        from engine.use.channels import input_channels
+
+        preprocess = replace(preprocess, channels=input_channels(model))
     outputs = num_outputs(model)
     classes = [str(c) for c in (meaning or {}).get("classes") or []]
     if classes and (outputs is None or len(classes) == outputs):
@@ -235,13 +239,11 @@ def workbench_ready(workbench: Any, device: str | None = None) -> ReadyModel:
 def meaning_of(workbench: Any) -> dict[str, Any]:
     """Return what a Workbench's model is, to save beside its weights: the recipe that builds
     it, its class names (when they are its own) and the preprocessing its inputs need."""
-    from engine.inspect.heads import find_input_conv
+    from engine.use.channels import input_channels
 
     opened = workbench_ready(workbench)
-    path = find_input_conv(workbench.model)
-    channels = getattr(workbench.model.get_submodule(path), "in_channels", 3) if path else 3
     meaning = {**(workbench.meaning or {}), "recipe": workbench.recipe(),
-               **opened.preprocess.meaning(channels if isinstance(channels, int) else 3)}
+               **opened.preprocess.meaning(input_channels(workbench.model))}
     meaning.pop("classes", None)
     if opened.categories and opened.labels_note is None:
         meaning["classes"] = list(opened.categories)

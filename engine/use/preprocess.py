@@ -69,9 +69,17 @@ class Preprocess:
     square: bool = False
     """Resize to `resize` x `resize` with no crop (a finetune's image_size), not the shorter side."""
     transform: Callable[[Any], torch.Tensor] | None = field(default=None, repr=False)
+    channels: int = 3
+    """The channels the model takes: images are converted to them last (engine.use.channels)."""
 
     def __call__(self, image: Any) -> torch.Tensor:
         """Return the image as a (C, H, W) float tensor ready for the model."""
+        from engine.use.channels import match_channels
+
+        return match_channels(self._three_channels(image), self.channels)
+
+    def _three_channels(self, image: Any) -> torch.Tensor:
+        """Return the image resized, cropped and normalised as the weights expect it."""
         import torchvision.transforms.functional as F
 
         if self.transform is not None:
@@ -105,7 +113,9 @@ class Preprocess:
         tensor = F.resize(tensor, [size, size], interpolation=self._mode(), antialias=True)
         if self.kind == "detection":
             return tensor
-        return F.normalize(tensor, list(self.mean), list(self.std))
+        from engine.use.channels import match_channels
+
+        return match_channels(F.normalize(tensor, list(self.mean), list(self.std)), self.channels)
 
     @property
     def input_size(self) -> int:
@@ -134,11 +144,15 @@ def preprocess_of_meaning(meaning: dict[str, Any] | None) -> Preprocess | None:
     said = "the training's preprocessing" if meaning.get("job") else \
         "the preprocessing saved with the weights"
     side = resize[0] if square else crop or resize[0]
+    shape = meaning.get("input_size")
+    channels = int(shape[0]) if isinstance(shape, list) and shape and isinstance(shape[0], int) \
+        else 3
     return Preprocess(kind=str(meaning.get("kind") or "classification"), resize=resize[0],
                       crop=None if square else crop, square=square,
                       mean=tuple(meaning["mean"]), std=tuple(meaning["std"]), interpolation=mode,
                       # a detector resizes and normalises inside (GeneralizedRCNNTransform)
                       transform=None if meaning.get("kind") == "detection" else transform_of(meaning),
+                      channels=channels,
                       source=f"{said} ({side} px, {mode})")
 
 

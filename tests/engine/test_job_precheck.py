@@ -25,7 +25,8 @@ def test_a_three_class_head_on_ten_class_data_is_refused_naming_h(home, tmp_path
     with pytest.raises(BadInput) as raised:
         create_job(load(recipe))
     error = raised.value
-    assert error.what.startswith("the model's head (fc) gives 3 outputs but the data has 10 classes")
+    assert error.what.startswith("the model (head fc) gives 3 outputs per image but the data has "
+                                 "10 classes")
     assert "H in the explorer" in error.fix and "num_classes = 10" in error.fix
     assert not jobs_root().exists() or not list(jobs_root().iterdir())  # no job folder
     done = subprocess.run(
@@ -35,7 +36,7 @@ def test_a_three_class_head_on_ten_class_data_is_refused_naming_h(home, tmp_path
         timeout=120,
     )
     assert done.returncode == 2, done.stderr
-    assert "gives 3 outputs but the data has 10 classes" in done.stderr
+    assert "gives 3 outputs per image but the data has 10 classes" in done.stderr
 
 
 def test_a_replaced_head_that_fits_passes(home, tmp_path, digits):
@@ -49,3 +50,12 @@ def test_a_replaced_head_that_fits_passes(home, tmp_path, digits):
         ],
     )
     assert (create_job(load(fits)) / "spec.toml").is_file()
+
+
+def test_a_model_whose_last_registered_layer_is_not_its_head_is_judged_by_its_output(
+        home, tmp_path, digits):
+    from finetune_helpers import write_tiny
+
+    heavy = write_recipe(tmp_path / "h.toml", write_tiny(tmp_path, heavy=True),
+                         {**_train(digits), "image_size": 12}, edits=[])
+    assert (create_job(load(heavy)) / "spec.toml").is_file()  # 10 outputs: fine

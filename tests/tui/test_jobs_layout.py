@@ -38,8 +38,7 @@ def _write_job(root, job, status, epochs, log_lines, bad=0):
         "best_val_acc": 35.0 + 16 * epochs, "last_val_acc": 35.0 + 16 * epochs,
         "created": 1000.0 + len(job), "bad_images": bad,
         "message": "finished 3 epochs" if status == "done" else
-        f"stopped in epoch {epochs + 1}/3 after step 7/16; checkpoint saved "
-        f"(epoch-000{epochs}-step-00007.pt)"}))
+        f"stopped at epoch {epochs} step 7; checkpoint saved (epoch-000{epochs}-step-00007.pt)"}))
     return folder
 
 
@@ -272,6 +271,6 @@ async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(ho
         await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()),
                        timeout=60)
         text = str(form.query_one("#launch-error").render())
-        assert "head (fc) gives 3 outputs but the data has 10 classes" in text
+        assert "(head fc) gives 3 outputs per image but the data has 10 classes" in text
         assert "H in the explorer" in text
         assert app.screen is form and not list(jobs_root().glob("*"))

@@ -78,6 +78,7 @@ async def test_a_failing_action_handler_and_render_keep_the_app_running():
         await pilot.press("x")
         await pilot.pause()
         assert "division by zero in an action" in _toasts(app)
+        assert "the x key failed" in [n.title for n in app._notifications]
         screen.post_message(Broken())
         await pilot.pause()
         assert "a handler bug" in _toasts(app)

@@ -25,14 +25,10 @@ class AutosaveActions:
     def unsaved_edits(self: ExplorerScreen) -> int:
         """Return how many edits are in force that no saved recipe or weights file holds (0 when
         the edits in force are the ones saved last)."""
-        if self.workbench is None or self.no_weights_planned():
+        if self.workbench is None:
             return 0
         edits = self.workbench.edits
         return 0 if edits == (self.saved_edits or []) else len(edits)
-
-    def no_weights_planned(self: ExplorerScreen) -> bool:
-        """True while edits wait for weights (they are planned, see NoWeightsActions)."""
-        return bool(self.planned)
 
     def mark_saved(self: ExplorerScreen) -> None:
         """Remember that the edits in force are saved."""
@@ -46,7 +42,7 @@ class AutosaveActions:
         from engine.edit.autosave import autosave
 
         try:
-            autosave(self.workbench.recipe())
+            autosave({**self.workbench.recipe(), "train": self.recipe_train()})
         except Exception as error:  # a full disk must not stop editing: say so once
             if not self._autosave_warned:
                 self._autosave_warned = True
@@ -75,6 +71,8 @@ class AutosaveActions:
 
         def answer(choice: str | None) -> None:
             if choice == "restore":
+                if recipe.train and "freeze_bn" in recipe.train:
+                    self.frozen_bn_eval = bool(recipe.train["freeze_bn"])
                 self.notify(f"restoring {plural(len(recipe.edits), 'edit')}...", timeout=3)
                 self.applying = "the autosaved edits"
                 self._restore_edits(recipe.edits)

@@ -62,7 +62,14 @@ class FreezeActions:
         self.frozen_bn_eval = not self.frozen_bn_eval
         count = self._apply_bn_setting()
         state = "on" if self.frozen_bn_eval else "off"
-        self.notify(f"frozen BatchNorm in eval mode: {state} ({plural(count, 'layer')})", timeout=3)
+        self.notify(f"frozen BatchNorm in eval mode: {state} ({plural(count, 'layer')}); the "
+                    "recipe and the finetune job follow it", timeout=3)
+        self.autosave_now()
+
+    def recipe_train(self: ExplorerScreen) -> dict[str, Any]:
+        """Return the [train] settings the explorer shows (b: frozen BatchNorm in eval mode), for
+        the recipe, its autosave and the launch form (empty when all are the defaults)."""
+        return {} if self.frozen_bn_eval else {"freeze_bn": False}
 
     def _apply_bn_setting(self: ExplorerScreen, path: str = "") -> int:
         """Put frozen BatchNorm layers under `path` in eval mode (when the setting is on) and

@@ -43,7 +43,7 @@ class ToolActions:
             return
         from tui.screens.launch import LaunchScreen
 
-        self.app.push_screen(LaunchScreen(self.workbench))
+        self.app.push_screen(LaunchScreen(self.workbench, self.recipe_train()))
 
     def action_jobs(self: ExplorerScreen) -> None:
         """Open the Jobs screen (tui/screens/jobs.py)."""

@@ -194,8 +194,10 @@ class LaunchScreen(PtmScreen):
         wb = self.workbench
         total, trainable = wb.counts()
         edits = ", ".join(e.get("op", "?") for e in wb.edits) or "none"
+        bn = "on" if self.defaults.get("freeze_bn", True) else "off"
         return (f"{wb.name} ({wb.source}); {trainable:,} of {total:,} parameters train\n"
-                f"recipe edits: {edits}" + task_line(wb.model))
+                f"recipe edits: {edits}\nfrozen BatchNorm in eval mode: {bn} (b in the explorer)"
+                + task_line(wb.model))
 
     def on_mount(self) -> None:
         """Fill the group preview and put the cursor in the first field (the data folder)."""
@@ -253,6 +255,8 @@ class LaunchScreen(PtmScreen):
                 table[key] = text
         table["optimizer"] = self.query_one("#launch-optimizer", Select).value
         table["scheduler"] = self.query_one("#launch-scheduler", Select).value
+        if "freeze_bn" in self.defaults:  # b in the explorer
+            table["freeze_bn"] = bool(self.defaults["freeze_bn"])
         return table
 
     @on(Input.Changed)

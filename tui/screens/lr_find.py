@@ -93,10 +93,11 @@ class LrFindScreen(ModalScreen[float | None]):
         from engine.train.data import build_datasets
         from engine.train.dist import resolve_device
         from engine.train.lr_find import find_lr
+        from engine.use.channels import input_channels
 
         try:
             config = train_config(self.table)
-            datasets = build_datasets(config, self.meta)
+            datasets = build_datasets(config, self.meta, input_channels(self.model))
             model = copy.deepcopy(self.model)
             lrs: list[float] = []
             losses: list[float] = []

@@ -112,7 +112,7 @@ class SurgeryActions:
                 if then is not None:
                     then()
 
-        self.app.push_screen(SaveDialog(workbench, what), done)
+        self.app.push_screen(SaveDialog(workbench, what, train=self.recipe_train()), done)
 
     def action_surgery_save_weights(self: ExplorerScreen) -> None:
         """Save the model's weights (.safetensors or .pth)."""

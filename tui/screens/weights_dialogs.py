@@ -142,10 +142,13 @@ class SaveDialog(ModalScreen[Path | None]):
         Binding("escape", "cancel", "Cancel", id="surgery.save_cancel"),
     ]
 
-    def __init__(self, workbench: Any, what: str = "weights", path: str = "") -> None:
+    def __init__(self, workbench: Any, what: str = "weights", path: str = "",
+                 train: dict[str, Any] | None = None) -> None:
         super().__init__()
         self.workbench = workbench
         self.what = what
+        self.train = train or None
+        """[train] settings the explorer shows (freeze_bn), written into a recipe."""
         default = f"{workbench.name.replace('/', '_').replace(':', '_')}"
         self.path = path or (f"{default}.toml" if what == "recipe" else f"{default}.safetensors")
         self._overwrite: Path | None = None
@@ -206,7 +209,7 @@ class SaveDialog(ModalScreen[Path | None]):
             if self.what == "recipe":
                 from engine.edit.recipe import save
 
-                save(self.workbench, path)
+                save(self.workbench, path, train=self.train)
             else:
                 from engine.edit.save import save_weights
                 from engine.use.inference import meaning_of

@@ -33,8 +33,9 @@ class Task:
         found (images, annotations, categories) as plain data."""
         raise NotImplementedError
 
-    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
-        """Return the train and validation datasets of config.data."""
+    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None, channels: int = 3) -> Datasets:
+        """Return the train and validation datasets of config.data (images with the model's
+        input `channels` where the task reads plain images)."""
         raise NotImplementedError
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:

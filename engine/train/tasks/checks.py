@@ -64,6 +64,9 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
                 "point data at an ImageFolder root (one sub-folder per class)",
             )
     found = task.check_data(config)
-    if workbench is not None and not (task.name == "classification" and is_user_model(recipe)):
-        task.check_head(workbench.model, found)  # your own classifier: its head is checked when it runs
+    if workbench is not None:
+        size = workbench.input_size
+        if config.image_size and size is not None and len(size) == 4:
+            size = (1, size[1], config.image_size, config.image_size)
+        task.check_head(workbench.model, {**found, "input_size": size})
     return found

@@ -44,26 +44,33 @@ class ClassificationTask(Task):
         return {"format": "ImageFolder", "classes": classes}
 
     def check_head(self, model: nn.Module, found: dict[str, Any]) -> None:
-        """Refuse a classifier head whose outputs differ from the number of class folders (the
-        job would fail when it starts)."""
-        path = find_head(model)
-        head = model.get_submodule(path) if path else None
-        outputs = getattr(head, "out_features", None) or getattr(head, "out_channels", None)
-        classes = found["classes"]
-        if not isinstance(outputs, int) or outputs == len(classes):
+        """Refuse a model whose outputs per image (run on meta tensors at found["input_size"])
+        differ from the number of class folders: the job would fail when it starts."""
+        from engine.edit.shapecheck import check_forward
+        from engine.errors import PtmError
+
+        try:
+            shape = check_forward(model, found.get("input_size"))
+        except PtmError:  # shapes break at that size: the job says so itself
             return
+        out = shape.output_shape
+        outputs = out[1] if shape.ok and out is not None and len(out) == 2 else None
+        classes = found["classes"]
+        if outputs is None or outputs == len(classes):
+            return
+        head = find_head(model)
         shown = ", ".join(classes[:4]) + (", ..." if len(classes) > 4 else "")
         raise BadInput(
-            f"the model's head ({path}) gives {outputs} outputs but the data has "
-            f"{len(classes)} classes ({shown})",
+            f"the model{f' (head {head})' if head else ''} gives {outputs} outputs per "
+            f"image but the data has {len(classes)} classes ({shown})",
             "a classifier needs one output per class folder; the job would fail when it starts",
             f"give it a {len(classes)}-class head: H in the explorer, or an edit "
             f'op = "replace_head" with num_classes = {len(classes)} in the recipe',
         )
 
-    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
+    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None, channels: int = 3) -> Datasets:
         """Return the ImageFolder datasets (see engine.train.data.build_datasets)."""
-        return build_datasets(config, meta)
+        return build_datasets(config, meta, channels)
 
     def head(self, model: nn.Module) -> str:
         """Return the classifier head's path."""

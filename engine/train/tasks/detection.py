@@ -93,7 +93,7 @@ class DetectionTask(Task):
             found["val_images"] = len(val.images)
         return found
 
-    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
+    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None, channels: int = 3) -> Datasets:
         """Return the train and validation images of the COCO file(s)."""
         train, val = self._read(config)
         pairs = self._pairs(config, train)

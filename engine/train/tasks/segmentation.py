@@ -221,7 +221,7 @@ class SemanticSegmentationTask(Task):
             "layout": layout,
         }
 
-    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None) -> Datasets:
+    def build_datasets(self, config: TrainConfig, meta: dict[str, Any] | None, channels: int = 3) -> Datasets:
         """Return the train and validation (image, mask) datasets."""
         root, train, val, layout = self._split(config)
         size = config.image_size or int((meta or {}).get("resize_size") or 520)
