@@ -6,6 +6,25 @@ import pytest
 from textual.app import App
 
 
+@pytest.fixture(autouse=True)
+def no_hidden_errors(request, monkeypatch):
+    """A bug that the app's guard turns into a toast (tui/guard.py) still fails the test that met
+    it, unless the test is marked `reports_errors` (it provokes them on purpose)."""
+    from tui.guard import ErrorReporter
+
+    seen: list[str] = []
+    report = ErrorReporter.report
+
+    def counted(self, app, error, where):
+        seen.append(f"{where}: {type(error).__name__}: {error}")
+        report(self, app, error, where)
+
+    monkeypatch.setattr(ErrorReporter, "report", counted)
+    yield
+    if request.node.get_closest_marker("reports_errors") is None:
+        assert not seen, "the app reported errors:\n" + "\n".join(seen)
+
+
 def screen_text(app: App) -> str:
     """Return what the terminal shows right now, one line per row."""
     update = app.screen._compositor.render_update(full=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import ClassVar
 
+import pytest
 from conftest import screen_text, wait_for
 from textual.app import ComposeResult
 from textual.binding import Binding
@@ -70,6 +71,7 @@ def _toasts(app) -> str:
     return " | ".join(str(n.message) for n in app._notifications)
 
 
+@pytest.mark.reports_errors
 async def test_a_failing_action_handler_and_render_keep_the_app_running():
     app = BuggyApp()
     async with app.run_test(size=SIZE, notifications=True) as pilot:
