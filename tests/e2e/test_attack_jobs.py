@@ -263,19 +263,46 @@ def test_commands_on_odd_job_folders_answer_with_a_message(odd_jobs, args, code,
     assert "Traceback" not in done.stderr
 
 
-# --- FIFOs in the data ------------------------------------------------------------------------
+# --- hostile data: a FIFO named like an image, a class name holding escape sequences ------
 
 
-def test_a_fifo_named_png_in_the_data_is_skipped_by_finetune(home, tmp_path, digits):
+def test_a_fifo_in_the_data_and_escapes_in_a_class_name_reach_no_one(home, tmp_path, digits):
     data = tmp_path / "data"
     shutil.copytree(digits, data)
-    os.mkfifo(data / "digit_3" / "x.png")
+    fifo = data / "digit_3" / "x.png"
+    os.mkfifo(fifo)
+    os.rename(data / "digit_7", data / "seven\x1b[2J\x1b]0;pwned\x07")
     job_dir = _job(tmp_path, data, slow=False, epochs=1)
     proc = launch(job_dir)
-    assert _finish(proc, 120) == 0
+    assert _finish(proc, 120) == 0  # finetune skips the FIFO instead of hanging on it
     info = job_info(job_dir)
     assert info.status == "done" and info.bad_images == 1, info.message
     assert (
-        f"{data / 'digit_3' / 'x.png'} (Unreadable: {data / 'digit_3' / 'x.png'} is a named pipe (FIFO), "
-        "not a file)" in read_status(job_dir)["bad_examples"]
+        f"{fifo} (Unreadable: {fifo} is a named pipe (FIFO), not a file)"
+        in read_status(job_dir)["bad_examples"]
     )
+
+    evaluated = _cli("eval", job_dir.name, "--data", str(data), "--json", timeout=120)
+    assert evaluated.returncode == 0, evaluated.stderr  # eval too
+    assert json.loads(evaluated.stdout)["skipped"] == 1
+
+    image = next((data / "seven\x1b[2J\x1b]0;pwned\x07").iterdir())
+    shown = _cli("predict", job_dir.name, str(image), "--topk", "10", timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout + shown.stderr and "\x07" not in shown.stdout
+    assert "seven" in shown.stdout
+    as_json = _cli("predict", job_dir.name, str(image), "--topk", "10", "--json", timeout=120)
+    labels = [item["label"] for item in json.loads(as_json.stdout)["top"]]
+    assert "seven\x1b[2J\x1b]0;pwned\x07" in labels  # JSON keeps the name, escaped
+
+
+# --- output names -----------------------------------------------------------------------------
+
+
+def test_export_to_a_300_character_name_is_refused_before_exporting(tmp_path):
+    out = tmp_path / ("a" * 300 + ".pt")  # TorchScript: no extra tool needed
+    done = _cli("export", "resnet18", "--weights", "none", "--out", str(out), timeout=120)
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "the name is too long: it is 303 bytes" in said and "Traceback" not in said
+    assert "opening" not in said and list(tmp_path.iterdir()) == []
