@@ -250,9 +250,9 @@ def test_odd_job_folders_are_listed_with_why_their_status_is_unreadable(odd_jobs
         (["layers", "fifos"], 1, "metrics.jsonl is a named pipe (FIFO), not a file"),
         (["compare", "deep", "types"], 0, "metrics.jsonl line 1 nests more than 32 levels deep"),
         (["compare", "garbage", "fifos"], 0, "metrics.jsonl is a named pipe (FIFO), not a file"),
-        (["stop", "garbage"], 2, "job garbage is not running: its status is unreadable status"),
-        (["stop", "types"], 2, "pid is '12', not an integer"),
-        (["stop", "linked"], 2, "job linked is not running"),
+        (["stop", "deep"], 2, "job deep is not running: its status is unreadable status (it nests"),
+        (["stop", "bytes"], 2, "its status is unreadable status (it is not UTF-8 text"),
+        (["stop", "fifos"], 2, "(it is a named pipe (FIFO), not a file)"),
         (["resume", "fifos"], 2, "job fifos cannot be resumed"),
     ],
 )
