@@ -306,3 +306,11 @@ def test_export_to_a_300_character_name_is_refused_before_exporting(tmp_path):
     said = " ".join(done.stderr.split())
     assert "the name is too long: it is 303 bytes" in said and "Traceback" not in said
     assert "opening" not in said and list(tmp_path.iterdir()) == []
+
+
+def test_a_recipe_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    os.mkfifo(recipe)
+    done = _cli("replay", str(recipe), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"{recipe} is a named pipe (FIFO), not a file" in " ".join(done.stderr.split())
