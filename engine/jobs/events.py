@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import errno
 import json
+import os
+import stat
 import time
 from pathlib import Path
 from typing import Any
@@ -25,8 +28,13 @@ class JobEvents(Events):
         self.folder = folder
         """The folder the runner locked: checked before each write when given."""
         self._check()
-        try:
-            self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
+        try:  # O_NONBLOCK: a FIFO put there fails at once instead of waiting for a reader
+            fd = os.open(job_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
+                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                os.close(fd)
+                raise OSError(errno.EINVAL, "it is not a regular file")
+            self.metrics = os.fdopen(fd, "a", encoding="utf-8")
         except OSError as error:
             raise unwritable(job_dir, "metrics.jsonl", error) from None
         self._last_status = 0.0
