@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import errno
+import io
 import json
-import os
-import stat
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.jobs.folder_guard import LockedFolder, unwritable
+from engine.jobs.folder_guard import LockedFolder, open_for_append, unwritable
 from engine.jobs.store import write_status
 from engine.train.diagnostics import flag_kind
 from engine.train.events import Events
@@ -28,15 +26,8 @@ class JobEvents(Events):
         self.folder = folder
         """The folder the runner locked: checked before each write when given."""
         self._check()
-        try:  # O_NONBLOCK: a FIFO put there fails at once instead of waiting for a reader
-            fd = os.open(job_dir / "metrics.jsonl", os.O_WRONLY | os.O_APPEND | os.O_CREAT
-                         | os.O_NONBLOCK | os.O_CLOEXEC, 0o644)
-            if not stat.S_ISREG(os.fstat(fd).st_mode):
-                os.close(fd)
-                raise OSError(errno.EINVAL, "it is not a regular file")
-            self.metrics = os.fdopen(fd, "a", encoding="utf-8")
-        except OSError as error:
-            raise unwritable(job_dir, "metrics.jsonl", error) from None
+        self.metrics = io.TextIOWrapper(open_for_append(job_dir / "metrics.jsonl"),
+                                        encoding="utf-8")
         self._last_status = 0.0
         self._flagged: set[str] = set()
 

@@ -13,10 +13,11 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine.errors import WorkFailed
 from engine.jobs.store import read_json, write_status
+from engine.readfile import kind_of
 
 RESUME = "`ptm-tui resume` continues from the last checkpoint"
 
@@ -127,6 +128,30 @@ class LockedFolder:
         finally:
             os.close(fd)
         return ""
+
+
+def open_for_append(path: Path) -> BinaryIO:
+    """Open a job file (log, metrics) to append to, never through a link and never waiting.
+
+    A symbolic link, FIFO or device put there by someone else raises WorkFailed saying what
+    it is: appending through a link would write into whatever file it names.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW
+                     | os.O_CLOEXEC, 0o644)
+    except OSError as error:
+        mode = os.lstat(path).st_mode if os.path.lexists(path) else stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise WorkFailed(f"{path} is {kind_of(mode)}, not a file", "the job appends to it",
+                             f"remove it, then {RESUME}") from None
+        raise unwritable(path.parent, path.name, error) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise WorkFailed(f"{path} is {kind_of(mode)}, not a file", "the job appends to it",
+                         f"remove it, then {RESUME}")
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def unwritable(folder: Path, name: str, error: OSError) -> WorkFailed:

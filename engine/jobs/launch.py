@@ -141,6 +141,7 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
     The job's lock is taken first and handed to the new process: a job never has two runners.
     """
     from engine.jobs import lock
+    from engine.jobs.folder_guard import open_for_append
     from engine.jobs.store import process_start_time
 
     job_dir = Path(job_dir)
@@ -153,7 +154,7 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
                      worker_pid_start=None, worker_host=None, host=this_host(),
                      nproc=nproc, nnodes=nnodes,
                      rdzv_endpoint=rdzv_endpoint, queued=time.time())
-        with open(job_dir / "log.txt", "ab") as log:
+        with open_for_append(job_dir / "log.txt") as log:  # never through a link
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
@@ -224,6 +225,7 @@ def join(job_ref: str | Path, nproc: int | None = None,
     """
     import socket
 
+    from engine.jobs.folder_guard import open_for_append
     from engine.jobs.store import find_job
 
     job_dir = find_job(job_ref)
@@ -240,7 +242,7 @@ def join(job_ref: str | Path, nproc: int | None = None,
     check_processes(nproc, nnodes)
     cmd = runner_command(job_dir, nproc, nnodes, endpoint, joining=True)
     log_path = job_dir / f"log.{socket.gethostname()}.{os.getpid()}.txt"
-    with open(log_path, "ab") as log:
+    with open_for_append(log_path) as log:
         log.write(f"$ {' '.join(cmd)}\n".encode())
         log.flush()
         try:

@@ -314,3 +314,20 @@ def test_a_recipe_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
     done = _cli("replay", str(recipe), timeout=60)
     assert done.returncode == 2, done.stderr
     assert f"{recipe} is a named pipe (FIFO), not a file" in " ".join(done.stderr.split())
+
+
+def test_job_logs_and_metrics_are_never_appended_through_a_symlink(home, tmp_path, digits):
+    from engine.errors import WorkFailed
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    job_dir = _job(tmp_path, digits, slow=False, epochs=1)
+    (job_dir / "log.txt").symlink_to(victim)
+    with pytest.raises(WorkFailed, match=r"log\.txt is a symbolic link, not a file"):
+        launch(job_dir)
+    (job_dir / "log.txt").unlink()
+    (job_dir / "metrics.jsonl").symlink_to(victim)
+    assert _finish(launch(job_dir), 120) == 1
+    info = job_info(job_dir)
+    assert info.status == "failed" and "metrics.jsonl is a symbolic link, not a file" in info.message
+    assert victim.read_text() == "keep me\n" and "Traceback" not in _log(job_dir)
