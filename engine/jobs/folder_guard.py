@@ -68,8 +68,10 @@ class LockedFolder:
         checkpoints = self._checkpoints()
         if checkpoints is not None and self.checkpoints is None:
             self.checkpoints = checkpoints  # made by the first checkpoint
+        if checkpoints is None and self.checkpoints is not None:
+            return "was removed (its checkpoints folder is gone)"  # `rm -r` under way
         if checkpoints != self.checkpoints:
-            return "had its checkpoints folder removed or replaced"
+            return "had its checkpoints folder replaced"
         return ""
 
     def _checkpoints(self) -> tuple[int, int] | None:

@@ -80,7 +80,7 @@ def _say_folder_changed(folder: LockedFolder, why: str) -> None:
     print(f"{time.strftime('%H:%M:%S')} {printable(message)}", file=sys.stderr, flush=True)
     # A folder being deleted (gone, or its spec.toml already removed) gets nothing more: a
     # file written now would make `rm -r` fail. One put in its place is left alone too.
-    gone = why in ("was removed", "lost its spec.toml")
+    gone = why.startswith("was removed")
     not_recorded = "it is being deleted" if gone else folder.record_failure(message)
     if not_recorded:
         print(f"{time.strftime('%H:%M:%S')} the failure is not in status.json: {not_recorded}",
@@ -89,7 +89,8 @@ def _say_folder_changed(folder: LockedFolder, why: str) -> None:
 
 def _folder_changed(folder: LockedFolder) -> str:
     """Return how the job folder was removed or replaced, in words ("" when it was not)."""
-    return folder.changed() or ("" if (folder.path / "spec.toml").is_file() else "lost its spec.toml")
+    return folder.changed() or ("" if (folder.path / "spec.toml").is_file()
+                                else "was removed (its spec.toml is gone)")
 
 
 def _see_stop_request(job_dir: Path) -> None:
