@@ -29,6 +29,7 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out",
                       suffixes: tuple[str, ...] | None = None) -> Path:
     """Return `path` as a Path after checking a file can be written there; raise BadInput if not."""
     target = Path(path).expanduser()
+    check_name_length(target, option)
     if suffixes is not None and target.suffix.lower() not in suffixes:
         raise BadInput(f"cannot write {option} {target.name!r}",
                        f"unknown file type {target.suffix.lower() or '(none)'!r}",
@@ -42,6 +43,34 @@ def check_output_file(path: str | os.PathLike[str], option: str = "--out",
         raise BadInput(f"cannot write {option} {target}", f"the folder {folder} is not writable",
                        "choose a folder you can write to")
     return target
+
+
+TEMP_ROOM = 20
+"""Bytes a file name needs beyond its own for the temporary name it is written under."""
+
+
+def check_name_length(target: Path, option: str = "--out") -> None:
+    """Raise BadInput when a name in `target` is too long for its file system (with the room
+    its temporary name needs) or the whole path is; checked before any work is done."""
+    folder = _existing_parent(target)
+    try:
+        name_max = os.pathconf(folder, "PC_NAME_MAX")
+        path_max = os.pathconf(folder, "PC_PATH_MAX")
+    except (OSError, ValueError):
+        name_max, path_max = 255, 4096
+    for part in target.absolute().parts:
+        size = len(os.fsencode(part))
+        if size + (TEMP_ROOM if part == target.name else 0) > name_max:
+            raise BadInput(f"cannot write {option} {part[:40]}...: the name is too long",
+                           f"it is {size} bytes; the file system takes names of at most "
+                           f"{name_max} bytes" + (f", and writing it safely needs {TEMP_ROOM} "
+                                                  "more for a temporary name"
+                                                  if part == target.name else ""),
+                           f"choose a name shorter than {name_max - TEMP_ROOM} bytes")
+    if len(os.fsencode(str(target.absolute()))) + TEMP_ROOM > path_max:
+        raise BadInput(f"cannot write {option} {str(target)[:40]}...: the path is too long",
+                       f"the file system takes paths of at most {path_max} bytes",
+                       "choose a shorter path")
 
 
 def check_output_dir(path: str | os.PathLike[str], option: str = "--out") -> Path:

@@ -23,6 +23,8 @@ class Unreadable(ValueError):
 
 def kind_of(mode: int) -> str:
     """Return what a file of this st_mode is, in words (a folder, a named pipe, a device...)."""
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
     if stat.S_ISDIR(mode):
         return "a folder"
     if stat.S_ISFIFO(mode):

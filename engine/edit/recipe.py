@@ -199,17 +199,19 @@ def loads(text: str, path: Path | None = None) -> Recipe:
 
 def load(path: str | os.PathLike[str]) -> Recipe:
     """Return the Recipe stored in the TOML file at `path`."""
+    from engine.readfile import decode, read_bytes
+
     file = Path(path)
     try:
-        text = file.read_text(encoding="utf-8")
+        text = decode(read_bytes(file, 16 << 20), str(path))  # bounded; a FIFO is refused
     except FileNotFoundError:
         raise BadInput(
             f"no recipe file {str(path)!r}",
             "the file does not exist",
             "give the path of a .toml recipe",
         ) from None
-    except (OSError, UnicodeDecodeError) as error:
-        raise BadInput(f"cannot read recipe {str(path)!r}", str(error), "check the file") from error
+    except (OSError, ValueError) as error:
+        raise BadInput(f"cannot read recipe {str(path)!r}", str(error), "check the file") from None
     return loads(text, file.resolve())
 
 

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from pathlib import Path
 from typing import Any
 
-from engine.jobs.folder_guard import LockedFolder, unwritable
+from engine.jobs.folder_guard import LockedFolder, open_for_append, unwritable
 from engine.jobs.store import write_status
 from engine.train.diagnostics import flag_kind
 from engine.train.events import Events
@@ -25,10 +26,8 @@ class JobEvents(Events):
         self.folder = folder
         """The folder the runner locked: checked before each write when given."""
         self._check()
-        try:
-            self.metrics = open(job_dir / "metrics.jsonl", "a", encoding="utf-8")  # noqa: SIM115
-        except OSError as error:
-            raise unwritable(job_dir, "metrics.jsonl", error) from None
+        self.metrics = io.TextIOWrapper(open_for_append(job_dir / "metrics.jsonl"),
+                                        encoding="utf-8")
         self._last_status = 0.0
         self._flagged: set[str] = set()
 

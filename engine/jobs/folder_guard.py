@@ -13,10 +13,11 @@ import os
 import stat
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from engine.errors import WorkFailed
 from engine.jobs.store import read_json, write_status
+from engine.readfile import kind_of
 
 RESUME = "`ptm-tui resume` continues from the last checkpoint"
 
@@ -33,6 +34,8 @@ class LockedFolder:
         self.fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
         info = os.fstat(self.fd)
         self.identity = (info.st_dev, info.st_ino)
+        self.checkpoints = self._checkpoints()
+        """The checkpoints folder as it was at the start (a link to other storage is fine)."""
         if lock_fd is not None:  # the lock handed over must be this folder's
             lock = os.fstat(lock_fd)
             try:
@@ -62,15 +65,22 @@ class LockedFolder:
             return f"was replaced by a symbolic link (to {target})"
         if (now.st_dev, now.st_ino) != self.identity:
             return "was replaced by another folder"
-        try:
-            checkpoints = os.lstat(self.path / "checkpoints")
-        except FileNotFoundError:
-            return ""  # made on the first checkpoint
-        except OSError as error:
-            return f"has a checkpoints folder that cannot be looked at ({error.strerror})"
-        if not stat.S_ISDIR(checkpoints.st_mode) or checkpoints.st_dev != now.st_dev:
-            return "has its checkpoints folder replaced by a symbolic link or another file system"
+        checkpoints = self._checkpoints()
+        if checkpoints is not None and self.checkpoints is None:
+            self.checkpoints = checkpoints  # made by the first checkpoint
+        if checkpoints is None and self.checkpoints is not None:
+            return "was removed (its checkpoints folder is gone)"  # `rm -r` under way
+        if checkpoints != self.checkpoints:
+            return "had its checkpoints folder replaced"
         return ""
+
+    def _checkpoints(self) -> tuple[int, int] | None:
+        """Return the (device, inode) the checkpoints folder leads to, or None when there is none."""
+        try:
+            info = os.stat(self.path / "checkpoints")
+        except OSError:
+            return None
+        return (info.st_dev, info.st_ino) if stat.S_ISDIR(info.st_mode) else None
 
     def check(self) -> None:
         """Raise FolderChanged when writing into the job folder's path would miss the locked folder."""
@@ -127,6 +137,33 @@ class LockedFolder:
         finally:
             os.close(fd)
         return ""
+
+
+def open_for_append(path: Path) -> BinaryIO:
+    """Open a job file (log, metrics) to append to, never through a link and never waiting.
+
+    A symbolic link, FIFO or device put there by someone else raises WorkFailed saying what
+    it is: appending through a link would write into whatever file it names.
+    """
+    try:
+        fd = os.open(
+            path, os.O_WRONLY | os.O_APPEND | os.O_CREAT | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC, 0o644
+        )
+    except OSError as error:
+        mode = os.lstat(path).st_mode if os.path.lexists(path) else stat.S_IFREG
+        if not stat.S_ISREG(mode):
+            raise WorkFailed(
+                f"{path} is {kind_of(mode)}, not a file", "the job appends to it", f"remove it, then {RESUME}"
+            ) from None
+        raise unwritable(path.parent, path.name, error) from None
+    mode = os.fstat(fd).st_mode
+    if not stat.S_ISREG(mode):
+        os.close(fd)
+        raise WorkFailed(
+            f"{path} is {kind_of(mode)}, not a file", "the job appends to it", f"remove it, then {RESUME}"
+        )
+    os.set_blocking(fd, True)
+    return os.fdopen(fd, "ab")
 
 
 def unwritable(folder: Path, name: str, error: OSError) -> WorkFailed:

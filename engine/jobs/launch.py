@@ -135,6 +135,7 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
     not a new python; torchrun jobs always start anew.
     """
     from engine.jobs import lock
+    from engine.jobs.folder_guard import open_for_append
     from engine.jobs.store import process_start_time
 
     job_dir = Path(job_dir)
@@ -147,7 +148,7 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
                      worker_pid_start=None, worker_host=None, host=this_host(),
                      nproc=nproc, nnodes=nnodes,
                      rdzv_endpoint=rdzv_endpoint, queued=time.time())
-        with open(job_dir / "log.txt", "ab") as log:
+        with open_for_append(job_dir / "log.txt") as log:  # never through a link
             log.write(f"$ {' '.join(cmd)}\n".encode())
             log.flush()
             try:
@@ -242,6 +243,7 @@ def join(job_ref: str | Path, nproc: int | None = None, env: dict[str, str] | No
     """
     import socket
 
+    from engine.jobs.folder_guard import open_for_append
     from engine.jobs.store import find_job
 
     job_dir = find_job(job_ref)
@@ -259,7 +261,7 @@ def join(job_ref: str | Path, nproc: int | None = None, env: dict[str, str] | No
     check_processes(nproc, nnodes)
     cmd = runner_command(job_dir, nproc, nnodes, endpoint, joining=True)
     log_path = job_dir / f"log.{socket.gethostname()}.{os.getpid()}.txt"
-    with open(log_path, "ab") as log:
+    with open_for_append(log_path) as log:
         log.write(f"$ {' '.join(cmd)}\n".encode())
         log.flush()
         try:

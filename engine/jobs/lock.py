@@ -13,6 +13,7 @@ import os
 from pathlib import Path
 
 from engine.errors import BadInput, WorkFailed
+from engine.readfile import read_bytes
 
 LOCK = "runner.lock"
 FD_ENV = "PTM_JOB_LOCK_FD"
@@ -21,8 +22,8 @@ FD_ENV = "PTM_JOB_LOCK_FD"
 
 def holder(job_dir: str | Path) -> int | None:
     """Return the pid written in the job's lock file (the runner holding it), or None."""
-    with contextlib.suppress(OSError, ValueError):
-        return int((Path(job_dir) / LOCK).read_text().split()[0])
+    with contextlib.suppress(OSError, ValueError, IndexError):
+        return int(read_bytes(Path(job_dir) / LOCK, 64).split()[0])
     return None
 
 
@@ -33,7 +34,7 @@ def held(job_dir: str | Path) -> bool | None:
     shared storage says whether its runner elsewhere still lives.
     """
     try:
-        fd = os.open(Path(job_dir) / LOCK, os.O_RDONLY | os.O_CLOEXEC)
+        fd = os.open(Path(job_dir) / LOCK, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)  # a FIFO: no wait
     except FileNotFoundError:
         return False
     except OSError:

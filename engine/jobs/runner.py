@@ -78,10 +78,19 @@ def _say_folder_changed(folder: LockedFolder, why: str) -> None:
     message = (f"the job folder {folder.path} {why} while the job ran: stopped without writing "
                "into it")
     print(f"{time.strftime('%H:%M:%S')} {printable(message)}", file=sys.stderr, flush=True)
-    not_recorded = folder.record_failure(message) if why != "was removed" else "it is gone"
+    # A folder being deleted (gone, or its spec.toml already removed) gets nothing more: a
+    # file written now would make `rm -r` fail. One put in its place is left alone too.
+    gone = why.startswith("was removed")
+    not_recorded = "it is being deleted" if gone else folder.record_failure(message)
     if not_recorded:
         print(f"{time.strftime('%H:%M:%S')} the failure is not in status.json: {not_recorded}",
               file=sys.stderr, flush=True)
+
+
+def _folder_changed(folder: LockedFolder) -> str:
+    """Return how the job folder was removed or replaced, in words ("" when it was not)."""
+    return folder.changed() or ("" if (folder.path / "spec.toml").is_file()
+                                else "was removed (its spec.toml is gone)")
 
 
 def _see_stop_request(job_dir: Path) -> None:
@@ -109,8 +118,7 @@ def watch_folder(folder: LockedFolder, every: float = 1.0) -> None:
     import threading
 
     def look() -> None:
-        why = folder.changed() or ("" if (folder.path / "spec.toml").is_file()
-                                   else "lost its spec.toml")
+        why = _folder_changed(folder)
         if why:
             _say_folder_changed(folder, why)
             os._exit(1)
@@ -250,12 +258,16 @@ def run_job(job_dir: Path) -> int:
             _leave_together()
         return 1 if result.status == "failed" else 0
     except PtmError as error:
+        why = _folder_changed(folder)
+        if why:  # removed or replaced under us: say so, write nothing there
+            _say_folder_changed(folder, why)
+            return 1
         _log(printable(f"failed: {error.message}", newlines=True))
         if main:
             _record_failure(folder, error.message)
         return 1
     except Exception as error:
-        why = folder.changed() or ("" if (job_dir / "spec.toml").is_file() else "lost its spec.toml")
+        why = _folder_changed(folder)
         if why:  # removed or replaced under us: say so, write nothing there
             _say_folder_changed(folder, why)
             return 1

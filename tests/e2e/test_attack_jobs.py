@@ -250,9 +250,9 @@ def test_odd_job_folders_are_listed_with_why_their_status_is_unreadable(odd_jobs
         (["layers", "fifos"], 1, "metrics.jsonl is a named pipe (FIFO), not a file"),
         (["compare", "deep", "types"], 0, "metrics.jsonl line 1 nests more than 32 levels deep"),
         (["compare", "garbage", "fifos"], 0, "metrics.jsonl is a named pipe (FIFO), not a file"),
-        (["stop", "garbage"], 2, "job garbage is not running: its status is unreadable status"),
-        (["stop", "types"], 2, "pid is '12', not an integer"),
-        (["stop", "linked"], 2, "job linked is not running"),
+        (["stop", "deep"], 2, "job deep is not running: its status is unreadable status (it nests"),
+        (["stop", "bytes"], 2, "its status is unreadable status (it is not UTF-8 text"),
+        (["stop", "fifos"], 2, "(it is a named pipe (FIFO), not a file)"),
         (["resume", "fifos"], 2, "job fifos cannot be resumed"),
     ],
 )
@@ -263,19 +263,71 @@ def test_commands_on_odd_job_folders_answer_with_a_message(odd_jobs, args, code,
     assert "Traceback" not in done.stderr
 
 
-# --- FIFOs in the data ------------------------------------------------------------------------
+# --- hostile data: a FIFO named like an image, a class name holding escape sequences ------
 
 
-def test_a_fifo_named_png_in_the_data_is_skipped_by_finetune(home, tmp_path, digits):
+def test_a_fifo_in_the_data_and_escapes_in_a_class_name_reach_no_one(home, tmp_path, digits):
     data = tmp_path / "data"
     shutil.copytree(digits, data)
-    os.mkfifo(data / "digit_3" / "x.png")
+    fifo = data / "digit_3" / "x.png"
+    os.mkfifo(fifo)
+    os.rename(data / "digit_7", data / "seven\x1b[2J\x1b]0;pwned\x07")
     job_dir = _job(tmp_path, data, slow=False, epochs=1)
     proc = launch(job_dir)
-    assert _finish(proc, 120) == 0
+    assert _finish(proc, 120) == 0  # finetune skips the FIFO instead of hanging on it
     info = job_info(job_dir)
     assert info.status == "done" and info.bad_images == 1, info.message
     assert (
-        f"{data / 'digit_3' / 'x.png'} (Unreadable: {data / 'digit_3' / 'x.png'} is a named pipe (FIFO), "
-        "not a file)" in read_status(job_dir)["bad_examples"]
+        f"{fifo} (Unreadable: {fifo} is a named pipe (FIFO), not a file)"
+        in read_status(job_dir)["bad_examples"]
     )
+
+    evaluated = _cli("eval", job_dir.name, "--data", str(data), "--json", timeout=120)
+    assert evaluated.returncode == 0, evaluated.stderr  # eval too
+    assert json.loads(evaluated.stdout)["skipped"] == 1
+
+    image = next((data / "seven\x1b[2J\x1b]0;pwned\x07").iterdir())
+    shown = _cli("predict", job_dir.name, str(image), "--topk", "10", timeout=120)
+    assert shown.returncode == 0, shown.stderr
+    assert "\x1b" not in shown.stdout + shown.stderr and "\x07" not in shown.stdout
+    assert "seven" in shown.stdout
+    as_json = _cli("predict", job_dir.name, str(image), "--topk", "10", "--json", timeout=120)
+    labels = [item["label"] for item in json.loads(as_json.stdout)["top"]]
+    assert "seven\x1b[2J\x1b]0;pwned\x07" in labels  # JSON keeps the name, escaped
+
+
+# --- output names -----------------------------------------------------------------------------
+
+
+def test_export_to_a_300_character_name_is_refused_before_exporting(tmp_path):
+    out = tmp_path / ("a" * 300 + ".pt")  # TorchScript: no extra tool needed
+    done = _cli("export", "resnet18", "--weights", "none", "--out", str(out), timeout=120)
+    assert done.returncode == 2, done.stderr
+    said = " ".join(done.stderr.split())
+    assert "the name is too long: it is 303 bytes" in said and "Traceback" not in said
+    assert "opening" not in said and list(tmp_path.iterdir()) == []
+
+
+def test_a_recipe_that_is_a_fifo_is_refused_not_waited_on(tmp_path):
+    recipe = tmp_path / "recipe.toml"
+    os.mkfifo(recipe)
+    done = _cli("replay", str(recipe), timeout=60)
+    assert done.returncode == 2, done.stderr
+    assert f"{recipe} is a named pipe (FIFO), not a file" in " ".join(done.stderr.split())
+
+
+def test_job_logs_and_metrics_are_never_appended_through_a_symlink(home, tmp_path, digits):
+    from engine.errors import WorkFailed
+
+    victim = tmp_path / "victim.txt"
+    victim.write_text("keep me\n")
+    job_dir = _job(tmp_path, digits, slow=False, epochs=1)
+    (job_dir / "log.txt").symlink_to(victim)
+    with pytest.raises(WorkFailed, match=r"log\.txt is a symbolic link, not a file"):
+        launch(job_dir)
+    (job_dir / "log.txt").unlink()
+    (job_dir / "metrics.jsonl").symlink_to(victim)
+    assert _finish(launch(job_dir), 120) == 1
+    info = job_info(job_dir)
+    assert info.status == "failed" and "metrics.jsonl is a symbolic link, not a file" in info.message
+    assert victim.read_text() == "keep me\n" and "Traceback" not in _log(job_dir)

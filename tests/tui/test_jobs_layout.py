@@ -274,3 +274,18 @@ async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(ho
         assert "(head fc) gives 3 outputs per image but the data has 10 classes" in text
         assert "H in the explorer" in text
         assert app.screen is form and not list(jobs_root().glob("*"))
+async def test_escape_sequences_in_a_job_folder_reach_the_screen_stripped(jobs_home):
+    hostile = jobs_home / "jobs" / "evil\x1b[2J\x1b]0;title\x07job"
+    hostile.mkdir()
+    (hostile / "spec.toml").write_text('[model]\nname = "resnet18"\n')
+    (hostile / "status.json").write_text(json.dumps(
+        {"status": "failed", "message": "boom\x1b[31mred", "created": 3000}))
+    (hostile / "log.txt").write_text("line one\x1b[2J\nline \x1b]8;;http://x\x07two\n")
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(120, 35)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 3)
+        await pilot.press("G")
+        await wait_for(pilot, lambda: "boomred" in screen_text(app))
+        text = screen_text(app)
+        assert "eviljob" in text and "line one" in text and "line two" in text
+        assert "\x1b" not in text and "\x07" not in text

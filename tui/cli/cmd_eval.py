@@ -40,13 +40,13 @@ def _pct(value: float | None) -> str:
 def run(args: argparse.Namespace) -> int:
     """Evaluate and print; return the exit code."""
     from rich import box
-    from rich.markup import escape
     from rich.table import Table
 
     from engine.errors import BadInput
     from engine.jobs.evaluate import evaluate
     from engine.use.devices import resolve_device
     from tui.cli.output import print_json, stderr, stdout
+    from tui.cli.output import shown as escape
 
     if not 1 <= args.batch_size <= 65536:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",

@@ -158,19 +158,21 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
         _print_final(final)
     if final["status"] == "failed" or final["status"].startswith("failed"):
         if as_json:
-            stderr.print(f"ptm-tui: job {final['job']} failed: {final['message']}")
+            from tui.cli.output import shown as safe
+
+            stderr.print(f"ptm-tui: job {safe(final['job'])} failed: {safe(final['message'])}",
+                         highlight=False)
         return 1
     return 130 if interrupted else 0
 
 
 def _print_final(final: dict[str, Any]) -> None:
-    from rich.markup import escape
-
+    from tui.cli.output import shown as escape
     from tui.cli.output import stderr, stdout
 
     best, last = final["best_val_acc"], final["last_val_acc"]
     color = {"done": "green", "stopped": "yellow"}.get(final["status"], "red")
-    stdout.print(f"job [bold]{escape(final['job'])}[/]: [{color}]{final['status']}[/] after "
+    stdout.print(f"job [bold]{escape(final['job'])}[/]: [{color}]{escape(final['status'])}[/] after "
                  f"{final['epoch']}/{final['epochs']} epochs", highlight=False)
     if best is not None:
         stdout.print(f"  val acc: best {best:.2f}%, last {last:.2f}%", highlight=False)

@@ -14,6 +14,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Static
 
+from engine.text import printable
 from tui.navigation import NavigationKeys
 from tui.screens.base import error_text
 
@@ -38,7 +39,7 @@ def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
     rows = []
     for name, counts in zip(result["classes"], result["confusion"]):
         total = max(1, sum(counts))
-        cells = [Text(name)]
+        cells = [Text(printable(name))]
         for n in counts:
             shade = SHADES[min(len(SHADES) - 1, round(4 * n / total + 0.49))] if n else ""
             cells.append(Text(str(n) if n else ".", style=shade, justify="right"))
@@ -97,25 +98,26 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
         self.app.call_from_thread(self._show, result, folder)
 
     def _failed(self, message: str) -> None:
-        self.query_one("#eval-summary", Static).update(Text(f"cannot evaluate: {message}"))
+        self.query_one("#eval-summary", Static).update(Text(printable(f"cannot evaluate: {message}")))
 
     def _show(self, result: dict[str, Any], folder: Path) -> None:
         self.result = result
         if "task" in result:  # a detector or segmenter: its COCO mAPs or mean IoU
             figures = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
             self.query_one("#eval-summary", Static).update(Text(
-                f"{self.job} on {folder} ({result['task']}, {result['images']} images): {figures}"))
+                f"{printable(self.job)} on {printable(folder)} ({result['task']}, "
+                f"{result['images']} images): {figures}"))
             return
         skipped = f", {result['skipped']} unreadable skipped" if result["skipped"] else ""
         self.query_one("#eval-summary", Static).update(Text(
-            f"{self.job} on {folder}: accuracy {result['accuracy']:.2f}% over "
+            f"{printable(self.job)} on {printable(folder)}: accuracy {result['accuracy']:.2f}% over "
             f"{result['images']} images{skipped}   (rows: true class, columns: predicted)"))
         matrix = self.query_one("#eval-matrix", DataTable)
-        matrix.add_columns("true \\ predicted", *[c[:8] for c in result["classes"]])
+        matrix.add_columns("true \\ predicted", *[Text(printable(c)[:8]) for c in result["classes"]])
         matrix.add_rows(matrix_rows(result))
         table = self.query_one("#eval-classes", DataTable)
         table.add_columns("class", "precision", "recall", "images")
         for row in result["per_class"]:
-            table.add_row(Text(row["class"]), *(f"{100 * v:.1f}%" if v is not None else "-"
+            table.add_row(Text(printable(row["class"])), *(f"{100 * v:.1f}%" if v is not None else "-"
                                                  for v in (row["precision"], row["recall"])),
                           str(row["support"]))
