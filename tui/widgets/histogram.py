@@ -63,8 +63,14 @@ def resample(counts: list[float], columns: int) -> list[float]:
     return out
 
 
-def histogram_text(counts: list[float], edges: list[float], width: int, height: int,
-                   title: str = "", ascii_only: bool = False) -> Text:
+def histogram_text(
+    counts: list[float],
+    edges: list[float],
+    width: int,
+    height: int,
+    title: str = "",
+    ascii_only: bool = False,
+) -> Text:
     """Return the histogram of `counts` over bin `edges` in `width` x `height` cells."""
     if not counts or width < 12 or height < 5:
         return Text(title or "(no weights)", style="dim")
@@ -109,12 +115,11 @@ def _value_axis(low: float, high: float, columns: int, indent: int) -> Text:
     taken = -1
     for tick in round_ticks(low, high, most):
         label = tick_label(tick, step)
-        centre = indent + round((tick - low) / (high - low) * (columns - 1)) if high > low \
-            else indent
+        centre = indent + round((tick - low) / (high - low) * (columns - 1)) if high > low else indent
         start = max(0, min(len(cells) - len(label), centre - len(label) // 2))
         if start <= taken + 1:
             continue
-        cells[start:start + len(label)] = list(label)
+        cells[start : start + len(label)] = list(label)
         taken = start + len(label)
     return Text("".join(cells).rstrip(), style="dim")
 
