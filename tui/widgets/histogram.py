@@ -72,8 +72,10 @@ def histogram_text(
     ascii_only: bool = False,
 ) -> Text:
     """Return the histogram of `counts` over bin `edges` in `width` x `height` cells."""
-    if not counts or width < 12 or height < 5:
-        return Text(title or "(no weights)", style="dim")
+    if not counts:
+        return Text("")
+    if width < 12 or height < 5:
+        return Text(title, style="dim")
     rows = height - 3  # the title, the axis line and its labels
     most = max(1, min(4, rows // 2))
     values = resample(counts, max(1, width - 8))

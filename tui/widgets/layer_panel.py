@@ -123,10 +123,12 @@ class LayerPanel(VerticalScroll):
         widths = {i: max([len(label), *(len(cells[i](row)) for row in data.params)])
                   for label, _, i in columns[1:]}
         shown = [c for c in columns if wide_enough(self) or c[2] not in (2, 3)]
-        room = width - sum(widths[c[2]] + 1 for c in shown[1:])
-        if room < 10 and any(c[2] == 5 for c in shown):  # the name column needs more room
+        room = width - sum(widths[c[2]] + 2 for c in shown[1:])  # a column and its gap
+        longest_name = max(len(row[0]) for row in data.params)
+        if (room < 10 or longest_name > room) and any(c[2] == 5 for c in shown):
+            # the names matter more: frozen ones are drawn in cyan instead
             shown = [c for c in shown if c[2] != 5]
-            room = width - sum(widths[c[2]] + 1 for c in shown[1:])
+            room = width - sum(widths[c[2]] + 2 for c in shown[1:])  # a column and its gap
         if room < 8:  # too narrow for a name beside its shape: a line each, nothing cut
             return self._params_lines(data, width)
         longest = min(40, room)

@@ -88,6 +88,8 @@ class LayerTree(Tree[str], inherit_bindings=False):
         self._loaded: set[str] = set()
         self.changes: dict[str, Any] = {}
         self._parts: dict[str, tuple[Text, Text, Text, Text]] = {}
+        self._label_room = 0
+        """The cells a label may take at depth 0 (set on resize; 0: not laid out yet)."""
         """A comparison's change per module path (engine.use.diff.LayerChange): the "changed" column."""
 
     # --- building ------------------------------------------------------------------------
@@ -193,20 +195,20 @@ class LayerTree(Tree[str], inherit_bindings=False):
                            "magenta" if change.relative_change else "dim")
         return prefix, name, type_name, numbers
 
+    def on_resize(self) -> None:
+        """Note the width labels are fitted to (the scrollbar's columns always left free: it
+        comes and goes as nodes open)."""
+        self._label_room = self.content_region.width - self.styles.scrollbar_size_vertical
+
     def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
         """The node's label fitted to the tree's width: the type is cut (with an ellipsis) or
         left out before the name is cut in the middle; counts and changes are never cut."""
         label = super().render_label(node, base_style, style)
-        # the scrollbar's columns are always left free: it comes and goes as nodes open
-        width = self.content_region.width - self.styles.scrollbar_size_vertical
-        parts = self._parts.get(node.data or "")
-        depth = 0
-        parent = node.parent
-        while parent is not None:
-            depth, parent = depth + 1, parent.parent
-        room = width - depth * self.guide_depth
-        if parts is None or width <= 0 or label.cell_len <= room:
+        path = node.data or ""
+        room = self._label_room - (path.count(".") + 1 if path else 0) * self.guide_depth
+        if label.cell_len <= room or self._label_room <= 0 or path not in self._parts:
             return label
+        parts = self._parts[path]
         icon_width = label.cell_len - node.label.cell_len
         fitted = fit_label(*parts, room - icon_width, self.glyphs.ellipsis)
         fitted.stylize(style)
