@@ -89,6 +89,13 @@ async def test_at_80_columns_a_block_lists_its_tensors_apart_and_the_histogram_i
         assert re.search(r"weights of layer4\.\S*0 \(131\.1K\)", screen_text(app))
 
 
+async def test_a_layer_without_parameters_shows_its_panel():
+    app = PtmApp(workbench=make_workbench("resnet18"))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot, "layer1.0.relu")
+        assert "no parameters" in screen_text(app) and app.is_running
+
+
 def test_an_even_distribution_draws_even_columns_not_a_comb():
     edges = [-0.1 + 0.2 * i / 100 for i in range(101)]
     for width in (30, 37, 44, 61):

@@ -124,7 +124,7 @@ class LayerPanel(VerticalScroll):
                   for label, _, i in columns[1:]}
         shown = [c for c in columns if wide_enough(self) or c[2] not in (2, 3)]
         room = width - sum(widths[c[2]] + 2 for c in shown[1:])  # a column and its gap
-        longest_name = max(len(row[0]) for row in data.params)
+        longest_name = max([len(row[0]) for row in data.params] or [0])
         if (room < 10 or longest_name > room) and any(c[2] == 5 for c in shown):
             # the names matter more: frozen ones are drawn in cyan instead
             shown = [c for c in shown if c[2] != 5]
