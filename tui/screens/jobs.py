@@ -100,7 +100,8 @@ class JobsScreen(JobsInsight, PtmScreen):
     """Every job with its state, epoch and best accuracy; the selected one plotted live."""
 
     DEFAULT_CSS = """
-    JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; }
+    JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap;
+                             text-overflow: ellipsis; }
     JobsScreen #jobs-table { height: auto; max-height: 8; }
     JobsScreen #jobs-plots { height: 2fr; min-height: 8; }
     JobsScreen #jobs-loss, JobsScreen #jobs-acc { width: 1fr; height: 1fr; }

@@ -5,6 +5,7 @@ even columns, never a comb) and a value axis with round ticks. --ascii draws the
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 from rich.text import Text
 from textual.widgets import Static
@@ -136,10 +137,12 @@ class WeightHistogram(Static):
     def __init__(self, ascii_only: bool = False, **kwargs) -> None:
         super().__init__("", **kwargs)
         self.ascii_only = ascii_only
-        self._data: tuple[list[float], list[float], str] = ([], [], "")
+        self._data: tuple[list[float], list[float], str | Callable[[int], str]] = ([], [], "")
 
-    def show(self, counts: list[float], edges: list[float], title: str = "") -> None:
-        """Draw the histogram of `counts` over bin `edges`."""
+    def show(self, counts: list[float], edges: list[float],
+             title: str | Callable[[int], str] = "") -> None:
+        """Draw the histogram of `counts` over bin `edges`; `title` may be a function of the
+        width (a long path is cut to the width the histogram has when it is drawn)."""
         self._data = (counts, edges, title)
         self._draw()
 
@@ -150,4 +153,5 @@ class WeightHistogram(Static):
     def _draw(self) -> None:
         counts, edges, title = self._data
         width, height = self.content_region.width or 40, self.content_region.height or 10
-        self.update(histogram_text(counts, edges, width, height, title, self.ascii_only))
+        text = title(width) if callable(title) else title
+        self.update(histogram_text(counts, edges, width, height, text, self.ascii_only))

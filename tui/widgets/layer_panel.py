@@ -31,8 +31,13 @@ def histogram_title(data: PanelData, width: int = 80, ellipsis: str = "…") -> 
     count = f" ({data.value_count:,} values)"
     if len(f"weights of {data.path}{count}") > width:  # the path matters more than the digits
         count = f" ({human_count(data.value_count)})"
-    name = short_path(data.path, max(8, width - len(count) - len("weights of ")), ellipsis)
-    return f"weights of {name or 'the model'}{count}"
+    name = data.path or "the model"
+    for title in (f"weights of {name}{count}", f"{name}{count}"):
+        if len(title) <= width:
+            return title
+    if width - len(count) >= 12:
+        return short_path(name, width - len(count), ellipsis) + count
+    return short_path(name, width, ellipsis)
 
 
 class LayerPanel(VerticalScroll):
@@ -105,8 +110,7 @@ class LayerPanel(VerticalScroll):
         hist.display = bool(data.hist_counts)
         if data.hist_counts:
             hist.show(data.hist_counts, data.hist_edges,
-                      histogram_title(data, hist.content_region.width or (self.size.width or 80) - 4,
-                                      self.glyphs.ellipsis))
+                      lambda width: histogram_title(data, width, self.glyphs.ellipsis))
 
     def _params_table(self, data: PanelData) -> Table:
         """The parameters: shapes and counts always whole; long names cut in the middle
