@@ -83,8 +83,9 @@ def progress_text(done: int, total: int | None, width: int, glyphs: Glyphs) -> s
     return f"{human_bytes(done)} downloaded"
 
 
-def short_name(name: str, width: int, ellipsis: str = "…") -> str:
-    """Return `name` cut to `width` cells at `_` boundaries, keeping its start and end.
+def short_name(name: str, width: int, ellipsis: str = "…", sep: str = "_") -> str:
+    """Return `name` cut to `width` cells in the middle, at `sep` boundaries, keeping its start
+    and end.
 
     `fasterrcnn_mobilenet_v3_large_320_fpn` at 24 cells is `fasterrcnn…large_320_fpn`: whole
     words either side of the ellipsis, so the variants stay apart and no word is cut in half
@@ -92,12 +93,12 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
     """
     if len(name) <= width:
         return name
-    words = name.split("_")
+    words = name.split(sep)
     head, tail = [words[0]], [words[-1]]
     left, right = 1, len(words) - 2
-    fits = len(head[0]) + len(ellipsis) + len(tail[0]) <= width
+    fits = len(words) > 1 and len(head[0]) + len(ellipsis) + len(tail[0]) <= width
     if not fits:
-        keep = width - len(ellipsis)
+        keep = max(0, width - len(ellipsis))
         return name[: (keep + 1) // 2] + ellipsis + name[len(name) - keep // 2:]
     while left <= right:  # add whole words, the end first (it tells variants apart), then the start
         grew = False
@@ -105,7 +106,7 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
             if left > right:
                 break
             word = words[right] if side == "tail" else words[left]
-            candidate = "_".join(head) + ellipsis + "_".join(tail)
+            candidate = sep.join(head) + ellipsis + sep.join(tail)
             if len(candidate) + 1 + len(word) <= width:
                 if side == "tail":
                     tail.insert(0, word)
@@ -118,5 +119,17 @@ def short_name(name: str, width: int, ellipsis: str = "…") -> str:
             break
     if left > right:
         return name
-    return "_".join(head) + ellipsis + "_".join(tail)
+    return sep.join(head) + ellipsis + sep.join(tail)
 
+
+def short_path(path: str, width: int, ellipsis: str = "…") -> str:
+    """Return a dotted module path cut to `width` cells in the middle: `layer4.…conv1.weight`
+    keeps the block it is in and the tensor it names (a left cut would make two paths alike)."""
+    return short_name(path, width, "." + ellipsis, sep=".")
+
+
+def cut_end(text: str, width: int, ellipsis: str = "…") -> str:
+    """Return `text` cut to `width` cells with an ellipsis marking the cut."""
+    if len(text) <= width:
+        return text
+    return text[: max(0, width - len(ellipsis))] + ellipsis

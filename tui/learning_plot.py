@@ -6,8 +6,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from engine.text import printable
-
 COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
 HEALTHY = (1e-4, 1e-2)
 """engine.train.diagnostics.HEALTHY_UPDATE, here so that drawing needs no torch import."""
@@ -15,10 +13,45 @@ FLOOR = 1e-12
 """Smallest ratio drawn on the log axis (0 cannot be shown; such points sit on the floor)."""
 
 
+RICH_COLORS = {"orange": "dark_orange"}
+"""plotext colour names that Rich spells otherwise."""
+
+
+def band(ratio: float | None) -> str:
+    """Return where an update ratio sits against the healthy band: slow, ok, fast (- unknown)."""
+    if ratio is None:
+        return "-"
+    if ratio < HEALTHY[0]:
+        return "slow"
+    return "fast" if ratio > HEALTHY[1] else "ok"
+
+
+def bands_line(latest: dict[str, Any]) -> str:
+    """Return the newest measurement's blocks outside the healthy band, as `ptm-tui layers`
+    marks them: `slow (<1e-4): conv1, layer1; fast (>1e-2): fc` ('' when all are ok)."""
+    found: dict[str, list[str]] = {"slow": [], "fast": []}
+    for name, row in (latest.get("blocks") or {}).items():
+        if row.get("trainable"):
+            found.get(band(row.get("update_ratio")), []).append(name)
+    parts = [f"slow (<1e-4): {', '.join(found['slow'])}" if found["slow"] else "",
+             f"fast (>1e-2): {', '.join(found['fast'])}" if found["fast"] else ""]
+    return "; ".join(part for part in parts if part)
+
+
+def curve_keys(names: list[str]) -> list[tuple[str, str]]:
+    """Return (block name, Rich colour) for each curve, in the plot's colours: the key drawn
+    under the plot instead of a legend over its data."""
+    return [(name, RICH_COLORS.get(c, c)) for name, c in
+            ((name, COLORS[n % len(COLORS)]) for n, name in enumerate(names))]
+
+
 def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
+    """Return decade ticks from `low` to `high`; the healthy band's edges are always among them,
+    so the band's dashed lines sit on rows labelled 1e-4 and 1e-2."""
     first, last = math.floor(math.log10(low)), math.ceil(math.log10(high))
     step = max(1, math.ceil((last - first) / 6))
-    decades = list(range(first, last + 1, step))
+    edges = [round(math.log10(edge)) for edge in HEALTHY]
+    decades = sorted({d for d in range(first, last + 1) if (d - edges[0]) % step == 0} | set(edges))
     return [10.0**d for d in decades], [f"1e{d}" if d else "1" for d in decades]
 
 
@@ -32,11 +65,11 @@ def draw_update_ratios(plt: Any, blocks: dict[str, list[tuple[float, float, floa
     if not values:
         return
     xs_all = [x for points in blocks.values() for x, _, _ in points]
-    for number, (name, points) in enumerate(blocks.items()):
+    for number, points in enumerate(blocks.values()):
         xs = [x for x, _, r in points if r is not None]
         ys = [max(r, FLOOR) for _, _, r in points if r is not None]
-        if xs:
-            plt.plot(xs, ys, label=printable(name), color=COLORS[number % len(COLORS)], marker=marker)
+        if xs:  # no legend over the data: curve_keys gives the key drawn under the plot
+            plt.plot(xs, ys, color=COLORS[number % len(COLORS)], marker=marker)
     span = [min(xs_all), max(xs_all)] if max(xs_all) > min(xs_all) else [min(xs_all), min(xs_all) + 1]
     for edge in HEALTHY:
         plt.plot(span, [edge, edge], color="gray", marker="-")

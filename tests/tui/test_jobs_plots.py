@@ -100,3 +100,24 @@ async def test_moving_from_a_job_with_layer_data_to_one_without_keeps_the_app(tw
         await wait_for(pilot, lambda: bool(plot.blocks))
         await pilot.pause(0.2)
         assert app.is_running and "update / weight" in screen_text(app)
+
+
+async def test_the_layers_view_has_a_key_under_the_plot_and_the_cli_bands(two_jobs, capsys):
+    from tui.cli.main import main
+
+    assert main(["layers", "20261207-100000-resnet18-done"]) == 0
+    cli = capsys.readouterr().out
+    slow_in_cli = [line.split()[0] for line in cli.splitlines() if line.endswith("  slow")]
+    assert slow_in_cli == ["conv1", "layer1", "layer2", "layer3", "layer4"]
+    assert "key: conv1 (cyan), bn1 (dark_orange)" in cli
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await pilot.press("k", "l")
+        await wait_for(pilot, lambda: "slow (<1e-4)" in screen_text(app))
+        text = screen_text(app)
+        assert f"slow (<1e-4): {', '.join(slow_in_cli)}" in text  # the CLI's verdict, not "no flags" alone
+        key = next(line for line in text.splitlines() if "key:" in line)
+        assert all(f"━{name}" in key for name in BLOCKS)  # a key line, not a legend on the data
+        plot_rows = text.splitlines()[: text.splitlines().index(key)]
+        assert not any("conv1" in row for row in plot_rows if "┤" in row or "│" in row)

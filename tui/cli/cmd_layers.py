@@ -22,14 +22,6 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
-def _band(ratio: float | None) -> str:
-    if ratio is None:
-        return "-"
-    if ratio < 1e-4:
-        return "slow"
-    return "fast" if ratio > 1e-2 else "ok"
-
-
 def run(args: argparse.Namespace) -> int:
     """Print the table, the plot and the flags (or JSON)."""
     from engine.errors import WorkFailed
@@ -37,7 +29,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.store import find_job
     from engine.text import printable
     from tui.cli.output import print_json
-    from tui.learning_plot import draw_update_ratios, render
+    from tui.learning_plot import band, curve_keys, draw_update_ratios, render
 
     folder = find_job(args.job)
     history = layer_history(folder)
@@ -62,11 +54,13 @@ def run(args: argparse.Namespace) -> int:
         ratio = row.get("update_ratio")
         shown = f"{ratio:.2e}" if ratio is not None else "-"
         print(f"{printable(name):<24} {row['grad_norm']:>11.3e} {row['weight_norm']:>12.3e} {shown:>14}  "
-              f"{_band(ratio)}", file=out)
+              f"{band(ratio)}", file=out)
     columns, lines = shutil.get_terminal_size((100, 30))
     if history.blocks:
         print(render(draw_update_ratios, history.blocks, width=min(columns, 120),
                      height=max(10, min(20, lines - 10)), color=out.isatty()), file=out)
+        print("key: " + ", ".join(f"{name} ({color})" for name, color in
+                                  curve_keys(list(history.blocks))), file=out)
     for flag in history.flags:
         print(f"flag: {printable(flag)}", file=out)
     if not history.flags:

@@ -14,12 +14,13 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Log, Static
+from textual.widgets import DataTable, RichLog, Static
 
 from engine.text import printable
 from tui.screens.base import PtmScreen
 from tui.screens.jobs_insight import Insight, JobsInsight
 from tui.widgets.fresh_plot import FreshPlot
+from tui.widgets.keybar import KeyBar
 
 LOG_LINES = 200
 """The log pane holds this many of the newest lines and shows the end of them."""
@@ -100,13 +101,14 @@ class JobsScreen(JobsInsight, PtmScreen):
     """Every job with its state, epoch and best accuracy; the selected one plotted live."""
 
     DEFAULT_CSS = """
-    JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; }
+    JobsScreen #jobs-title { height: 1; padding: 0 1; background: $panel; text-wrap: nowrap;
+                             text-overflow: ellipsis; }
     JobsScreen #jobs-table { height: auto; max-height: 8; }
     JobsScreen #jobs-plots { height: 2fr; min-height: 8; }
     JobsScreen #jobs-loss, JobsScreen #jobs-acc { width: 1fr; height: 1fr; }
     JobsScreen #jobs-learning, JobsScreen #jobs-runs-acc, JobsScreen #jobs-runs-loss {
         width: 1fr; height: 1fr; display: none; }
-    JobsScreen #jobs-message { height: auto; max-height: 3; padding: 0 1; color: $warning; }
+    JobsScreen #jobs-message { height: auto; max-height: 4; padding: 0 1; color: $warning; }
     JobsScreen #jobs-log { height: 1fr; min-height: 4; max-height: 14; padding: 0 1;
                            border-top: hkey $primary 40%; scrollbar-size-horizontal: 0; }
     """
@@ -147,8 +149,9 @@ class JobsScreen(JobsInsight, PtmScreen):
                 yield MetricsPlot("accuracy (%)", id="jobs-acc")
                 yield from self.insight_widgets()
             yield Static("", id="jobs-message")
-            yield Log(id="jobs-log", auto_scroll=True)
-        yield Footer()
+            # wrapped, not cut: a log line's end (the error) matters most
+            yield RichLog(id="jobs-log", wrap=True, markup=False, highlight=False, auto_scroll=True)
+        yield KeyBar(first=("jobs.layers", "jobs.compare", "jobs.stop", "jobs.close"))
 
     def on_mount(self) -> None:
         """Set up the table and start polling the job files."""
@@ -214,13 +217,14 @@ class JobsScreen(JobsInsight, PtmScreen):
         if info is not None and info.bad_images:
             message += (f" ({info.bad_images} unreadable image"
                         f"{'s' if info.bad_images != 1 else ''} skipped: the log names them)")
-        self.query_one("#jobs-message", Static).update(Text(printable(message)))  # no markup
+        self.query_one("#jobs-message", Static).update(Text(printable(message)))  # file text: no markup
         text = printable(view.log, newlines=True) or "(no log yet)"
-        log = self.query_one("#jobs-log", Log)
+        log = self.query_one("#jobs-log", RichLog)
         if text != self._log_text:
             self._log_text = text
             log.clear()
-            log.write_lines(text.splitlines())
+            for line in text.splitlines():
+                log.write(Text(line))  # file text: no markup
             log.scroll_end(animate=False)
             # once more after the layout: the first scroll can land a line short at 80x24
             self.call_after_refresh(log.scroll_end, animate=False)

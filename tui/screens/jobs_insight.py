@@ -10,6 +10,7 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.text import printable
+from tui.learning_plot import bands_line, curve_keys
 from tui.widgets.insight_plots import LearningPlot, RunsPlot
 
 if TYPE_CHECKING:
@@ -28,7 +29,30 @@ class Insight:
     flags: list[str] = field(default_factory=list)
     frozen: list[str] = field(default_factory=list)
     curves: list[Any] = field(default_factory=list)
+    latest: dict[str, Any] = field(default_factory=dict)
+    """The newest per-layer measurement (its blocks' bands are shown as the CLI shows them)."""
     problem: str = ""
+
+
+def layers_message(job: str | None, insight: Insight) -> Text:
+    """The lines under the learning plot: what it shows, its key (the curves' colours), the
+    blocks outside the healthy band and the flags, as `ptm-tui layers` reports them."""
+    text = Text(f"{printable(job or '')}: update/weight per block (l: back to loss)")
+    if not insight.blocks:
+        text.append("\nno per-layer measurement yet (a few each epoch; diagnostics_every)")
+    else:
+        text.append("\nkey:")
+        for name, color in curve_keys(list(insight.blocks)):
+            text.append(" ━", style=color)
+            text.append(printable(name))
+    verdict = [bands_line(insight.latest)] if insight.latest else []
+    if insight.frozen:
+        verdict.append(f"frozen: {', '.join(insight.frozen)}")
+    verdict += [f"flag: {flag}" for flag in insight.flags]
+    if insight.latest and not insight.flags:
+        verdict.append("no flags")
+    text.append(printable("\n" + "; ".join(part for part in verdict if part), newlines=True))
+    return text
 
 
 class JobsInsight:
@@ -61,6 +85,7 @@ class JobsInsight:
                 history = layer_history(info.dir)
                 insight.blocks, insight.flags, insight.frozen = (history.blocks, history.flags,
                                                                  history.frozen)
+                insight.latest = history.latest
             elif self.plots_mode == COMPARE:
                 from engine.jobs.compare import compare_runs
 
@@ -80,13 +105,7 @@ class JobsInsight:
         message = self.query_one("#jobs-message", Static)
         if mode == LAYERS:
             self.query_one(LearningPlot).show(insight.blocks)
-            lines = [f"{self.selected}: update/weight per block (l: back to loss)"]
-            if not insight.blocks:
-                lines.append("no per-layer measurement yet (a few each epoch; diagnostics_every)")
-            if insight.frozen:
-                lines.append(f"frozen: {', '.join(insight.frozen)}")
-            lines += [f"flag: {flag}" for flag in insight.flags] or ["no flags"]
-            message.update(Text(printable("\n".join(lines), newlines=True)))
+            message.update(layers_message(self.selected, insight))
         elif mode == COMPARE:
             self.query_one("#jobs-runs-acc", RunsPlot).show(insight.curves)
             self.query_one("#jobs-runs-loss", RunsPlot).show(insight.curves)

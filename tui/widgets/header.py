@@ -18,19 +18,29 @@ class ModelHeader(Static):
 
     def show(self, name: str, source: str, total: int, trainable: int, device: str,
              edits: int = 0) -> None:
-        """Draw the header for the given model state (a long model name is cut, not the counts)."""
+        """Draw the header for the given model state, fitted to one line: the name and the edit
+        count first; then the weights' source, the counts and the device while they fit (the
+        name is cut in the middle last, numbers never)."""
         self._shown = (name, source, total, trainable, device, edits)
         sep = (self.glyphs.sep, "dim")
-        tail = Text.assemble(
-            sep, (source, "italic"), sep,
-            (human_count(total), "bold"), " params, ",
-            (human_count(trainable), "bold green" if trainable == total else "bold cyan"),
-            " trainable", sep, (device, "bold"),
-        )
+        width = self.content_region.width or 200
+        parts = []
         if edits:
-            tail.append_text(Text.assemble(sep, f"{edits} edit{'s' if edits != 1 else ''}"))
-        room = (self.content_region.width or 200) - tail.cell_len
-        text = Text.assemble((short_name(name, max(12, room), self.glyphs.ellipsis), "bold"), tail)
+            parts.append(Text.assemble(sep, (f"{edits} edit{'s' if edits != 1 else ''}", "bold")))
+        room = width - min(len(name), 12) - sum(p.cell_len for p in parts) - len(sep[0])
+        source = short_name(source, max(8, room), self.glyphs.ellipsis, sep="/")  # a file path
+        parts += [
+            Text.assemble(sep, (source, "italic")),
+            Text.assemble(sep, (human_count(total), "bold"), " params"),
+            Text.assemble(", ", (human_count(trainable),
+                                 "bold green" if trainable == total else "bold cyan"), " trainable"),
+            Text.assemble(sep, (device, "bold")),
+        ]
+        while len(parts) > 1 and min(len(name), 12) + sum(p.cell_len for p in parts) > width:
+            parts.pop()  # the device first, then the trainable count, then the total
+        tail = Text.assemble(*parts)
+        room = max(8, width - tail.cell_len)
+        text = Text.assemble((short_name(name, room, self.glyphs.ellipsis), "bold"), tail)
         self.update(text, layout=False)  # always one line: no layout pass on every edit
 
     def on_resize(self) -> None:

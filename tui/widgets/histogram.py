@@ -1,109 +1,157 @@
-"""A histogram of a layer's weights: plotext (textual-plotext), or plain ASCII with --ascii."""
+"""A histogram of a layer's weights, drawn as text: a title, a count axis with ticks at round
+values, one column per cell (the bins resampled to the width, so an even distribution draws
+even columns, never a comb) and a value axis with round ticks. --ascii draws the same with '#'."""
 
 from __future__ import annotations
 
-from itertools import pairwise
-from typing import Any
+import math
+from collections.abc import Callable
 
-from textual.app import ComposeResult
-from textual.containers import Container
+from rich.text import Text
 from textual.widgets import Static
 
-from tui.format import human_count, short_float
-from tui.guard import SafeRender
+from tui.format import human_count
+
+EIGHTHS = " ▁▂▃▄▅▆▇█"
+"""A column's top cell, by how many eighths of it are filled."""
 
 
-def ascii_histogram(counts: list[float], edges: list[float], width: int, height: int) -> str:
-    """Return a histogram drawn with '#' columns, `height` rows, min/max edges below."""
-    if not counts or width < 8 or height < 3:
-        return ""
-    columns = min(len(counts), width)
-    step = len(counts) / columns
-    merged = [sum(counts[int(i * step):int((i + 1) * step)]) for i in range(columns)]
-    top = max(merged) or 1.0
-    rows = height - 1
-    lines = []
-    for level in range(rows, 0, -1):
-        lines.append("".join("#" if c / top * rows >= level - 0.5 and c > 0 else " "
-                             for c in merged).rstrip())
-    low, high = short_float(edges[0]), short_float(edges[-1])
-    lines.append(low + " " * max(1, columns - len(low) - len(high)) + high)
-    return "\n".join(lines)
+def nice_step(span: float, most: int) -> float:
+    """Return the smallest 1, 2 or 5 times a power of ten that cuts `span` into at most `most`
+    steps."""
+    if span <= 0 or most < 1:
+        return 1.0
+    raw = span / most
+    power = 10.0 ** math.floor(math.log10(raw))
+    for factor in (1, 2, 5, 10):
+        if factor * power >= raw:
+            return factor * power
+    return 10 * power
 
 
-def cached_plot_class() -> type:
-    """Return a PlotextPlot that rebuilds its drawing only when the data, size or theme change."""
-    from rich.text import Text
-    from textual_plotext import PlotextPlot
-
-    class CachedPlot(SafeRender, PlotextPlot):
-        """A PlotextPlot whose last drawing is reused (plotext's build is slow)."""
-
-        version = 0
-        _cache: tuple[tuple[int, int, int, str], Text] | None = None
-
-        def render(self) -> Text:
-            key = (self.version, self.size.width, self.size.height, self.app.theme)
-            if self._cache is None or self._cache[0] != key:
-                self._cache = (key, super().render())
-            return self._cache[1]
-
-    return CachedPlot
+def round_ticks(low: float, high: float, most: int) -> list[float]:
+    """Return the multiples of a round step (1, 2 or 5 times a power of ten) in [low, high]."""
+    step = nice_step(high - low, most)
+    first = math.ceil(low / step - 1e-9)
+    ticks = []
+    number = first
+    while number * step <= high + step * 1e-9:
+        ticks.append(0.0 if abs(number * step) < step * 1e-9 else number * step)
+        number += 1
+    return ticks
 
 
-class WeightHistogram(Container):
-    """The distribution of a layer's weights (counts per bin)."""
+def tick_label(value: float, step: float) -> str:
+    """Return a tick's label with as many decimals as its step needs: 0.05, -0.1, 2, 20K."""
+    if abs(value) >= 1000 and abs(step) >= 100:
+        return human_count(value).replace(".0", "")
+    decimals = max(0, -math.floor(math.log10(step) + 1e-9)) if step > 0 else 0
+    return f"{value:.{decimals}f}"
+
+
+def resample(counts: list[float], columns: int) -> list[float]:
+    """Return `counts` spread over `columns` equal parts of the same range (a bin split between
+    two columns gives each its share), so equal bins give equal columns."""
+    bins = len(counts)
+    out = [0.0] * columns
+    for column in range(columns):
+        start, end = column * bins / columns, (column + 1) * bins / columns
+        index = int(start)
+        while index < bins and index < end:
+            overlap = min(end, index + 1) - max(start, index)
+            out[column] += counts[index] * overlap
+            index += 1
+    return out
+
+
+def histogram_text(
+    counts: list[float],
+    edges: list[float],
+    width: int,
+    height: int,
+    title: str = "",
+    ascii_only: bool = False,
+) -> Text:
+    """Return the histogram of `counts` over bin `edges` in `width` x `height` cells."""
+    if not counts:
+        return Text("")
+    if width < 12 or height < 5:
+        return Text(title, style="dim")
+    rows = height - 3  # the title, the axis line and its labels
+    most = max(1, min(4, rows // 2))
+    values = resample(counts, max(1, width - 8))
+    top = max(values) or 1.0
+    step = nice_step(top, most)
+    labels = {tick: tick_label(tick, step) for tick in round_ticks(0, top, most)}
+    label_width = max(len(label) for label in labels.values())
+    columns = width - label_width - 1
+    values = resample(counts, columns)  # the counts per column, as drawn and as the axis says
+    top = max(values) or 1.0
+    tick_rows: dict[int, str] = {}
+    for tick in round_ticks(0, top, most):  # a tick sits on the row its height reaches
+        tick_rows.setdefault(max(0, round(tick / top * rows) - 1), tick_label(tick, step))
+    text = Text()
+    text.append(title[:width].center(width).rstrip() + "\n", style="bold")
+    tick_mark, axis, corner, line = ("+", "|", "+", "-") if ascii_only else ("┤", "│", "└", "─")
+    for row in range(rows - 1, -1, -1):
+        label = tick_rows.get(row, "")
+        text.append(label.rjust(label_width) + (tick_mark if label else axis), style="dim")
+        cells = []
+        for value in values:
+            filled = value / top * rows * 8 - row * 8
+            if ascii_only:
+                cells.append("#" if filled >= 4 else " ")
+            else:
+                cells.append(EIGHTHS[max(0, min(8, round(filled)))])
+        text.append("".join(cells).rstrip(), style="cyan")
+        text.append("\n")
+    text.append(" " * label_width + corner + line * columns + "\n", style="dim")
+    text.append_text(_value_axis(edges[0], edges[-1], columns, label_width + 1))
+    return text
+
+
+def _value_axis(low: float, high: float, columns: int, indent: int) -> Text:
+    """The labels under the value axis: round ticks where they fall, never overlapping."""
+    most = max(2, columns // 9)
+    step = nice_step(high - low, most)
+    cells = [" "] * (columns + indent)
+    taken = -1
+    for tick in round_ticks(low, high, most):
+        label = tick_label(tick, step)
+        centre = indent + round((tick - low) / (high - low) * (columns - 1)) if high > low else indent
+        start = max(0, min(len(cells) - len(label), centre - len(label) // 2))
+        if start <= taken + 1:
+            continue
+        cells[start : start + len(label)] = list(label)
+        taken = start + len(label)
+    return Text("".join(cells).rstrip(), style="dim")
+
+
+class WeightHistogram(Static):
+    """The distribution of a layer's weights (counts per bin), redrawn to fit its size."""
 
     DEFAULT_CSS = """
     WeightHistogram { height: 12; }
-    WeightHistogram > * { height: 1fr; }
     """
 
     def __init__(self, ascii_only: bool = False, **kwargs) -> None:
-        super().__init__(**kwargs)
+        super().__init__("", **kwargs)
         self.ascii_only = ascii_only
-        self._data: tuple[list[float], list[float], str] = ([], [], "")
+        self._data: tuple[list[float], list[float], str | Callable[[int], str]] = ([], [], "")
 
-    def compose(self) -> ComposeResult:
-        """An ASCII drawing or a plotext plot."""
-        if self.ascii_only:
-            yield Static("", id="hist-ascii")
-        # The plotext widget is mounted on the first `show`: importing it costs time that the
-        # first frame should not wait for.
-
-    def show(self, counts: list[float], edges: list[float], title: str = "") -> None:
-        """Draw the histogram of `counts` over bin `edges`."""
+    def show(self, counts: list[float], edges: list[float],
+             title: str | Callable[[int], str] = "") -> None:
+        """Draw the histogram of `counts` over bin `edges`; `title` may be a function of the
+        width (a long path is cut to the width the histogram has when it is drawn)."""
         self._data = (counts, edges, title)
         self._draw()
 
     def on_resize(self) -> None:
         """Redraw at the new size."""
-        if self.ascii_only:
-            self._draw()
+        self._draw()
 
     def _draw(self) -> None:
         counts, edges, title = self._data
-        if self.ascii_only:
-            width, height = self.size.width, self.size.height
-            text = ascii_histogram(counts, edges, width or 40, height or 10)
-            self.query_one("#hist-ascii", Static).update(text or "(no weights)")
-            return
-        if not self.query("#hist-plot"):
-            self.mount(cached_plot_class()(id="hist-plot"))
-        plot: Any = self.query_one("#hist-plot")
-        plot.version += 1
-        plt = plot.plt
-        plt.clear_data()
-        plt.clear_figure()
-        if counts:
-            centers = [(a + b) / 2 for a, b in pairwise(edges)]
-            plt.bar(centers, counts, width=1.0, marker="hd")
-            plt.title(title)
-            ticks = [edges[0], (edges[0] + edges[-1]) / 2, edges[-1]]
-            plt.xticks(ticks, [short_float(t) for t in ticks])
-            top = max(counts)
-            levels = [top * i / 4 for i in range(5)]
-            plt.yticks(levels, [human_count(round(level)) for level in levels])
-        else:
-            plt.title("(no weights)")
-        plot.refresh()
+        width, height = self.content_region.width or 40, self.content_region.height or 10
+        text = title(width) if callable(title) else title
+        self.update(histogram_text(counts, edges, width, height, text, self.ascii_only))

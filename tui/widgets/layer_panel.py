@@ -10,7 +10,7 @@ from textual.app import ComposeResult
 from textual.containers import VerticalScroll
 from textual.widgets import Static
 
-from tui.format import UNICODE, Glyphs, human_count, short_float
+from tui.format import UNICODE, Glyphs, human_count, short_float, short_path
 from tui.messages import PanelData
 from tui.widgets.histogram import WeightHistogram
 
@@ -20,14 +20,24 @@ def wide_enough(panel: VerticalScroll) -> bool:
     return (panel.size.width or 80) >= 58
 
 
-def histogram_title(data: PanelData) -> str:
-    """Return the histogram's title: whose weights, and how many values the counts are out of."""
-    name = data.path or "the model"
+def histogram_title(data: PanelData, width: int = 80, ellipsis: str = "…") -> str:
+    """Return the histogram's title in `width` cells: whose weights (the path cut in the middle
+    when long), and how many values the counts are out of."""
     if data.hist_values < data.value_count:  # counts are of a sample: say so, they are not totals
         # (the panel's first line names the layer; a longer title would not fit at 80 columns)
-        return (f"sample of {human_count(data.hist_values)} of "
-                f"{human_count(data.value_count)} weights")
-    return f"weights of {name} ({data.value_count:,} values)"
+        title = (f"sample of {human_count(data.hist_values)} of "
+                 f"{human_count(data.value_count)} weights")
+        return title if len(title) <= width else f"sample of {human_count(data.hist_values)}"
+    count = f" ({data.value_count:,} values)"
+    if len(f"weights of {data.path}{count}") > width:  # the path matters more than the digits
+        count = f" ({human_count(data.value_count)})"
+    name = data.path or "the model"
+    for title in (f"weights of {name}{count}", f"{name}{count}"):
+        if len(title) <= width:
+            return title
+    if width - len(count) >= 12:
+        return short_path(name, width - len(count), ellipsis) + count
+    return short_path(name, width, ellipsis)
 
 
 class LayerPanel(VerticalScroll):
@@ -60,12 +70,25 @@ class LayerPanel(VerticalScroll):
     def show_header(self, path: str, type_name: str, repr_line: str) -> None:
         """Show what is cheap at once (called on every cursor move)."""
         self.path = path
-        title = Text.assemble((path or "(model)", "bold"), "  ", (type_name, "italic"))
+        title = self._title(path, type_name)
         # One line each (fixed height in the CSS): no layout pass on every cursor move.
         self.query_one("#layer-title", Static).update(title, layout=False)
         overflow = "crop" if self.ascii_only else "ellipsis"
         self.query_one("#layer-repr", Static).update(
             Text(repr_line, style="dim", no_wrap=True, overflow=overflow), layout=False)
+
+    def _title(self, path: str, type_name: str, where: str = "") -> Text:
+        """The layer's path (cut in the middle when long), its type, and where its weights live
+        while there is room."""
+        width = self.query_one("#layer-title", Static).content_region.width or 80
+        if where and len(path or "(model)") + len(type_name) + len(where) + 4 > width:
+            where = ""
+        room = max(8, width - len(type_name) - 2 - (len(where) + 2 if where else 0))
+        title = Text.assemble((short_path(path, room, self.glyphs.ellipsis) or "(model)", "bold"),
+                              "  ", (type_name, "italic"))
+        if where:
+            title.append(f"  {where}", "dim")
+        return title
 
     def show_data(self, data: PanelData) -> None:
         """Show the parameter table, statistics and histogram computed by a worker."""
@@ -78,45 +101,62 @@ class LayerPanel(VerticalScroll):
         if data.params and not wide_enough(self):
             dtypes = {row[2] for row in data.params}
             devices = {row[3] for row in data.params}
-            title = Text.assemble((data.path or "(model)", "bold"), "  ",
-                                  (data.type_name, "italic"), "  ",
-                                  (dtypes.pop() if len(dtypes) == 1 else "mixed dtypes", "dim"),
-                                  (" on ", "dim"),
-                                  (devices.pop() if len(devices) == 1 else "mixed devices", "dim"))
+            title = self._title(data.path, data.type_name,
+                                f"{dtypes.pop() if len(dtypes) == 1 else 'mixed dtypes'} on "
+                                f"{devices.pop() if len(devices) == 1 else 'mixed devices'}")
             self.query_one("#layer-title", Static).update(title, layout=False)
         self.query_one("#layer-stats", Static).update(self._stats_text(data.stats))
         hist = self.query_one("#layer-hist", WeightHistogram)
         hist.display = bool(data.hist_counts)
         if data.hist_counts:
-            hist.show(data.hist_counts, data.hist_edges, histogram_title(data))
+            hist.show(data.hist_counts, data.hist_edges,
+                      lambda width: histogram_title(data, width, self.glyphs.ellipsis))
 
     def _params_table(self, data: PanelData) -> Table:
+        """The parameters: shapes and counts always whole; long names cut in the middle
+        (`layer4.…conv1.weight`), and on a narrow panel dtype, device and then `train` go."""
         table = Table(box=None, padding=(0, 1), pad_edge=False, header_style="dim",
                       show_edge=False, expand=False)
-        wide = wide_enough(self)
-        columns = [("param", "left"), ("shape", "left"), ("dtype", "left"),
-                   ("device", "left"), ("count", "right"), ("train", "left")]
-        if not wide:  # narrow terminals: dtype and device are in the title line instead
-            del columns[2:4]
-        for label, justify in columns:
-            table.add_column(label, justify=justify, no_wrap=True,
-                             overflow="crop" if self.ascii_only else "ellipsis")
-        # The name column gets what the others leave (each column plus a space between).
-        others = [max([len(label), *(len(row[i]) for row in data.params)]) for label, i in
-                  (("shape", 1), ("dtype", 2), ("device", 3))][: 3 if wide else 1]
-        others.append(max([5, *(len(human_count(row[4])) for row in data.params)]))
-        others.append(6 if any(not row[5] for row in data.params) else 5)
-        width = self.query_one("#layer-params", Static).content_region.width or 40
-        room = width - sum(others) - len(others) - 3
-        longest = max(10, min(40, room))
-        for name, shape, dtype, device, count, trainable in data.params:
-            if len(name) > longest:  # keep the end of long paths: it names the tensor
-                name = self.glyphs.ellipsis + name[-(longest - len(self.glyphs.ellipsis)):]
-            cells = [name, shape, dtype, device, human_count(count),
-                     Text("yes", style="green") if trainable else Text("frozen", style="cyan")]
-            if not wide:
-                del cells[2:4]
-            table.add_row(*cells)
+        # the panel's scrollbar may take two columns once the details overflow
+        width = (self.query_one("#layer-params", Static).content_region.width or 40) - 2
+        columns = [("param", "left", 0), ("shape", "left", 1), ("dtype", "left", 2),
+                   ("device", "left", 3), ("count", "right", 4), ("train", "left", 5)]
+        cells = {1: lambda row: row[1], 2: lambda row: row[2], 3: lambda row: row[3],
+                 4: lambda row: human_count(row[4]),
+                 5: lambda row: "yes" if row[5] else "frozen"}
+        widths = {i: max([len(label), *(len(cells[i](row)) for row in data.params)])
+                  for label, _, i in columns[1:]}
+        shown = [c for c in columns if wide_enough(self) or c[2] not in (2, 3)]
+        room = width - sum(widths[c[2]] + 2 for c in shown[1:])  # a column and its gap
+        longest_name = max([len(row[0]) for row in data.params] or [0])
+        if (room < 10 or longest_name > room) and any(c[2] == 5 for c in shown):
+            # the names matter more: frozen ones are drawn in cyan instead
+            shown = [c for c in shown if c[2] != 5]
+            room = width - sum(widths[c[2]] + 2 for c in shown[1:])  # a column and its gap
+        if room < 8:  # too narrow for a name beside its shape: a line each, nothing cut
+            return self._params_lines(data, width)
+        longest = min(40, room)
+        for label, justify, i in shown:
+            table.add_column(label, justify=justify, no_wrap=True, overflow="ellipsis",
+                             min_width=widths[i] if i else None)
+        for row in data.params:
+            name = short_path(row[0], longest, self.glyphs.ellipsis)
+            trainable = Text("yes", style="green") if row[5] else Text("frozen", style="cyan")
+            values = {0: Text(name, style="" if row[5] else "cyan"), 1: row[1], 2: row[2],
+                      3: row[3], 4: human_count(row[4]), 5: trainable}
+            table.add_row(*(values[i] for _, _, i in shown))
+        if data.more_params:
+            table.add_row(Text(f"... {data.more_params} more", style="dim"))
+        return table
+
+    def _params_lines(self, data: PanelData, width: int) -> Table:
+        """The parameters on a very narrow panel: the name on one line, shape and count below."""
+        table = Table.grid()
+        for name, shape, _dtype, _device, count, trainable in data.params:
+            table.add_row(Text(short_path(name, width, self.glyphs.ellipsis),
+                               style="bold" if trainable else "bold cyan"))
+            table.add_row(Text.assemble("  ", shape, "  ", (human_count(count), "dim"),
+                                        ("" if trainable else "  frozen", "cyan")))
         if data.more_params:
             table.add_row(Text(f"... {data.more_params} more", style="dim"))
         return table
@@ -124,7 +164,8 @@ class LayerPanel(VerticalScroll):
     def _stats_text(self, stats: Any) -> Table | Text:
         if stats is None:
             return Text("no parameters", style="dim")
-        per_row = 3 if wide_enough(self) else 2
+        width = self.size.width or 80
+        per_row = 3 if wide_enough(self) else 2 if width >= 36 else 1
         grid = Table.grid(padding=(0, 1))
         for _ in range(per_row):
             grid.add_column(style="dim", justify="right", no_wrap=True)

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from textual import events
 from textual.binding import Binding, BindingType
 from textual.widgets import Input, Tree
 from textual.widgets.tree import TreeNode
 
-from tui.format import UNICODE, Glyphs, human_count
+from tui.format import UNICODE, Glyphs, cut_end, human_count, short_name
 
 Counts = tuple[int, int]
 
@@ -31,6 +32,25 @@ def _module_at(model: Any, path: str) -> Any | None:
             if module is None:
                 return None
     return module
+
+
+def fit_label(prefix: Text, name: Text, type_name: Text, numbers: Text, room: int,
+              ellipsis: str = "…") -> Text:
+    """Return a tree label in `room` cells: the type cut with an ellipsis, then left out, then
+    the name cut in the middle; the numbers (parameters, change) stay whole while they fit."""
+    fixed = prefix.cell_len + name.cell_len + numbers.cell_len
+    if name.plain and room - fixed - 1 >= len(ellipsis) + 3:
+        cut = Text(cut_end(type_name.plain, room - fixed - 1, ellipsis), type_name.style)
+        return Text.assemble(prefix, name, " ", cut, numbers)
+    if not name.plain:  # the root: its type is its name
+        name, type_name = type_name, Text()
+    if fixed <= room:
+        return Text.assemble(prefix, name, numbers)
+    name_room = room - prefix.cell_len - numbers.cell_len
+    if name_room < len(ellipsis) + 2:
+        numbers, name_room = Text(), room - prefix.cell_len
+    short = Text(short_name(name.plain, max(1, name_room), ellipsis), name.style)
+    return Text.assemble(prefix, short, numbers)
 
 
 def _join(parent: str, name: str) -> str:
@@ -67,6 +87,9 @@ class LayerTree(Tree[str], inherit_bindings=False):
         self._modules: dict[str, Any] = {}
         self._loaded: set[str] = set()
         self.changes: dict[str, Any] = {}
+        self._parts: dict[str, tuple[Text, Text, Text, Text]] = {}
+        self._label_room = 0
+        """The cells a label may take at depth 0 (set on resize; 0: not laid out yet)."""
         """A comparison's change per module path (engine.use.diff.LayerChange): the "changed" column."""
 
     # --- building ------------------------------------------------------------------------
@@ -145,24 +168,51 @@ class LayerTree(Tree[str], inherit_bindings=False):
         return self.glyphs.trainable, "dim"
 
     def _label_for(self, path: str) -> Text:
+        parts = self._label_parts(path)
+        self._parts[path] = parts
+        prefix, name, type_name, numbers = parts
+        return Text.assemble(prefix, name, " " if name.plain else "", type_name, numbers)
+
+    def _label_parts(self, path: str) -> tuple[Text, Text, Text, Text]:
+        """Return a node's label as (freeze mark, name, type, numbers): the parts it is fitted
+        from when the tree is narrow."""
         module = self._modules[path]
         total, trainable = self.counts.get(path, (0, 0))
         mark, mark_style = self.mark(path)
         frozen = total > 0 and trainable == 0
         # The root shows its type only: the model's name and trainable count are in the header
         # (a root without a mark never repaints the whole tree on a freeze toggle).
-        label = Text.assemble((mark, mark_style), " ") if path else Text()
-        if path:
-            label.append(path.rpartition(".")[2] + " ", "bold" if not frozen else "bold cyan")
-        label.append(type(module).__name__, "italic dim" if not frozen else "cyan")
+        prefix = Text.assemble((mark, mark_style), " ") if path else Text()
+        name = Text(path.rpartition(".")[2], "bold" if not frozen else "bold cyan")
+        type_name = Text(type(module).__name__, "italic dim" if not frozen else "cyan")
+        numbers = Text()
         if total:
-            label.append(f" {human_count(total)}", "green" if not frozen else "cyan")
+            numbers.append(f" {human_count(total)}", "green" if not frozen else "cyan")
         change = self.changes.get(path)
         if change is not None:  # ||B-A||/||A|| against the loaded comparison
             delta = "Δ" if self.glyphs is UNICODE else "d"
-            label.append(f" {delta}{change.relative_text(3)}",
-                         "magenta" if change.relative_change else "dim")
-        return label
+            numbers.append(f" {delta}{change.relative_text(3)}",
+                           "magenta" if change.relative_change else "dim")
+        return prefix, name, type_name, numbers
+
+    def on_resize(self) -> None:
+        """Note the width labels are fitted to (the scrollbar's columns always left free: it
+        comes and goes as nodes open)."""
+        self._label_room = self.content_region.width - self.styles.scrollbar_size_vertical
+
+    def render_label(self, node: TreeNode[str], base_style: Style, style: Style) -> Text:
+        """The node's label fitted to the tree's width: the type is cut (with an ellipsis) or
+        left out before the name is cut in the middle; counts and changes are never cut."""
+        label = super().render_label(node, base_style, style)
+        path = node.data or ""
+        room = self._label_room - (path.count(".") + 1 if path else 0) * self.guide_depth
+        if label.cell_len <= room or self._label_room <= 0 or path not in self._parts:
+            return label
+        parts = self._parts[path]
+        icon_width = label.cell_len - node.label.cell_len
+        fitted = fit_label(*parts, room - icon_width, self.glyphs.ellipsis)
+        fitted.stylize(style)
+        return Text.assemble(label[:icon_width], fitted)
 
     def show_changes(self, changes: dict[str, Any]) -> None:
         """Show each module's change against a comparison (an empty dict hides the column)."""
