@@ -25,6 +25,8 @@ from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import param_groups
+from engine.train.recipe_keys import config_warnings
+from engine.train.stopping import early_stop_message
 from engine.train.tasks import Task, task_for
 
 
@@ -63,7 +65,10 @@ class Trainer(HeadOnlyEpochs):
         self.batches = EpochBatches(len(datasets.train), config.batch_size, config.seed,  # type: ignore[arg-type]
                                     self.dist.rank, self.dist.world)
         self.steps_per_epoch = len(self.batches)
-        self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
+        self.updates_per_epoch = -(-self.steps_per_epoch // config.accumulate_steps)
+        self.scheduler = make_scheduler(self.optimizer, config, self.updates_per_epoch)
+        self._micro = 0
+        """Batches whose gradients wait for the next update (accumulate_steps)."""
         self.diagnostics = LayerDiagnostics(self.model, self.groups,
                                             interval(config.diagnostics_every, self.steps_per_epoch))
         self.bad = BadImages(len(datasets.train) + len(datasets.val),  # type: ignore[arg-type]
@@ -200,29 +205,46 @@ class Trainer(HeadOnlyEpochs):
 
     def _optimizer_step(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
                         sums: list[float]) -> tuple[bool, bool]:
-        """One step; add to sums; return (stop asked, loss not finite) as agreed by every rank.
+        """One batch (an update after accumulate_steps of them, or at the epoch's end); add to
+        sums; return (stop asked, loss or gradient norm not finite) as agreed by every rank.
 
         The check comes before the update, so a NaN/Inf loss never reaches the weights.
         """
         with self._autocast():
             loss, figures = self.task.train_step(module, x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        accumulate = self.config.accumulate_steps
+        if self._micro == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        (loss / accumulate if accumulate > 1 else loss).backward()
         value, *numbers = torch.cat([loss.detach().reshape(1).float(), figures.float()]).tolist()
         finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
         if not bad:
-            measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
-            if measure:
-                self.diagnostics.before_step()
-            self.optimizer.step()
-            if measure:
-                self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
-            if self.scheduler is not None:
-                self.scheduler.step()
+            self._micro += 1
             self.shown_loss = self.task.accumulate(sums, value, numbers)
+            if self._micro == accumulate or self.step + 1 == self.steps_per_epoch:
+                bad = not self._update(module)
         return bool(stop), bool(bad)
+
+    def _update(self, module: nn.Module) -> bool:
+        """Clip the gradients as config says and step; return False (no update) when their norm
+        is not finite."""
+        self._micro = 0
+        if self.config.clip_grad_norm:
+            grads = [p for p in module.parameters() if p.grad is not None]
+            norm = float(torch.nn.utils.clip_grad_norm_(grads, self.config.clip_grad_norm))
+            if all_max([float(not math.isfinite(norm))], self.device, self.dist)[0]:
+                return False
+        measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
+        if measure:
+            self.diagnostics.before_step()
+        self.optimizer.step()
+        if measure:
+            self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return True
 
     def _train_epoch(self) -> str | None:
         """Train the current epoch from self.step; return "stopped"/"nan" or None when done."""
@@ -241,6 +263,7 @@ class Trainer(HeadOnlyEpochs):
             source = self._loader_for_train()
         sums = self.partial
         window: list[float] = []
+        stop_asked = False
         for x, y, index in source:
             if not use_cache:
                 self._note_bad(self.datasets.train, self.task.unreadable(y), index)
@@ -257,7 +280,8 @@ class Trainer(HeadOnlyEpochs):
                 self.events.step(self.epoch, self.step, self.steps_per_epoch,
                                  sum(window) / len(window))
                 window.clear()
-            if stop:
+            stop_asked = stop_asked or stop
+            if stop_asked and self._micro == 0:  # a checkpoint holds no half-accumulated update
                 return "stopped"
         return None
 
@@ -274,6 +298,8 @@ class Trainer(HeadOnlyEpochs):
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
         else:
             self.task.check_model(self)
+            for line in config_warnings(self.config):
+                self.events.log(line)
             self.save()
         epochs = self.config.epochs
         while self.epoch < epochs:
@@ -320,6 +346,10 @@ class Trainer(HeadOnlyEpochs):
             self.history.append(record)
             self.events.epoch(record)
             self.save()
+            early = early_stop_message(self.history, self.best_val_acc, self.config.early_stopping)
+            if early:
+                self.events.log(early)
+                return self._result("done", early)
             if self._stop_agreed():
                 return self._result("stopped", f"stopped after epoch {self.epoch}/{epochs}; checkpoint "
                                     f"saved ({self.last_checkpoint})")

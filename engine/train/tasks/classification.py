@@ -36,6 +36,13 @@ class ClassificationTask(Task):
     def __init__(self) -> None:
         self.loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE)
         """Summed over the readable images of a batch (an unreadable one has the target UNREADABLE)."""
+        self.train_loss_fn = self.loss_fn
+        """The training loss: loss_fn with the recipe's label smoothing (val_loss stays plain)."""
+
+    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
+        """Smooth the training loss's labels as config.label_smoothing says."""
+        self.train_loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE,
+                                                 label_smoothing=config.label_smoothing)
 
     def check_data(self, config: TrainConfig) -> dict[str, Any]:
         """Refuse a folder that is not an ImageFolder; return its class names."""
@@ -99,7 +106,7 @@ class ClassificationTask(Task):
         """Return the mean cross-entropy over readable images and (correct, readable)."""
         logits = module(x)
         readable = (y != UNREADABLE).sum()
-        loss = self.loss_fn(logits.float(), y) / readable.clamp(min=1)
+        loss = self.train_loss_fn(logits.float(), y) / readable.clamp(min=1)
         correct = (logits.detach().argmax(1) == y).sum()
         return loss, torch.stack([correct.float(), readable.float()])
 
