@@ -83,6 +83,11 @@ class TrainConfig:
     warmup_decay: float = 0.01
     early_stopping: int = 0
     """Stop when the validation score has not improved for this many epochs (0: off)."""
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights with this decay (0: off); validation and
+    the checkpoints use it."""
+    ema_steps: int = 32
+    """Optimizer updates between EMA updates."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a TOML-friendly dict (None values left out)."""

@@ -21,6 +21,7 @@ from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, loader_worker_init
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
+from engine.train.ema import ModelEma, describe
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
@@ -46,6 +47,8 @@ class Trainer(HeadOnlyEpochs):
         self.model = model.to(self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = ModelEma(self.model, config.ema_decay, config.ema_steps) if config.ema_decay else None
+        """The weights' moving average (ema_decay): validation and checkpoints use it."""
         self.datasets = datasets
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events = events or Events()
@@ -101,7 +104,8 @@ class Trainer(HeadOnlyEpochs):
     def state(self) -> dict[str, Any]:
         """Return everything a resume needs, as tensors and plain types (weights_only-safe)."""
         return {
-            "format": 1, "model": self.model.state_dict(),
+            "format": 1, "model": (self.ema.module if self.ema else self.model).state_dict(),
+            **({"trained_model": self.model.state_dict(), "ema": self.ema.state()} if self.ema else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch, "step": self.step, "partial": list(self.partial),
@@ -114,7 +118,9 @@ class Trainer(HeadOnlyEpochs):
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's state (model, optimizer, scheduler, position, RNG)."""
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state.get("trained_model", state["model"]))
+        if self.ema is not None and state.get("ema"):
+            self.ema.load(state["model"], state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -240,6 +246,8 @@ class Trainer(HeadOnlyEpochs):
         if measure:
             self.diagnostics.before_step()
         self.optimizer.step()
+        if self.ema is not None:
+            self.ema.after_update(self.model)
         if measure:
             self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
         if self.scheduler is not None:
@@ -286,9 +294,15 @@ class Trainer(HeadOnlyEpochs):
         return None
 
     def evaluate(self) -> dict[str, Any]:
-        """Return the task's validation metrics (val_loss, val_acc: its score in %, ...)."""
-        self.model.eval()
-        return self.task.evaluate(self)
+        """Return the task's validation metrics (val_loss, val_acc: its score in %, ...) of the
+        weights the checkpoints keep (the EMA's when there is one)."""
+        trained = self.model
+        self.model = self.ema.module if self.ema is not None else trained
+        try:
+            self.model.eval()
+            return self.task.evaluate(self)
+        finally:
+            self.model = trained
 
     def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
         """Train to config.epochs (from `resume` when given); return how it ended."""
@@ -300,6 +314,8 @@ class Trainer(HeadOnlyEpochs):
             self.task.check_model(self)
             for line in config_warnings(self.config):
                 self.events.log(line)
+            if self.ema is not None:
+                self.events.log(describe(self.config.ema_decay, self.config.ema_steps))
             self.save()
         epochs = self.config.epochs
         while self.epoch < epochs:

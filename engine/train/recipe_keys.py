@@ -20,6 +20,8 @@ RANGES: dict[str, tuple[float, float, bool, Any]] = {
     "warmup_epochs": (0, 100_000, True, 5),
     "warmup_decay": (0.0, 1.0, True, 0.01),
     "early_stopping": (0, 100_000, True, 5),
+    "ema_decay": (0.0, 1.0, False, 0.9998),
+    "ema_steps": (1, 1_000_000, True, 32),
 }
 
 

@@ -62,6 +62,8 @@ KEYS = [
     "warmup_epochs",
     "warmup_decay",
     "early_stopping",
+    "ema_decay",
+    "ema_steps",
 ]
 
 

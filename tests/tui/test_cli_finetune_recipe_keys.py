@@ -30,6 +30,8 @@ def recipe(tmp_path) -> Path:
         (["--clip-grad-norm", "nan"], ["clip_grad_norm"]),
         (["--warmup-epochs", "-1"], ["warmup_epochs"]),
         (["--early-stopping", "-2"], ["early_stopping"]),
+        (["--ema-decay", "1.5"], ["ema_decay"]),
+        (["--ema-steps", "0"], ["ema_steps"]),
     ],
 )
 def test_bad_values_exit_2_and_no_job_is_made(recipe, capsys, flags, words):

@@ -35,6 +35,8 @@ TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--warmup-epochs", "warmup_epochs", int, "epochs of linear lr warmup (0: off)"),
     ("--warmup-decay", "warmup_decay", float, "the warmup starts at lr x this (default 0.01)"),
     ("--early-stopping", "early_stopping", int, "stop after this many epochs without a better val score"),
+    ("--ema-decay", "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.9998)"),
+    ("--ema-steps", "ema_steps", int, "optimizer updates between EMA updates (default 32)"),
 ]
 
 
