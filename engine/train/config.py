@@ -88,6 +88,14 @@ class TrainConfig:
     the checkpoints use it."""
     ema_steps: int = 32
     """Optimizer updates between EMA updates."""
+    auto_augment: str = "none"
+    """An auto-augment policy per training image: none, ra, ta_wide, augmix, imagenet."""
+    random_erasing: float = 0.0
+    """The probability of erasing a random rectangle of each training image (RandomErasing)."""
+    mixup_alpha: float = 0.0
+    """MixUp of each training batch with this Beta alpha (0: off); with cutmix_alpha, one of the two."""
+    cutmix_alpha: float = 0.0
+    """CutMix of each training batch with this Beta alpha (0: off)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a TOML-friendly dict (None values left out)."""

@@ -71,6 +71,8 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) ->
     """Return (train, val) transforms from the weights' meta (resize/crop/mean/std) or defaults."""
     from torchvision import transforms as T
 
+    from engine.train.augment import erasing_steps, policy_steps
+
     meta = meta or {}
     mean = tuple(meta.get("mean") or IMAGENET_MEAN)
     std = tuple(meta.get("std") or IMAGENET_STD)
@@ -94,7 +96,8 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None) ->
         train_steps.append(T.RandomHorizontalFlip())
     if "color" in config.augment:
         train_steps.append(T.ColorJitter(0.2, 0.2, 0.2))
-    return T.Compose([*train_steps, *tail]), val
+    train_steps.extend(policy_steps(config, mode))
+    return T.Compose([*train_steps, *tail, *erasing_steps(config)]), val
 
 
 UNREADABLE = -100

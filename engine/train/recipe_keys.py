@@ -8,6 +8,8 @@ from typing import Any
 
 import torch
 
+from engine.train.augment import AUTO_AUGMENTS
+
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 LR_WARN = 10.0
 """Above this a learning rate is accepted but the job warns: it almost always diverges."""
@@ -22,6 +24,9 @@ RANGES: dict[str, tuple[float, float, bool, Any]] = {
     "early_stopping": (0, 100_000, True, 5),
     "ema_decay": (0.0, 1.0, False, 0.9998),
     "ema_steps": (1, 1_000_000, True, 32),
+    "random_erasing": (0.0, 1.0, True, 0.25),
+    "mixup_alpha": (0.0, 100.0, True, 0.2),
+    "cutmix_alpha": (0.0, 100.0, True, 1.0),
 }
 
 
@@ -45,6 +50,13 @@ def check_recipe_keys(config: Any, bad: Any) -> None:
             raise bad(
                 key, value, f"it must be a finite number from {low:g} to {top}", f"use e.g. {key} = {example}"
             )
+    if config.auto_augment not in AUTO_AUGMENTS:
+        raise bad(
+            "auto_augment",
+            config.auto_augment,
+            f"the policies are {', '.join(AUTO_AUGMENTS)}",
+            'use e.g. auto_augment = "ta_wide"',
+        )
     if config.warmup_decay == 0 and config.warmup_epochs:
         raise bad(
             "warmup_decay",

@@ -32,6 +32,8 @@ def recipe(tmp_path) -> Path:
         (["--early-stopping", "-2"], ["early_stopping"]),
         (["--ema-decay", "1.5"], ["ema_decay"]),
         (["--ema-steps", "0"], ["ema_steps"]),
+        (["--auto-augment", "randaug"], ["auto_augment", "ta_wide"]),
+        (["--mixup-alpha", "-1"], ["mixup_alpha"]),
     ],
 )
 def test_bad_values_exit_2_and_no_job_is_made(recipe, capsys, flags, words):

@@ -37,6 +37,10 @@ TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--early-stopping", "early_stopping", int, "stop after this many epochs without a better val score"),
     ("--ema-decay", "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.9998)"),
     ("--ema-steps", "ema_steps", int, "optimizer updates between EMA updates (default 32)"),
+    ("--auto-augment", "auto_augment", str, "none, ra, ta_wide, augmix or imagenet (default none)"),
+    ("--random-erasing", "random_erasing", float, "probability of RandomErasing per image (0: off)"),
+    ("--mixup-alpha", "mixup_alpha", float, "MixUp per batch with this alpha (0: off)"),
+    ("--cutmix-alpha", "cutmix_alpha", float, "CutMix per batch with this alpha (0: off)"),
 ]
 
 
