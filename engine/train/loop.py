@@ -343,8 +343,11 @@ class Trainer(HeadOnlyEpochs):
             metrics = self.evaluate()
             val_acc = metrics["val_acc"]
             self.epoch, self.step, self.partial = self.epoch + 1, 0, self.task.empty_sums()
+            optimizer_groups = self.optimizer.param_groups
             record = {"epoch": self.epoch, **self.task.train_record(train_sums), **metrics,
                       "lr": self.optimizer.param_groups[0]["lr"],
+                      "lr_groups": {g.name: o["lr"] for g, o in zip(self.groups, optimizer_groups)},
+                      "images_per_s": round(train_sums[-1] / max(time.perf_counter() - started, 1e-9), 1),
                       "seconds": round(time.perf_counter() - started, 3)}
             if self.task.name != "classification":
                 record["score"] = self.task.score_name
