@@ -11,6 +11,7 @@ from torch.utils.data import DataLoader
 from engine.errors import BadInput
 from engine.train.augment import batch_mixer, mix_batch
 from engine.train.config import TrainConfig
+from engine.train.csv_data import is_csv
 from engine.train.data import (
     UNREADABLE,
     Datasets,
@@ -31,7 +32,8 @@ class ClassificationTask(Task):
 
     name = "classification"
     score_name = "accuracy"
-    data_format = "an ImageFolder: one sub-folder of images per class (train/ + val/, or val_split)"
+    data_format = ("an ImageFolder: one sub-folder of images per class (train/ + val/, or val_split), "
+                   "or a CSV of path,label rows")
     feature_cache = True
 
     def __init__(self) -> None:
@@ -52,7 +54,7 @@ class ClassificationTask(Task):
         """Refuse a folder that is not an ImageFolder; return its class names."""
         check_data_folder(config)
         classes = class_names(config)
-        return {"format": "ImageFolder", "classes": classes}
+        return {"format": "CSV" if is_csv(config.data) else "ImageFolder", "classes": classes}
 
     def check_head(self, model: nn.Module, found: dict[str, Any]) -> None:
         """Refuse a classifier head whose outputs differ from the number of class folders (the
