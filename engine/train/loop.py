@@ -26,7 +26,7 @@ from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import param_groups
-from engine.train.recipe_keys import config_warnings
+from engine.train.recipe_keys import check_task_keys, config_warnings
 from engine.train.stopping import early_stop_message
 from engine.train.tasks import Task, task_for
 
@@ -41,6 +41,7 @@ class Trainer(HeadOnlyEpochs):
                  task: Task | None = None) -> None:
         self.config = config
         self.task = task or task_for(model)
+        check_task_keys(self.task.name, config)
         self.task.prepare(model, config)
         self.dist = dist or DistInfo()
         self.device = resolve_device(config.device, self.dist)

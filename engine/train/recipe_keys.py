@@ -80,6 +80,25 @@ def check_recipe_keys(config: Any, bad: Any) -> None:
         )
 
 
+CLASSIFICATION_ONLY = ("label_smoothing", "mixup_alpha", "cutmix_alpha", "auto_augment", "random_erasing")
+"""Keys the classification task alone applies (the others' targets are boxes and masks)."""
+
+
+def check_task_keys(task: str, config: Any) -> None:
+    """Raise BadInput when a key only classification applies is set for another task."""
+    from engine.errors import BadInput
+
+    defaults = type(config)()
+    for key in CLASSIFICATION_ONLY:
+        value = getattr(config, key)
+        if task != "classification" and value != getattr(defaults, key):
+            raise BadInput(
+                f"[train] {key} = {value!r} is for classifiers, and this is a {task} model",
+                "it works on class labels; boxes, masks and keypoints would not follow it",
+                f"remove {key} from [train]",
+            )
+
+
 def config_warnings(config: Any) -> list[str]:
     """Return the warnings about values that run but rarely train (an lr above 10)."""
     lines = []

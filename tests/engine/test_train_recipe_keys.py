@@ -202,3 +202,54 @@ def test_early_stopping_stops_and_says_why(digits, tmp_path):
     assert "early stopping" in result.message and "for 2 epochs" in result.message
     assert any("early_stopping = 2" in line for line in log.lines)
     assert result.best_checkpoint == "epoch-0001.pt"
+
+
+@pytest.mark.parametrize(
+    "key, value",
+    [
+        ("label_smoothing", 0.1),
+        ("mixup_alpha", 0.2),
+        ("cutmix_alpha", 1.0),
+        ("auto_augment", "ra"),
+        ("random_erasing", 0.25),
+    ],
+)
+def test_classification_only_keys_are_refused_for_other_tasks(key, value):
+    from engine.train.recipe_keys import check_task_keys
+
+    config = train_config({key: value})
+    check_task_keys("classification", config)  # applied there
+    for task in ("detection", "semantic_segmentation"):
+        with pytest.raises(BadInput) as caught:
+            check_task_keys(task, config)
+        assert key in caught.value.message and task in caught.value.message
+    check_task_keys("detection", train_config({}))  # the defaults are fine everywhere
+
+
+def test_stop_inside_an_accumulation_waits_for_its_update_and_resume_matches(digits, tmp_path):
+    config = _config(
+        digits,
+        batch_size=16,
+        accumulate_steps=3,
+        epochs=2,
+        optimizer="adam",
+        lr=0.01,
+        backbone_lr=0.01,
+        scheduler="cosine",
+        clip_grad_norm=1.0,
+    )
+    datasets = build_datasets(config)
+    straight = _linear()
+    train(straight, config, datasets, head="1")
+    first_run = Trainer(_linear(), config, datasets, head="1", checkpoint_dir=tmp_path)
+    first_run.should_stop = lambda: first_run.step >= 4  # asked while the 5th batch trains
+    first = first_run.run()
+    assert first.status == "stopped"
+    from engine.train.checkpoint import newest_complete
+
+    _, state = newest_complete(tmp_path)
+    assert state["step"] == 6  # asked in batch 5; the update of batches 4-6 came first
+    resumed = _linear(seed=7)
+    Trainer(resumed, config, datasets, head="1", checkpoint_dir=tmp_path).run(state)
+    for a, b in zip(straight.parameters(), resumed.parameters()):
+        torch.testing.assert_close(a, b, rtol=0, atol=1e-6)

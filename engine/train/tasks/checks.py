@@ -8,6 +8,7 @@ from typing import Any
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
 from engine.train.csv_data import is_csv
+from engine.train.recipe_keys import check_task_keys
 from engine.train.tasks import get_task, task_name_for, task_name_of
 
 
@@ -41,6 +42,7 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
         # your own model: its class decides
         name = task_name_of(workbench.model)
     task = get_task(name)
+    check_task_keys(task.name, config)
     if not config.data:
         raise BadInput(
             "no training data given",
