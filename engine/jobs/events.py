@@ -107,5 +107,7 @@ class JobEvents(Events):
         self._status(bad_images=count, bad_examples=examples)
 
     def checkpoint(self, path: Path, best: str | None) -> None:
-        """Point status.json at the newest checkpoint."""
+        """Point status.json at the newest checkpoint (and flush the TensorBoard events)."""
+        if self.board is not None:
+            self.board.flush()
         self._status(checkpoint=str(path), best_checkpoint=best)

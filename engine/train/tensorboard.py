@@ -67,7 +67,12 @@ class Board:
             for key, v in record.items()
             if key.startswith("train_loss_") and isinstance(v, (int, float))
         ]
-        out += [(f"lr/{name}", float(lr), at) for name, lr in (record.get("lr_groups") or {}).items()]
+        groups = record.get("lr_groups")
+        out += [
+            (f"lr/{name}", float(lr), at)
+            for name, lr in (groups.items() if isinstance(groups, dict) else [])
+            if isinstance(lr, (int, float))
+        ]
         return [item for item in out if math.isfinite(item[1])]
 
     def write(self, record: dict[str, Any]) -> None:
@@ -76,6 +81,10 @@ class Board:
             self.writer.add_scalar(tag, value, at)
         if record.get("kind") == "epoch":
             self.writer.flush()
+
+    def flush(self) -> None:
+        """Write what is pending (at each checkpoint: a stopped job's figures reach the disk)."""
+        self.writer.flush()
 
     def close(self) -> None:
         """Flush and close the event file."""

@@ -93,3 +93,4 @@ def test_a_resumed_job_purges_the_events_after_its_checkpoint(tmp_path):
     events.step(0, 3, 4, 30.0)
     events.board.close()
     assert _scalars(tmp_path / "tensorboard")["loss/train_step"] == [(1, 1.0), (2, 2.0), (3, 30.0)]
+
