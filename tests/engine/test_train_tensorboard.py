@@ -94,3 +94,11 @@ def test_a_resumed_job_purges_the_events_after_its_checkpoint(tmp_path):
     events.board.close()
     assert _scalars(tmp_path / "tensorboard")["loss/train_step"] == [(1, 1.0), (2, 2.0), (3, 30.0)]
 
+
+def test_a_tampered_record_gives_no_scalar_and_no_crash():
+    from engine.train.tensorboard import Board
+
+    board = Board(None)
+    record = {"kind": "epoch", "epoch": 1, "val_acc": 50.0, "lr_groups": {"head": "fast", "body": 0.1}}
+    assert board.scalars(record) == [("metric/val", 50.0, 0), ("lr/body", 0.1, 0)]
+    assert board.scalars({**record, "lr_groups": "oops"}) == [("metric/val", 50.0, 0)]
