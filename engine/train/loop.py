@@ -325,8 +325,9 @@ class Trainer(HeadOnlyEpochs):
             ended = self._train_epoch()
             if ended == "nan":
                 good = self.last_checkpoint or "none"
-                message = (f"the loss became NaN/Inf at epoch {self.epoch + 1} step "
-                           f"{self.step + 1}; stopped; the last good checkpoint is {good}")
+                message = (f"the loss (or its gradient norm) became NaN/Inf at epoch {self.epoch + 1} step "
+                           f"{self.step + 1}; stopped; the last good checkpoint is {good}; a smaller lr "
+                           "usually helps (ptm-tui lr-find suggests one)")
                 self.events.log(message)
                 return self._result("failed", message)
             if ended == "bad data" or self._too_many_bad():

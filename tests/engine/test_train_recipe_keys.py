@@ -253,3 +253,26 @@ def test_stop_inside_an_accumulation_waits_for_its_update_and_resume_matches(dig
     Trainer(resumed, config, datasets, head="1", checkpoint_dir=tmp_path).run(state)
     for a, b in zip(straight.parameters(), resumed.parameters()):
         torch.testing.assert_close(a, b, rtol=0, atol=1e-6)
+
+
+class SqrtBump(nn.Module):
+    """A finite loss whose gradient is not: d sqrt(p)/dp is infinite at p = 0."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.body = _linear()
+        self.bump = nn.Parameter(torch.zeros(1))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x) + torch.sqrt(self.bump)
+
+
+def test_a_non_finite_gradient_norm_stops_like_a_nan_loss(digits, tmp_path):
+    from engine.train.checkpoint import newest_complete
+
+    config = _config(digits, clip_grad_norm=1.0)
+    result = train(SqrtBump(), config, build_datasets(config), head="body.1", checkpoint_dir=tmp_path)
+    assert result.status == "failed" and "NaN/Inf" in result.message and "lr-find" in result.message
+    path, state = newest_complete(tmp_path)
+    assert path.name == "epoch-0000.pt"
+    assert all(torch.isfinite(t).all() for t in state["model"].values())
