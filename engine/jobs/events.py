@@ -9,9 +9,10 @@ from pathlib import Path
 from typing import Any
 
 from engine.jobs.folder_guard import LockedFolder, open_for_append, unwritable
-from engine.jobs.store import write_status
+from engine.jobs.store import read_metrics, write_status
 from engine.train.diagnostics import flag_kind
 from engine.train.events import Events
+from engine.train.tensorboard import open_board
 
 
 def _log(text: str) -> None:
@@ -30,6 +31,8 @@ class JobEvents(Events):
                                         encoding="utf-8")
         self._last_status = 0.0
         self._flagged: set[str] = set()
+        self.board = open_board(job_dir, read_metrics(job_dir), _log)
+        """The job's TensorBoard event files (None without tensorboard): the same records."""
 
     def _check(self) -> None:
         if self.folder is not None:
@@ -48,6 +51,8 @@ class JobEvents(Events):
             self.metrics.flush()
         except OSError as error:
             raise unwritable(self.job_dir, "metrics.jsonl", error) from None
+        if self.board is not None:
+            self.board.write(record)
 
     def log(self, text: str) -> None:
         """Write a line to the log."""
@@ -101,5 +106,7 @@ class JobEvents(Events):
         self._status(bad_images=count, bad_examples=examples)
 
     def checkpoint(self, path: Path, best: str | None) -> None:
-        """Point status.json at the newest checkpoint."""
+        """Point status.json at the newest checkpoint (and flush the TensorBoard events)."""
+        if self.board is not None:
+            self.board.flush()
         self._status(checkpoint=str(path), best_checkpoint=best)

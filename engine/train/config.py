@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from engine.errors import BadInput
+from engine.train.recipe_keys import check_recipe_keys
 from engine.words import a_or_an
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -74,6 +75,30 @@ class TrainConfig:
     """Unreadable images are skipped; the job fails when more than this fraction (and 10) are."""
     force: bool = False
     """Accept workers > 2x the cores and image sizes > 4096 (the sanity limits)."""
+    label_smoothing: float = 0.0
+    """Cross-entropy label smoothing of the training loss (val_loss stays plain), as torchvision's."""
+    clip_grad_norm: float = 0.0
+    """Clip the gradients' total norm to this before each update (0: off)."""
+    accumulate_steps: int = 1
+    """Batches whose gradients add up to one update (an effective batch of batch_size x this)."""
+    warmup_epochs: int = 0
+    """Epochs of linear warmup from lr x warmup_decay to lr before the scheduler (0: off)."""
+    warmup_decay: float = 0.01
+    early_stopping: int = 0
+    """Stop when the validation score has not improved for this many epochs (0: off)."""
+    ema_decay: float = 0.0
+    """Keep an exponential moving average of the weights with this decay (0: off); validation and
+    the checkpoints use it."""
+    ema_steps: int = 32
+    """Optimizer updates between EMA updates."""
+    auto_augment: str = "none"
+    """An auto-augment policy per training image: none, ra, ta_wide, augmix, imagenet."""
+    random_erasing: float = 0.0
+    """The probability of erasing a random rectangle of each training image (RandomErasing)."""
+    mixup_alpha: float = 0.0
+    """MixUp of each training batch with this Beta alpha (0: off); with cutmix_alpha, one of the two."""
+    cutmix_alpha: float = 0.0
+    """CutMix of each training batch with this Beta alpha (0: off)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a TOML-friendly dict (None values left out)."""
@@ -208,3 +233,4 @@ def validate(config: TrainConfig) -> None:
                    "use e.g. diagnostics_every = 50")
     if c.step_epochs < 0:
         raise _bad("step_epochs", c.step_epochs, "it must be >= 0", "use e.g. step_epochs = 3")
+    check_recipe_keys(c, _bad)

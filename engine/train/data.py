@@ -14,6 +14,14 @@ from torchvision.datasets import ImageFolder
 
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
+from engine.train.csv_data import (
+    CsvImages,
+    check_csv_data,
+    check_val_labels,
+    csv_classes,
+    is_csv,
+    read_labels,
+)
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -75,6 +83,7 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None,
     ending in the model's `channels` (grayscale for 1, engine.use.channels)."""
     from torchvision import transforms as T
 
+    from engine.train.augment import erasing_steps, policy_steps
     from engine.use.channels import MatchChannels
 
     meta = meta or {}
@@ -101,7 +110,8 @@ def build_transforms(config: TrainConfig, meta: dict[str, Any] | None = None,
         train_steps.append(T.RandomHorizontalFlip())
     if "color" in config.augment:
         train_steps.append(T.ColorJitter(0.2, 0.2, 0.2))
-    return T.Compose([*train_steps, *tail]), val
+    train_steps.extend(policy_steps(config, mode))
+    return T.Compose([*train_steps, *tail, *erasing_steps(config)]), val
 
 
 UNREADABLE = -100
@@ -244,6 +254,8 @@ def check_class_folders(root: Path) -> list[str]:
 
 def class_names(config: TrainConfig) -> list[str]:
     """Return the class names of config.data (its train/ folder when it has train/ and val/)."""
+    if is_csv(config.data):
+        return check_csv_data(config.data, "")
     root = Path(config.data).expanduser()
     has_val = any((root / name).is_dir() for name in VAL_NAMES)
     return _check_classes_folder(root / "train" if (root / "train").is_dir() and has_val else root)
@@ -252,6 +264,8 @@ def class_names(config: TrainConfig) -> list[str]:
 def check_data_folder(config: TrainConfig) -> list[str]:
     """Refuse (BadInput) a data folder a job could not train on, before the job exists; return
     its class names (the training classes)."""
+    if is_csv(config.data):
+        return check_csv_data(config.data, config.val_data)
     root = Path(config.data).expanduser()
     val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:
@@ -276,11 +290,13 @@ def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None,
         raise BadInput("no training data given", "[train] data is empty",
                        "set data = \"path/to/images\" in [train] or pass --data PATH")
     root = Path(config.data).expanduser()
-    if not root.is_dir():
-        raise BadInput(f"data folder {root} does not exist", "[train] data must be a folder",
-                       "point data at an ImageFolder root (one sub-folder per class)")
     train_tf, val_tf = build_transforms(config, meta, channels)
     size = config.image_size or _size(meta or {}, "crop_size", 224)
+    if is_csv(config.data):
+        return _csv_datasets(config, root, (train_tf, val_tf), size)
+    if not root.is_dir():
+        raise BadInput(f"data folder {root} does not exist", "[train] data must be a folder or a .csv",
+                       "point data at an ImageFolder root (one sub-folder per class) or a path,label CSV")
     val_dir = next((root / name for name in VAL_NAMES if (root / name).is_dir()), None)
     if (root / "train").is_dir() and val_dir is not None:
         train = _image_folder(root / "train", train_tf, size)
@@ -298,6 +314,30 @@ def build_datasets(config: TrainConfig, meta: dict[str, Any] | None = None,
     return Datasets(Subset(full_train, train_idx), Subset(full_val, val_idx),
                     list(full_train.classes),
                     f"one folder, {config.val_split:.0%} held out (seed {config.seed})")
+
+
+def _csv_datasets(config: TrainConfig, path: Path, transforms: tuple[Any, Any], size: int) -> Datasets:
+    """Return the datasets of a labels CSV: with val_data (another CSV) or split by val_split."""
+    rows = read_labels(path)
+    classes = csv_classes(rows, str(path))
+
+    def images(part: list[tuple[str, str]], transform: Any) -> CsvImages:
+        return CsvImages(part, classes, transform, open_image, size, UNREADABLE)
+
+    if config.val_data:
+        val_path = Path(config.val_data).expanduser()
+        val_rows = read_labels(val_path)
+        check_val_labels(val_rows, classes, str(val_path))
+        return Datasets(images(rows, transforms[0]), images(val_rows, transforms[1]), classes,
+                        f"{path.name} and {val_path.name}")
+    if config.val_split <= 0:
+        raise BadInput(f"{path} comes without val_data and val_split is 0",
+                       "a validation set is needed to report accuracy",
+                       'set val_data = "val.csv" or val_split = 0.2')
+    train_idx, val_idx = split_indices(len(rows), config.val_split, config.seed)
+    train, val = images(rows, transforms[0]), images(rows, transforms[1])
+    return Datasets(Subset(train, train_idx), Subset(val, val_idx), classes,
+                    f"{path.name}, {config.val_split:.0%} held out (seed {config.seed})")
 
 
 class Indexed(Dataset):

@@ -10,6 +10,7 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
+from engine.train.augment import augmenting
 from engine.train.bad_images import BadImages
 from engine.train.config import TrainConfig
 from engine.train.data import UNREADABLE, Datasets, loader_worker_init
@@ -26,7 +27,7 @@ def cache_blocker(model: nn.Module, head: str, config: TrainConfig) -> str | Non
     """Return why frozen features cannot be cached now (None when they can)."""
     if not config.feature_cache:
         return "feature_cache is off"
-    if config.augment:
+    if augmenting(config):
         return "the data is augmented"
     if not head:
         return "no head found"

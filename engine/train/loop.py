@@ -21,10 +21,13 @@ from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, loader_worker_init
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
+from engine.train.ema import ModelEma, describe
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import param_groups
+from engine.train.recipe_keys import check_task_keys, config_warnings
+from engine.train.stopping import early_stop_message
 from engine.train.tasks import Task, task_for
 
 
@@ -38,12 +41,15 @@ class Trainer(HeadOnlyEpochs):
                  task: Task | None = None) -> None:
         self.config = config
         self.task = task or task_for(model)
+        check_task_keys(self.task.name, config)
         self.task.prepare(model, config)
         self.dist = dist or DistInfo()
         self.device = resolve_device(config.device, self.dist)
         self.model = model.to(self.device)
         if config.channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.ema = ModelEma(self.model, config.ema_decay, config.ema_steps) if config.ema_decay else None
+        """The weights' moving average (ema_decay): validation and checkpoints use it."""
         self.datasets = datasets
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events = events or Events()
@@ -63,7 +69,10 @@ class Trainer(HeadOnlyEpochs):
         self.batches = EpochBatches(len(datasets.train), config.batch_size, config.seed,  # type: ignore[arg-type]
                                     self.dist.rank, self.dist.world)
         self.steps_per_epoch = len(self.batches)
-        self.scheduler = make_scheduler(self.optimizer, config, self.steps_per_epoch)
+        self.updates_per_epoch = -(-self.steps_per_epoch // config.accumulate_steps)
+        self.scheduler = make_scheduler(self.optimizer, config, self.updates_per_epoch)
+        self._micro = 0
+        """Batches whose gradients wait for the next update (accumulate_steps)."""
         self.diagnostics = LayerDiagnostics(self.model, self.groups,
                                             interval(config.diagnostics_every, self.steps_per_epoch))
         self.bad = BadImages(len(datasets.train) + len(datasets.val),  # type: ignore[arg-type]
@@ -96,7 +105,8 @@ class Trainer(HeadOnlyEpochs):
     def state(self) -> dict[str, Any]:
         """Return everything a resume needs, as tensors and plain types (weights_only-safe)."""
         return {
-            "format": 1, "model": self.model.state_dict(),
+            "format": 1, "model": (self.ema.module if self.ema else self.model).state_dict(),
+            **({"trained_model": self.model.state_dict(), "ema": self.ema.state()} if self.ema else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch, "step": self.step, "partial": list(self.partial),
@@ -109,7 +119,9 @@ class Trainer(HeadOnlyEpochs):
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's state (model, optimizer, scheduler, position, RNG)."""
-        self.model.load_state_dict(state["model"])
+        self.model.load_state_dict(state.get("trained_model", state["model"]))
+        if self.ema is not None and state.get("ema"):
+            self.ema.load(state["model"], state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
@@ -200,29 +212,48 @@ class Trainer(HeadOnlyEpochs):
 
     def _optimizer_step(self, module: nn.Module, x: torch.Tensor, y: torch.Tensor,
                         sums: list[float]) -> tuple[bool, bool]:
-        """One step; add to sums; return (stop asked, loss not finite) as agreed by every rank.
+        """One batch (an update after accumulate_steps of them, or at the epoch's end); add to
+        sums; return (stop asked, loss or gradient norm not finite) as agreed by every rank.
 
         The check comes before the update, so a NaN/Inf loss never reaches the weights.
         """
         with self._autocast():
             loss, figures = self.task.train_step(module, x, y)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
+        accumulate = self.config.accumulate_steps
+        if self._micro == 0:
+            self.optimizer.zero_grad(set_to_none=True)
+        (loss / accumulate if accumulate > 1 else loss).backward()
         value, *numbers = torch.cat([loss.detach().reshape(1).float(), figures.float()]).tolist()
         finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
                             self.dist)
         if not bad:
-            measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
-            if measure:
-                self.diagnostics.before_step()
-            self.optimizer.step()
-            if measure:
-                self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
-            if self.scheduler is not None:
-                self.scheduler.step()
+            self._micro += 1
             self.shown_loss = self.task.accumulate(sums, value, numbers)
+            if self._micro == accumulate or self.step + 1 == self.steps_per_epoch:
+                bad = not self._update(module)
         return bool(stop), bool(bad)
+
+    def _update(self, module: nn.Module) -> bool:
+        """Clip the gradients as config says and step; return False (no update) when their norm
+        is not finite."""
+        self._micro = 0
+        if self.config.clip_grad_norm:
+            grads = [p for p in module.parameters() if p.grad is not None]
+            norm = float(torch.nn.utils.clip_grad_norm_(grads, self.config.clip_grad_norm))
+            if all_max([float(not math.isfinite(norm))], self.device, self.dist)[0]:
+                return False
+        measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
+        if measure:
+            self.diagnostics.before_step()
+        self.optimizer.step()
+        if self.ema is not None:
+            self.ema.after_update(self.model)
+        if measure:
+            self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
+        if self.scheduler is not None:
+            self.scheduler.step()
+        return True
 
     def _train_epoch(self) -> str | None:
         """Train the current epoch from self.step; return "stopped"/"nan" or None when done."""
@@ -241,6 +272,7 @@ class Trainer(HeadOnlyEpochs):
             source = self._loader_for_train()
         sums = self.partial
         window: list[float] = []
+        stop_asked = False
         for x, y, index in source:
             if not use_cache:
                 self._note_bad(self.datasets.train, self.task.unreadable(y), index)
@@ -257,14 +289,21 @@ class Trainer(HeadOnlyEpochs):
                 self.events.step(self.epoch, self.step, self.steps_per_epoch,
                                  sum(window) / len(window))
                 window.clear()
-            if stop:
+            stop_asked = stop_asked or stop
+            if stop_asked and self._micro == 0:  # a checkpoint holds no half-accumulated update
                 return "stopped"
         return None
 
     def evaluate(self) -> dict[str, Any]:
-        """Return the task's validation metrics (val_loss, val_acc: its score in %, ...)."""
-        self.model.eval()
-        return self.task.evaluate(self)
+        """Return the task's validation metrics (val_loss, val_acc: its score in %, ...) of the
+        weights the checkpoints keep (the EMA's when there is one)."""
+        trained = self.model
+        self.model = self.ema.module if self.ema is not None else trained
+        try:
+            self.model.eval()
+            return self.task.evaluate(self)
+        finally:
+            self.model = trained
 
     def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
         """Train to config.epochs (from `resume` when given); return how it ended."""
@@ -274,6 +313,10 @@ class Trainer(HeadOnlyEpochs):
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
         else:
             self.task.check_model(self)
+            for line in config_warnings(self.config):
+                self.events.log(line)
+            if self.ema is not None:
+                self.events.log(describe(self.config.ema_decay, self.config.ema_steps))
             self.save()
         epochs = self.config.epochs
         while self.epoch < epochs:
@@ -282,8 +325,9 @@ class Trainer(HeadOnlyEpochs):
             ended = self._train_epoch()
             if ended == "nan":
                 good = self.last_checkpoint or "none"
-                message = (f"the loss became NaN/Inf at epoch {self.epoch + 1} step "
-                           f"{self.step + 1}; stopped; the last good checkpoint is {good}")
+                message = (f"the loss (or its gradient norm) became NaN/Inf at epoch {self.epoch + 1} step "
+                           f"{self.step + 1}; stopped; the last good checkpoint is {good}; a smaller lr "
+                           "usually helps (ptm-tui lr-find suggests one)")
                 self.events.log(message)
                 return self._result("failed", message)
             if ended == "bad data" or self._too_many_bad():
@@ -301,8 +345,11 @@ class Trainer(HeadOnlyEpochs):
             metrics = self.evaluate()
             val_acc = metrics["val_acc"]
             self.epoch, self.step, self.partial = self.epoch + 1, 0, self.task.empty_sums()
+            optimizer_groups = self.optimizer.param_groups
             record = {"epoch": self.epoch, **self.task.train_record(train_sums), **metrics,
                       "lr": self.optimizer.param_groups[0]["lr"],
+                      "lr_groups": {g.name: o["lr"] for g, o in zip(self.groups, optimizer_groups)},
+                      "images_per_s": round(train_sums[-1] / max(time.perf_counter() - started, 1e-9), 1),
                       "seconds": round(time.perf_counter() - started, 3)}
             if self.task.name != "classification":
                 record["score"] = self.task.score_name
@@ -320,6 +367,10 @@ class Trainer(HeadOnlyEpochs):
             self.history.append(record)
             self.events.epoch(record)
             self.save()
+            early = early_stop_message(self.history, self.best_val_acc, self.config.early_stopping)
+            if early:
+                self.events.log(early)
+                return self._result("done", early)
             if self._stop_agreed():
                 return self._result("stopped", f"stopped after epoch {self.epoch}/{epochs}; checkpoint "
                                     f"saved ({self.last_checkpoint})")

@@ -8,6 +8,7 @@ import torch
 
 from engine.train.config import TrainConfig
 from engine.train.params import ParamGroup
+from engine.train.schedule import warmup_steps, with_warmup
 
 
 def make_optimizer(groups: list[ParamGroup], config: TrainConfig) -> torch.optim.Optimizer:
@@ -24,8 +25,16 @@ def make_optimizer(groups: list[ParamGroup], config: TrainConfig) -> torch.optim
 
 def make_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig,
                    steps_per_epoch: int) -> Any:
-    """Return the per-step lr scheduler named in config (None for "none")."""
-    total = max(1, config.epochs * steps_per_epoch)
+    """Return the per-update lr scheduler named in config, after its warmup (None: neither)."""
+    warm = warmup_steps(config, steps_per_epoch)
+    main = _main_scheduler(optimizer, config, steps_per_epoch, warm)
+    return with_warmup(optimizer, main, warm, config.warmup_decay) if warm else main
+
+
+def _main_scheduler(optimizer: torch.optim.Optimizer, config: TrainConfig, steps_per_epoch: int,
+                    warm: int) -> Any:
+    """Return the scheduler named in config over the updates after the warmup (None for "none")."""
+    total = max(1, config.epochs * steps_per_epoch - warm)
     sched = torch.optim.lr_scheduler
     if config.scheduler == "cosine":
         return sched.CosineAnnealingLR(optimizer, T_max=total)

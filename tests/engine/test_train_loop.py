@@ -90,6 +90,7 @@ def test_nan_loss_stops_and_keeps_the_last_good_checkpoint(digits, tmp_path):
     result = train(tiny_net(), config, build_datasets(config), checkpoint_dir=tmp_path)
     assert result.status == "failed"
     assert "NaN/Inf" in result.message and "epoch-0000.pt" in result.message
+    assert "ptm-tui lr-find" in result.message
     path, state = newest_complete(tmp_path)
     assert path.name == "epoch-0000.pt"
     assert all(torch.isfinite(t).all() for t in state["model"].values() if t.is_floating_point())

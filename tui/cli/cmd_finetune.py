@@ -32,6 +32,18 @@ TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--augment", "augment", str, "comma list of crop, flip, color (default none)"),
     ("--head-epochs", "head_epochs", int, "train only the head for this many epochs first"),
     ("--keep-last", "keep_last", int, "checkpoints to keep besides the best (default 2)"),
+    ("--label-smoothing", "label_smoothing", float, "label smoothing of the training loss (e.g. 0.1)"),
+    ("--clip-grad-norm", "clip_grad_norm", float, "clip the gradients' norm to this (0: off)"),
+    ("--accumulate-steps", "accumulate_steps", int, "batches per update (gradient accumulation)"),
+    ("--warmup-epochs", "warmup_epochs", int, "epochs of linear lr warmup (0: off)"),
+    ("--warmup-decay", "warmup_decay", float, "the warmup starts at lr x this (default 0.01)"),
+    ("--early-stopping", "early_stopping", int, "stop after this many epochs without a better val score"),
+    ("--ema-decay", "ema_decay", float, "keep an EMA of the weights with this decay (e.g. 0.9998)"),
+    ("--ema-steps", "ema_steps", int, "optimizer updates between EMA updates (default 32)"),
+    ("--auto-augment", "auto_augment", str, "none, ra, ta_wide, augmix or imagenet (default none)"),
+    ("--random-erasing", "random_erasing", float, "probability of RandomErasing per image (0: off)"),
+    ("--mixup-alpha", "mixup_alpha", float, "MixUp per batch with this alpha (0: off)"),
+    ("--cutmix-alpha", "cutmix_alpha", float, "CutMix per batch with this alpha (0: off)"),
 ]
 
 
@@ -200,12 +212,23 @@ def start(job_dir: Path, args: argparse.Namespace, proc: Any) -> int:
     return follow(job_dir, proc, args.json)
 
 
+def _warn(recipe: Any, overrides: dict[str, Any]) -> None:
+    """Check the [train] values (BadInput, exit 2, before a job exists) and print their warnings."""
+    from engine.train.config import train_config
+    from engine.train.recipe_keys import config_warnings
+    from tui.cli.output import stderr
+
+    for line in config_warnings(train_config(recipe.train, overrides)):
+        stderr.print(line, highlight=False, markup=False)
+
+
 def run(args: argparse.Namespace) -> int:
     """Create the job, launch it, and return the exit code."""
     from engine.edit import recipe as recipes
     from engine.jobs.launch import check_processes, create_job, launch
 
     recipe = recipes.load(args.recipe)
+    _warn(recipe, overrides_from(args))
     if args.slurm:
         from tui.cli.slurm_flags import slurm_options, submit_new
 

@@ -36,6 +36,7 @@ COMMANDS: dict[str, str] = {
     "lr-find": "cmd_lr_find",
     "layers": "cmd_layers",
     "compare": "cmd_compare",
+    "tensorboard": "cmd_tensorboard",
 }
 
 

@@ -7,6 +7,8 @@ from typing import Any
 
 from engine.errors import BadInput
 from engine.train.config import TrainConfig
+from engine.train.csv_data import is_csv
+from engine.train.recipe_keys import check_task_keys
 from engine.train.tasks import get_task, task_name_for, task_name_of
 
 
@@ -40,6 +42,7 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
         # your own model: its class decides
         name = task_name_of(workbench.model)
     task = get_task(name)
+    check_task_keys(task.name, config)
     if not config.data:
         raise BadInput(
             "no training data given",
@@ -57,7 +60,7 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
                 f"a classifier reads {task.data_format}",
                 "point data at an ImageFolder, or pick a detection model",
             )
-        if not data.is_dir():
+        if not data.is_dir() and not is_csv(config.data):
             raise BadInput(
                 f"data folder {data} does not exist",
                 "[train] data must be a folder",

@@ -9,7 +9,9 @@ from torch import nn
 from torch.utils.data import DataLoader
 
 from engine.errors import BadInput
+from engine.train.augment import batch_mixer, mix_batch
 from engine.train.config import TrainConfig
+from engine.train.csv_data import is_csv
 from engine.train.data import (
     UNREADABLE,
     Datasets,
@@ -30,18 +32,29 @@ class ClassificationTask(Task):
 
     name = "classification"
     score_name = "accuracy"
-    data_format = "an ImageFolder: one sub-folder of images per class (train/ + val/, or val_split)"
+    data_format = ("an ImageFolder: one sub-folder of images per class (train/ + val/, or val_split), "
+                   "or a CSV of path,label rows")
     feature_cache = True
 
     def __init__(self) -> None:
         self.loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE)
         """Summed over the readable images of a batch (an unreadable one has the target UNREADABLE)."""
+        self.train_loss_fn = self.loss_fn
+        """The training loss: loss_fn with the recipe's label smoothing (val_loss stays plain)."""
+        self.mixer: Any = None
+        """MixUp/CutMix of each training batch (torchvision.transforms.v2), when the recipe asks."""
+
+    def prepare(self, model: nn.Module, config: TrainConfig) -> None:
+        """Smooth the training loss's labels as config.label_smoothing says."""
+        self.train_loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE,
+                                                 label_smoothing=config.label_smoothing)
+        self.mixer = batch_mixer(config)
 
     def check_data(self, config: TrainConfig) -> dict[str, Any]:
         """Refuse a folder that is not an ImageFolder; return its class names."""
         check_data_folder(config)
         classes = class_names(config)
-        return {"format": "ImageFolder", "classes": classes}
+        return {"format": "CSV" if is_csv(config.data) else "ImageFolder", "classes": classes}
 
     def check_head(self, model: nn.Module, found: dict[str, Any]) -> None:
         """Refuse a model whose outputs per image (run on meta tensors at found["input_size"])
@@ -99,15 +112,21 @@ class ClassificationTask(Task):
         return targets
 
     def to_device(self, trainer: Any, x: Any, y: Any) -> tuple[Any, Any]:
-        """Move images (channels_last when asked) and targets to the device."""
-        return trainer._to(x), y.to(trainer.device, non_blocking=True)
+        """Move images (channels_last when asked) and targets to the device; mix the batch
+        (MixUp/CutMix: probability targets) when the recipe asks."""
+        x, y = trainer._to(x), y.to(trainer.device, non_blocking=True)
+        if self.mixer is not None:
+            return mix_batch(self.mixer, x, y, trainer.num_classes, UNREADABLE)
+        return x, y
 
     def train_step(self, module: nn.Module, x: Any, y: Any) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return the mean cross-entropy over readable images and (correct, readable)."""
+        """Return the mean cross-entropy over readable images and (correct, readable); mixed
+        targets (probabilities) count a hit where the largest share is predicted."""
         logits = module(x)
-        readable = (y != UNREADABLE).sum()
-        loss = self.loss_fn(logits.float(), y) / readable.clamp(min=1)
-        correct = (logits.detach().argmax(1) == y).sum()
+        readable = torch.tensor(y.shape[0], device=y.device) if y.ndim == 2 else (y != UNREADABLE).sum()
+        loss = self.train_loss_fn(logits.float(), y) / readable.clamp(min=1)
+        hard = y.argmax(1) if y.ndim == 2 else y
+        correct = (logits.detach().argmax(1) == hard).sum()
         return loss, torch.stack([correct.float(), readable.float()])
 
     def empty_sums(self) -> list[float]:

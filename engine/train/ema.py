@@ -1,0 +1,61 @@
+"""Model EMA as torchvision's references keep it: torch.optim.swa_utils.AveragedModel with
+get_ema_multi_avg_fn, updated every `ema_steps` optimizer updates; checkpoints hold its weights."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+
+class ModelEma:
+    """The exponential moving average of a model's parameters and buffers."""
+
+    def __init__(self, model: nn.Module, decay: float, every: int) -> None:
+        self.averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay), use_buffers=True)
+        self.averaged.requires_grad_(False)
+        self.every = every
+        self.updates = 0
+        """Optimizer updates seen (the average moves on every `every`-th)."""
+        self.skipped = 0
+        """Averaging steps left out because the model held a NaN/Inf (never carried into the EMA)."""
+
+    @property
+    def module(self) -> nn.Module:
+        """The averaged model (what evaluation and the checkpoints use)."""
+        return self.averaged.module
+
+    def after_update(self, model: nn.Module) -> None:
+        """Count one optimizer update; average the model in on every `every`-th, if it is finite."""
+        self.updates += 1
+        if self.updates % self.every:
+            return
+        tensors = [t for t in [*model.parameters(), *model.buffers()] if t.is_floating_point()]
+        if tensors and not bool(torch.stack([t.detach().isfinite().all() for t in tensors]).all()):
+            self.skipped += 1
+            return
+        self.averaged.update_parameters(model)
+
+    def state(self) -> dict[str, Any]:
+        """Return what a resume needs besides the averaged weights (saved as the model's)."""
+        return {
+            "n_averaged": self.averaged.n_averaged.clone(),
+            "updates": self.updates,
+            "skipped": self.skipped,
+        }
+
+    def load(self, weights: dict[str, torch.Tensor], state: dict[str, Any]) -> None:
+        """Continue from a checkpoint's averaged weights and state()."""
+        self.module.load_state_dict(weights)
+        self.averaged.n_averaged.copy_(state["n_averaged"])
+        self.updates, self.skipped = int(state["updates"]), int(state.get("skipped", 0))
+
+
+def describe(decay: float, every: int) -> str:
+    """Return the log line that says the job keeps an EMA and where it is used."""
+    return (
+        f"model EMA: decay {decay:g} every {every} update(s); validation, the best/last "
+        "checkpoints (and so eval, predict and export) use the averaged weights"
+    )
