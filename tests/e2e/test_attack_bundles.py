@@ -14,7 +14,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tarfile
 import time
 from pathlib import Path
@@ -22,23 +21,16 @@ from typing import Any
 
 import pytest
 
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
+
 ROOT = Path(__file__).resolve().parents[2]
 DATA = b"weights bytes " * 100
 SHA = hashlib.sha256(DATA).hexdigest()
 HUB_NAME = f"tiny-{SHA[:8]}.pth"
 
-
-def ptm(*args: str, env: dict[str, str], **kw: Any) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with `env` added to the environment."""
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={**os.environ, **env},
-        cwd=ROOT,
-        **kw,
-    )
 
 
 def hub_entry(**change: Any) -> dict[str, Any]:

@@ -7,29 +7,22 @@ import hashlib
 import json
 import os
 import subprocess
-import sys
 from collections import OrderedDict
 from pathlib import Path
 
 import pytest
 import torch
 
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
+
 pytestmark = pytest.mark.usefixtures("torch_home")
 
 ROOT = Path(__file__).resolve().parents[2]
 MODEL = "squeezenet1_0"
 
-
-def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with the test's environment (plus `env`)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
 
 
 def assert_refused(result: subprocess.CompletedProcess[str], *words: str, code: int = 2) -> None:

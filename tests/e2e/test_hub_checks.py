@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
+
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
 
 try:
     from tests.helpers.hub_server import COMMIT, HubServer, Quirks
@@ -22,17 +25,6 @@ DATA = os.urandom(200_000)
 SHA = hashlib.sha256(DATA).hexdigest()
 TIMM_REPO = "timm/test_resnet.r160_in1k"
 
-
-def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with the test's environment (plus `env`)."""
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", *args],
-        capture_output=True,
-        text=True,
-        timeout=180,
-        env={**os.environ, **(env or {})},
-        cwd=ROOT,
-    )
 
 
 @pytest.fixture

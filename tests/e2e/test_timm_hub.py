@@ -12,6 +12,11 @@ import pytest
 import torch
 
 try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
+
+try:
     from tests.helpers.hub_server import COMMIT, HubServer
 except ImportError:  # tests/ itself is on sys.path
     from helpers.hub_server import COMMIT, HubServer
@@ -23,11 +28,6 @@ MODEL = f"timm/{ARCH_TAG}"
 REPO = f"timm/{ARCH_TAG}"
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with the test's environment (plus `env`)."""
-    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], capture_output=True,
-                          text=True, timeout=180, env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
 def served_state() -> dict[str, torch.Tensor]:

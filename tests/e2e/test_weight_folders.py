@@ -6,14 +6,17 @@ import hashlib
 import io
 import json
 import os
-import subprocess
-import sys
 import tarfile
 from pathlib import Path
 
 import pytest
 import torch
 import torchvision
+
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
 
 try:
     from tests.helpers.hub_server import HubServer
@@ -25,11 +28,6 @@ pytestmark = pytest.mark.usefixtures("torch_home")
 MODEL = "squeezenet1_0"
 ROOT = Path(__file__).resolve().parents[2]
 
-
-def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with the test's environment (plus `env`)."""
-    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], capture_output=True,
-                          text=True, timeout=180, env={**os.environ, **(env or {})}, cwd=ROOT)
 
 
 def weights_file(tmp_path: Path, seed: int = 0) -> tuple[str, bytes, dict[str, torch.Tensor]]:

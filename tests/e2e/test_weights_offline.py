@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import hashlib
 import os
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import pytest
 
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
+
 pytestmark = pytest.mark.usefixtures("torch_home")
 
-
-def ptm(*args: str, env: dict[str, str] | None = None,
-        timeout: float = 120) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process with the test's environment (plus `env`)."""
-    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], capture_output=True,
-                          text=True, timeout=timeout, env={**os.environ, **(env or {})},
-                          cwd=Path(__file__).resolve().parents[2])
 
 
 def assert_ways_on(stderr: str) -> None:

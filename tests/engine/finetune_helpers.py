@@ -45,6 +45,20 @@ class SlowNet(TinyNet):
         return self.fc(self.features(x))
 
 
+def digits_train(data: Any, **extra: Any) -> dict[str, Any]:
+    """Return a [train] table for the 12 px digits: one epoch of Adam at lr 0.01, batch 32, no
+    loader workers; `extra` keys override or add."""
+    return {"data": str(data), "image_size": 12, "batch_size": 32, "epochs": 1, "workers": 0,
+            "optimizer": "adam", "lr": 0.01, **extra}
+
+
+def digits_config(data: Any, **extra: Any) -> Any:
+    """Return the TrainConfig of digits_train(data, **extra)."""
+    from engine.train.config import train_config
+
+    return train_config(digits_train(data, **extra))
+
+
 def tiny_net(num_classes: int = 10, seed: int = 0) -> nn.Module:
     """Return the tiny CNN, seeded."""
     torch.manual_seed(seed)

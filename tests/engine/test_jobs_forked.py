@@ -9,7 +9,7 @@ import subprocess
 import sys
 
 import pytest
-from finetune_helpers import write_recipe, write_tiny
+from finetune_helpers import digits_train, write_recipe, write_tiny
 
 from engine.jobs.store import job_info, read_status
 
@@ -26,16 +26,7 @@ def _imports_torch(stderr: str) -> int:
 
 
 def test_a_followed_finetune_imports_torch_once(home, tmp_path, digits):
-    train = {
-        "data": str(digits),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 1,
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "seed": 0,
-    }
+    train = digits_train(digits, seed=0)
     recipe = write_recipe(tmp_path / "r.toml", write_tiny(tmp_path), train)
     # PYTHONPROFILEIMPORTTIME reaches every python started from the CLI, the runner's included
     env = {**os.environ, "PYTHONPROFILEIMPORTTIME": "1"}

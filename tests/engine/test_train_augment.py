@@ -7,7 +7,7 @@ import math
 
 import pytest
 import torch
-from finetune_helpers import tiny_net
+from finetune_helpers import digits_config, tiny_net
 from torch import nn
 from torchvision.transforms import v2
 
@@ -21,17 +21,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(digits, **extra):
-    base = {
-        "data": str(digits),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 1,
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "backbone_lr": 0.01,
-    }
-    return train_config({**base, **extra})
+    return digits_config(digits, backbone_lr=0.01, **extra)
 
 
 @pytest.mark.parametrize(

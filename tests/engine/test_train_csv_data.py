@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from finetune_helpers import tiny_net
+from finetune_helpers import digits_config, tiny_net
 
 from engine.errors import BadInput
-from engine.train.config import train_config
 from engine.train.data import build_datasets
 from engine.train.loop import Trainer, train
 from engine.train.tasks.classification import ClassificationTask
@@ -17,17 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(data, **extra):
-    base = {
-        "data": str(data),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 1,
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "backbone_lr": 0.01,
-    }
-    return train_config({**base, **extra})
+    return digits_config(data, backbone_lr=0.01, **extra)
 
 
 @pytest.fixture(scope="module")

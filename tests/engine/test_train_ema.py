@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune_helpers import tiny_net
+from finetune_helpers import digits_config, tiny_net
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from engine.train.checkpoint import load_checkpoint, newest_complete
-from engine.train.config import train_config
 from engine.train.data import build_datasets
 from engine.train.events import Events
 from engine.train.loop import Trainer, train
@@ -17,18 +16,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(digits, **extra):
-    base = {
-        "data": str(digits),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 1,
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 0.01,
-        "backbone_lr": 0.01,
-        "scheduler": "none",
-    }
-    return train_config({**base, **extra})
+    return digits_config(digits, backbone_lr=0.01, scheduler="none", **extra)
 
 
 class Log(Events):

@@ -6,7 +6,7 @@ import copy
 
 import pytest
 import torch
-from finetune_helpers import tiny_net
+from finetune_helpers import digits_config, tiny_net
 from torch import nn
 
 from engine.errors import BadInput
@@ -21,19 +21,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(digits, **extra):
-    base = {
-        "data": str(digits),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 2,
-        "workers": 0,
-        "optimizer": "sgd",
-        "lr": 0.1,
-        "backbone_lr": 0.1,
-        "weight_decay": 0.0,
-        "scheduler": "none",
-    }
-    return train_config({**base, **extra})
+    return digits_config(digits, **{"epochs": 2, "optimizer": "sgd", "lr": 0.1, "backbone_lr": 0.1,
+                                     "weight_decay": 0.0, "scheduler": "none", **extra})
 
 
 def _linear(seed: int = 0) -> nn.Module:

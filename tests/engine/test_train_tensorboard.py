@@ -5,12 +5,11 @@ from __future__ import annotations
 import sys
 
 import pytest
-from finetune_helpers import tiny_net
+from finetune_helpers import digits_config, tiny_net
 from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
 
 from engine.jobs.events import JobEvents
 from engine.jobs.store import read_metrics
-from engine.train.config import train_config
 from engine.train.data import build_datasets
 from engine.train.loop import train
 from engine.train.tensorboard import MISSING
@@ -19,19 +18,8 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def _config(digits, **extra):
-    base = {
-        "data": str(digits),
-        "image_size": 12,
-        "batch_size": 32,
-        "epochs": 2,
-        "workers": 0,
-        "optimizer": "sgd",
-        "lr": 0.05,
-        "log_every": 3,
-        "diagnostics_every": 4,
-        "warmup_epochs": 1,
-    }
-    return train_config({**base, **extra})
+    return digits_config(digits, **{"epochs": 2, "optimizer": "sgd", "lr": 0.05, "log_every": 3,
+                                     "diagnostics_every": 4, "warmup_epochs": 1, **extra})
 
 
 def _scalars(folder):

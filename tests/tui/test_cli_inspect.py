@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -13,6 +11,11 @@ import torch
 from torch import nn
 
 from tui.cli.main import main
+
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
 
 USER_MODEL = textwrap.dedent("""\
     import torch
@@ -28,12 +31,6 @@ USER_MODEL = textwrap.dedent("""\
                 p.requires_grad_(False)  # the user froze the stem in the constructor
 """)
 
-
-def ptm(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """Run `ptm-tui ARGS` in a fresh process and return what it printed."""
-    return subprocess.run([sys.executable, "-m", "tui.cli.main", *args], capture_output=True,
-                          text=True, timeout=300, env={**os.environ, **(env or {})},
-                          cwd=Path(__file__).resolve().parents[2])
 
 
 def _meta(name: str) -> nn.Module:
