@@ -15,7 +15,7 @@ from tui.widgets.histogram import nice_step, tick_label
 
 def key_text(names: list[str]) -> Text:
     """Return the key line `key: ━ name ━ name`, each mark in its curve's colour (COLORS order)."""
-    text = Text("key:", no_wrap=True, overflow="ellipsis")
+    text = Text("key:")
     for name, color in curve_keys(names):
         text.append(" ━", style=color)
         text.append(printable(name))
@@ -32,9 +32,16 @@ def color_of(number: int) -> str:
     return COLORS[number % len(COLORS)]
 
 
+def data_rows(rows: int) -> int:
+    """Return the rows between the frame of a plot `rows` high with a title, x ticks and x label."""
+    return max(2, rows - 5)
+
+
 def tick_room(rows: int) -> int:
-    """Return how many tick intervals a plot `rows` high can label with a row between labels."""
-    return max(1, (rows - 5) // 2)
+    """Return how many tick intervals a plot `rows` high can label: a row between labels, or a
+    label on every row when it has five rows or fewer."""
+    gaps = data_rows(rows) - 1
+    return max(1, gaps if gaps < 5 else gaps // 2)
 
 
 def even_ticks(low: float, high: float, most: int) -> list[float]:
@@ -52,11 +59,15 @@ def even_ticks(low: float, high: float, most: int) -> list[float]:
 
 
 def set_even_yticks(plt: Any, values: list[float], rows: int) -> None:
-    """Pin the y axis of `plt` to even round ticks around the finite `values` (none: unchanged)."""
+    """Pin the y axis of `plt` (a plot `rows` high) to even round ticks around the finite `values`
+    (none: unchanged). Each tick step spans the same number of rows: any rows left over stay
+    blank above the top tick, so the labels are evenly spaced on screen too."""
     finite = [v for v in values if math.isfinite(v)]
     if not finite:
         return
     ticks = even_ticks(min(finite), max(finite), tick_room(rows))
     step = ticks[1] - ticks[0]
-    plt.ylim(ticks[0], ticks[-1])
+    gaps = data_rows(rows) - 1
+    per_step = max(1, gaps // (len(ticks) - 1))
+    plt.ylim(ticks[0], ticks[0] + step * gaps / per_step)
     plt.yticks(ticks, [tick_label(t, step) for t in ticks])

@@ -38,7 +38,9 @@ class FreshPlot(SafeRender, PlotextPlot):
             self._plot._set_size(width, height)
             self._plot.theme(self._get_plotext_theme_name(self.app.theme))
             plot = Text.from_ansi(self._plot.build().rstrip("\n"))
-            return Text("\n", no_wrap=True, overflow="ellipsis").join([plot, key_text(keys)])
+            key = key_text(keys)
+            key.truncate(width, overflow="ellipsis")  # one row, however many curves
+            return Text("\n").join([plot, key])
         except (TypeError, ValueError, ZeroDivisionError, IndexError) as error:
             self.log.error(f"plot {self.id}: {error!r}")
             return Text(f"(this plot could not be drawn: {error})")
