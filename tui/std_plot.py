@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from tui.plot_key import color_of, key_words
+from tui.plot_key import color_of, data_rows, key_words, tick_room
 
 ACTIVATION_NAMES = ("none", "tanh", "relu", "leaky_relu", "sigmoid", "gelu")
 """engine.use.init_lab.ACTIVATIONS' names, here so that parsing and forms need no torch import."""
@@ -17,17 +17,17 @@ def decade_label(value: float) -> str:
     return f"{value:.3f}".rstrip("0").rstrip(".") if -3 <= decade <= 3 else f"1e{decade}"
 
 
-def log_axis(values: list[float]) -> tuple[int, int, list[float]]:
+def log_axis(values: list[float], most: int = 6) -> tuple[int, int, list[float]]:
     """Return (lowest decade, highest decade, tick values) spanning the positive `values`.
 
     Always at least one decade, so a single run that stays between 0.5 and 0.9 still gets labels
-    (0.1, 1); the ticks are decades only (every decade, or every 2nd, 3rd... past six), so they sit
-    evenly on the log axis.
+    (0.1, 1); the ticks are decades only (every decade, or every 2nd, 3rd... past `most` of them),
+    so they sit evenly on the log axis.
     """
     low = math.floor(math.log10(min(values)))
     high = math.ceil(math.log10(max(values)))
     high = max(high, low + 1)
-    step = max(1, math.ceil((high - low) / 6))
+    step = max(1, math.ceil((high - low) / max(1, most)))
     high = low + step * math.ceil((high - low) / step)  # the top decade is labelled too
     return low, high, [10.0**d for d in range(low, high + 1, step)]
 
@@ -46,14 +46,16 @@ def std_keys(runs: list[tuple[str, list[float], int | None]]) -> list[str]:
 
 
 def draw_std_plot(plt: Any, runs: list[tuple[str, list[float], int | None]],
-                  title: str = "output std per layer (log scale)", marker: str = "braille") -> None:
+                  title: str = "output std per layer (log scale)", marker: str = "braille",
+                  rows: int = 20) -> None:
     """Draw runs of (label, stds, first_nonfinite_layer) on a plotext figure `plt`.
 
     The y axis is logarithmic with labelled ticks. Stds of exactly 0 cannot sit on a log axis:
     they are drawn apart, as `0` marks on the decade below the smallest non-zero std (the axis is
     not stretched to 1e-38). A layer whose output turned inf/nan gets a vertical line. No legend is
     drawn over the curves: `std_keys(runs)` names them (and says where they hit inf or 0) for the
-    key line under the plot, in the same colours.
+    key line under the plot, in the same colours. `rows` (the plot's height) sets how many decades
+    are labelled, each tick step the same number of rows apart.
     """
     plt.clear_data()
     plt.clear_figure() if hasattr(plt, "clear_figure") else None
@@ -63,7 +65,7 @@ def draw_std_plot(plt: Any, runs: list[tuple[str, list[float], int | None]],
     has_zeros = any(s == 0 for _, stds, _ in runs for s in stds)
     notes = []
     if positive:
-        low, high, ticks = log_axis(positive)
+        low, high, ticks = log_axis(positive, tick_room(rows))
         if has_zeros:  # one tick step below the lowest decade, so the rows stay even
             low -= round(math.log10(ticks[1] / ticks[0]))
             ticks = [10.0**low, *ticks]
@@ -86,9 +88,13 @@ def draw_std_plot(plt: Any, runs: list[tuple[str, list[float], int | None]],
     plt.title(title + "".join(f"; {note}" for note in notes))
     if plotted:
         plt.yscale("log")
-        # plotext's log axis spans only the data: two blank points pin
-        # the axis to whole decades, so its ticks have labels even for a run within one decade
-        plt.scatter([0, 0], [10.0**low, 10.0**high], marker=" ")
+        # plotext's log axis spans only the data: two blank points pin the axis to whole decades,
+        # so its ticks have labels even for a run within one decade, and each tick step spans the
+        # same rows (rows left over stay blank above the top tick)
+        steps = len(ticks) - 1
+        per_step = max(1, (data_rows(rows) - 1) // steps)
+        top = low + (high - low) * ((data_rows(rows) - 1) / (per_step * steps))
+        plt.scatter([0, 0], [10.0**low, 10.0**top], marker=" ")
         labels = [decade_label(t) for t in ticks]
         if has_zeros:
             labels[0] = "0"  # the zero row: its marks are not a measured 10**low
@@ -103,7 +109,7 @@ def render_plot(runs: list[tuple[str, list[float], int | None]], width: int, hei
     """Return the std plot of `runs` as text (ANSI colours when `color`), its key line under it."""
     import plotext as plt
 
-    draw_std_plot(plt, runs)  # it starts a new figure: the size is set after it
+    draw_std_plot(plt, runs, rows=height - 1)  # it starts a new figure: the size is set after it
     plt.limitsize(False, False)  # the caller sized it to fit: not cut to this terminal
     plt.plotsize(width, height - 1)
     text = plt.build()

@@ -34,6 +34,8 @@ def _assert_even_round_ticks(lines: list[str]) -> None:
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert round(mantissa, 6) in (1, 2, 5), values
     assert all(abs(v / step - round(v / step)) < 1e-6 for v in values), values  # at round values
+    rows = [i for i, line in enumerate(lines) if re.match(r"^ *-?[\d.]+┤", line)]
+    assert len({b - a for a, b in itertools.pairwise(rows)}) == 1, lines  # evenly apart on screen
 
 
 def _check(plot, names: list[str]) -> None:

@@ -84,3 +84,5 @@ def test_the_key_is_a_line_under_the_plot_and_the_ticks_are_even_decades():
         assert all(float(label) == 10.0**d for label, d in zip(_y_labels(text), decades))
         assert len(decades) >= 3 and len({a - b for a, b in itertools.pairwise(decades)}) == 1
         assert decades[-1] <= math.log10(min(shrinking)) and decades[0] >= 6  # they bracket the runs
+        rows = [i for i, line in enumerate(text.splitlines()) if re.match(r"^ *\S+┤", line)]
+        assert len({b - a for a, b in itertools.pairwise(rows)}) == 1  # and evenly apart on screen

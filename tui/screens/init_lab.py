@@ -54,7 +54,7 @@ class StdPlot(FreshPlot):
 
     def draw(self, plt: Any, marker: str) -> None:
         """Draw every run (plotext's build transforms its data in place: these are copies)."""
-        draw_std_plot(plt, self.runs, self.title, marker=marker)
+        draw_std_plot(plt, self.runs, self.title, marker=marker, rows=self.size.height - 1)
 
     def keys(self) -> list[str]:
         """Each run's name (and where it hit inf or 0) for the key line under the plot."""
