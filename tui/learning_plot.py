@@ -77,16 +77,20 @@ def draw_update_ratios(plt: Any, blocks: dict[str, list[tuple[float, float, floa
     plt.yticks(*_log_ticks(min(*values, HEALTHY[0]), max(*values, HEALTHY[1])))
 
 
-def draw_runs(plt: Any, curves: list[Any], metric: str = "val_acc", marker: str = "braille") -> None:
-    """Draw several runs' `metric` (val_acc or val_loss) against epoch, one line and label each."""
+def draw_runs(plt: Any, curves: list[Any], metric: str = "val_acc", marker: str = "braille",
+              rows: int = 14) -> None:
+    """Draw several runs' `metric` (val_acc or val_loss) against epoch, one line each (no legend
+    over the data: curve_keys gives the key under the plot), on even round y ticks for `rows`."""
+    from tui.plot_key import set_even_yticks
+
     plt.clear_data()
     plt.title("validation accuracy (%)" if metric == "val_acc" else "validation loss")
     plt.xlabel("epoch")
     for number, curve in enumerate(curves):
-        ys = getattr(curve, metric)
         if curve.epochs:
-            plt.plot(curve.epochs, ys, label=curve.label, color=COLORS[number % len(COLORS)],
+            plt.plot(curve.epochs, getattr(curve, metric), color=COLORS[number % len(COLORS)],
                      marker=marker)
+    set_even_yticks(plt, [y for c in curves if c.epochs for y in getattr(c, metric)], rows)
     longest = max([len(c.epochs) for c in curves] or [0])
     if longest:
         plt.xticks(list(range(1, longest + 1, max(1, math.ceil(longest / 10)))))

@@ -51,7 +51,7 @@ def test_the_form_offers_every_engine_method() -> None:
     assert list(METHOD_NAMES) == list(METHODS)
 
 
-async def test_init_lab_runs_overlay_with_legend_and_inf_marker() -> None:
+async def test_init_lab_runs_overlay_with_a_key_line_and_inf_marker() -> None:
     app = ScreenApp(InitLabScreen(depth=40, activation="none", init="normal", gain=""))
     async with app.run_test(size=SIZE) as pilot:
         screen = app.screen
@@ -66,9 +66,11 @@ async def test_init_lab_runs_overlay_with_legend_and_inf_marker() -> None:
         await pilot.click("#lab-run")
         await _settle(app, pilot, lambda: len(screen.runs) == 2 and screen.runs[-1].done)
         assert len(screen.runs[1].stds) == 40 and screen.runs[1].first_nonfinite_layer is None
-        plot = screen.query_one(StdPlot).render().plain
-        assert "normal() / none" in plot and "xavier_uniform(gain=1.67) / tanh" in plot
-        assert f"inf @{first.first_nonfinite_layer}" in plot
+        plot = screen.query_one(StdPlot).render().plain.splitlines()
+        key = plot[-1]  # a key line under the plot names each run; no legend over the curves
+        assert key.startswith("key: ━normal() / none") and "━xavier_uniform(gain=1.67) / tanh" in key
+        assert f"(inf @{first.first_nonfinite_layer})" in key
+        assert not any("normal()" in row or "xavier" in row for row in plot[1:-1])
         status = str(screen.query_one("#lab-status", Static).render())
         assert "exploded" in status and "healthy" in status
         await pilot.press("ctrl+l")

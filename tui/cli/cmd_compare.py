@@ -27,6 +27,7 @@ def run(args: argparse.Namespace) -> int:
     from engine.text import printable
     from tui.cli.output import print_json
     from tui.learning_plot import draw_runs, render
+    from tui.plot_key import key_words
 
     curves = compare_runs(args.jobs)
     if args.json:
@@ -37,8 +38,9 @@ def run(args: argparse.Namespace) -> int:
     columns, lines = shutil.get_terminal_size((100, 30))
     height = max(10, min(18, (lines - 8) // 2))
     for metric in ("val_acc", "val_loss"):
-        print(render(draw_runs, curves, metric, width=min(columns, 120), height=height,
+        print(render(draw_runs, curves, metric, "braille", height, width=min(columns, 120), height=height,
                      color=out.isatty()), file=out)
+    print(key_words([curve.label for curve in curves]), file=out)
     for curve in curves:
         last = f"{curve.val_acc[-1]:.2f}% after {curve.epochs[-1]} epochs" if curve.epochs else "no epoch yet"
         print(f"{printable(curve.label)}  ({last})", file=out)

@@ -29,7 +29,8 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.store import find_job
     from engine.text import printable
     from tui.cli.output import print_json
-    from tui.learning_plot import band, curve_keys, draw_update_ratios, render
+    from tui.learning_plot import band, draw_update_ratios, render
+    from tui.plot_key import key_words
 
     folder = find_job(args.job)
     history = layer_history(folder)
@@ -59,8 +60,7 @@ def run(args: argparse.Namespace) -> int:
     if history.blocks:
         print(render(draw_update_ratios, history.blocks, width=min(columns, 120),
                      height=max(10, min(20, lines - 10)), color=out.isatty()), file=out)
-        print("key: " + ", ".join(f"{name} ({color})" for name, color in
-                                  curve_keys(list(history.blocks))), file=out)
+        print(key_words(list(history.blocks)), file=out)
     for flag in history.flags:
         print(f"flag: {printable(flag)}", file=out)
     if not history.flags:

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, Footer, Input, Label, Select, Stat
 from textual.worker import Worker, get_current_worker
 
 from tui.screens.base import PtmScreen, error_text
-from tui.std_plot import ACTIVATION_NAMES, draw_std_plot
+from tui.std_plot import ACTIVATION_NAMES, draw_std_plot, std_keys
 from tui.widgets.fresh_plot import FreshPlot
 from tui.widgets.title import ScreenTitle
 
@@ -40,7 +40,7 @@ class LabRun:
 
 
 class StdPlot(FreshPlot):
-    """A log-scale plot of std per layer for several runs, with a legend and inf markers."""
+    """A log-scale plot of std per layer for several runs, with inf markers and a key line."""
 
     def __init__(self, title: str = "output std per layer (log scale)", **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -54,7 +54,11 @@ class StdPlot(FreshPlot):
 
     def draw(self, plt: Any, marker: str) -> None:
         """Draw every run (plotext's build transforms its data in place: these are copies)."""
-        draw_std_plot(plt, self.runs, self.title, marker=marker)
+        draw_std_plot(plt, self.runs, self.title, marker=marker, rows=self.size.height - 1)
+
+    def keys(self) -> list[str]:
+        """Each run's name (and where it hit inf or 0) for the key line under the plot."""
+        return std_keys(self.runs)
 
 
 class InitLabScreen(PtmScreen):

@@ -17,6 +17,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, RichLog, Static
 
 from engine.text import printable
+from tui.plot_key import color_of, set_even_yticks
 from tui.screens.base import PtmScreen
 from tui.screens.jobs_insight import Insight, JobsInsight
 from tui.widgets.fresh_plot import FreshPlot
@@ -92,9 +93,14 @@ class MetricsPlot(FreshPlot):
         """Draw copies of the series (plotext transforms its data in place)."""
         plt.title(self.title)
         plt.xlabel("epoch")
-        for label, xs, ys in self.series:
-            if xs:
-                plt.plot(list(xs), list(ys), label=label, marker=marker)
+        for number, (_label, xs, ys) in enumerate(self.series):
+            if xs:  # no legend over the data: keys() names the curves under the plot
+                plt.plot(list(xs), list(ys), color=color_of(number), marker=marker)
+        set_even_yticks(plt, [y for _, xs, ys in self.series if xs for y in ys], self.size.height - 1)
+
+    def keys(self) -> list[str]:
+        """The series' names for the key line under the plot."""
+        return [label for label, _, _ in self.series]
 
 
 class JobsScreen(JobsInsight, PtmScreen):

@@ -10,7 +10,8 @@ from rich.text import Text
 from textual.widgets import Static
 
 from engine.text import printable
-from tui.learning_plot import bands_line, curve_keys
+from tui.learning_plot import bands_line
+from tui.plot_key import key_text
 from tui.widgets.insight_plots import LearningPlot, RunsPlot
 
 if TYPE_CHECKING:
@@ -41,10 +42,8 @@ def layers_message(job: str | None, insight: Insight) -> Text:
     if not insight.blocks:
         text.append("\nno per-layer measurement yet (a few each epoch; diagnostics_every)")
     else:
-        text.append("\nkey:")
-        for name, color in curve_keys(list(insight.blocks)):
-            text.append(" ━", style=color)
-            text.append(printable(name))
+        text.append("\n")
+        text.append_text(key_text(list(insight.blocks)))
     verdict = [bands_line(insight.latest)] if insight.latest else []
     if insight.frozen:
         verdict.append(f"frozen: {', '.join(insight.frozen)}")

@@ -27,7 +27,7 @@ class LearningPlot(FreshPlot):
 
 
 class RunsPlot(FreshPlot):
-    """Several jobs' validation curves (accuracy or loss) overlaid, one labelled line each."""
+    """Several jobs' validation curves (accuracy or loss) overlaid, a key line under them."""
 
     def __init__(self, metric: str, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -43,4 +43,8 @@ class RunsPlot(FreshPlot):
 
     def draw(self, plt: Any, marker: str) -> None:
         """Draw every run's curve."""
-        draw_runs(plt, self.curves, self.metric, marker)
+        draw_runs(plt, self.curves, self.metric, marker, rows=self.size.height - 1)
+
+    def keys(self) -> list[str]:
+        """The runs' labels for the key line under the plot."""
+        return [curve.label for curve in self.curves]
