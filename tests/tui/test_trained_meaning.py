@@ -107,5 +107,6 @@ async def test_o_on_the_jobs_screen_opens_the_job_as_trained(job, monkeypatch):
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
                        and app.screen.workbench is not None, timeout=60)
         await pilot.pause()
-        assert screen_text(app).splitlines()[0].startswith(" trained · loaded epoch-")
+        header = screen_text(app).splitlines()[0]
+        assert header.startswith(" trained · ") and "· loaded epoch-" in header
         _check_top(app, await _predict(pilot, image), job, image)
