@@ -22,7 +22,7 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 @pytest.fixture(autouse=True)
 def fixed_files(tmp_path, monkeypatch):
-    """No weights cached; an image and a weights file at fixed paths."""
+    """No weights cached, no Slurm; an image and a weights file at fixed paths."""
     import numpy as np
     import torch
     import torchvision
@@ -32,6 +32,8 @@ def fixed_files(tmp_path, monkeypatch):
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("PTM_KEYMAP", str(tmp_path / "no-keys.toml"))
+    # the launch form offers Slurm where sbatch is on PATH (CI has it): snapshot the form without it
+    monkeypatch.setattr("tui.screens.launch_slurm.sbatch_found", lambda: False)
     FILES.mkdir(exist_ok=True)
     yy, xx = np.mgrid[0:90, 0:120]
     pixels = np.stack([xx * 2, yy * 2, (xx + yy)], axis=-1).astype(np.uint8)

@@ -17,6 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
 from tui.screens.base import PtmScreen, error_text
+from tui.screens.launch_slurm import form_slurm_options, show_slurm_fields, slurm_chosen, slurm_widgets
 from tui.widgets.title import ScreenTitle
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -137,6 +138,7 @@ class LaunchScreen(PtmScreen):
     LaunchScreen #launch-groups { height: auto; max-height: 12; }
     LaunchScreen #launch-error { height: auto; color: $error; }
     LaunchScreen #launch-summary { height: auto; }
+    LaunchScreen #launch-slurm { height: auto; }
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -180,6 +182,7 @@ class LaunchScreen(PtmScreen):
                     "scheduler", "cosine"), allow_blank=False, id="launch-scheduler")
                 yield Label("processes (torchrun; 1: none)")
                 yield Input("1", id="launch-nproc")
+                yield from slurm_widgets()  # only where sbatch is on PATH
             with Vertical(id="launch-right"):
                 yield Static(self._summary(), id="launch-summary")
                 yield Label("parameter groups the job will create:")
@@ -264,6 +267,7 @@ class LaunchScreen(PtmScreen):
     def refresh_groups(self) -> None:
         """Recompute the parameter groups for the current form (or show what is wrong)."""
         self._keep_draft()
+        show_slurm_fields(self)
         groups = self.query_one("#launch-groups", DataTable)
         error = self.query_one("#launch-error", Static)
         try:
@@ -277,6 +281,12 @@ class LaunchScreen(PtmScreen):
             return
         groups.clear()
         groups.add_rows(rows)
+        if slurm_chosen(self):
+            try:
+                form_slurm_options(self, None)
+            except Exception as problem:  # the CLI's own check of the Slurm fields
+                error.update(Text(error_text(problem)))
+                return
         missing = "" if self.table.get("data") else "give a data folder to launch"
         error.update(missing if rows else "nothing trains: unfreeze the head first")
 
@@ -307,14 +317,27 @@ class LaunchScreen(PtmScreen):
         if not nproc_text.isdigit() or int(nproc_text) < 1:
             self.notify("processes must be a whole number >= 1", severity="error")
             return
-        self._launch(dict(self.workbench.recipe()), dict(self.table), int(nproc_text))
+        recipe = dict(self.workbench.recipe())
+        slurm = None
+        if slurm_chosen(self):
+            try:  # checked before a job folder exists, as `finetune --slurm` does
+                slurm = form_slurm_options(self, int(nproc_text))
+            except Exception as problem:
+                self.query_one("#launch-error", Static).update(Text(f"not launched: {error_text(problem)}"))
+                return
+        self._launch(recipe, dict(self.table), int(nproc_text), slurm)
 
     @work(thread=True, exclusive=True, group="launch", exit_on_error=False, name="launch job")
-    def _launch(self, recipe: dict[str, Any], table: dict[str, Any], nproc: int) -> None:
+    def _launch(self, recipe: dict[str, Any], table: dict[str, Any], nproc: int, slurm: Any = None) -> None:
         from engine.jobs.launch import create_job, launch
 
         job_dir = create_job({**recipe, "train": table})
-        launch(job_dir, nproc=nproc)
+        if slurm is not None:
+            from tui.cli.slurm_flags import submit_new
+
+            submit_new(job_dir, slurm)  # sbatch's refusal: the folder goes, its words reach the form
+        else:
+            launch(job_dir, nproc=nproc)
         self.app.call_from_thread(self._launched, job_dir.name)
 
     def worker_failed(self, worker: Any) -> bool | None:
