@@ -202,3 +202,17 @@ def test_an_old_checkpoint_s_class_names_are_checked_before_use(tmp_path, image,
     save_checkpoint(job / "checkpoints", state, epoch=1)  # from before checkpoints carried meanings
     code, err = _predict(job, image, capsys)
     assert code == 2 and "`classes[0]`" in err, err
+
+
+def test_a_detection_finetune_s_task_keys_are_kept_and_checked(tmp_path):
+    from engine.errors import BadInput
+    from engine.models.weights.meaning_check import check_meaning
+
+    said = {"task": "keypoints", "kind": "detection", "category_ids": [1, 5],
+            "classes": ["__background__", "rectangle", "ellipse"],
+            "keypoint_names": ["left_side", "right_side", "top"]}
+    assert check_meaning(said, "x.pth") == said
+    for key, value in (("task", "video"), ("category_ids", ["1"]), ("keypoint_names", [3])):
+        with pytest.raises(BadInput) as refused:
+            check_meaning({**said, key: value}, "x.pth")
+        assert key in refused.value.message

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -16,6 +15,11 @@ from finetune_helpers import write_recipe
 from engine.errors import BadInput
 from engine.train.config import train_config
 from engine.train.sample_coco import write_coco, write_masks
+
+try:
+    from tests.helpers.cli import ptm
+except ImportError:  # tests/ itself is on sys.path
+    from helpers.cli import ptm
 
 MODELS = Path(__file__).with_name("task_models.py").resolve()
 
@@ -58,10 +62,7 @@ def test_a_tiny_detector_learns_the_shapes(tmp_path: Path) -> None:
 
 
 def _cli(tmp_path: Path, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "PTM_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"}
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", *args], capture_output=True, text=True, timeout=300, env=env
-    )
+    return ptm(*args, env={"PTM_HOME": str(tmp_path / "home"), "OMP_NUM_THREADS": "1"})
 
 
 def _finetune(tmp_path: Path, recipe: Path, job: str) -> subprocess.CompletedProcess:
@@ -96,7 +97,9 @@ def test_a_keypoint_job_runs_end_to_end(tmp_path: Path) -> None:
     assert json.loads(done.stdout.splitlines()[-1])["status"] == "done"
     # eval reports the figures, and writes the predictions anyone can score again with pycocotools
     shown = _cli(
-        tmp_path, "eval", "kp", "--data", str(path), "--json", "--predictions", str(tmp_path / "results.json")
+        tmp_path, "eval", "kp", "--data", str(path), "--json",
+        "--predictions", str(tmp_path / "results.json"),
+        "--trust-code",  # the job's model is this test's own task_models.py
     )
     assert shown.returncode == 0, shown.stderr
     report = json.loads(shown.stdout)
@@ -115,7 +118,8 @@ def test_a_keypoint_job_runs_end_to_end(tmp_path: Path) -> None:
     assert report["bbox_ap50"] == pytest.approx(max(0.0, evaluator.stats[1]), abs=1e-4)
     # predict names the data's categories and keypoints (label 1 is the first category)
     image = tmp_path / "images" / "train_0000.png"
-    said = _cli(tmp_path, "predict", "kp", str(image), "--json", "--min-score", "0", "--topk", "3")
+    said = _cli(tmp_path, "predict", "kp", str(image), "--json", "--min-score", "0", "--topk", "3",
+                "--trust-code")
     assert said.returncode == 0, said.stderr
     found = json.loads(said.stdout)["detections"]
     assert found and {d["label"] for d in found} <= {"rectangle", "ellipse"}

@@ -23,6 +23,8 @@ MAX_ITEMS = 1_000_000
 MAX_TEXT = 16 << 20
 """Characters a meaning may hold in all (its JSON in a .safetensors header, its strings)."""
 KINDS = ("classification", "detection", "segmentation")
+TASKS = ("classification", "detection", "instance_segmentation", "keypoints", "semantic_segmentation")
+"""What engine.train.tasks trains (kept here as data: this layer does not import train)."""
 INTERPOLATIONS = ("nearest", "nearest-exact", "bilinear", "bicubic", "box", "hamming", "lanczos")
 _FIX = (
     "the file was not written by ptm-tui, or was changed since; to use its tensors alone, save "
@@ -176,6 +178,7 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
         if kind not in KINDS:
             raise bad(where, "kind", f"one of {', '.join(KINDS)}", kind)
         checked["kind"] = kind
+    checked.update(_task_keys(meaning, where))
     if "resize" in meaning:
         checked["resize"] = _sides(meaning["resize"], where, "resize")
     if "crop" in meaning:
@@ -192,4 +195,24 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
         if not isinstance(meaning["antialias"], bool):
             raise bad(where, "antialias", "true or false", meaning["antialias"])
         checked["antialias"] = meaning["antialias"]
+    return checked
+
+
+def _task_keys(meaning: Mapping[str, Any], where: str) -> dict[str, Any]:
+    """Return the keys a detection or segmentation finetune saves (its task, the data's category
+    ids and keypoint names), checked."""
+    checked: dict[str, Any] = {}
+    task = meaning.get("task")
+    if task is not None:
+        if task not in TASKS:
+            raise bad(where, "task", f"one of {', '.join(TASKS)}", task)
+        checked["task"] = task
+    ids = meaning.get("category_ids")
+    if ids is not None:
+        if not isinstance(ids, list) or len(ids) > MAX_CLASSES or not all(
+                isinstance(i, int) and not isinstance(i, bool) and 0 <= i < 2**31 for i in ids):
+            raise bad(where, "category_ids", f"a list of at most {MAX_CLASSES:,} whole numbers", ids)
+        checked["category_ids"] = ids
+    if meaning.get("keypoint_names") is not None:
+        checked["keypoint_names"] = check_classes(meaning["keypoint_names"], where, "keypoint_names")
     return checked
