@@ -6,15 +6,12 @@ from __future__ import annotations
 import math
 from typing import Any
 
-COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
+from tui.plot_key import COLORS, set_even_yticks
+
 HEALTHY = (1e-4, 1e-2)
 """engine.train.diagnostics.HEALTHY_UPDATE, here so that drawing needs no torch import."""
 FLOOR = 1e-12
 """Smallest ratio drawn on the log axis (0 cannot be shown; such points sit on the floor)."""
-
-
-RICH_COLORS = {"orange": "dark_orange"}
-"""plotext colour names that Rich spells otherwise."""
 
 
 def band(ratio: float | None) -> str:
@@ -36,13 +33,6 @@ def bands_line(latest: dict[str, Any]) -> str:
     parts = [f"slow (<1e-4): {', '.join(found['slow'])}" if found["slow"] else "",
              f"fast (>1e-2): {', '.join(found['fast'])}" if found["fast"] else ""]
     return "; ".join(part for part in parts if part)
-
-
-def curve_keys(names: list[str]) -> list[tuple[str, str]]:
-    """Return (block name, Rich colour) for each curve, in the plot's colours: the key drawn
-    under the plot instead of a legend over its data."""
-    return [(name, RICH_COLORS.get(c, c)) for name, c in
-            ((name, COLORS[n % len(COLORS)]) for n, name in enumerate(names))]
 
 
 def _log_ticks(low: float, high: float) -> tuple[list[float], list[str]]:
@@ -81,7 +71,6 @@ def draw_runs(plt: Any, curves: list[Any], metric: str = "val_acc", marker: str 
               rows: int = 14) -> None:
     """Draw several runs' `metric` (val_acc or val_loss) against epoch, one line each (no legend
     over the data: curve_keys gives the key under the plot), on even round y ticks for `rows`."""
-    from tui.plot_key import set_even_yticks
 
     plt.clear_data()
     plt.title("validation accuracy (%)" if metric == "val_acc" else "validation loss")

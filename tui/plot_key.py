@@ -9,8 +9,19 @@ from typing import Any
 from rich.text import Text
 
 from engine.text import printable
-from tui.learning_plot import COLORS, curve_keys
 from tui.widgets.histogram import nice_step, tick_label
+
+COLORS = ("cyan", "orange", "green", "magenta", "red", "blue", "yellow", "white")
+"""The curves' colours, in order (plotext names)."""
+RICH_COLORS = {"orange": "dark_orange"}
+"""plotext colour names that Rich spells otherwise."""
+
+
+def curve_keys(names: list[str]) -> list[tuple[str, str]]:
+    """Return (block name, Rich colour) for each curve, in the plot's colours: the key drawn
+    under the plot instead of a legend over its data."""
+    return [(name, RICH_COLORS.get(c, c)) for name, c in
+            ((name, COLORS[n % len(COLORS)]) for n, name in enumerate(names))]
 
 
 def key_text(names: list[str]) -> Text:
