@@ -29,7 +29,7 @@ imported = time.time()
 async def main():
     app = PtmApp(model="resnet50", weights="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
         while not isinstance(app.screen, ExplorerScreen):
             await pilot.pause(0.005)
         await pilot.pause(0)

@@ -66,7 +66,7 @@ class PtmApp(GuardedDispatch, App[int]):
         if self.model_name or self._workbench is not None:
             self.open_explorer(self.model_name or "", self.weights, workbench=self._workbench)
         else:
-            from tui.screens.catalog import CatalogScreen
+            from tui.screens.catalog.catalog import CatalogScreen
 
             self.push_screen(CatalogScreen())
 
@@ -96,7 +96,7 @@ class PtmApp(GuardedDispatch, App[int]):
                       workbench: object | None = None, offline: bool = False) -> None:
         """Push the explorer on `model` (or on an already open workbench); `offline` downloads
         nothing (weights not on this machine show the "no weights" panel)."""
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
 
         self.push_screen(ExplorerScreen(model, weights, device=self.device, workbench=workbench,
                                         offline=offline))
@@ -108,7 +108,7 @@ class PtmApp(GuardedDispatch, App[int]):
     def quit_asking(self) -> None:
         """Quit now, or ask (save recipe / save weights / quit anyway / cancel) when an explorer
         has unsaved edits; the edits stay autosaved whatever the answer."""
-        from tui.screens.unsaved import UnsavedDialog
+        from tui.screens.edit.unsaved import UnsavedDialog
 
         if isinstance(self.screen, UnsavedDialog):
             return

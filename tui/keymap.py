@@ -51,8 +51,8 @@ def known_binding_ids(app_class: type) -> set[str]:
     import tui.widgets
 
     for package in (tui.screens, tui.widgets):
-        for module in pkgutil.iter_modules(package.__path__):
-            importlib.import_module(f"{package.__name__}.{module.name}")
+        for module in pkgutil.walk_packages(package.__path__, f"{package.__name__}."):
+            importlib.import_module(module.name)
     ids: set[str] = set()
     classes: list[type] = [DOMNode, app_class]  # the app class: its own bindings
     while classes:

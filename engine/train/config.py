@@ -113,7 +113,7 @@ class TrainConfig:
 
 def _bad(key: str, value: Any, why: str, fix: str) -> BadInput:
     """Return the error for a bad [train] value; it carries `field` and `value` so a form can
-    say it in its own words (tui/screens/launch.py)."""
+    say it in its own words (tui/screens/train/launch.py)."""
     error = BadInput(f"[train] {key} = {value!r} is not valid", why, fix)
     error.field, error.value = key, value  # type: ignore[attr-defined]
     return error

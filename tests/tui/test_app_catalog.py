@@ -11,8 +11,8 @@ import pytest
 from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
-from tui.screens.catalog import CatalogScreen
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.catalog.catalog import CatalogScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (100, 30)
@@ -293,7 +293,7 @@ async def test_in_the_timm_catalog_an_exact_name_is_first():
 async def test_d_in_the_weights_picker_downloads_the_highlighted_entry(server, torch_home):
     from engine.models.catalog import ModelInfo, WeightsInfo
     from tui.messages import CatalogLoaded
-    from tui.screens.weights_picker import WeightsPicker
+    from tui.screens.catalog.weights_picker import WeightsPicker
 
     base, served = server
     (served / "tiny-v1.pth").write_bytes(b"v1" * 1000)

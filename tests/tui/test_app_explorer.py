@@ -6,7 +6,7 @@ import pytest
 from conftest import deep_model, make_workbench, screen_text, wait_for
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (100, 30)
@@ -222,7 +222,7 @@ async def test_command_palette_lists_every_action():
 
 
 async def test_every_binding_has_an_id():
-    from tui.screens.catalog import CatalogScreen
+    from tui.screens.catalog.catalog import CatalogScreen
     from tui.screens.help import HelpScreen
 
     for cls in (PtmApp, ExplorerScreen, CatalogScreen, HelpScreen, LayerTree):
@@ -309,7 +309,8 @@ def test_the_first_frame_does_not_wait_for_torch():
     import subprocess
     import sys
 
-    code = ("import sys, tui.app, tui.screens.explorer, tui.screens.catalog, tui.screens.help; "
+    code = ("import sys, tui.app, tui.screens.explore.explorer, tui.screens.catalog.catalog, "
+            "tui.screens.help; "
             "print(sorted(m for m in sys.modules if m.split('.')[0] in ('torch', 'torchvision')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"

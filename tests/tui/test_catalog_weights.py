@@ -8,9 +8,9 @@ from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
 from tui.format import human_count
-from tui.screens.catalog import CatalogScreen
-from tui.screens.explorer import ExplorerScreen
-from tui.screens.weights_picker import WeightsPicker
+from tui.screens.catalog.catalog import CatalogScreen
+from tui.screens.catalog.weights_picker import WeightsPicker
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 from tui.widgets.no_weights import NoWeightsPanel
 

@@ -6,8 +6,8 @@ from conftest import wait_for
 from textual.widgets import Input
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
-from tui.screens.layer_dialogs import DeleteDialog, HeadDialog, ModuleDialog
+from tui.screens.edit.layer_dialogs import DeleteDialog, HeadDialog, ModuleDialog
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (110, 32)

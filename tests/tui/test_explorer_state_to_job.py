@@ -9,9 +9,9 @@ from engine.edit.autosave import autosaved
 from engine.edit.recipe import load
 from engine.jobs.launch import create_job
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
-from tui.screens.launch import LaunchScreen
-from tui.screens.weights_dialogs import SaveDialog
+from tui.screens.edit.weights_dialogs import SaveDialog
+from tui.screens.explore.explorer import ExplorerScreen
+from tui.screens.train.launch import LaunchScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (110, 32)
@@ -52,7 +52,7 @@ async def test_p_after_c_to_one_channel_predicts(tmp_path):
     from conftest import ScreenApp, make_workbench, screen_text
     from PIL import Image
 
-    from tui.screens.predict import PredictScreen
+    from tui.screens.use.predict import PredictScreen
 
     bench = make_workbench("resnet18")
     bench.input_size = (1, 3, 64, 64)

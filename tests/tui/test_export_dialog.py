@@ -9,7 +9,7 @@ from conftest import wait_for
 from textual.widgets import Input, Static
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (80, 24)
@@ -21,7 +21,7 @@ def _preview(app) -> str:
 
 async def test_x_exports_the_edited_model_to_onnx_and_onnxruntime_agrees(resnet18_workbench, tmp_path):
     ort = pytest.importorskip("onnxruntime")
-    from tui.screens.export_dialog import ExportDialog
+    from tui.screens.use.export_dialog import ExportDialog
 
     bench = resnet18_workbench
     assert bench.apply({"op": "replace_head", "num_classes": 3})
@@ -54,7 +54,7 @@ async def test_x_exports_the_edited_model_to_onnx_and_onnxruntime_agrees(resnet1
 
 
 async def test_escape_while_the_file_is_written_closes_once_it_is(resnet18_workbench, tmp_path):
-    from tui.screens.export_dialog import ExportDialog
+    from tui.screens.use.export_dialog import ExportDialog
 
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
@@ -75,7 +75,7 @@ async def test_escape_while_the_file_is_written_closes_once_it_is(resnet18_workb
 
 async def test_x_offers_a_torch_export_archive_first_and_it_runs_like_the_model(resnet18_workbench,
                                                                                tmp_path, monkeypatch):
-    from tui.screens.export_dialog import ExportDialog
+    from tui.screens.use.export_dialog import ExportDialog
 
     monkeypatch.chdir(tmp_path)
     bench = resnet18_workbench

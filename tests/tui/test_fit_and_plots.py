@@ -13,7 +13,7 @@ from conftest import make_workbench, screen_text, wait_for
 from tui.app import PtmApp
 from tui.format import short_path
 from tui.learning_plot import draw_update_ratios, render
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.histogram import histogram_text
 from tui.widgets.layer_panel import LayerPanel
 from tui.widgets.layer_tree import LayerTree

@@ -15,9 +15,9 @@ from torchvision.models import resnet18
 
 from engine.edit.init_methods import METHODS
 from engine.edit.workbench import Workbench
-from tui.screens.activation_std import ActivationStdScreen
-from tui.screens.init_dialog import InitDialog
-from tui.screens.init_lab import METHOD_NAMES, InitLabScreen, StdPlot
+from tui.screens.edit.init_dialog import InitDialog
+from tui.screens.edit.init_lab import METHOD_NAMES, InitLabScreen, StdPlot
+from tui.screens.explore.activation_std import ActivationStdScreen
 
 SIZE = (120, 42)
 
@@ -208,7 +208,7 @@ async def test_activation_std_plot_lists_layers_and_overlays_before_and_after() 
 
 async def test_explorer_keys_open_the_dialog_plot_and_lab_and_u_undoes_the_init() -> None:
     from tui.app import PtmApp
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
     bench = Workbench(resnet18(), "resnet18", input_size=(1, 3, 64, 64))
     original = _state(bench.model)

@@ -10,8 +10,8 @@ import pytest
 from conftest import ScreenApp, make_workbench, screen_text, wait_for
 from textual.widgets import DataTable, Input, Select
 
-from tui.screens.jobs import JobsScreen
-from tui.screens.launch import LaunchScreen, QuitDialog
+from tui.screens.jobs.jobs import JobsScreen
+from tui.screens.train.launch import LaunchScreen, QuitDialog
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -159,7 +159,7 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
     from engine.jobs.launch import create_job, launch
     from engine.jobs.store import job_info
     from engine.train.sample_data import write_digits
-    from tui.screens.job_eval import JobEvalScreen
+    from tui.screens.jobs.job_eval import JobEvalScreen
 
     monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
@@ -203,7 +203,7 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
 
 async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench):
     from tui.app import PtmApp
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=(100, 30)) as pilot:

@@ -10,7 +10,7 @@ import pytest
 from conftest import ScreenApp, screen_text, wait_for
 from textual.widgets import DataTable
 
-from tui.screens.jobs import JobsScreen
+from tui.screens.jobs.jobs import JobsScreen
 from tui.widgets.insight_plots import LearningPlot
 
 pytestmark = pytest.mark.timeout(120)

@@ -14,8 +14,8 @@ from engine.edit.recipe import load
 from engine.jobs.launch import create_job, launch
 from engine.jobs.store import job_info, list_jobs, pid_alive
 from engine.train.sample_data import write_digits
-from tui.screens.jobs import JobsScreen, MetricsPlot
-from tui.screens.launch import LaunchScreen
+from tui.screens.jobs.jobs import JobsScreen, MetricsPlot
+from tui.screens.train.launch import LaunchScreen
 
 SIZE = (130, 44)
 pytestmark = pytest.mark.timeout(300)

@@ -12,7 +12,7 @@ from conftest import ScreenApp, screen_text, wait_for
 from engine.edit.recipe import load
 from engine.jobs.launch import create_job
 from engine.jobs.store import job_info
-from tui.screens.jobs import JobsScreen
+from tui.screens.jobs.jobs import JobsScreen
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))  # finetune_helpers
 from finetune_helpers import write_recipe, write_tiny

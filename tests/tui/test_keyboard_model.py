@@ -9,8 +9,8 @@ from conftest import make_workbench, screen_text, wait_for
 from textual.widgets import DataTable, Input
 
 from tui.app import PtmApp
-from tui.screens.catalog import CatalogScreen
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.catalog.catalog import CatalogScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.screens.help import HelpScreen
 from tui.widgets.edit_history import EditHistory
 from tui.widgets.layer_panel import LayerPanel

@@ -8,7 +8,7 @@ import pytest
 from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 

@@ -10,7 +10,7 @@ import pytest
 from conftest import ScreenApp, make_workbench, screen_text, wait_for
 from textual.widgets import Input, Select
 
-from tui.screens.launch import LaunchScreen
+from tui.screens.train.launch import LaunchScreen
 
 try:
     from tests.helpers.cli import ptm
@@ -119,7 +119,7 @@ async def test_an_sbatch_refusal_shows_slurms_words_in_the_form(tmp_path, monkey
 @pytest.mark.timeout(300)
 async def test_launching_on_slurm_submits_a_job_with_the_slurm_backend(home, digits):
     need_slurm()
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
 
     workbench = make_workbench("resnet18")
     workbench.apply({"op": "replace_head", "num_classes": 10})

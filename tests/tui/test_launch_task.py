@@ -7,7 +7,7 @@ import torchvision
 from conftest import ScreenApp, screen_text, wait_for
 
 from engine.edit.workbench import Workbench
-from tui.screens.launch import LaunchScreen
+from tui.screens.train.launch import LaunchScreen
 
 
 async def _summary(model: torch.nn.Module, name: str) -> str:

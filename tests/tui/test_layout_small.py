@@ -6,7 +6,7 @@ import pytest
 from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -86,7 +86,7 @@ async def test_the_edit_history_sits_beside_the_panel_at_120_columns(resnet18_wo
 async def test_the_init_dialog_buttons_are_on_screen(resnet18_workbench, size):
     from textual.widgets import Button
 
-    from tui.screens.init_dialog import InitDialog
+    from tui.screens.edit.init_dialog import InitDialog
 
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=size) as pilot:
@@ -109,7 +109,7 @@ async def test_the_load_report_shows_whole_shapes_and_keeps_its_buttons(tmp_path
 
     from engine.edit.save import save_weights
     from engine.edit.workbench import Workbench
-    from tui.screens.weights_dialogs import LoadWeightsDialog
+    from tui.screens.edit.weights_dialogs import LoadWeightsDialog
 
     torch.manual_seed(0)
     donor = torchvision.models.resnet50(num_classes=3)  # 25 shape mismatches with resnet18
@@ -139,7 +139,7 @@ async def test_the_load_report_shows_whole_shapes_and_keeps_its_buttons(tmp_path
 async def test_the_catalog_at_80_columns_drops_columns_before_cutting_names(tmp_path, monkeypatch):
     import torchvision
 
-    from tui.screens.catalog import CatalogScreen
+    from tui.screens.catalog.catalog import CatalogScreen
 
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     app = PtmApp(weights="none")
@@ -193,7 +193,7 @@ async def test_the_activation_std_inputs_are_labelled(resnet18_workbench):
 async def test_the_init_lab_run_button_is_on_screen_at_80x24():
     from textual.widgets import Button
 
-    from tui.screens.init_lab import InitLabScreen
+    from tui.screens.edit.init_lab import InitLabScreen
 
     app = PtmApp(weights="none")
     async with app.run_test(size=(80, 24)) as pilot:

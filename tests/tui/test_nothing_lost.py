@@ -103,7 +103,7 @@ async def test_a_failing_action_handler_and_render_keep_the_app_running():
 
 
 async def _explorer(pilot):
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
     from tui.widgets.layer_tree import LayerTree
 
     app = pilot.app
@@ -117,7 +117,7 @@ async def _explorer(pilot):
 
 async def test_q_with_unsaved_edits_asks_and_the_edits_are_autosaved(resnet18_workbench):
     from engine.edit.autosave import autosaved
-    from tui.screens.unsaved import UnsavedDialog
+    from tui.screens.edit.unsaved import UnsavedDialog
 
     bench = resnet18_workbench
     app = PtmApp(workbench=bench)
@@ -141,8 +141,8 @@ async def test_q_with_unsaved_edits_asks_and_the_edits_are_autosaved(resnet18_wo
 
 async def test_saving_the_recipe_from_the_question_then_quits(resnet18_workbench, tmp_path, monkeypatch):
     from engine.edit.recipe import load
-    from tui.screens.unsaved import UnsavedDialog
-    from tui.screens.weights_dialogs import SaveDialog
+    from tui.screens.edit.unsaved import UnsavedDialog
+    from tui.screens.edit.weights_dialogs import SaveDialog
 
     monkeypatch.chdir(tmp_path)
     bench = resnet18_workbench
@@ -175,7 +175,7 @@ async def test_opening_the_same_model_again_offers_the_autosaved_edits():
     from conftest import make_workbench
 
     from engine.edit.autosave import autosave, autosaved
-    from tui.screens.unsaved import RestoreDialog
+    from tui.screens.edit.unsaved import RestoreDialog
 
     before = make_workbench("resnet18")
     before.apply({"op": "freeze", "target": "layer1"})

@@ -5,7 +5,7 @@ from __future__ import annotations
 from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
-from tui.screens.summary import SummaryScreen
+from tui.screens.explore.summary import SummaryScreen
 from tui.widgets.layer_tree import LayerTree
 from tui.widgets.no_weights import NoWeightsPanel
 

@@ -11,7 +11,7 @@ import pytest
 from conftest import ScreenApp, screen_text, wait_for
 from test_jobs_layout import _jobs_ready, jobs_home  # noqa: F401 (a fixture)
 
-from tui.screens.jobs import JobsScreen, MetricsPlot
+from tui.screens.jobs.jobs import JobsScreen, MetricsPlot
 from tui.widgets.insight_plots import RunsPlot
 
 pytestmark = pytest.mark.timeout(120)

@@ -15,7 +15,7 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 async def _catalog_ready(pilot) -> None:
-    from tui.screens.catalog import CatalogScreen
+    from tui.screens.catalog.catalog import CatalogScreen
 
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
                    and pilot.app.screen.models)
@@ -23,7 +23,7 @@ async def _catalog_ready(pilot) -> None:
 
 
 async def _explorer_on_layer(pilot) -> None:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)

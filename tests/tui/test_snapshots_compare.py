@@ -44,7 +44,7 @@ def _compare(submit: bool):
     """Return a run_before that opens the explorer, presses D, types the file (and submits it)."""
 
     async def run_before(pilot) -> None:
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
 
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)

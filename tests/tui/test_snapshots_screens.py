@@ -51,7 +51,7 @@ def explorer_then(*keys: str, layer: str = "layer1.0.conv1", until: str = "",
     async def run_before(pilot) -> None:
         from conftest import screen_text
 
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
 
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
@@ -135,7 +135,7 @@ def test_freeze_presets_on_a_detector_snapshot(snap_compare, size):
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35"])
 def test_catalog_snapshot(snap_compare, size):
     async def ready(pilot) -> None:
-        from tui.screens.catalog import CatalogScreen
+        from tui.screens.catalog.catalog import CatalogScreen
 
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
                        and pilot.app.screen.models)

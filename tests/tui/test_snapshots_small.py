@@ -18,7 +18,7 @@ from test_snapshots_summary import _app as _summary_app
 from test_snapshots_summary import _then
 
 from tui.app import PtmApp
-from tui.screens.jobs import JobsScreen
+from tui.screens.jobs.jobs import JobsScreen
 
 SIZE = (60, 20)
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -33,7 +33,7 @@ def test_catalog_at_60x20(snap_compare):
     async def ready(pilot) -> None:
         from conftest import wait_for
 
-        from tui.screens.catalog import CatalogScreen
+        from tui.screens.catalog.catalog import CatalogScreen
 
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
                        and pilot.app.screen.models)

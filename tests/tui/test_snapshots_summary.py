@@ -32,7 +32,7 @@ def _then(key: str, until: str, text: str, path: str = ""):
     async def run_before(pilot) -> None:
         from textual.widgets import Input
 
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
 
         app = pilot.app
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)

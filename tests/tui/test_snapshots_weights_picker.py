@@ -26,8 +26,8 @@ def empty_cache(tmp_path, monkeypatch):
 
 async def _open_picker(pilot) -> None:
     """Filter the catalog to vit_b_16, tab into the table and press w."""
-    from tui.screens.catalog import CatalogScreen
-    from tui.screens.weights_picker import WeightsPicker
+    from tui.screens.catalog.catalog import CatalogScreen
+    from tui.screens.catalog.weights_picker import WeightsPicker
 
     app = pilot.app
     await wait_for(pilot, lambda: isinstance(app.screen, CatalogScreen) and app.screen.models

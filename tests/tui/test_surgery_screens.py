@@ -12,8 +12,8 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from engine.edit.workbench import Workbench
-from tui.screens.layer_dialogs import DeleteDialog, HeadDialog, InputChannelsDialog, ModuleDialog
-from tui.screens.weights_dialogs import LoadWeightsDialog, SaveDialog
+from tui.screens.edit.layer_dialogs import DeleteDialog, HeadDialog, InputChannelsDialog, ModuleDialog
+from tui.screens.edit.weights_dialogs import LoadWeightsDialog, SaveDialog
 from tui.widgets.edit_history import EditHistory
 
 UNSET = object()
@@ -204,7 +204,7 @@ async def test_explorer_keys_open_the_dialogs_and_the_tree_follows(resnet18_work
     from textual.widgets import Input
 
     from tui.app import PtmApp
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
     from tui.widgets.layer_tree import LayerTree
 
     bench = resnet18_workbench

@@ -14,8 +14,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))  # finet
 from finetune_helpers import finished_job, plain_probs
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
-from tui.screens.predict import PredictScreen
+from tui.screens.explore.explorer import ExplorerScreen
+from tui.screens.use.predict import PredictScreen
 
 pytestmark = pytest.mark.timeout(300)
 SIZE = (100, 34)
@@ -94,7 +94,7 @@ async def test_W_of_a_checkpoint_brings_its_class_names_and_preprocessing(job):
 
 
 async def test_o_on_the_jobs_screen_opens_the_job_as_trained(job, monkeypatch):
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
 
     checkpoint, _, digits, _ = job
     monkeypatch.setenv("PTM_HOME", str(checkpoint.parents[3]))  # home/jobs/trained/checkpoints

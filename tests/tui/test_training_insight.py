@@ -89,7 +89,7 @@ async def test_jobs_screen_shows_each_block_learning_and_compares_marked_runs(tw
     from conftest import ScreenApp, wait_for
     from textual.widgets import DataTable, Static
 
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
     from tui.widgets.insight_plots import LearningPlot, RunsPlot
 
     monkeypatch.setenv("PTM_HOME", str(two_jobs))
@@ -133,8 +133,8 @@ async def test_launch_form_finds_an_lr_and_enter_puts_it_in_the_field(tmp_path, 
     from textual.widgets import Input, Static
 
     from engine.edit.workbench import Workbench
-    from tui.screens.launch import LaunchScreen
-    from tui.screens.lr_find import LrFindScreen, LrPlot
+    from tui.screens.train.launch import LaunchScreen
+    from tui.screens.train.lr_find import LrFindScreen, LrPlot
 
     digits = write_digits(tmp_path / "digits", size=12, limit=300)
     workbench = Workbench(model=tiny_net(), name="tiny")

@@ -13,7 +13,7 @@ from PIL import Image
 from textual.widgets import DataTable, Input, Static
 
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 from tui.widgets.layer_tree import LayerTree
 
 SIZE = (120, 35)
@@ -46,7 +46,7 @@ def _messages(app) -> list[str]:
 # --- the catalog ---------------------------------------------------------------------------
 
 async def _catalog(pilot):
-    from tui.screens.catalog import CatalogScreen
+    from tui.screens.catalog.catalog import CatalogScreen
 
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogScreen)
                    and pilot.app.screen.models, timeout=60)
@@ -73,7 +73,7 @@ async def test_catalog_enter_opens_the_exact_match_and_says_random_weights(monke
 
 
 async def test_J_in_the_catalog_opens_jobs_and_the_palette_lists_it(monkeypatch, tmp_path):
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
 
     monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
     app = PtmApp(weights="none")
@@ -90,7 +90,7 @@ async def test_J_in_the_catalog_opens_jobs_and_the_palette_lists_it(monkeypatch,
 # --- explorer: search, delete, one key one edit --------------------------------------------
 
 async def test_search_ranks_names_before_types(resnet18_workbench):
-    from tui.screens.explorer_search import find_layers
+    from tui.screens.explore.search_actions import find_layers
 
     model = resnet18_workbench.model
     found = find_layers(model, "conv2")
@@ -148,7 +148,7 @@ async def test_F_is_one_edit_in_the_history_and_one_undo(resnet18_workbench):
 async def test_a_detection_preset_is_one_edit_without_no_op_parts():
     from engine.edit.detection_heads import preset_edits
     from engine.edit.workbench import Workbench
-    from tui.screens.freeze_presets import FreezePresetDialog
+    from tui.screens.edit.freeze_presets import FreezePresetDialog
 
     torch.manual_seed(0)
     model = torchvision.models.detection.fasterrcnn_mobilenet_v3_large_320_fpn(
@@ -266,7 +266,7 @@ async def test_saving_over_a_file_asks_first_and_names_the_absolute_path(
 # --- failures stay where the result would be -----------------------------------------------
 
 async def test_a_failed_prediction_replaces_the_previous_chart_with_its_reason(tmp_path):
-    from tui.screens.predict import PredictScreen
+    from tui.screens.use.predict import PredictScreen
 
     image = tmp_path / "img.png"
     Image.fromarray(np.full((64, 64, 3), 128, dtype=np.uint8)).save(image)
@@ -298,7 +298,7 @@ async def test_a_failed_prediction_replaces_the_previous_chart_with_its_reason(t
 
 
 async def test_failed_activation_maps_take_the_previous_maps_off_with_the_reason(tmp_path):
-    from tui.screens.actmap import ActmapScreen, PixelView
+    from tui.screens.use.actmap import ActmapScreen, PixelView
 
     image = tmp_path / "img.png"
     Image.fromarray(np.full((64, 64, 3), 90, dtype=np.uint8)).save(image)
@@ -329,7 +329,7 @@ async def test_failed_activation_maps_take_the_previous_maps_off_with_the_reason
 async def test_init_on_a_batchnorm_starts_on_a_method_it_takes(resnet18_workbench):
     from textual.widgets import Select
 
-    from tui.screens.init_dialog import PRESET, InitDialog
+    from tui.screens.edit.init_dialog import PRESET, InitDialog
 
     wb = resnet18_workbench
     app = PtmApp(workbench=wb)
@@ -381,7 +381,7 @@ async def test_the_insert_dialog_opens_empty_after_a_replace_and_an_insert():
 # --- the summary table and the graph ---------------------------------------------------------
 
 async def test_s_shows_every_layer_with_shapes_params_and_totals(resnet18_workbench):
-    from tui.screens.summary import SummaryScreen
+    from tui.screens.explore.summary import SummaryScreen
 
     wb = resnet18_workbench
     wb.input_size = (1, 3, 224, 224)
@@ -429,7 +429,7 @@ async def test_E_exports_the_graph_or_its_dot_source_with_how_to_render(resnet18
                                                                         tmp_path):
     import shutil
 
-    from tui.screens.graph_dialog import GraphDialog
+    from tui.screens.use.graph_dialog import GraphDialog
 
     app = PtmApp(workbench=resnet18_workbench)
     commands = []

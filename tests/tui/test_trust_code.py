@@ -14,7 +14,7 @@ from torch import nn
 
 from engine.edit.save import save_weights
 from tui.app import PtmApp
-from tui.screens.explorer import ExplorerScreen
+from tui.screens.explore.explorer import ExplorerScreen
 
 pytestmark = pytest.mark.timeout(120)
 SIZE = (110, 34)
@@ -104,7 +104,7 @@ async def test_with_trust_code_the_tui_opens_the_file_s_model(tmp_path, attack):
 async def test_o_on_a_job_whose_recipe_names_code_shows_the_refusal(tmp_path, attack, monkeypatch):
     from engine.edit.recipe import Recipe, dumps
     from engine.train.checkpoint import save_checkpoint
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
 
     name, marker = attack
     monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
@@ -151,7 +151,7 @@ async def test_e_on_a_job_whose_recipe_names_code_says_why_it_cannot_evaluate(tm
 
     from engine.edit.recipe import Recipe, dumps
     from engine.train.checkpoint import save_checkpoint
-    from tui.screens.job_eval import JobEvalScreen
+    from tui.screens.jobs.job_eval import JobEvalScreen
 
     name, marker = attack
     for split in ("train", "val"):

@@ -11,8 +11,8 @@ from PIL import Image
 from textual.app import App
 from textual.widgets import Input
 
-from tui.screens.actmap import ActmapScreen, PixelView, half_block_lines, ramp_lines
-from tui.screens.predict import PredictScreen, bar_chart
+from tui.screens.use.actmap import ActmapScreen, PixelView, half_block_lines, ramp_lines
+from tui.screens.use.predict import PredictScreen, bar_chart
 
 SIZE = (100, 34)
 
@@ -135,7 +135,7 @@ async def test_explorer_p_and_m_open_the_screens(workbench, image_path):
 
     app = PtmApp(workbench=make_workbench("alexnet"))
     async with app.run_test(size=SIZE) as pilot:
-        from tui.screens.explorer import ExplorerScreen
+        from tui.screens.explore.explorer import ExplorerScreen
 
         await wait_for(pilot, lambda: isinstance(app.screen, ExplorerScreen)
                        and app.screen.workbench is not None)
@@ -164,8 +164,8 @@ def _detector_workbench(name: str):
 @pytest.mark.slow
 async def test_freeze_preset_from_the_explorer_freezes_the_body_not_the_fpn():
     from tui.app import PtmApp
-    from tui.screens.explorer import ExplorerScreen
-    from tui.screens.freeze_presets import FreezePresetDialog
+    from tui.screens.edit.freeze_presets import FreezePresetDialog
+    from tui.screens.explore.explorer import ExplorerScreen
 
     workbench = _detector_workbench("fasterrcnn_mobilenet_v3_large_320_fpn")
     app = PtmApp(workbench=workbench)
@@ -186,7 +186,7 @@ async def test_freeze_preset_from_the_explorer_freezes_the_body_not_the_fpn():
 
 
 async def test_keypoint_preset_takes_n_from_the_dialog():
-    from tui.screens.freeze_presets import FreezePresetDialog
+    from tui.screens.edit.freeze_presets import FreezePresetDialog
 
     workbench = _detector_workbench("keypointrcnn_resnet50_fpn")
     results: list[Any] = []

@@ -16,7 +16,7 @@ from textual.worker import get_current_worker
 from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
-from tui.screens.weights_picker import DOWNLOAD, RANDOM_INIT, WeightsPicker
+from tui.screens.catalog.weights_picker import DOWNLOAD, RANDOM_INIT, WeightsPicker
 from tui.widgets.keybar import KeyBar
 from tui.widgets.progress import DownloadBar
 
@@ -233,7 +233,7 @@ class CatalogScreen(PtmScreen):
 
     def action_jobs(self) -> None:
         """Open the Jobs screen (the finetune jobs on this machine)."""
-        from tui.screens.jobs import JobsScreen
+        from tui.screens.jobs.jobs import JobsScreen
 
         self.app.push_screen(JobsScreen())
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class ToolActions:
@@ -14,14 +14,14 @@ class ToolActions:
     Relies on the explorer's `workbench`, `current_path`, `edit_busy()` and `refresh_after_edit(edit)`.
     """
 
-    # --- initialisation (tui/screens/init_dialog.py, activation_std.py, init_lab.py) --------
+    # --- initialisation (tui/screens/edit/init_dialog.py, activation_std.py, init_lab.py) --------
 
     def action_initialise(self: ExplorerScreen) -> None:
         """Open the initialise dialog on the layer under the cursor."""
         path = self.current_path
         if self.edit_busy() or path is None:
             return
-        from tui.screens.init_dialog import InitDialog
+        from tui.screens.edit.init_dialog import InitDialog
 
         def done(applied: int | None) -> None:
             if applied:
@@ -33,30 +33,30 @@ class ToolActions:
         """Plot every layer's output std for a random batch through the model."""
         if self.edit_busy():
             return
-        from tui.screens.activation_std import ActivationStdScreen
+        from tui.screens.explore.activation_std import ActivationStdScreen
 
         self.app.push_screen(ActivationStdScreen(self.workbench))
 
     def action_finetune(self: ExplorerScreen) -> None:
-        """Open the launch form for a finetune job of this model (tui/screens/launch.py)."""
+        """Open the launch form for a finetune job of this model (tui/screens/train/launch.py)."""
         if self.edit_busy():
             return
-        from tui.screens.launch import LaunchScreen
+        from tui.screens.train.launch import LaunchScreen
 
         self.app.push_screen(LaunchScreen(self.workbench, self.recipe_train()))
 
     def action_jobs(self: ExplorerScreen) -> None:
-        """Open the Jobs screen (tui/screens/jobs.py)."""
-        from tui.screens.jobs import JobsScreen
+        """Open the Jobs screen (tui/screens/jobs/jobs.py)."""
+        from tui.screens.jobs.jobs import JobsScreen
 
         self.app.push_screen(JobsScreen())
 
     def action_export_graph(self: ExplorerScreen) -> None:
         """Write the autograd graph of one forward pass (the .dot source when Graphviz is
-        missing), as `ptm-tui graph` does (tui/screens/graph_dialog.py)."""
+        missing), as `ptm-tui graph` does (tui/screens/use/graph_dialog.py)."""
         if self.edit_busy():
             return
-        from tui.screens.graph_dialog import GraphDialog
+        from tui.screens.use.graph_dialog import GraphDialog
 
         def done(path: object) -> None:
             if path is not None:
@@ -66,10 +66,10 @@ class ToolActions:
 
     def action_export_model(self: ExplorerScreen) -> None:
         """Write the model as a torch.export archive, ONNX, TorchScript or safetensors, checked
-        against torch, as `ptm-tui export` does (tui/screens/export_dialog.py)."""
+        against torch, as `ptm-tui export` does (tui/screens/use/export_dialog.py)."""
         if self.edit_busy():
             return
-        from tui.screens.export_dialog import ExportDialog
+        from tui.screens.use.export_dialog import ExportDialog
 
         def done(path: object) -> None:
             if path is not None:
@@ -79,17 +79,17 @@ class ToolActions:
 
     def action_init_lab(self: ExplorerScreen) -> None:
         """Open the Init Lab (the depth/std experiment)."""
-        from tui.screens.init_lab import InitLabScreen
+        from tui.screens.edit.init_lab import InitLabScreen
 
         self.app.push_screen(InitLabScreen())
 
-    # --- using the model (tui/screens/predict.py, actmap.py) ------------------------------
+    # --- using the model (tui/screens/use/predict.py, actmap.py) ------------------------------
 
     def action_predict(self: ExplorerScreen) -> None:
         """Ask for an image path and show the model's top-k as a bar chart with names."""
         if self.edit_busy():
             return
-        from tui.screens.predict import PredictScreen
+        from tui.screens.use.predict import PredictScreen
 
         self.app.push_screen(PredictScreen(self.workbench))
 
@@ -97,7 +97,7 @@ class ToolActions:
         """Ask for an image path and draw the activation maps of each stage, layer by layer."""
         if self.edit_busy():
             return
-        from tui.screens.actmap import ActmapScreen
+        from tui.screens.use.actmap import ActmapScreen
 
         self.app.push_screen(ActmapScreen(self.workbench))
 

@@ -15,7 +15,7 @@ from textual.widgets import Button, Checkbox, DataTable, Input, Label, Static
 
 from tui.navigation import NavigationKeys
 from tui.screens.base import error_text, worker_running
-from tui.screens.edit_dialog import dialog_css, show_in_preview
+from tui.screens.edit.edit_dialog import dialog_css, show_in_preview
 from tui.widgets.path_input import PathInput
 
 

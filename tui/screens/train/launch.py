@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Select, Static
 
 from tui.screens.base import PtmScreen, error_text
-from tui.screens.launch_slurm import form_slurm_options, show_slurm_fields, slurm_chosen, slurm_widgets
+from tui.screens.train.launch_slurm import form_slurm_options, show_slurm_fields, slurm_chosen, slurm_widgets
 from tui.widgets.title import ScreenTitle
 
 OPTIMIZERS = ("sgd", "adam", "adamw", "rmsprop")
@@ -292,12 +292,12 @@ class LaunchScreen(PtmScreen):
 
     def action_find_lr(self) -> None:
         """Run the learning-rate range test on a copy of the model with this form's data and
-        groups; Enter in it puts the suggestion into the lr field (tui/screens/lr_find.py)."""
+        groups; Enter in it puts the suggestion into the lr field (tui/screens/train/lr_find.py)."""
         if self.table is None or not self.table.get("data"):
             self.notify("give a data folder first: the range test trains on it", severity="warning",
                         markup=False)
             return
-        from tui.screens.lr_find import LrFindScreen
+        from tui.screens.train.lr_find import LrFindScreen
 
         def take(lr: float | None) -> None:
             if lr is not None:
@@ -351,7 +351,7 @@ class LaunchScreen(PtmScreen):
     def _launched(self, job: str) -> None:
         self.launched = job
         self.notify(f"started job {job}; it keeps running if you close ptm-tui")
-        from tui.screens.jobs import JobsScreen
+        from tui.screens.jobs.jobs import JobsScreen
 
         self.app.switch_screen(JobsScreen(select=job))
 

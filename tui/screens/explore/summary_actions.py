@@ -1,5 +1,5 @@
 """Explorer actions for the summary: output shapes and mult-adds of every layer, in a worker,
-shown as a table (tui/screens/summary.py) and as a line in the layer panel."""
+shown as a table (tui/screens/explore/summary.py) and as a line in the layer panel."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from tui.messages import SummaryReady
 from tui.widgets.layer_panel import LayerPanel
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class SummaryActions:
@@ -72,7 +72,7 @@ class SummaryActions:
     def _open_summary(self: ExplorerScreen) -> None:
         """Push the summary table, its cursor on the explorer's layer."""
         from engine.inspect.meta import DEFAULT_INPUT
-        from tui.screens.summary import SummaryScreen
+        from tui.screens.explore.summary import SummaryScreen
 
         if self.summary is not None and self.app.screen is self:
             size = self.workbench.input_size or DEFAULT_INPUT  # what summarize ran on

@@ -14,7 +14,7 @@ from textual.message import Message
 from textual.widgets import Footer, Input, Label, Static
 
 from engine.text import printable
-from tui.screens.image_prompt import ImagePromptScreen
+from tui.screens.use.image_prompt import ImagePromptScreen
 from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 

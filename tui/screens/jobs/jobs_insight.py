@@ -15,7 +15,7 @@ from tui.plot_key import key_text
 from tui.widgets.insight_plots import LearningPlot, RunsPlot
 
 if TYPE_CHECKING:
-    from tui.screens.jobs import JobsScreen
+    from tui.screens.jobs.jobs import JobsScreen
 
 METRICS, LAYERS, COMPARE = "metrics", "layers", "compare"
 MARK = "* "

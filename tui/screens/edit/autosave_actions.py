@@ -9,10 +9,10 @@ from textual import work
 
 from tui.format import plural
 from tui.guard import error_text
-from tui.screens.unsaved import RestoreDialog
+from tui.screens.edit.unsaved import RestoreDialog
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class AutosaveActions:

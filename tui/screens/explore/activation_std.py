@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import Worker, WorkerState
 
 from tui.screens.base import PtmScreen, error_text
-from tui.screens.init_lab import StdPlot
+from tui.screens.edit.init_lab import StdPlot
 from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 

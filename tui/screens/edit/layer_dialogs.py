@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Input, Label, Select, Static
 
-from tui.screens.edit_dialog import EditDialog, dialog_css, one_line
+from tui.screens.edit.edit_dialog import EditDialog, dialog_css, one_line
 
 
 class ModuleDialog(EditDialog):

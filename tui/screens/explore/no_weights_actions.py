@@ -14,7 +14,7 @@ from tui.widgets.no_weights import NoWeightsPanel
 if TYPE_CHECKING:
     from torch import nn
 
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 NEEDS_WEIGHTS = ("this needs the weights first: d retries the download, W opens a weights file "
                  "or folder")

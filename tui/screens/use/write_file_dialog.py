@@ -14,7 +14,7 @@ from textual.widgets import Button, Input, Label, Static
 from textual.worker import Worker
 
 from tui.screens.base import worker_running
-from tui.screens.edit_dialog import show_in_preview
+from tui.screens.edit.edit_dialog import show_in_preview
 from tui.widgets.path_input import PathInput
 
 

@@ -17,7 +17,7 @@ from textual.strip import Strip
 from textual.widget import Widget
 from textual.widgets import Footer, Input, Label, Static
 
-from tui.screens.image_prompt import ImagePromptScreen
+from tui.screens.use.image_prompt import ImagePromptScreen
 from tui.widgets.path_input import PathInput
 from tui.widgets.title import ScreenTitle
 

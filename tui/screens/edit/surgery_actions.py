@@ -6,17 +6,17 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from tui.screens.layer_dialogs import (
+from tui.screens.edit.layer_dialogs import (
     DeleteDialog,
     HeadDialog,
     InputChannelsDialog,
     ModuleDialog,
     prefill,
 )
-from tui.screens.weights_dialogs import LoadWeightsDialog, SaveDialog
+from tui.screens.edit.weights_dialogs import LoadWeightsDialog, SaveDialog
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class SurgeryActions:

@@ -8,7 +8,7 @@ from tui.widgets.layer_panel import LayerPanel
 from tui.widgets.layer_tree import LayerTree
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class CompareActions:
@@ -24,10 +24,10 @@ class CompareActions:
     _checked_generation: int = -1
 
     def action_compare_weights(self: ExplorerScreen) -> None:
-        """Ask for weights to compare with (tui/screens/compare_dialog.py), as `ptm-tui diff`."""
+        """Ask for weights to compare with (tui/screens/explore/compare_dialog.py), as `ptm-tui diff`."""
         if self.edit_busy():
             return
-        from tui.screens.compare_dialog import CompareDialog
+        from tui.screens.explore.compare_dialog import CompareDialog
 
         def done(result: Any) -> None:
             if result is None:

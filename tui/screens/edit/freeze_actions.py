@@ -9,7 +9,7 @@ from tui.screens.base import error_text
 from tui.widgets.layer_tree import LayerTree
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 class FreezeActions:
@@ -122,13 +122,13 @@ class FreezeActions:
         self.refresh_after_edit(edit, follow=True)
         self.notify(f"redid {edit.get('op')} {edit.get('target', '')}".rstrip(), timeout=3)
 
-    # --- presets (tui/screens/freeze_presets.py) -----------------------------------------
+    # --- presets (tui/screens/edit/freeze_presets.py) -----------------------------------------
 
     def action_freeze_presets(self: ExplorerScreen) -> None:
         """Pick a freeze preset (detection models) and apply its freeze/unfreeze edits."""
         if self.edit_busy():
             return
-        from tui.screens.freeze_presets import FreezePresetDialog
+        from tui.screens.edit.freeze_presets import FreezePresetDialog
 
         def done(edits: list[dict[str, Any]] | None) -> None:
             if edits:

@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Label, Static
 
 from tui.screens.base import error_text, worker_running
-from tui.screens.edit_dialog import dialog_css, show_in_preview
+from tui.screens.edit.edit_dialog import dialog_css, show_in_preview
 from tui.widgets.path_input import PathInput
 
 Comparison = tuple[str, dict[str, Any]]

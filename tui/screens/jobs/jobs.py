@@ -19,7 +19,7 @@ from textual.widgets import DataTable, RichLog, Static
 from engine.text import printable
 from tui.plot_key import color_of, set_even_yticks
 from tui.screens.base import PtmScreen
-from tui.screens.jobs_insight import Insight, JobsInsight
+from tui.screens.jobs.jobs_insight import Insight, JobsInsight
 from tui.widgets.fresh_plot import FreshPlot
 from tui.widgets.keybar import KeyBar
 
@@ -273,7 +273,7 @@ class JobsScreen(JobsInsight, PtmScreen):
         if info is None:
             self.notify("no job selected", severity="warning")
             return
-        from tui.screens.job_eval import JobEvalScreen
+        from tui.screens.jobs.job_eval import JobEvalScreen
 
         self.app.push_screen(JobEvalScreen(info.job, info.dir))
 

@@ -14,7 +14,7 @@ from textual.worker import Worker, WorkerState, get_current_worker
 
 from tui.navigation import NavigationKeys
 from tui.screens.base import error_text, worker_running
-from tui.screens.init_lab import METHOD_NAMES
+from tui.screens.edit.init_lab import METHOD_NAMES
 
 PRESET = "preset: common"
 GAIN_FOR = ("linear", "relu", "leaky_relu", "tanh", "sigmoid", "selu", "gelu")

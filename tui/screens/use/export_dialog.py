@@ -11,8 +11,8 @@ from textual import work
 from textual.binding import Binding
 
 from tui.screens.base import error_text
-from tui.screens.edit_dialog import dialog_css, show_in_preview
-from tui.screens.write_file_dialog import WriteFileDialog
+from tui.screens.edit.edit_dialog import dialog_css, show_in_preview
+from tui.screens.use.write_file_dialog import WriteFileDialog
 
 
 class ExportDialog(WriteFileDialog):

@@ -9,7 +9,7 @@ from textual.widgets import Input
 from tui.widgets.layer_tree import LayerTree
 
 if TYPE_CHECKING:
-    from tui.screens.explorer import ExplorerScreen
+    from tui.screens.explore.explorer import ExplorerScreen
 
 
 def find_layers(model: Any, query: str) -> list[str]:

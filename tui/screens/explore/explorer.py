@@ -24,14 +24,14 @@ from tui.messages import (
     TorchImported,
 )
 from tui.screens.base import PtmScreen, error_text
-from tui.screens.explorer_autosave import AutosaveActions
-from tui.screens.explorer_compare import CompareActions
-from tui.screens.explorer_freeze import FreezeActions
-from tui.screens.explorer_search import SearchActions
-from tui.screens.explorer_summary import SummaryActions
-from tui.screens.explorer_tools import ToolActions
-from tui.screens.no_weights_actions import NoWeightsActions
-from tui.screens.surgery import SurgeryActions
+from tui.screens.edit.autosave_actions import AutosaveActions
+from tui.screens.edit.freeze_actions import FreezeActions
+from tui.screens.edit.surgery_actions import SurgeryActions
+from tui.screens.explore.compare_actions import CompareActions
+from tui.screens.explore.no_weights_actions import NoWeightsActions
+from tui.screens.explore.search_actions import SearchActions
+from tui.screens.explore.summary_actions import SummaryActions
+from tui.screens.explore.tool_actions import ToolActions
 from tui.widgets.header import ModelHeader
 from tui.widgets.keybar import KeyBar
 from tui.widgets.layer_panel import LayerPanel

@@ -1,0 +1,1 @@
+"""Choosing a model: the catalog and its weights picker."""

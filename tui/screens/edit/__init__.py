@@ -1,0 +1,1 @@
+"""Changing a model: surgery, weight files, freezing, initialisation, autosave, unsaved edits."""

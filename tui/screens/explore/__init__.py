@@ -1,0 +1,1 @@
+"""Looking at an opened model: the explorer, its search, summary, comparison and activation stds."""

@@ -1,0 +1,1 @@
+"""Using a model: predict, activation maps, the autograd graph and model export."""
