@@ -33,7 +33,7 @@ def fixed_files(tmp_path, monkeypatch):
     monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
     monkeypatch.setenv("PTM_KEYMAP", str(tmp_path / "no-keys.toml"))
     # the launch form offers Slurm where sbatch is on PATH (CI has it): snapshot the form without it
-    monkeypatch.setattr("tui.screens.launch_slurm.sbatch_found", lambda: False)
+    monkeypatch.setattr("tui.screens.train.launch_slurm.sbatch_found", lambda: False)
     FILES.mkdir(exist_ok=True)
     yy, xx = np.mgrid[0:90, 0:120]
     pixels = np.stack([xx * 2, yy * 2, (xx + yy)], axis=-1).astype(np.uint8)
