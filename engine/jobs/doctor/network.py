@@ -2,7 +2,8 @@
 
 Each is asked once (HEAD, no redirect followed, 2 s), all at the same time, so the whole check
 takes about 2 s even with no network. Any HTTP answer counts as answering (a 403 or 404 on a
-folder is normal); a 5xx or a proxy asking for a login does not. HF_HUB_OFFLINE (or
+folder is normal, a 405 or 501 is a server that only does GET); a server error, a gateway
+with nothing behind it or a proxy asking for a login does not. HF_HUB_OFFLINE (or
 TRANSFORMERS_OFFLINE) means the Hub is not asked at all, as the downloads would not ask it.
 """
 
@@ -22,6 +23,8 @@ from engine.errors import PtmError, redact
 from engine.jobs.doctor.check import Check
 
 TIMEOUT_S = 2.0
+NOT_ANSWERING = (500, 502, 503, 504)
+"""The HTTP statuses that mean no usable server answered (the server broke, or a gateway's upstream)."""
 
 
 class _NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -48,7 +51,7 @@ def probe(url: str, timeout: float = TIMEOUT_S) -> tuple[bool, str]:
     except urllib.error.HTTPError as error:
         if error.code == 407:
             return False, "the proxy wants a login (HTTP 407)"
-        if error.code >= 500:
+        if error.code in NOT_ANSWERING:
             return False, f"answers with a server error (HTTP {error.code} {error.reason})"
         return True, f"answers (HTTP {error.code})"
     except (urllib.error.URLError, OSError, http.client.HTTPException, ValueError) as error:
