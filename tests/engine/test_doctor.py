@@ -262,3 +262,12 @@ def test_tools_found_on_path_or_said_missing_with_what_they_are_for(tmp_path, mo
     row = _by_name(tool_checks())["tmux"]
     assert row.state == "ok" and row.details["path"] == str(tmp_path / "tmux")
     assert row.details["version"].startswith("tmux ")
+
+
+def test_a_file_url_mirror_is_a_folder_here_or_not(tmp_path, monkeypatch, no_hub_flags) -> None:
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    monkeypatch.setenv("PTM_WEIGHTS_MIRROR", tmp_path.as_uri() + "/")
+    assert _by_name(network_checks())["weights mirror"].state == "ok"
+    monkeypatch.setenv("PTM_WEIGHTS_MIRROR", (tmp_path / "gone").as_uri() + "/")
+    row = _by_name(network_checks())["weights mirror"]
+    assert row.state == "fail" and f"{tmp_path / 'gone'} is not a folder here" in row.value
