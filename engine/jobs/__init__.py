@@ -1,4 +1,4 @@
 """Run training detached: a folder per job, a runner process, status files, stop, resume, torchrun.
 
-May import: every other engine package (it is the top layer); only the faces import it.
+May import: every engine package but doctor; only the faces and doctor import it.
 """

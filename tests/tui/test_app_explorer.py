@@ -279,9 +279,9 @@ async def test_refresh_after_edit_rebuilds_only_the_changed_parent(resnet18_work
         assert "conv1 Conv2d 4.1K" in screen_text(app)
 
 
-async def test_big_model_keys_stay_fast():
-    import time
-
+async def test_a_freeze_toggle_on_a_big_model_relabels_in_place():
+    # 11,101 modules: a toggle relabels the nodes on screen and loads or rebuilds none of them
+    # (the time it takes is measured in bench/tui.py, not asserted here)
     from engine.edit.workbench import Workbench
 
     model = deep_model()
@@ -289,11 +289,17 @@ async def test_big_model_keys_stay_fast():
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         screen, tree = await _ready(pilot)
         tree.select_path("50")
-        start = time.perf_counter()
+        nodes = dict(tree.nodes_by_path)
         await pilot.press("space")
-        took = time.perf_counter() - start
-        assert tree.counts[""] == screen.workbench.counts()
-        assert took < 2.0, took  # bench/tui.py measures the real figure; this catches regressions
+        assert screen.workbench.edits == [{"op": "freeze", "target": "50"}]
+        assert not any(p.requires_grad for p in model[50].parameters())
+        assert all(p.requires_grad for i in (49, 51) for p in model[i].parameters())
+        assert tree.nodes_by_path == nodes  # the same nodes, none added
+        assert all(tree.nodes_by_path[path] is node for path, node in nodes.items())
+        total, trainable = screen.workbench.counts()
+        assert tree.counts[""] == (total, trainable) and tree.counts["50"] == (total // 100, 0)
+        await pilot.pause()
+        assert "■ 50 Sequential" in screen_text(app)
 
 
 @pytest.mark.parametrize("key", ["u", "ctrl+r"])

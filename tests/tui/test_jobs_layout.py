@@ -8,7 +8,7 @@ import os
 
 import pytest
 from conftest import ScreenApp, make_workbench, screen_text, wait_for
-from textual.widgets import DataTable, Input, Select
+from textual.widgets import DataTable, Input, RichLog, Select
 
 from tui.screens.jobs.jobs import JobsScreen
 from tui.screens.train.launch import LaunchScreen, QuitDialog
@@ -51,12 +51,30 @@ def jobs_home(tmp_path, monkeypatch):
     return tmp_path / "home"
 
 
+def _columns_fit_their_cells(table: DataTable) -> bool:
+    """Whether the table has measured its rows: each column as wide as its widest cell."""
+    from rich.cells import cell_len
+
+    return all(
+        column.get_render_width(table)
+        >= max(cell_len(str(cell)) for cell in table.get_column(key)) + 2 * table.cell_padding
+        for key, column in table.columns.items()
+    )
+
+
+def _drawn(app) -> bool:
+    """Whether the Jobs screen shows both jobs, the selected one's plots and the end of its log."""
+    screen = app.screen
+    if not isinstance(screen, JobsScreen) or not screen.view.epochs:
+        return False
+    table, log = screen.query_one(DataTable), screen.query_one("#jobs-log", RichLog)
+    return (table.row_count == 2 and _columns_fit_their_cells(table)
+            and log.lines and log.max_scroll_y > 0 and log.scroll_y == log.max_scroll_y)
+
+
 async def _jobs_ready(pilot) -> None:
-    app = pilot.app
-    await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen)
-                   and app.screen.query_one(DataTable).row_count == 2
-                   and app.screen.view.epochs)
-    await pilot.pause(0.3)
+    await wait_for(pilot, lambda: _drawn(pilot.app))
+    await pilot.pause()  # the frame with all of it
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 35)])

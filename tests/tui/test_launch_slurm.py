@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import pytest
 from conftest import ScreenApp, make_workbench, screen_text, wait_for
@@ -36,13 +38,26 @@ def _error(form) -> str:
     return str(form.query_one("#launch-error").render())
 
 
+@asynccontextmanager
+async def _launch_form(size: tuple[int, int] = (100, 40), **fields: str) -> AsyncIterator[tuple]:
+    """Open the launch form on resnet18 with a 10-class head; fill `fields` (id suffix -> value:
+    run_on picks the Select, the rest are Inputs); yield (app, pilot, form)."""
+    workbench = make_workbench("resnet18")
+    workbench.apply({"op": "replace_head", "num_classes": 10})
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        form = app.screen
+        for name, value in fields.items():
+            form.query_one(f"#launch-{name}", Select if name == "run_on" else Input).value = value
+        yield app, pilot, form
+
+
 async def test_run_on_is_not_shown_without_sbatch_on_path(tmp_path, monkeypatch):
     empty = tmp_path / "no-slurm"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
-    app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
-    async with app.run_test(size=(100, 100)) as pilot:  # tall: the whole form shows
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+    async with _launch_form(size=(100, 100)) as (app, pilot, _):  # tall: the whole form shows
         await pilot.pause(0.2)
         assert not app.screen.query("#launch-run_on") and not app.screen.query("#launch-slurm")
         assert "run on" not in screen_text(app) and "processes" in screen_text(app)
@@ -50,10 +65,7 @@ async def test_run_on_is_not_shown_without_sbatch_on_path(tmp_path, monkeypatch)
 
 async def test_run_on_slurm_shows_its_fields_when_sbatch_is_on_path(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", _fake_sbatch(tmp_path))
-    app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
-    async with app.run_test(size=(100, 100)) as pilot:  # tall: the whole form shows
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        form = app.screen
+    async with _launch_form(size=(100, 100)) as (app, pilot, form):  # tall: the whole form shows
         choice = form.query_one("#launch-run_on", Select)
         assert choice.value == "here" and "run on" in screen_text(app)
         assert "Slurm partition" not in screen_text(app)  # only once Slurm is chosen
@@ -66,15 +78,8 @@ async def test_run_on_slurm_shows_its_fields_when_sbatch_is_on_path(tmp_path, mo
 
 async def test_slurm_fields_are_checked_with_the_clis_words(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", _fake_sbatch(tmp_path))
-    workbench = make_workbench("resnet18")
-    workbench.apply({"op": "replace_head", "num_classes": 10})
-    app = ScreenApp(LaunchScreen(workbench))
-    async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        form = app.screen
-        form.query_one("#launch-data", Input).value = str(tmp_path)
-        form.query_one("#launch-run_on", Select).value = "slurm"
-        form.query_one("#launch-slurm_partition", Input).value = "gpu;reboot"
+    fields = {"data": str(tmp_path), "run_on": "slurm", "slurm_partition": "gpu;reboot"}
+    async with _launch_form(**fields) as (app, pilot, form):
         await wait_for(pilot, lambda: "is not valid" in _error(form))
         assert "Slurm partition 'gpu;reboot' is not valid" in _error(form)
         assert "letters, digits" in _error(form)
@@ -96,16 +101,8 @@ async def test_an_sbatch_refusal_shows_slurms_words_in_the_form(tmp_path, monkey
 
     refusal = "sbatch: error: invalid partition specified: nope"
     monkeypatch.setenv("PATH", _fake_sbatch(tmp_path, f"echo '{refusal}' >&2; exit 1"))
-    workbench = make_workbench("resnet18")
-    workbench.apply({"op": "replace_head", "num_classes": 10})
-    app = ScreenApp(LaunchScreen(workbench))
-    async with app.run_test(size=(100, 40)) as pilot:
-        await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        form = app.screen
-        form.query_one("#launch-data", Input).value = str(digits)
-        form.query_one("#launch-image_size", Input).value = "12"
-        form.query_one("#launch-run_on", Select).value = "slurm"
-        form.query_one("#launch-slurm_partition", Input).value = "nope"
+    fields = {"data": str(digits), "image_size": "12", "run_on": "slurm", "slurm_partition": "nope"}
+    async with _launch_form(**fields) as (app, pilot, form):
         await pilot.pause()
         await pilot.press("ctrl+l")
         await wait_for(pilot, lambda: "not launched" in _error(form), timeout=60)
@@ -121,19 +118,10 @@ async def test_launching_on_slurm_submits_a_job_with_the_slurm_backend(home, dig
     need_slurm()
     from tui.screens.jobs.jobs import JobsScreen
 
-    workbench = make_workbench("resnet18")
-    workbench.apply({"op": "replace_head", "num_classes": 10})
-    app = ScreenApp(LaunchScreen(workbench))
+    fields = {"data": str(digits), "image_size": "12", "epochs": "1", "run_on": "slurm", "slurm_time": "10"}
     job = None
     try:
-        async with app.run_test(size=(100, 40)) as pilot:
-            await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-            form = app.screen
-            form.query_one("#launch-data", Input).value = str(digits)
-            form.query_one("#launch-image_size", Input).value = "12"
-            form.query_one("#launch-epochs", Input).value = "1"
-            form.query_one("#launch-run_on", Select).value = "slurm"
-            form.query_one("#launch-slurm_time", Input).value = "10"
+        async with _launch_form(**fields) as (app, pilot, form):
             await pilot.pause()
             await pilot.press("ctrl+l")
             await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen), timeout=90)

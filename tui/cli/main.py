@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "layers": "cmd_layers",
     "compare": "cmd_compare",
     "tensorboard": "cmd_tensorboard",
+    "doctor": "cmd_doctor",
 }
 
 

@@ -71,13 +71,24 @@ def _bad(what: str, why: str, fix: str) -> BadInput:
     return BadInput(what, why, fix)
 
 
-def _word(name: str, value: Any) -> str:
-    if not isinstance(value, str) or not WORD.fullmatch(value):
-        raise _bad(
-            f"Slurm {name} {str(value)[:80]!r} is not valid",
-            "it must be 1-200 letters, digits or . _ , : @ % + = / -",
-            f'give e.g. {name} = "gpu"',
-        )
+FORMATS: dict[str, tuple[re.Pattern[str], str, str, str]] = {
+    name: (WORD, "is not valid", "it must be 1-200 letters, digits or . _ , : @ % + = / -", f'{name} = "gpu"')
+    for name in ("partition", "account", "qos")
+} | {
+    "time": (TIME, "is not a time limit", "Slurm takes MINUTES, HH:MM:SS or DAYS-HH[:MM[:SS]]", "2:00:00"),
+    "mem": (MEM, "is not an amount of memory", "Slurm takes a number with an optional K, M, G or T", "16G"),
+}
+"""The text options: the pattern a value must match whole, and the words when it does not."""
+
+
+def _text_option(name: str, value: Any) -> str:
+    """Return `value` when FORMATS' pattern for `name` matches all of it, else BadInput."""
+    if name == "time" and isinstance(value, int) and not isinstance(value, bool) and value > 0:
+        value = str(value)  # time = 30 in TOML: minutes, as sbatch --time=30 reads it
+    pattern, is_not, why, example = FORMATS[name]
+    if not isinstance(value, str) or not pattern.fullmatch(value):
+        shown = repr(value[:80]) if isinstance(value, str) else repr(value)[:80]
+        raise _bad(f"Slurm {name} {shown} {is_not}", why, f"give e.g. {example}")
     return value
 
 
@@ -145,25 +156,9 @@ def options_from(table: dict[str, Any] | None, flags: dict[str, Any]) -> SlurmOp
     args.update(parse_args(flags.pop("args", None) or []))
     merged = {**table, **{k: v for k, v in flags.items() if v is not None}}
     options = SlurmOptions(args=args)
-    for name in ("partition", "account", "qos"):
+    for name in FORMATS:
         if merged.get(name) is not None:
-            setattr(options, name, _word(name, merged[name]))
-    if merged.get("time") is not None:
-        if not isinstance(merged["time"], str) or not TIME.fullmatch(merged["time"]):
-            raise _bad(
-                f"Slurm time {merged['time']!r} is not a time limit",
-                "Slurm takes MINUTES, HH:MM:SS or DAYS-HH[:MM[:SS]]",
-                "give e.g. 2:00:00",
-            )
-        options.time = merged["time"]
-    if merged.get("mem") is not None:
-        if not isinstance(merged["mem"], str) or not MEM.fullmatch(merged["mem"]):
-            raise _bad(
-                f"Slurm mem {merged['mem']!r} is not an amount of memory",
-                "Slurm takes a number with an optional K, M, G or T",
-                "give e.g. 16G",
-            )
-        options.mem = merged["mem"]
+            setattr(options, name, _text_option(name, merged[name]))
     for name in (
         "nodes",
         "tasks_per_node",

@@ -35,9 +35,22 @@ def repo_folder(repo: str) -> str:
     return "models--" + repo.replace("/", "--")
 
 
+OFFLINE_FLAGS = ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE")
+"""The variables that ask for the cache only, read as huggingface_hub reads them."""
+
+
+def offline_flag() -> str | None:
+    """Return the name of the variable that asks to use the cache only, or None.
+
+    As huggingface_hub reads them: TRANSFORMERS_OFFLINE counts only where HF_HUB_OFFLINE is unset.
+    """
+    name = next((flag for flag in OFFLINE_FLAGS if os.environ.get(flag)), None)
+    return name if name and os.environ[name].strip().lower() in _TRUE else None
+
+
 def offline() -> bool:
-    """Return whether HF_HUB_OFFLINE asks to use the cache only."""
-    return os.environ.get("HF_HUB_OFFLINE", "").strip().lower() in _TRUE
+    """Return whether HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE) asks to use the cache only."""
+    return offline_flag() is not None
 
 
 def endpoint() -> str:
@@ -62,11 +75,12 @@ def hub_file(repo: str, revision: str = "main", progress: Any = None,
     cached = cached_hub_file(repo, revision)
     if cached is not None:
         return cached
-    if offline():
+    flag = offline_flag()
+    if flag is not None:
         raise DownloadFailed(
             f"cannot get the weights of {repo}",
-            f"HF_HUB_OFFLINE is set and they are not in the Hugging Face cache {hub_cache()}",
-            "unset HF_HUB_OFFLINE, set HF_HUB_CACHE/HF_HOME to the cache that has them, or "
+            f"{flag} is set and they are not in the Hugging Face cache {hub_cache()}",
+            f"unset {flag}, set HF_HUB_CACHE/HF_HOME to the cache that has them, or "
             + ways_on(),
         )
     from engine.models.weights.hub_fetch import ask_hub, fetch_hub_file

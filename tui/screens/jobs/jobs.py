@@ -20,6 +20,7 @@ from engine.text import printable
 from tui.plot_key import color_of, set_even_yticks
 from tui.screens.base import PtmScreen
 from tui.screens.jobs.jobs_insight import Insight, JobsInsight
+from tui.widgets.fitted_table import FittedTable
 from tui.widgets.fresh_plot import FreshPlot
 from tui.widgets.keybar import KeyBar
 
@@ -149,7 +150,7 @@ class JobsScreen(JobsInsight, PtmScreen):
         yield Static("Jobs: x stop, r resume, e evaluate, l layers, space mark, c compare",
                      id="jobs-title")
         with Vertical():
-            yield DataTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
+            yield FittedTable(id="jobs-table", cursor_type="row", zebra_stripes=True)
             with Horizontal(id="jobs-plots"):
                 yield MetricsPlot("loss", id="jobs-loss")
                 yield MetricsPlot("accuracy (%)", id="jobs-acc")

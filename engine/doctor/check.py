@@ -1,0 +1,33 @@
+"""One line of the doctor's report: what was looked at, what was found, and the fix."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+State = Literal["ok", "info", "warn", "fail"]
+"""ok: fine; info: optional and absent, or not checked (says why); warn: works, but less than
+it could; fail: something ptm-tui needs will not work until it is fixed."""
+
+
+@dataclass(frozen=True)
+class Check:
+    """One finding: `section` and `name` say what, `value` what was found, `fix` what to do."""
+
+    section: str
+    name: str
+    state: State
+    value: str
+    fix: str = ""
+    details: dict[str, Any] = field(default_factory=dict)
+    """The raw numbers behind `value` (bytes, versions, paths), for --json."""
+
+
+def size_text(size: int) -> str:
+    """Return a byte count as people read it: 1.4 GiB, 12.0 MiB, 512 B."""
+    value = float(size)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if value < 1024 or unit == "TiB":
+            return f"{int(value)} B" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    raise AssertionError("unreachable")
