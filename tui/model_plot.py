@@ -260,7 +260,7 @@ def _key(plot: ModelPlot, marks: Marks) -> Text:
     key.append(" model  ")
     key.append(marks.front, FRONT_STYLE)
     key.append(" Pareto frontier (nothing beats it)")
-    if plot.left_out_count:
+    if plot.reasons:
         key.append(f"; left out: {', '.join(f'{n} {why}' for why, n in plot.left_out.items())}", "yellow")
     return key
 

@@ -77,8 +77,8 @@ class ModelPlot:
     cost: str
     """The x axis: a key of COSTS."""
     points: list[Point] = field(default_factory=list)
-    left_out: dict[str, int] = field(default_factory=dict)
-    """Why models of the task are not drawn -> how many ("no metric", "no GFLOPs"...)."""
+    reasons: dict[str, str] = field(default_factory=dict)
+    """The models of the task not drawn -> why ("without a metric", "no GFLOPs"...)."""
     other_tasks: dict[str, int] = field(default_factory=dict)
     """Models of other tasks that matched (another plot each) -> how many."""
 
@@ -93,9 +93,9 @@ class ModelPlot:
         return sorted((p for p in self.points if p.frontier), key=lambda p: p.cost)
 
     @property
-    def left_out_count(self) -> int:
-        """How many models of the task are not drawn."""
-        return sum(self.left_out.values())
+    def left_out(self) -> dict[str, int]:
+        """Why models of the task are not drawn -> how many."""
+        return dict(Counter(self.reasons.values()))
 
     def to_dict(self) -> dict[str, Any]:
         """Return the plot as JSON-ready data."""
@@ -105,7 +105,7 @@ class ModelPlot:
             "cost": self.cost,
             "lower_is_better": self.lower_better,
             "points": [asdict(p) for p in self.points],
-            "left_out": dict(self.left_out),
+            "left_out": dict(self.reasons),
             "other_tasks": dict(self.other_tasks),
         }
 
@@ -141,20 +141,20 @@ def model_plot(models: list[Any], task: str | None = None, cost: str = "gflops")
     measured = {info.name: task_metric(w) for info in own if (w := default_weights_of(info))}
     names = Counter(m[0] for m in measured.values() if m is not None)
     metric = max(names, key=lambda n: names[n]) if names else "acc@1"
-    left_out: Counter[str] = Counter()
+    reasons: dict[str, str] = {}
     kept = []
     for info in own:
         weights = default_weights_of(info)
         own_metric = measured.get(info.name)
         spent = cost_of(weights, cost) if weights is not None else None
         if weights is None or own_metric is None:
-            left_out["without a metric"] += 1
+            reasons[info.name] = "without a metric"
         elif own_metric[0] != metric:
-            left_out[f"measured by {own_metric[0].rpartition(' ')[2]}"] += 1
+            reasons[info.name] = f"measured by {own_metric[0].rpartition(' ')[2]}"
         elif spent is None or spent <= 0:
-            left_out[f"no {COST_WORDS[cost]}"] += 1
+            reasons[info.name] = f"no {COST_WORDS[cost]}"
         else:
             kept.append((info.name, spent, own_metric[1], bool(weights.cached)))
     flags = pareto_flags([(c, v) for _, c, v, _ in kept], lower_is_better(metric))
     points = [Point(n, c, v, cached, flag) for (n, c, v, cached), flag in zip(kept, flags, strict=True)]
-    return ModelPlot(task, metric, cost, points, dict(left_out), dict(other))
+    return ModelPlot(task, metric, cost, points, reasons, dict(other))

@@ -1,0 +1,91 @@
+"""`ptm-tui models --plot` and `ptm-tui models --compare A B...`: the catalog's plot as text and
+models side by side, for scripts (nothing is downloaded)."""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+from typing import Any
+
+from engine.models.figures import COSTS
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add --plot, --x and --compare to the `models` command."""
+    parser.add_argument(
+        "--plot",
+        action="store_true",
+        help="draw the listed models of one task: its metric against GFLOPs (log "
+        "axis), the Pareto frontier marked and listed; --task picks the task "
+        "(default: the one most listed models have)",
+    )
+    parser.add_argument(
+        "--x",
+        choices=tuple(COSTS),
+        default="gflops",
+        dest="x_axis",
+        help="with --plot, the x axis: gflops (default), params or size (MB)",
+    )
+    parser.add_argument(
+        "--compare",
+        nargs="+",
+        metavar="NAME",
+        default=None,
+        help="2 to 4 models side by side: params, GFLOPs, file size, input, "
+        "acc@1/acc@5 or the task's metric, categories, cached, input layer and "
+        "head (a meta build each; nothing is downloaded)",
+    )
+
+
+def run_compare(args: argparse.Namespace) -> int:
+    """Print the compared models as a table (or one JSON line each); return the exit code."""
+    from engine.inspect.model_compare import compare_models
+    from tui.cli.output import print_json, stdout
+    from tui.model_compare_table import compare_table
+
+    models = compare_models(args.compare)
+    if args.json:
+        for figures in models:
+            print_json(figures.to_dict())
+        return 0
+    stdout.print(compare_table(models))
+    return 0
+
+
+def run_plot(args: argparse.Namespace, infos: list[Any]) -> int:
+    """Print the plot of `infos` (or its points as one JSON object); return the exit code."""
+    from rich.console import Console
+
+    from engine.models.figures import model_plot
+    from tui.cli.output import print_json, stdout
+    from tui.model_plot import draw_model_plot
+
+    plot = model_plot(infos, args.task, args.x_axis)
+    if args.json:
+        print_json(plot.to_dict())
+        return 0
+    columns, lines = shutil.get_terminal_size((100, 30))
+    width = min(max(columns, 60), 140) if stdout.is_terminal else 100
+    height = min(max(lines - 4, 16), 40) if stdout.is_terminal else 30
+    console = stdout if stdout.is_terminal else Console(width=width, color_system=None)
+    console.print(f"{plot.task} models: {len(plot.points)} drawn", style="bold", highlight=False)
+    console.print(draw_model_plot(plot, width, height), highlight=False)
+    for line in plot_notes(plot):
+        console.print(line, highlight=False, markup=False)
+    return 0
+
+
+def plot_notes(plot: Any) -> list[str]:
+    """Return the lines under the plot: the frontier's models, what was left out and why."""
+    unit = {"gflops": "GFLOPs", "params": "M params", "size": "MB"}[plot.cost]
+    metric = plot.metric.rpartition(" ")[2]
+    lines = [f"Pareto frontier ({len(plot.frontier)} models nothing beats, cheapest first):"]
+    lines += [f"  {p.name}  {metric} {p.value:g} at {p.cost:.3g} {unit}" for p in plot.frontier]
+    if plot.reasons:
+        lines.append("left out: " + ", ".join(f"{name} ({why})" for name, why in plot.reasons.items()))
+    if plot.other_tasks:
+        lines.append(
+            "other tasks listed (--task picks one): "
+            + ", ".join(f"{task} {n}" for task, n in plot.other_tasks.items())
+        )
+    return lines
