@@ -123,19 +123,13 @@ class Grid:
 
 
 def _spots(row: int, col: int, length: int) -> list[tuple[int, int]]:
-    """Return where a label of `length` may start near a point at (row, col), best first."""
-    return [
-        (row, col + 2),
-        (row, col - 1 - length),
-        (row - 1, col + 1),
-        (row - 1, col - length),
-        (row + 1, col + 1),
-        (row + 1, col - length),
-        (row - 1, col - length // 2),
-        (row + 1, col - length // 2),
-        (row - 2, col - length // 2),
-        (row + 2, col - length // 2),
-    ]
+    """Return where a label of `length` may start near a point at (row, col), best first: beside
+    it, then a row or two above or below, ending at it, starting at it or centred on it."""
+    spots = [(row, col + 2), (row, col - 1 - length)]
+    for away in (1, 2, 3):
+        for r in (row - away, row + away):
+            spots += [(r, col + 1), (r, col - length), (r, col - length // 2)]
+    return spots
 
 
 def draw_model_plot(
@@ -202,7 +196,10 @@ def draw_model_plot(
     if chosen is not None:
         row, col = where[chosen.name]
         grid.put(row, col, marks.cursor, CURSOR_STYLE)
-        _label(grid, row, col, f"{printable(chosen.name)} {_value(plot, chosen)}", taken, area, CURSOR_STYLE)
+        label = f"{printable(chosen.name)} {_value(plot, chosen)}"
+        if not _label(grid, row, col, label, taken, area, CURSOR_STYLE):  # no room: top right
+            label = f"{marks.cursor} {label}"
+            grid.put(0, max(len(y_title(plot)) + 2, width - len(label)), label, CURSOR_STYLE)
     return _styled_key(grid, key, width)
 
 
@@ -239,10 +236,10 @@ def _label(
     right): first where it covers no frontier line either. Return whether it found room."""
     top, bottom, first, last = area
     spots = _spots(row, col, len(text))
-    for clear in (True, False):
+    for clear, gap in ((True, True), (False, True), (False, False)):
         for r, c in spots:
             cells = {(r, c + n) for n in range(len(text))}
-            near = (cells | {(r, c - 1), (r, c + len(text))}) - {(row, col)}
+            near = (cells | {(r, c - 1), (r, c + len(text))}) - {(row, col)} if gap else cells
             if not (top <= r <= bottom and c >= first and c + len(text) - 1 <= last) or near & taken:
                 continue
             if clear and any(grid.cells[r][cc][0] != " " for _, cc in cells):

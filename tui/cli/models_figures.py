@@ -48,7 +48,15 @@ def run_compare(args: argparse.Namespace) -> int:
         for figures in models:
             print_json(figures.to_dict())
         return 0
-    stdout.print(compare_table(models))
+    table = compare_table(models)
+    if stdout.is_terminal:
+        stdout.print(table)
+    else:  # a pipe gets every cell on one line: stdout would wrap at $COLUMNS or 80
+        from rich.console import Console
+        from rich.measure import Measurement
+
+        wide = Console(width=10_000, color_system=None)
+        Console(width=Measurement.get(wide, wide.options, table).maximum, color_system=None).print(table)
     return 0
 
 

@@ -128,7 +128,7 @@ class CatalogScreen(PtmScreen):
         yield table
         yield Static("", id="catalog-status")
         yield DownloadBar(self.app.glyphs, id="download-bar")
-        yield KeyBar()
+        yield KeyBar(first=("catalog.plot", "catalog.mark", "catalog.compare"))
 
     def on_mount(self) -> None:
         """Set up the table and load the model list in a worker."""
