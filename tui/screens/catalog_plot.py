@@ -154,16 +154,16 @@ class CatalogPlotScreen(PtmScreen):
         if point is None:
             text.append(f"  not drawn: {self.plot.reasons.get(info.name, 'no figures')}", style="yellow")
             return text
+        text.append(f"  {self.plot.metric.rpartition(' ')[2]} {point.value:.2f}")
+        if point.frontier:
+            text.append(" (frontier)", style="bold dark_orange")
         parts = [
-            f"{self.plot.metric.rpartition(' ')[2]} {point.value:.2f}",
             f"{weights.gflops:.2f} GFLOPs" if weights.gflops is not None else "",
             f"{human_count(weights.params)} params" if weights.params else "",
             f"{weights.file_size_mb:.1f} MB" if weights.file_size_mb is not None else "",
             "cached" if weights.cached else "not cached",
         ]
-        text.append("  " + self.app.glyphs.sep.join(p for p in parts if p), style="dim")
-        if point.frontier:
-            text.append("  on the frontier", style="bold dark_orange")
+        text.append(self.app.glyphs.sep + self.app.glyphs.sep.join(p for p in parts if p), style="dim")
         return text
 
     @on(DataTable.RowHighlighted, "#plot-models-list")
