@@ -135,3 +135,19 @@ async def test_palette_help_and_footer_name_plot_and_compare():
         await pilot.press("question_mark")
         help_text = screen_text(app)
         assert "X axis" in help_text and "Compare marked" in help_text and "plot_models.task" in help_text
+
+
+async def test_keys_typed_fast_act_on_the_row_under_the_cursor():
+    """Down then space typed in one burst (tmux send-keys Down Space) marks the new row: the
+    mark does not wait for the highlight message of the move (it did, and unmarked the old row)."""
+    from textual.widgets import DataTable
+
+    app = PtmApp(weights="none")
+    async with app.run_test(size=(100, 30)) as pilot:
+        catalog = await _catalog(pilot, "resnet")
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogPlotScreen))
+        plot = app.screen
+        plot.query_one(DataTable).action_cursor_down()  # no pause: its message is still queued
+        plot.action_mark()
+        assert catalog.marked == [plot.listed[1].name]

@@ -173,26 +173,33 @@ class CatalogPlotScreen(PtmScreen):
             self.highlight = self.listed[event.cursor_row].name
             self._show_cursor()
 
+    @property
+    def under_cursor(self) -> Any | None:
+        """The listed model under the list's cursor now (keys act on it even before the
+        highlight message has caught up with a fast typist)."""
+        row = self.query_one(DataTable).cursor_row
+        return self.listed[row] if 0 <= row < len(self.listed) else None
+
     @on(DataTable.RowSelected, "#plot-models-list")
     def action_open(self) -> None:
         """Open the cursor's model (as enter in the catalog does)."""
-        info = next((i for i in self.listed if i.name == self.highlight), None)
+        info = self.under_cursor
         if info is not None:
             self.dismiss(None)
             self.open_model(info)
 
     def action_mark(self) -> None:
         """Mark the cursor's model for comparing (or unmark it)."""
-        table = self.query_one(DataTable)
-        if self.highlight is None:
+        info = self.under_cursor
+        if info is None:
             return
-        refused = toggle_mark(self.marked, self.highlight)
+        refused = toggle_mark(self.marked, info.name)
         if refused:
             self.notify(refused, severity="warning", timeout=4)
             return
-        info = next(i for i in self.listed if i.name == self.highlight)
+        table = self.query_one(DataTable)
         width = table.columns[next(iter(table.columns))].width
-        table.update_cell(self.highlight, "name", self._name_cell(info, width))
+        table.update_cell(info.name, "name", self._name_cell(info, width))
         self.query_one("#plot-models-status", Static).update(self._figures_line())
 
     def action_compare(self) -> None:
@@ -224,4 +231,5 @@ class CatalogPlotScreen(PtmScreen):
 
     def action_back(self) -> None:
         """Back to the catalog."""
-        self.dismiss(self.highlight)
+        info = self.under_cursor
+        self.dismiss(info.name if info is not None else None)
