@@ -43,14 +43,17 @@ class Marks:
     across: str
     up: str
     corner: str
+    """Where the staircase turns up (accuracy: more is better)."""
+    corner_down: str
+    """Where it turns down (an error: less is better)."""
     axis_y: str
     axis_x: str
     tick_x: str
     origin: str
 
 
-UNICODE_MARKS = Marks("•", "◆", "●", "─", "│", "┘", "┤", "─", "┬", "└")
-ASCII_MARKS = Marks("o", "#", "@", "-", "|", "'", "|", "-", "+", "+")
+UNICODE_MARKS = Marks("•", "◆", "●", "─", "│", "┘", "┐", "┤", "─", "┬", "└")
+ASCII_MARKS = Marks("o", "#", "@", "-", "|", "'", ".", "|", "-", "+", "+")
 
 
 def y_title(plot: ModelPlot) -> str:
@@ -167,7 +170,7 @@ def draw_model_plot(
         grid.put(row_of(tick), left - 1, marks.axis_y, "dim")
     for row in range(1, rows + 1):
         if grid.cells[row][left - 1][0] == " ":
-            grid.put(row, left - 1, "│" if not ascii_only else "|", "dim")
+            grid.put(row, left - 1, marks.up, "dim")
     axis = rows + 1
     grid.put(axis, left - 1, marks.origin + marks.axis_x * (cols + right - 1), "dim")
     used = -1
@@ -217,7 +220,7 @@ def _draw_frontier(grid: Grid, plot: ModelPlot, where: dict[str, tuple[int, int]
         for c in range(col + 1, col2):
             grid.put(row, c, marks.across, LINE_STYLE)
         if row2 != row and col2 > col:
-            grid.put(row, col2, marks.corner if row2 < row else marks.up, LINE_STYLE)
+            grid.put(row, col2, marks.corner if row2 < row else marks.corner_down, LINE_STYLE)
         for r in range(min(row, row2) + 1, max(row, row2)):
             grid.put(r, col2, marks.up, LINE_STYLE)
 

@@ -83,14 +83,26 @@ def run_plot(args: argparse.Namespace, infos: list[Any]) -> int:
     return 0
 
 
+NAMED = 5
+"""How many left-out models a note names before it says how many more."""
+
+
 def plot_notes(plot: Any) -> list[str]:
     """Return the lines under the plot: the frontier's models, what was left out and why."""
     unit = {"gflops": "GFLOPs", "params": "M params", "size": "MB"}[plot.cost]
     metric = plot.metric.rpartition(" ")[2]
-    lines = [f"Pareto frontier ({len(plot.frontier)} models nothing beats, cheapest first):"]
-    lines += [f"  {p.name}  {metric} {p.value:g} at {p.cost:.3g} {unit}" for p in plot.frontier]
-    if plot.reasons:
-        lines.append("left out: " + ", ".join(f"{name} ({why})" for name, why in plot.reasons.items()))
+    front = plot.frontier
+    lines = []
+    if front:
+        lines.append(
+            f"Pareto frontier ({len(front)} model{'s' if len(front) != 1 else ''} "
+            "nothing beats, cheapest first):"
+        )
+        lines += [f"  {p.name}  {metric} {p.value:g} at {p.cost:.3g} {unit}" for p in front]
+    for why, count in plot.left_out.items():
+        names = [name for name, reason in plot.reasons.items() if reason == why]
+        more = f" and {count - NAMED} more" if count > NAMED else ""
+        lines.append(f"left out, {count} {why}: {', '.join(names[:NAMED])}{more}")
     if plot.other_tasks:
         lines.append(
             "other tasks listed (--task picks one): "
