@@ -143,12 +143,11 @@ def draw_model_plot(
     marks = ASCII_MARKS if ascii_only else UNICODE_MARKS
     grid = Grid(width, height)
     grid.put(0, 0, printable(y_title(plot))[:width], "bold")
-    key = _key(plot, marks)
-    grid.put(height - 1, 0, key.plain[:width])
-    rows = height - 5  # y title; x axis, its ticks and title; the key
+    key = _key_lines(plot, marks, width, "..." if ascii_only else "…")
+    rows = height - 4 - len(key)  # y title; x axis, its ticks and title; the key
     if not plot.points or rows < 3 or width < 20:
         grid.put(2, 2, "no model to draw" if not plot.points else "(too small to draw)", "italic")
-        return _styled_key(grid, key, width)
+        return _styled_key(grid, key)
     values = [p.value for p in plot.points]
     yticks = even_ticks(min(values), max(values), max(1, (rows - 1) // 2))
     ystep = yticks[1] - yticks[0]
@@ -203,7 +202,7 @@ def draw_model_plot(
         if not _label(grid, row, col, label, taken, area, CURSOR_STYLE):  # no room: top right
             label = f"{marks.cursor} {label}"
             grid.put(0, max(len(y_title(plot)) + 2, width - len(label)), label, CURSOR_STYLE)
-    return _styled_key(grid, key, width)
+    return _styled_key(grid, key)
 
 
 def _value(plot: ModelPlot, point: Point) -> str:
@@ -253,23 +252,31 @@ def _label(
     return False
 
 
-def _key(plot: ModelPlot, marks: Marks) -> Text:
-    """Return the key line: the marks, then how many models the plot leaves out."""
+def _key_lines(plot: ModelPlot, marks: Marks, width: int, ellipsis: str) -> list[Text]:
+    """Return the key: the marks, then how many models the plot leaves out and why (on a line
+    of its own when both do not fit in `width`)."""
     key = Text()
     key.append(marks.point, POINT_STYLE)
     key.append(" model  ")
     key.append(marks.front, FRONT_STYLE)
     key.append(" Pareto frontier (nothing beats it)")
+    lines = [key]
     if plot.reasons:
-        key.append(f"; left out: {', '.join(f'{n} {why}' for why, n in plot.left_out.items())}", "yellow")
-    return key
+        left_out = Text(f"left out: {', '.join(f'{n} {why}' for why, n in plot.left_out.items())}", "yellow")
+        if key.cell_len + 2 + left_out.cell_len <= width:
+            key.append("; ")
+            key.append_text(left_out)
+        else:
+            lines.append(left_out)
+    for line in lines:
+        if line.cell_len > width:
+            line.truncate(max(0, width - len(ellipsis)))
+            line.append(ellipsis)
+    return lines
 
 
-def _styled_key(grid: Grid, key: Text, width: int) -> Text:
-    """Return the grid's text with the key line in its colours."""
-    text = grid.text()
-    lines = text.split("\n")
-    key = key.copy()
-    key.truncate(width)
-    lines[-1] = key
+def _styled_key(grid: Grid, key: list[Text]) -> Text:
+    """Return the grid's text with the key's lines, in their colours, as its last lines."""
+    lines = list(grid.text().split("\n"))
+    lines[len(lines) - len(key) :] = key
     return Text("\n").join(lines)

@@ -87,6 +87,9 @@ def test_ascii_and_left_out_count():
     assert text.isascii()
     assert ASCII_MARKS.front in text
     assert "left out: 1 measured by kp_map" in text
+    narrow = _cells(draw_model_plot(model_plot(infos), 50, 20))  # the key takes two lines
+    assert len(narrow) == 20 and all(len(line) <= 50 for line in narrow)
+    assert narrow[-2].startswith("• model") and narrow[-1].startswith("left out: 1 measured by kp_map")
 
 
 def test_log_ticks_are_round_and_cover_the_values():

@@ -48,7 +48,8 @@ class CatalogPlotScreen(PtmScreen):
     """
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="plot_models.open"),
+        Binding("enter", "open", "Open", priority=True, id="plot_models.open"),  # the list's own enter
+        # would hide this one from the footer and the help
         Binding("space", "mark", "Mark", id="plot_models.mark"),
         Binding("c", "compare", "Compare marked", id="plot_models.compare"),
         Binding("x", "next_cost", "X axis", id="plot_models.cost"),
