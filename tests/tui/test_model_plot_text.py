@@ -5,8 +5,6 @@ from __future__ import annotations
 
 import json
 import math
-import subprocess
-import sys
 
 import pytest
 
@@ -102,27 +100,31 @@ def test_log_ticks_are_round_and_cover_the_values():
     assert ticks[0] <= 0.3 and ticks[-1] >= 0.35 and len(ticks) >= 2
 
 
-def _cli(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "tui.cli.main", "models", *args], capture_output=True, text=True, timeout=120
-    )
+def _cli(capsys, *args: str) -> tuple[int, str, str]:
+    """Run `ptm-tui models ARGS` in this process; return (exit code, stdout, stderr)."""
+    from tui.cli.main import main
+
+    code = main(["models", *args])
+    out, err = capsys.readouterr()
+    return code, out, err
 
 
-def test_cli_plot_and_compare(tmp_path):
-    shown = _cli("--plot", "--filter", "resnet*")
-    assert shown.returncode == 0, shown.stderr
-    assert "ImageNet-1K acc@1 (%)" in shown.stdout and "GFLOPs per image, log scale" in shown.stdout
-    assert "Pareto frontier" in shown.stdout and "resnet18  acc@1 69.758 at 1.81 GFLOPs" in shown.stdout
-    data = json.loads(_cli("--plot", "--task", "detection", "--x", "params", "--json").stdout)
+def test_cli_plot_and_compare(capsys):
+    code, out, err = _cli(capsys, "--plot", "--filter", "resnet*")
+    assert code == 0, err
+    assert "ImageNet-1K acc@1 (%)" in out and "GFLOPs per image, log scale" in out
+    assert "Pareto frontier" in out and "resnet18  acc@1 69.758 at 1.81 GFLOPs" in out
+    data = json.loads(_cli(capsys, "--plot", "--task", "detection", "--x", "params", "--json")[1])
     assert data["metric"] == "COCO-val2017 box_map" and data["cost"] == "params"
-    compared = _cli("--compare", "resnet50", "vit_b_16", "efficientnet_b3")
-    assert compared.returncode == 0, compared.stderr
-    assert "fc: Linear(2048, 1000)" in compared.stdout and "heads.head: Linear(768, 1000)" in compared.stdout
+    code, out, err = _cli(capsys, "--compare", "resnet50", "vit_b_16", "efficientnet_b3")
+    assert code == 0, err
+    assert "fc: Linear(2048, 1000)" in out and "heads.head: Linear(768, 1000)" in out
     rows = [
-        json.loads(line) for line in _cli("--compare", "resnet50", "vit_b_16", "--json").stdout.splitlines()
+        json.loads(line)
+        for line in _cli(capsys, "--compare", "resnet50", "vit_b_16", "--json")[1].splitlines()
     ]
     assert [r["name"] for r in rows] == ["resnet50", "vit_b_16"]
-    bad = _cli("--compare", "resnet50")
-    assert bad.returncode == 2 and "at least two" in bad.stderr
-    mixed = _cli("--compare", "resnet50", "vit_b_16", "--plot")
-    assert mixed.returncode == 2 and "--compare does not go with --plot" in mixed.stderr
+    code, _, err = _cli(capsys, "--compare", "resnet50")
+    assert code == 2 and "at least two" in err
+    code, _, err = _cli(capsys, "--compare", "resnet50", "vit_b_16", "--plot")
+    assert code == 2 and "--compare does not go with --plot" in err
