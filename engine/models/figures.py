@@ -23,7 +23,8 @@ COST_WORDS = {"gflops": "GFLOPs", "params": "parameter count", "size": "file siz
 
 
 def default_weights_of(info: Any) -> Any | None:
-    """Return the weights the catalog lists for a model (its default, else its last), or None."""
+    """Return the weights the catalog lists for a model (its default, else its last; what a plain
+    `--weights default` uses), or None."""
     if not info.weights:
         return None
     return info.weights_named(info.default_weights) or info.weights[-1]

@@ -14,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
+from engine.models.figures import default_weights_of as default_weights  # the plot's figures too
 from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
@@ -34,13 +35,6 @@ SOURCES = ("torchvision", "timm", "all")
 
 TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
               "quantized": "quantized", "detection": "detection", "video": "video"}
-
-
-def default_weights(info: Any) -> Any | None:
-    """Return the weights a plain `--weights default` would use for a catalog entry."""
-    if not info.weights:
-        return None
-    return info.weights_named(info.default_weights) or info.weights[-1]
 
 
 def matches(info: Any, terms: list[str]) -> bool:
