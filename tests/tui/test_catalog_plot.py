@@ -45,6 +45,10 @@ async def test_plot_follows_the_list_and_opens_the_model():
         assert "resnet152 82.28%" in text and "ImageNet-1K acc@1 (%)" in text
         assert "GFLOPs per image, log scale" in text
         assert "of other tasks (t)" in text  # resnet's detection and segmentation models
+        # the same figures as the catalog's table row (acc@1, GFLOPs)
+        row = dict(zip(catalog.columns_shown, catalog.query_one("#catalog-table").get_row("resnet152")))
+        status = str(plot.query_one("#plot-models-status").render())
+        assert f"acc@1 {row['acc1']}" in status and f"{row['gflops']} GFLOPs" in status
         await pilot.press("down")
         assert plot.highlight == "resnet18"
         text = screen_text(app)
