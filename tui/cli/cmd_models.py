@@ -1,4 +1,5 @@
-"""`ptm-tui models [--filter GLOB] [--task T] [--source S] [--json]`: the model catalog, offline."""
+"""`ptm-tui models [--filter GLOB] [--task T] [--source S] [--json]`: the model catalog, offline;
+`--plot` draws it and `--compare A B` puts models side by side (models_figures.py)."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ def register(subparsers: Any) -> None:
                         "weights [{name, url, params, cached, acc1, acc5, gflops, ...}]")
     parser.add_argument("--categories", action="store_true",
                         help="with --json, include each weights' category names")
+    from tui.cli.models_figures import add_arguments
+
+    add_arguments(parser)
     parser.set_defaults(func=run)
 
 
@@ -57,6 +61,8 @@ def run(args: argparse.Namespace) -> int:
         raise BadInput(f"NAME {args.name!r} and --filter {args.filter!r} disagree",
                        "NAME is the same as --filter", "give one of them")
     args.filter = args.filter or args.name
+    if args.compare is not None:
+        return _compare(args)
     source = "all" if args.timm else args.source or "torchvision"
     if source != "torchvision" and not catalog.timm_available():
         raise BadInput(f"cannot list {source} models", "timm is not installed",
@@ -64,6 +70,10 @@ def run(args: argparse.Namespace) -> int:
     infos = catalog.list_models(_glob(args.filter), args.task, source=source)
     if args.cached:
         infos = [i for i in infos if any(w.cached for w in i.weights)]
+    if args.plot:
+        from tui.cli.models_figures import run_plot
+
+        return run_plot(args, infos)
     if args.json:
         for info in infos:
             print_json(info.to_dict(categories=args.categories))
@@ -73,6 +83,19 @@ def run(args: argparse.Namespace) -> int:
         return 0
     _print_table(infos)
     return 0
+
+
+def _compare(args: argparse.Namespace) -> int:
+    """Run --compare, which lists nothing: no filter, task, source or plot goes with it."""
+    from engine.errors import BadInput
+    from tui.cli.models_figures import run_compare
+
+    given = [flag for flag, on in (("--plot", args.plot), ("--filter/NAME", args.filter),
+                                   ("--task", args.task), ("--cached", args.cached)) if on]
+    if given:
+        raise BadInput(f"--compare does not go with {', '.join(given)}",
+                       "--compare names its models itself", f"drop {', '.join(given)}")
+    return run_compare(args)
 
 
 def _number(value: float | None, digits: int = 1) -> str:

@@ -1,5 +1,6 @@
 """The catalog: every model the engine knows, filtered as you type; Enter opens, d downloads,
-w picks the weights to open with, s cycles the source (torchvision, timm, all)."""
+w picks the weights to open with, s cycles the source (torchvision, timm, all), p plots the
+listed models, space marks models and c compares them (catalog_plot.py, model_compare.py)."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Input, Static
 from textual.worker import get_current_worker
 
+from engine.models.figures import default_weights_of as default_weights  # the plot's figures too
 from tui.format import human_count, short_name
 from tui.messages import CatalogLoaded, DownloadDone, Progress
 from tui.screens.base import PtmScreen
@@ -33,13 +35,6 @@ SOURCES = ("torchvision", "timm", "all")
 
 TASK_SHORT = {"classification": "classify", "segmentation": "segment", "optical_flow": "flow",
               "quantized": "quantized", "detection": "detection", "video": "video"}
-
-
-def default_weights(info: Any) -> Any | None:
-    """Return the weights a plain `--weights default` would use for a catalog entry."""
-    if not info.weights:
-        return None
-    return info.weights_named(info.default_weights) or info.weights[-1]
 
 
 def matches(info: Any, terms: list[str]) -> bool:
@@ -84,6 +79,9 @@ class CatalogScreen(PtmScreen):
         Binding("d", "download", "Download", id="catalog.download"),
         Binding("w", "pick_weights", "Pick weights", id="catalog.weights"),
         Binding("s", "cycle_source", "Source", id="catalog.source"),
+        Binding("p", "plot", "Plot models", id="catalog.plot"),
+        Binding("space", "mark", "Mark", id="catalog.mark"),
+        Binding("c", "compare", "Compare marked models", id="catalog.compare"),
         Binding("escape", "cancel_download", "Cancel download", show=False,
                 id="catalog.cancel_download"),
         Binding("slash", "focus_filter", "Filter", id="catalog.filter"),
@@ -107,11 +105,14 @@ class CatalogScreen(PtmScreen):
         """Which models are listed: torchvision's, timm's, or all."""
         self.reading_list = True
         """The model list is being read (the status line says which source)."""
+        self.marked: list[str] = []
+        """The models marked (space) to compare, in the order marked."""
 
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
         yield Static(Text.assemble(("ptm-tui", "bold"), "  type to filter, enter opens; "
-                                   "tab: w weights, d download, s source"),
+                                   "tab: w weights, d download, s source, "
+                                   "p plot, space marks, c compares"),
                      id="catalog-title")
         filter_box = FilterInput(placeholder="filter by name or task (e.g. resnet, detection)",
                            id="filter", select_on_focus=False)
@@ -121,7 +122,7 @@ class CatalogScreen(PtmScreen):
         yield table
         yield Static("", id="catalog-status")
         yield DownloadBar(self.app.glyphs, id="download-bar")
-        yield KeyBar()
+        yield KeyBar(first=("catalog.plot", "catalog.mark", "catalog.compare"))
 
     def on_mount(self) -> None:
         """Set up the table and load the model list in a worker."""
@@ -205,7 +206,10 @@ class CatalogScreen(PtmScreen):
     def _row(self, info: Any) -> tuple[Any, ...]:
         weights = default_weights(info)
         glyphs = self.app.glyphs
-        name = short_name(info.name, self.name_width, glyphs.ellipsis)
+        name: Any = short_name(info.name, self.name_width, glyphs.ellipsis)
+        if info.name in self.marked:
+            name = Text.assemble((f"{glyphs.check} ", "bold green"),
+                                 short_name(info.name, self.name_width - 2, glyphs.ellipsis))
 
         def number(value: Any, fmt: str) -> str:
             return "-" if value is None else format(value, fmt)
@@ -249,6 +253,54 @@ class CatalogScreen(PtmScreen):
         """Move the table's cursor up (also from the filter box)."""
         self.query_one(DataTable).action_cursor_up()
 
+    # --- plotting and comparing (catalog_plot.py, model_compare.py) ------------------------
+
+    def action_plot(self) -> None:
+        """Plot the listed models: the task's metric against GFLOPs, the cursor's model marked."""
+        from tui.screens.catalog_plot import CatalogPlotScreen
+
+        if not self.shown:
+            self.notify("no model listed to plot", severity="warning", timeout=3)
+            return
+        terms = self.query_one("#filter", Input).value.split()
+        described = f"matching '{' '.join(terms)}'" if terms else f"from {self.source}"
+        chosen = self.selected
+        plot = CatalogPlotScreen(self.shown, chosen.name if chosen else None, self.marked,
+                                 self.open_model, described)
+        self.app.push_screen(plot, self._back_from_plot)
+
+    def _back_from_plot(self, name: str | None) -> None:
+        """Put the catalog's cursor on the model the plot last highlighted; show its marks."""
+        cursor = self.query_one(DataTable).cursor_row
+        names = [info.name for info in self.shown]
+        self.refilter()
+        self.query_one(DataTable).move_cursor(row=names.index(name) if name in names else cursor)
+
+    def action_mark(self) -> None:
+        """Mark the selected model to compare (or unmark it)."""
+        from tui.screens.model_compare import toggle_mark
+
+        info = self.selected
+        if info is None:
+            return
+        refused = toggle_mark(self.marked, info.name)
+        if refused:
+            self.notify(refused, severity="warning", timeout=4)
+            return
+        self.query_one(DataTable).update_cell(info.name, "name", self._row(info)[0])
+        count = len(self.marked)
+        self.notify(f"{count} marked{': c compares them' if count >= 2 else ''}", timeout=2)
+
+    def action_compare(self) -> None:
+        """Compare the marked models side by side (nothing is downloaded)."""
+        from tui.screens.model_compare import ModelCompareScreen, compare_refusal
+
+        refused = compare_refusal(self.marked)
+        if refused:
+            self.notify(refused, severity="warning", timeout=5)
+            return
+        self.app.push_screen(ModelCompareScreen(self.marked))
+
     # --- opening and downloading -----------------------------------------------------------
 
     @property
@@ -267,6 +319,10 @@ class CatalogScreen(PtmScreen):
         if info is None:
             self.notify("no model selected", severity="warning", timeout=3)
             return
+        self.open_model(info)
+
+    def open_model(self, info: Any) -> None:
+        """Open catalog entry `info` in the explorer (its weights only when they are here)."""
         weights = self.app.weights
         if weights == "default":  # never reach the network unless asked: d downloads
             default = default_weights(info)
