@@ -7,9 +7,9 @@ from conftest import screen_text, wait_for
 
 from tui.app import PtmApp
 from tui.model_plot import y_title
-from tui.screens.catalog import CatalogScreen
-from tui.screens.catalog_plot import CatalogPlotScreen
-from tui.screens.model_compare import ModelCompareScreen
+from tui.screens.catalog.catalog import CatalogScreen
+from tui.screens.catalog.catalog_plot import CatalogPlotScreen
+from tui.screens.catalog.model_compare import ModelCompareScreen
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

@@ -27,7 +27,7 @@ def empty_cache(tmp_path, monkeypatch):
 
 
 async def _catalog(pilot, text: str) -> None:
-    from tui.screens.catalog import CatalogScreen
+    from tui.screens.catalog.catalog import CatalogScreen
 
     app = pilot.app
     await wait_for(
@@ -40,7 +40,7 @@ async def _catalog(pilot, text: str) -> None:
 
 async def _open_plot(pilot) -> None:
     """Filter to resnet1/resnet3/resnet5 names, put the cursor on resnet50 and press p."""
-    from tui.screens.catalog_plot import CatalogPlotScreen
+    from tui.screens.catalog.catalog_plot import CatalogPlotScreen
 
     await _catalog(pilot, "resnet")
     await pilot.press("down", "down", "down", "down", "p")
@@ -51,8 +51,8 @@ async def _open_plot(pilot) -> None:
 
 async def _open_compare(pilot) -> None:
     """Mark resnet18, resnet50 and vit_b_16 and press c."""
-    from tui.screens.catalog import CatalogScreen
-    from tui.screens.model_compare import ModelCompareScreen
+    from tui.screens.catalog.catalog import CatalogScreen
+    from tui.screens.catalog.model_compare import ModelCompareScreen
 
     app = pilot.app
     await _catalog(pilot, "resnet")

@@ -257,7 +257,7 @@ class CatalogScreen(PtmScreen):
 
     def action_plot(self) -> None:
         """Plot the listed models: the task's metric against GFLOPs, the cursor's model marked."""
-        from tui.screens.catalog_plot import CatalogPlotScreen
+        from tui.screens.catalog.catalog_plot import CatalogPlotScreen
 
         if not self.shown:
             self.notify("no model listed to plot", severity="warning", timeout=3)
@@ -278,7 +278,7 @@ class CatalogScreen(PtmScreen):
 
     def action_mark(self) -> None:
         """Mark the selected model to compare (or unmark it)."""
-        from tui.screens.model_compare import toggle_mark
+        from tui.screens.catalog.model_compare import toggle_mark
 
         info = self.selected
         if info is None:
@@ -293,7 +293,7 @@ class CatalogScreen(PtmScreen):
 
     def action_compare(self) -> None:
         """Compare the marked models side by side (nothing is downloaded)."""
-        from tui.screens.model_compare import ModelCompareScreen, compare_refusal
+        from tui.screens.catalog.model_compare import ModelCompareScreen, compare_refusal
 
         refused = compare_refusal(self.marked)
         if refused:

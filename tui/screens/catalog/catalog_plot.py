@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from engine.models.figures import COSTS, default_weights_of, model_plot
 from tui.format import human_count, short_name
 from tui.screens.base import PtmScreen
-from tui.screens.model_compare import ModelCompareScreen, compare_refusal, toggle_mark
+from tui.screens.catalog.model_compare import ModelCompareScreen, compare_refusal, toggle_mark
 from tui.widgets.keybar import KeyBar
 from tui.widgets.model_plot_view import ModelPlotView
 from tui.widgets.title import ScreenTitle
