@@ -32,7 +32,8 @@ def refuse(model: nn.Module, fmt: str) -> None:
         f"{type(model).__name__} is a detector, which ptm-tui cannot export as {what}",
         "a detector returns a different number of boxes for each image (a size only the data "
         f"decides), which torch.export{', the way to ONNX here,' if fmt == 'onnx' else ''} cannot trace",
-        "use --format torchscript (scripted as torchvision does; call it with a list of images) "
+        "use --format torchscript (scripted as torchvision does: import torchvision, torch.jit.load it, "
+        "call it with a list of images) "
         "or --format safetensors (the weights: ptm-tui predict and eval run them with the job's recipe)",
     )
 
