@@ -135,7 +135,8 @@ class HeadOnlyEpochs:
     def _use_cache(self) -> bool:
         """Return True when this epoch can train the head on cached features."""
         if not self.task.feature_cache:
-            reason: str | None = f"the feature cache is for classification, not {self.task.name}"
+            task = self.task.name.replace("_", " ")
+            reason: str | None = f"the feature cache is for classification, not {task}"
             self._say_no_cache(reason)
         elif self.dist.enabled:
             reason = "several processes train (DDP)"
