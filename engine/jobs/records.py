@@ -49,12 +49,14 @@ STATUS_TYPES: dict[str, tuple[type, ...]] = {
 
 METRIC_TYPES: dict[str, dict[str, tuple[type, ...]]] = {
     "step": {"epoch": INT, "step": INT, "steps": INT, "loss": NUMBER},
-    "epoch": {"epoch": INT, "train_loss": NUMBER, "train_acc": NUMBER, "val_loss": NUMBER, "val_acc": NUMBER},
+    "epoch": {"epoch": INT, "train_loss": NUMBER, "val_acc": NUMBER},
     "layers": {"epoch": INT, "step": INT, "blocks": (dict,), "flags": (list,)},
 }
 """The fields each kind of metrics record must have, and their types."""
 
 OPTIONAL_METRICS: dict[str, tuple[type, ...]] = {
+    "train_acc": NUMBER,  # a classifier's; a detector or segmenter has no training accuracy
+    "val_loss": NUMBER,  # null where the model has no loss in eval mode (a detector)
     "lr": NUMBER,
     "seconds": NUMBER,
     "best_val_acc": NUMBER,

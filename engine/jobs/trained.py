@@ -78,6 +78,7 @@ def _load_into_recipe(weights: Path, device: str, trust_code: bool = False) -> A
     from engine.edit.recipe import Recipe, build
     from engine.models.weights import read_meaning
     from engine.train.export_source import VALUES_ONLY
+    from engine.train.tasks.detector_size import use_trained_size
 
     meaning = read_meaning(weights)
     recipe = _recipe_of(weights, meaning, trust_code)
@@ -94,6 +95,7 @@ def _load_into_recipe(weights: Path, device: str, trust_code: bool = False) -> A
                        "use the recipe the job was launched with")
     if meaning is None:  # a checkpoint from before checkpoints carried their meaning
         workbench.meanings[str(weights)] = _old_checkpoint_meaning(weights, recipe)
+    use_trained_size(workbench.model, meaning)  # a detector works at the size it trained at
     return workbench
 
 

@@ -121,8 +121,10 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     may name code only with `trust_code` (a recipe the user passes is theirs)."""
     from engine.edit import recipe as recipes
     from engine.models.trust import check_code_allowed
+    from engine.models.weights.meaning import meaning_in
     from engine.models.weights.meaning_check import check_classes, check_side
     from engine.train.checkpoint import load_checkpoint
+    from engine.train.tasks.detector_size import use_trained_size
 
     spec = recipe_path or path.parent.parent / "spec.toml"
     if not spec.is_file():
@@ -145,6 +147,7 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     except (RuntimeError, KeyError, TypeError) as error:
         raise BadInput(f"{path.name} does not fit the model of {spec.name}",
                        str(error).splitlines()[0][:300], "pass --recipe with the job's own recipe") from None
+    use_trained_size(workbench.model, meaning_in(state, path.name))  # a detector's trained size
     return from_workbench(workbench, "none", side, classes,
                            source=f"checkpoint {path} (epoch {state.get('epoch')})")
 

@@ -135,7 +135,9 @@ class HeadOnlyEpochs:
     def _use_cache(self) -> bool:
         """Return True when this epoch can train the head on cached features."""
         if not self.task.feature_cache:
-            reason: str | None = f"the feature cache is for classification, not {self.task.name}"
+            task = self.task.name.replace("_", " ")
+            reason: str | None = f"the feature cache is for classification, not {task}"
+            self._say_no_cache(reason)
         elif self.dist.enabled:
             reason = "several processes train (DDP)"
         else:
@@ -158,6 +160,15 @@ class HeadOnlyEpochs:
             self.events.log(f"features cached in {time.perf_counter() - started:.1f}s "
                             f"({tuple(self.cache.train.shape[1:])} per image)")
         return True
+
+    def _say_no_cache(self, reason: str) -> None:
+        """Say once, when a head-only epoch of a task without the cache starts, that it runs the
+        whole model each step (feature_cache on, every trainable weight in the head)."""
+        head_only = all(in_head(n, self.head) for n, p in self.model.named_parameters() if p.requires_grad)
+        if self.config.feature_cache and head_only and self.cache_off_reason != reason:
+            self.cache_off_reason = reason
+            self.events.log(f"head-only epoch without the feature cache: {reason}, so the frozen "
+                            "layers run on every step (only the head's weights change)")
 
     def _targets(self, dataset: Any) -> torch.Tensor:
         """Return every target of `dataset` in index order (without loading images)."""

@@ -114,7 +114,8 @@ class Trainer(HeadOnlyEpochs):
             "last_val_acc": self.last_val_acc, "history": self.history,
             "rng": rng_state(), "config": self.config.to_dict(),
             "classes": list(self.datasets.classes), "head": self.head,
-            "bad_images": self.bad.state(), "meaning": self.meaning,
+            "bad_images": self.bad.state(),
+            "meaning": {**self.meaning, **self.task.model_meaning(self.model)},
         }
 
     def load_state(self, state: dict[str, Any]) -> None:

@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput, WorkFailed
+from engine.use.export_detection import detector_writer
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "exported": (".pt2",),
@@ -245,6 +246,7 @@ def export_model(model: nn.Module, fmt: str, out: str | os.PathLike[str], input_
     check_tools(fmt)
     target = Path(out).expanduser()
     model = model.eval()
+    detector_writer(model, fmt)  # a format that cannot hold a detector is refused first
     device = next((t.device for t in (*model.parameters(), *model.buffers())), torch.device("cpu"))
     if device.type != "cpu":
         model = copy.deepcopy(model).to("cpu")  # exporters and onnxruntime run on the CPU here
@@ -266,7 +268,7 @@ def export_model(model: nn.Module, fmt: str, out: str | os.PathLike[str], input_
     writers = {"exported": (_write_exported, _run_exported), "onnx": (_write_onnx, _run_onnx),
                "torchscript": (_write_torchscript, _run_torchscript),
                "safetensors": (_write_safetensors, _runner_safetensors(model))}
-    write, run = writers[fmt]
+    write, run = detector_writer(model, fmt) or writers[fmt]
     temp = target.with_name(f".{target.name}.{os.getpid()}.tmp{target.suffix}")
     target.parent.mkdir(parents=True, exist_ok=True)
     try:

@@ -3,6 +3,8 @@ three-conv backbone, small enough to train on 64 px images in seconds on a CPU."
 
 from __future__ import annotations
 
+import time
+
 import torch
 from torch import nn
 from torchvision.models.detection import FasterRCNN, KeypointRCNN
@@ -66,3 +68,25 @@ def tiny_keypoints(num_classes: int = 3, num_keypoints: int = 3) -> KeypointRCNN
         keypoint_predictor=KeypointRCNNPredictor(64, num_keypoints),
         **SMALL,
     )
+
+
+class SlowRCNN(FasterRCNN):
+    """The tiny Faster R-CNN whose training steps take at least 0.1 s: a kill lands mid-run."""
+
+    def forward(self, images, targets=None):
+        if self.training:
+            time.sleep(0.1)
+        return super().forward(images, targets)
+
+
+def slow_detector(num_classes: int = 3) -> FasterRCNN:
+    """tiny_detector's weights in a SlowRCNN."""
+    slow = SlowRCNN(
+        _body(),
+        num_classes=num_classes,
+        rpn_anchor_generator=_anchors(),
+        box_roi_pool=MultiScaleRoIAlign(["0"], 7, 2),
+        **SMALL,
+    )
+    slow.load_state_dict(tiny_detector(num_classes).state_dict())
+    return slow

@@ -216,3 +216,18 @@ def test_a_detection_finetune_s_task_keys_are_kept_and_checked(tmp_path):
         with pytest.raises(BadInput) as refused:
             check_meaning({**said, key: value}, "x.pth")
         assert key in refused.value.message
+
+
+def test_a_detector_s_trained_size_is_kept_and_checked():
+    from engine.errors import BadInput
+    from engine.models.weights.meaning_check import check_meaning
+
+    said = {"kind": "detection", "min_size": [320], "max_size": 533}
+    assert check_meaning(said, "x.pth") == said
+    for bad, key in (({"min_size": 320, "max_size": 533}, "min_size"),
+                     ({"min_size": [0], "max_size": 533}, "min_size[0]"),
+                     ({"min_size": [320]}, "max_size"),
+                     ({"min_size": [320], "max_size": 10**9}, "max_size")):
+        with pytest.raises(BadInput) as refused:
+            check_meaning({"kind": "detection", **bad}, "x.pth")
+        assert f"`{key}`" in refused.value.message

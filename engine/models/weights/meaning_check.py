@@ -200,7 +200,7 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
 
 def _task_keys(meaning: Mapping[str, Any], where: str) -> dict[str, Any]:
     """Return the keys a detection or segmentation finetune saves (its task, the data's category
-    ids and keypoint names), checked."""
+    ids and keypoint names, a detector's min_size/max_size), checked."""
     checked: dict[str, Any] = {}
     task = meaning.get("task")
     if task is not None:
@@ -215,4 +215,10 @@ def _task_keys(meaning: Mapping[str, Any], where: str) -> dict[str, Any]:
         checked["category_ids"] = ids
     if meaning.get("keypoint_names") is not None:
         checked["keypoint_names"] = check_classes(meaning["keypoint_names"], where, "keypoint_names")
+    if meaning.get("min_size") is not None or meaning.get("max_size") is not None:
+        sides = meaning.get("min_size")
+        if not isinstance(sides, list) or not 1 <= len(sides) <= 16:
+            raise bad(where, "min_size", "a list of 1 to 16 image sides (a detector's min_size)", sides)
+        checked["min_size"] = [check_side(v, where, f"min_size[{i}]") for i, v in enumerate(sides)]
+        checked["max_size"] = check_side(meaning.get("max_size"), where, "max_size")
     return checked

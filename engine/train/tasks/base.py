@@ -41,6 +41,10 @@ class Task:
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """Adjust the model to the config before training (e.g. the detector's input size)."""
 
+    def model_meaning(self, model: nn.Module) -> dict[str, Any]:
+        """Return what the prepared model's checkpoints must say beyond the data (e.g. its size)."""
+        return {}
+
     def head(self, model: nn.Module) -> str:
         """Return the module path of the part trained at the head's learning rate."""
         raise NotImplementedError

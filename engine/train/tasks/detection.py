@@ -16,6 +16,7 @@ from engine.train.data import UNREADABLE, Datasets, Indexed, loader_worker_init,
 from engine.train.tasks.base import Task, data_path
 from engine.train.tasks.coco_data import CocoImages, CocoSet, collate, flip_pairs, read_coco
 from engine.train.tasks.coco_metrics import IOU_TYPES, coco_results, coco_scores
+from engine.train.tasks.detector_size import size_meaning, train_at
 
 BACKGROUND = "__background__"
 SCORES = {
@@ -147,11 +148,12 @@ class DetectionTask(Task):
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """Train at image_size: it becomes the model transform's min_size (max_size in proportion)."""
-        transform = getattr(model, "transform", None)
-        if config.image_size and hasattr(transform, "min_size"):
-            ratio = transform.max_size / max(transform.min_size)
-            transform.min_size = (int(config.image_size),)
-            transform.max_size = max(int(config.image_size), round(config.image_size * ratio))
+        if config.image_size:
+            train_at(model, config.image_size)
+
+    def model_meaning(self, model: nn.Module) -> dict[str, Any]:
+        """The size the detector trains at (its transform's min_size/max_size)."""
+        return size_meaning(model)
 
     def head(self, model: nn.Module) -> str:
         """The R-CNN heads (roi_heads) or the dense head (head)."""

@@ -76,6 +76,13 @@ def read_view(job_dir: str, job: str) -> JobView:
     return view
 
 
+def _per_epoch(epochs: list[dict[str, Any]], key: str) -> tuple[list[float], list[float]]:
+    """Return (epochs, values) of `key` where the records have one (a detector has no val_loss
+    or train_acc)."""
+    pairs = [(float(r["epoch"]), float(r[key])) for r in epochs if r.get(key) is not None]
+    return [x for x, _ in pairs], [y for _, y in pairs]
+
+
 class MetricsPlot(FreshPlot):
     """A plotext plot of several named series, redrawn only when they change."""
 
@@ -208,14 +215,16 @@ class JobsScreen(JobsInsight, PtmScreen):
     def _draw(self, view: JobView) -> None:
         xs = [x for x, _ in view.steps]
         ys = [y for _, y in view.steps]
-        epochs = [float(r["epoch"]) for r in view.epochs]
         self.query_one("#jobs-loss", MetricsPlot).show([
             ("train (recent)", xs, ys),
-            ("val", epochs, [float(r["val_loss"]) for r in view.epochs]),
+            ("val", *_per_epoch(view.epochs, "val_loss")),
         ])
-        self.query_one("#jobs-acc", MetricsPlot).show([
-            ("train", epochs, [float(r["train_acc"]) for r in view.epochs]),
-            ("val", epochs, [float(r["val_acc"]) for r in view.epochs]),
+        score = self.query_one("#jobs-acc", MetricsPlot)
+        said = view.epochs[-1].get("score") if view.epochs else None  # a task's own: "box mAP"
+        score.title = f"{printable(said)[:40] if isinstance(said, str) and said else 'accuracy'} (%)"
+        score.show([
+            ("train", *_per_epoch(view.epochs, "train_acc")),
+            ("val", *_per_epoch(view.epochs, "val_acc")),
         ])
         info = self.jobs.get(view.job)
         message = f"{view.job}: {info.status}" if info else "no jobs yet: press t in the explorer"
