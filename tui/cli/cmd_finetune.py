@@ -70,8 +70,14 @@ def register(subparsers: Any) -> None:
     parser.add_argument("recipe", help="the recipe file (.toml) with a [train] table")
     for flag, key, kind, text in TRAIN_FLAGS:
         parser.add_argument(flag, dest=f"train_{key}", type=kind, default=None, help=text)
-    parser.add_argument("--amp", dest="train_amp", action=argparse.BooleanOptionalAction,
-                        default=None, help="bf16 autocast on CUDA (default on)")
+    parser.add_argument("--amp", dest="train_amp", nargs="?", const="auto", default=None,
+                        choices=("auto", "bf16", "fp16", "off"),
+                        help="mixed precision on whichever device trains: bf16, fp16 (with a GradScaler) "
+                        "or off; bare --amp (the default): bf16 on a GPU that has it, fp32 elsewhere")
+    parser.add_argument("--no-amp", dest="train_amp", action="store_const", const="off",
+                        help="train in fp32 (= --amp off)")
+    parser.add_argument("--compile", dest="train_compile", action=argparse.BooleanOptionalAction,
+                        default=None, help="torch.compile the model (default off; slow to start)")
     parser.add_argument("--channels-last", dest="train_channels_last",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="channels_last memory format (faster convs on recent GPUs)")
@@ -229,6 +235,11 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = recipes.load(args.recipe)
     _warn(recipe, overrides_from(args))
+    if not args.slurm:  # a Slurm job's device is on the node it gets, not here
+        from engine.train.config import train_config
+        from engine.train.device_check import check_training_device
+
+        check_training_device(train_config(recipe.train, overrides_from(args)))
     if args.slurm:
         from tui.cli.slurm_flags import slurm_options, submit_new
 
