@@ -83,6 +83,10 @@ def register(subparsers: Any) -> None:
                         help="channels_last memory format (faster convs on recent GPUs)")
     parser.add_argument("--force", dest="train_force", action="store_true", default=None,
                         help="accept --workers above 2x the cores and --image-size above 4096")
+    parser.add_argument("--estimate-memory", action="store_true",
+                        help="print the peak memory of one training step (weights, gradients, optimizer "
+                        "state, activations; computed on fake tensors) beside the device's free memory, "
+                        "and start no job")
     parser.add_argument("--job-id", default=None,
                         help="name the job: 1-64 letters, digits, '.', '_', '-' "
                         "(default: time-model-xxxx)")
@@ -235,6 +239,10 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = recipes.load(args.recipe)
     _warn(recipe, overrides_from(args))
+    if args.estimate_memory:
+        from tui.cli.memory_estimate import print_estimate
+
+        return print_estimate(recipe, args, overrides_from(args))
     if not args.slurm:  # a Slurm job's device is on the node it gets, not here
         from engine.train.config import train_config
         from engine.train.device_check import check_training_device
