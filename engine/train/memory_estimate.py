@@ -1,6 +1,7 @@
 """The peak memory of one training step, computed without allocating it: the step runs on fake
 tensors (torch's FakeTensorMode) under torch's MemTracker, which counts every storage by what it
-holds (weights, gradients, optimizer state, activations)."""
+holds (weights, gradients, optimizer state, activations). Kernels' own workspaces (cuDNN's, oneDNN's
+layout copies) are not tensors and are not seen; nor is the CUDA context."""
 
 from __future__ import annotations
 
@@ -59,14 +60,20 @@ def _tracker() -> Any:
     return FrozenAwareTracker()
 
 
-def _fake_copy(model: nn.Module, mode: Any, device: torch.device) -> nn.Module:
-    """Return a copy of `model` whose parameters and buffers are fake tensors on `device` (no data)."""
+def _fake_copy(model: nn.Module, mode: Any, device: torch.device, channels_last: bool = False) -> nn.Module:
+    """Return a copy of `model` whose parameters and buffers are fake tensors on `device` (no data),
+    4-d ones in channels_last when asked (as the loop's model.to(memory_format=...) leaves them)."""
+
+    def fake(tensor: torch.Tensor) -> torch.Tensor:
+        layout = torch.channels_last if channels_last and tensor.ndim == 4 else torch.contiguous_format
+        return torch.empty_like(tensor, device=device, memory_format=layout)
+
     memo: dict[int, Any] = {}
     with mode:
         for param in model.parameters():
-            memo[id(param)] = nn.Parameter(torch.empty_like(param, device=device), param.requires_grad)
+            memo[id(param)] = nn.Parameter(fake(param), param.requires_grad)
         for buffer in model.buffers():
-            memo[id(buffer)] = torch.empty_like(buffer, device=device)
+            memo[id(buffer)] = fake(buffer)
     return copy.deepcopy(model, memo)
 
 
@@ -123,9 +130,7 @@ def step_memory(
     )
     precision = Precision(precision.name, device.type, precision.why)  # autocast where the fakes live
     mode = FakeTensorMode(allow_non_fake_inputs=True)
-    fake = _fake_copy(model, mode, device)
-    if config.channels_last:
-        fake = fake.to(memory_format=torch.channels_last)
+    fake = _fake_copy(model, mode, device, config.channels_last)
     fake.train()
     if config.freeze_bn:
         frozen_batchnorm_to_eval(fake)

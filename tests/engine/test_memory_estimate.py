@@ -120,6 +120,15 @@ def test_the_peak_matches_what_the_cpu_allocator_held(build, shape, precision):
     assert abs(estimated - held) <= 0.01 * held, (estimated, held)
 
 
+def test_channels_last_counts_the_same_tensors():
+    """The layout changes no tensor's size. (The CPU allocator held 35 % more for this channels_last
+    step than the estimate: copies the CPU kernels make inside themselves, which fake tensors cannot
+    see, as they cannot see cuDNN's workspace.)"""
+    plain = step_memory(cnn(), _config(), (3, 16, 16), FP32)
+    last = step_memory(cnn(), _config(channels_last=True), (3, 16, 16), FP32)
+    assert last == plain
+
+
 def test_a_batch_that_cannot_fit_names_the_largest_that_does():
     model, config = cnn(), _config(batch_size=4096)
     small = step_memory(model, config, (3, 16, 16), FP32, batch_size=64)
