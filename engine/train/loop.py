@@ -355,7 +355,9 @@ class Trainer(HeadOnlyEpochs):
                 good = self.last_checkpoint or "none"
                 message = (f"the loss (or its gradient norm) became NaN/Inf at epoch {self.epoch + 1} step "
                            f"{self.step + 1}; stopped; the last good checkpoint is {good}; a smaller lr "
-                           "usually helps (ptm-tui lr-find suggests one)")
+                           "usually helps (ptm-tui lr-find suggests one)"
+                           + ('; in fp16 an overflowing forward pass does this too: try amp = "bf16"'
+                              if self.precision.name == "fp16" else ""))
                 self.events.log(message)
                 return self._result("failed", message)
             if ended == "bad data" or self._too_many_bad():

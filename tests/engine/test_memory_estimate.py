@@ -170,6 +170,18 @@ def test_a_model_that_cannot_take_the_input_says_so():
     assert "3x32x32" in caught.value.message and "image_size" in caught.value.fix
 
 
+def test_a_segmentation_model_on_the_meta_device_counts_its_masks():
+    from torchvision.models.segmentation import lraspp_mobilenet_v3_large
+
+    with torch.device("meta"):
+        model = lraspp_mobilenet_v3_large(weights=None, weights_backbone=None, num_classes=4)
+    model.backbone.requires_grad_(False)
+    step = step_memory(model, _config(batch_size=2), (3, 64, 64), FP32)
+    assert step.batch == 2 * 3 * 64 * 64 * 4 + 2 * 64 * 64 * 8  # images and int64 masks
+    assert step.gradients == 4 * _count(model, lambda name: not name.startswith("backbone."))
+    assert all(p.is_meta for p in model.parameters())
+
+
 def test_a_detector_is_refused_with_the_reason():
     from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
 

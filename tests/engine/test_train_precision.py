@@ -117,6 +117,7 @@ def test_a_nan_loss_still_stops_under_autocast(digits, tmp_path, amp):
     result, _, _ = _run(digits, amp=amp, optimizer="sgd", lr=1e30, scheduler="none", checkpoint_dir=tmp_path)
     assert result.status == "failed"
     assert "NaN/Inf" in result.message and "epoch-0000.pt" in result.message
+    assert ('try amp = "bf16"' in result.message) == (amp == "fp16")
 
 
 def test_channels_last_trains_on_the_cpu_like_the_default_layout(digits):
