@@ -35,7 +35,9 @@ class StepMemory:
     activations: int
     """What the forward pass leaves alive for the backward pass (and its output and loss)."""
     peak: int
-    """The most the step holds at once: the above as they overlap, plus temporaries."""
+    """The most the step holds at once: the above as they overlap, plus temporaries (and the EMA)."""
+    ema: int = 0
+    """The EMA's copy of the weights (ema_decay), held all along."""
 
 
 class _NoHook:
@@ -163,8 +165,16 @@ def step_memory(
         snapshot = tracker.get_tracker_snapshot("peak")
     weights = sum(t.numel() * t.element_size() for t in (*model.parameters(), *model.buffers()))
     batch = x.numel() * x.element_size() + y.numel() * y.element_size()
+    ema = weights + 8 if config.ema_decay else 0  # AveragedModel: a copy and its int64 count
     return StepMemory(
-        batch_size, weights, gradients, optimizer_state, batch, after_forward - before, _total(snapshot)
+        batch_size,
+        weights,
+        gradients,
+        optimizer_state,
+        batch,
+        after_forward - before,
+        _total(snapshot) + ema,
+        ema,
     )
 
 

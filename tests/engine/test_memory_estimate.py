@@ -120,6 +120,17 @@ def test_the_peak_matches_what_the_cpu_allocator_held(build, shape, precision):
     assert abs(estimated - held) <= 0.01 * held, (estimated, held)
 
 
+def test_an_ema_adds_a_copy_of_the_weights_as_averagedmodel_keeps_it():
+    from torch.optim.swa_utils import AveragedModel
+
+    plain = step_memory(cnn(), _config(), (3, 16, 16), FP32)
+    averaged = step_memory(cnn(), _config(ema_decay=0.999), (3, 16, 16), FP32)
+    copy = AveragedModel(cnn(), use_buffers=True)
+    held = sum(t.numel() * t.element_size() for t in (*copy.parameters(), *copy.buffers()))
+    assert averaged.ema == held
+    assert averaged.peak == plain.peak + held
+
+
 def test_channels_last_counts_the_same_tensors():
     """The layout changes no tensor's size. (The CPU allocator held 35 % more for this channels_last
     step than the estimate: copies the CPU kernels make inside themselves, which fake tensors cannot

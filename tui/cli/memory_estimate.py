@@ -25,6 +25,8 @@ def estimate_lines(estimate: Any, model: str) -> list[str]:
         f"on {estimate.device}"
     ]
     lines += [f"  {key:<12}{gib(getattr(step, key)):>12}  {what}" for key, what in ROWS]
+    if step.ema:
+        lines.append(f"  {'ema':<12}{gib(step.ema):>12}  the weights' moving average (ema_decay)")
     lines.append(f"  {'peak':<12}{gib(step.peak):>12}  about {gib(estimate.per_image)} more per image")
     if estimate.free is None:
         lines.append(f"  free memory of {estimate.device}: unknown here (it is not on this machine)")
