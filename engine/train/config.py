@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from engine.errors import BadInput
+from engine.train.precision import AMP_CHOICES, amp_value
 from engine.train.recipe_keys import check_recipe_keys
 from engine.words import a_or_an
 
@@ -48,9 +49,12 @@ class TrainConfig:
     gamma: float = 0.1
     seed: int = 0
     device: str = "auto"
-    amp: bool = True
-    """bf16 autocast on CUDA (ignored on the CPU)."""
+    amp: str = "auto"
+    """Mixed precision: "bf16" or "fp16" autocast on whichever device trains (fp16 with a GradScaler),
+    "off" (fp32), or true/"auto": bf16 on a GPU that has it, fp32 elsewhere (engine/train/precision.py)."""
     channels_last: bool = False
+    compile: bool = False
+    """torch.compile the model before training (slow to start, most of all on the CPU)."""
     workers: int = -1
     """DataLoader worker processes; -1 picks min(8, cores // 2)."""
     augment: list[str] = field(default_factory=list)
@@ -123,6 +127,12 @@ def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
     """Convert `value` to the type the field expects, or raise BadInput."""
     if value is None:
         return None
+    if key == "amp":
+        try:
+            return amp_value(value)
+        except ValueError:
+            raise _bad(key, value, f"amp is one of {', '.join(AMP_CHOICES)}, true or false",
+                       'use e.g. amp = "bf16" (or amp = false for fp32)') from None
     try:
         if kind in ("int", "int | None"):
             if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):

@@ -41,15 +41,18 @@ def resolve_device(spec: str, dist: DistInfo | None = None) -> torch.device:
     if spec == "auto":
         spec = "cuda" if torch.cuda.is_available() else "cpu"
     if spec.startswith("cuda"):
+        from engine.use.devices import devices_seen
+
         if not torch.cuda.is_available():
             raise BadInput(f"device {spec!r} asked for, but CUDA is not available",
-                           "torch sees no GPU on this machine", 'use device = "cpu" or "auto"')
+                           devices_seen(), 'use device = "cpu" or "auto"')
         if spec == "cuda":
             return torch.device("cuda", dist.local_rank if dist.enabled else 0)
         index = int(spec.split(":")[1])
         if index >= torch.cuda.device_count():
-            raise BadInput(f"device {spec!r} does not exist",
-                           f"this machine has {torch.cuda.device_count()} GPUs", "pick cuda:0 ...")
+            last = torch.cuda.device_count() - 1
+            raise BadInput(f"device {spec!r} does not exist", devices_seen(),
+                           f'pick one of cuda:0 ... cuda:{last}, or device = "auto"')
         return torch.device("cuda", index + (dist.local_rank if dist.enabled else 0))
     return torch.device("cpu")
 

@@ -1,8 +1,8 @@
-"""The finetuning loop: AMP, channels_last, frozen BN in eval, NaN stop, the head-only fast path."""
+"""The finetuning loop: AMP (precision.py), channels_last, compile, frozen BN in eval, NaN stop, the
+head-only fast path."""
 
 from __future__ import annotations
 
-import contextlib
 import math
 import time
 from collections.abc import Callable
@@ -17,6 +17,7 @@ from engine.edit.freeze import frozen_batchnorm_to_eval
 from engine.errors import BadInput
 from engine.train.bad_images import BadImages
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
+from engine.train.compiled import compile_model
 from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, loader_worker_init
 from engine.train.diagnostics import LayerDiagnostics, interval
@@ -26,6 +27,7 @@ from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
 from engine.train.params import param_groups
+from engine.train.precision import choose_precision
 from engine.train.recipe_keys import check_task_keys, config_warnings
 from engine.train.stopping import early_stop_message
 from engine.train.tasks import Task, task_for
@@ -53,11 +55,15 @@ class Trainer(HeadOnlyEpochs):
         self.datasets = datasets
         self.checkpoint_dir = Path(checkpoint_dir) if checkpoint_dir else None
         self.events = events or Events()
+        if config.compile:  # after the EMA's copy, which must stay a plain module
+            compile_model(self.model, self.device, self.events.log)
         self.should_stop = should_stop
         self.head = head if head is not None else config.head if config.head is not None \
             else self.task.head(model)
         self.num_classes = len(datasets.classes)
-        self.amp = config.amp and self.device.type == "cuda"
+        self.precision = choose_precision(config.amp, self.device)
+        self.scaler = self.precision.scaler()
+        """fp16's GradScaler: it skips an update whose gradients overflowed (None otherwise)."""
         # The recipe's trainable set; gradual unfreeze only ever narrows it for a while.
         self.trainable = {n for n, p in model.named_parameters() if p.requires_grad}
         if not self.trainable:
@@ -107,6 +113,7 @@ class Trainer(HeadOnlyEpochs):
         return {
             "format": 1, "model": (self.ema.module if self.ema else self.model).state_dict(),
             **({"trained_model": self.model.state_dict(), "ema": self.ema.state()} if self.ema else {}),
+            **({"scaler": self.scaler.state_dict()} if self.scaler is not None else {}),
             "optimizer": self.optimizer.state_dict(),
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
             "epoch": self.epoch, "step": self.step, "partial": list(self.partial),
@@ -124,6 +131,8 @@ class Trainer(HeadOnlyEpochs):
         if self.ema is not None and state.get("ema"):
             self.ema.load(state["model"], state["ema"])
         self.optimizer.load_state_dict(state["optimizer"])
+        if self.scaler is not None and state.get("scaler"):
+            self.scaler.load_state_dict(state["scaler"])
         if self.scheduler is not None and state.get("scheduler"):
             self.scheduler.load_state_dict(state["scheduler"])
         self.epoch, self.step = int(state["epoch"]), int(state.get("step", 0))
@@ -151,9 +160,7 @@ class Trainer(HeadOnlyEpochs):
     # --- pieces -------------------------------------------------------------------------------
 
     def _autocast(self) -> Any:
-        if self.amp:
-            return torch.autocast("cuda", dtype=torch.bfloat16)
-        return contextlib.nullcontext()
+        return self.precision.autocast()
 
     def _to(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, non_blocking=True)
@@ -223,7 +230,8 @@ class Trainer(HeadOnlyEpochs):
         accumulate = self.config.accumulate_steps
         if self._micro == 0:
             self.optimizer.zero_grad(set_to_none=True)
-        (loss / accumulate if accumulate > 1 else loss).backward()
+        scaled = loss / accumulate if accumulate > 1 else loss
+        (self.scaler.scale(scaled) if self.scaler is not None else scaled).backward()
         value, *numbers = torch.cat([loss.detach().reshape(1).float(), figures.float()]).tolist()
         finite = math.isfinite(value)
         stop, bad = all_max([float(self.should_stop()), float(not finite)], self.device,
@@ -237,17 +245,23 @@ class Trainer(HeadOnlyEpochs):
 
     def _update(self, module: nn.Module) -> bool:
         """Clip the gradients as config says and step; return False (no update) when their norm
-        is not finite."""
+        is not finite (fp16's scaler skips such an update instead and training goes on)."""
         self._micro = 0
+        if self.scaler is not None:
+            self.scaler.unscale_(self.optimizer)
         if self.config.clip_grad_norm:
             grads = [p for p in module.parameters() if p.grad is not None]
             norm = float(torch.nn.utils.clip_grad_norm_(grads, self.config.clip_grad_norm))
-            if all_max([float(not math.isfinite(norm))], self.device, self.dist)[0]:
+            if self.scaler is None and all_max([float(not math.isfinite(norm))], self.device, self.dist)[0]:
                 return False
         measure = self.dist.is_main and self.diagnostics.due(self.step + 1)
         if measure:
             self.diagnostics.before_step()
-        self.optimizer.step()
+        if self.scaler is not None:
+            if not self._scaled_step():
+                return True
+        else:
+            self.optimizer.step()
         if self.ema is not None:
             self.ema.after_update(self.model)
         if measure:
@@ -255,6 +269,19 @@ class Trainer(HeadOnlyEpochs):
         if self.scheduler is not None:
             self.scheduler.step()
         return True
+
+    def _scaled_step(self) -> bool:
+        """Step through fp16's GradScaler; return False (and log it) when it skipped the update."""
+        assert self.scaler is not None
+        scale = self.scaler.get_scale()
+        self.scaler.step(self.optimizer)
+        self.scaler.update()
+        if self.scaler.get_scale() >= scale:
+            return True
+        where = f"epoch {self.epoch + 1} step {self.step + 1}"
+        self.events.log(f"fp16: the gradients overflowed at {where}; the GradScaler skipped this "
+                        f"update and lowered its scale to {self.scaler.get_scale():g}")
+        return False
 
     def _train_epoch(self) -> str | None:
         """Train the current epoch from self.step; return "stopped"/"nan" or None when done."""
@@ -309,6 +336,7 @@ class Trainer(HeadOnlyEpochs):
     def run(self, resume: dict[str, Any] | None = None) -> TrainResult:
         """Train to config.epochs (from `resume` when given); return how it ended."""
         torch.manual_seed(self.config.seed)
+        self.events.log(self.precision.describe())
         if resume is not None:
             self.load_state(resume)
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
@@ -328,7 +356,9 @@ class Trainer(HeadOnlyEpochs):
                 good = self.last_checkpoint or "none"
                 message = (f"the loss (or its gradient norm) became NaN/Inf at epoch {self.epoch + 1} step "
                            f"{self.step + 1}; stopped; the last good checkpoint is {good}; a smaller lr "
-                           "usually helps (ptm-tui lr-find suggests one)")
+                           "usually helps (ptm-tui lr-find suggests one)"
+                           + ('; in fp16 an overflowing forward pass does this too: try amp = "bf16"'
+                              if self.precision.name == "fp16" else ""))
                 self.events.log(message)
                 return self._result("failed", message)
             if ended == "bad data" or self._too_many_bad():

@@ -19,6 +19,7 @@ from engine.train.config import TrainConfig
 from engine.train.data import Datasets
 from engine.train.optim import make_optimizer
 from engine.train.params import head_of, param_groups
+from engine.train.precision import choose_precision
 
 SMOOTHING = 0.98
 """Weight of the running loss in the exponential moving average (fastai's beta)."""
@@ -140,7 +141,8 @@ def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: t
                         num_workers=config.resolved_workers(), drop_last=False,
                         generator=torch.Generator().manual_seed(config.seed))
     loss_fn = nn.CrossEntropyLoss()
-    amp = config.amp and device.type == "cuda"
+    precision = choose_precision(config.amp, device)
+    scaler = precision.scaler()
     lrs, losses, raw = [], [], []
     average, best = 0.0, math.inf
     stopped = "end of range"
@@ -156,15 +158,20 @@ def find_lr(model: nn.Module, config: TrainConfig, datasets: Datasets, device: t
         x, y = next(batches)
         x, y = x.to(device, non_blocking=True), y.to(device, non_blocking=True)
         optimizer.zero_grad(set_to_none=True)
-        with torch.autocast("cuda", dtype=torch.bfloat16, enabled=amp):
+        with precision.autocast():
             logits = model(x)
         if logits.ndim != 2 or logits.shape[1] != classes:
             raise BadInput(f"the model gives {tuple(logits.shape[1:])} outputs per image but the data "
                            f"has {classes} classes", "the head must have one output per class folder",
                            f"add a replace_head edit with num_classes = {classes} (H in the explorer)")
         loss = loss_fn(logits.float(), y)
-        loss.backward()
-        optimizer.step()
+        if scaler is None:
+            loss.backward()
+            optimizer.step()
+        else:  # fp16: an overflowing step is skipped, as in training
+            scaler.scale(loss).backward()
+            scaler.step(optimizer)
+            scaler.update()
         value = float(loss.detach())
         if not math.isfinite(value):
             stopped = "diverged"

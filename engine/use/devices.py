@@ -18,6 +18,22 @@ def best_device() -> str:
     return "cpu"
 
 
+def devices_seen() -> str:
+    """Return what torch sees here, in words: its CUDA build and each GPU, or why there is none."""
+    import os
+
+    build = f"torch {torch.__version__}"
+    if torch.version.cuda is None:
+        return f"{build} is a CPU-only build: it sees the CPU and no CUDA GPU"
+    count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+    if count == 0:
+        hidden = os.environ.get("CUDA_VISIBLE_DEVICES")
+        why = "no driver or GPU answers" if hidden is None else f"CUDA_VISIBLE_DEVICES={hidden!r} hides them"
+        return f"{build} (CUDA {torch.version.cuda}) sees no GPU ({why}): only the CPU"
+    names = ", ".join(f"cuda:{i} {torch.cuda.get_device_name(i)}" for i in range(count))
+    return f"{build} (CUDA {torch.version.cuda}) sees {count} GPU{'s' if count > 1 else ''}: {names}"
+
+
 def resolve_device(spec: str | None, allow_meta: bool = False) -> str:
     """Return the device `spec` names ("auto"/None: the best one here), or raise BadInput.
 

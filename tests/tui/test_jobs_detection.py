@@ -10,7 +10,7 @@ from conftest import ScreenApp, screen_text, wait_for
 from textual.widgets import DataTable
 
 from engine.jobs.store import metrics_file
-from tui.screens.jobs import JobsScreen, MetricsPlot
+from tui.screens.jobs.jobs import JobsScreen, MetricsPlot
 
 pytestmark = pytest.mark.timeout(120)
 JOB = "20261207-120000-fasterrcnn-done"

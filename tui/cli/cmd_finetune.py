@@ -70,13 +70,23 @@ def register(subparsers: Any) -> None:
     parser.add_argument("recipe", help="the recipe file (.toml) with a [train] table")
     for flag, key, kind, text in TRAIN_FLAGS:
         parser.add_argument(flag, dest=f"train_{key}", type=kind, default=None, help=text)
-    parser.add_argument("--amp", dest="train_amp", action=argparse.BooleanOptionalAction,
-                        default=None, help="bf16 autocast on CUDA (default on)")
+    parser.add_argument("--amp", dest="train_amp", nargs="?", const="auto", default=None,
+                        choices=("auto", "bf16", "fp16", "off"),
+                        help="mixed precision on whichever device trains: bf16, fp16 (with a GradScaler) "
+                        "or off; bare --amp (the default): bf16 on a GPU that has it, fp32 elsewhere")
+    parser.add_argument("--no-amp", dest="train_amp", action="store_const", const="off",
+                        help="train in fp32 (= --amp off)")
+    parser.add_argument("--compile", dest="train_compile", action=argparse.BooleanOptionalAction,
+                        default=None, help="torch.compile the model (default off; slow to start)")
     parser.add_argument("--channels-last", dest="train_channels_last",
                         action=argparse.BooleanOptionalAction, default=None,
                         help="channels_last memory format (faster convs on recent GPUs)")
     parser.add_argument("--force", dest="train_force", action="store_true", default=None,
                         help="accept --workers above 2x the cores and --image-size above 4096")
+    parser.add_argument("--estimate-memory", action="store_true",
+                        help="print the peak memory of one training step (weights, gradients, optimizer "
+                        "state, activations; computed on fake tensors) beside the device's free memory, "
+                        "and start no job")
     parser.add_argument("--job-id", default=None,
                         help="name the job: 1-64 letters, digits, '.', '_', '-' "
                         "(default: time-model-xxxx)")
@@ -229,6 +239,15 @@ def run(args: argparse.Namespace) -> int:
 
     recipe = recipes.load(args.recipe)
     _warn(recipe, overrides_from(args))
+    if args.estimate_memory:
+        from tui.cli.memory_estimate import print_estimate
+
+        return print_estimate(recipe, args, overrides_from(args))
+    if not args.slurm:  # a Slurm job's device is on the node it gets, not here
+        from engine.train.config import train_config
+        from engine.train.device_check import check_training_device
+
+        check_training_device(train_config(recipe.train, overrides_from(args)))
     if args.slurm:
         from tui.cli.slurm_flags import slurm_options, submit_new
 

@@ -1,0 +1,49 @@
+"""The launch form's memory line: one training step's estimated peak beside the device's free
+memory (engine/train/memory_estimate.py), computed in a thread worker."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def memory_line(model: Any, meta: dict[str, Any] | None, table: dict[str, Any]) -> str:
+    """Return one line: the step's peak at the form's batch size and precision, the device's free
+    memory, and the warning with the largest batch that fits when it cannot."""
+    from engine.train.config import train_config
+    from engine.train.memory_estimate import estimate_for_model, gib
+
+    estimate = estimate_for_model(model, meta, train_config(table))
+    step = estimate.step
+    line = (
+        f"one step ≈ {gib(step.peak)} at batch {step.batch_size} ({estimate.precision} on "
+        f"{estimate.device}; activations {gib(step.activations)})"
+    )
+    warning = estimate.warning()
+    if warning:
+        return f"{line}\n{warning}"
+    if estimate.free is None:
+        return f"{line}; {estimate.device} is not on this machine"
+    return f"{line}; {gib(estimate.free)} free: it fits"
+
+
+def show_memory_estimate(screen: Any) -> None:
+    """Write memory_line for `screen.workbench` and `screen.table` into its #launch-memory Static,
+    from a thread worker that replaces any earlier one (a no-op while the form has no valid table)."""
+    from rich.text import Text
+    from textual.widgets import Static
+
+    table = getattr(screen, "table", None)
+    found = screen.query("#launch-memory")
+    if not table or not found:
+        return
+    target = found.first(Static)
+    model, meta = screen.workbench.model, screen.workbench.meta
+
+    def work() -> None:
+        try:
+            text = memory_line(model, meta, table)
+        except Exception as problem:  # the estimate is advice: say why it is missing, launch still works
+            text = f"no memory estimate: {getattr(problem, 'message', None) or problem}"
+        screen.app.call_from_thread(target.update, Text(text))  # error words and paths: no markup
+
+    screen.run_worker(work, thread=True, exclusive=True, group="memory-estimate", name="memory estimate")
