@@ -315,6 +315,7 @@ class Trainer(HeadOnlyEpochs):
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
         else:
             self.task.check_model(self)
+            self.events.start(self.config.to_dict())
             for line in config_warnings(self.config):
                 self.events.log(line)
             if self.ema is not None:
