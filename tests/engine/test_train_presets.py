@@ -6,6 +6,7 @@ import math
 from dataclasses import asdict
 
 import pytest
+import torch
 import torchvision.models as tvm
 
 from engine.errors import BadInput
@@ -107,3 +108,41 @@ def test_show_config_names_where_each_value_came_from():
     assert rows["warmup_epochs"]["source"] == "preset torchvision (vit_b_16 recipe, scaled from 30)"
     assert rows["seed"]["source"] == "default"
     assert set(rows) == set(asdict(TrainConfig()))
+
+
+def test_a_digits_finetune_with_the_vit_b_16_preset_runs_end_to_end(digits):
+    from finetune_helpers import digits_train
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    from engine.train.data import build_datasets
+    from engine.train.loop import train
+
+    table = {k: v for k, v in digits_train(digits, epochs=2).items() if k not in ("optimizer", "lr")}
+    config = train_config({**table, "preset": "torchvision"}, model=VIT)
+    assert (config.mixup_alpha, config.auto_augment, config.ema_decay > 0) == (0.2, "ra", True)
+    assert config.warmup_epochs == 1  # 30 of 300 epochs is 1 of 2
+    torch.manual_seed(0)
+    vit = VisionTransformer(
+        image_size=12, patch_size=4, num_layers=2, num_heads=2, hidden_dim=16, mlp_dim=32, num_classes=10
+    )
+    result = train(vit, config, build_datasets(config))
+    assert result.status == "done" and result.epoch == 2
+    # warmed up to lr over epoch 1, then cosine to 0 over epoch 2
+    assert [r["lr"] for r in result.history] == pytest.approx([config.lr, 0.0], abs=1e-12)
+
+
+def test_a_job_made_with_the_preset_keeps_the_filled_values_in_its_spec(digits):
+    import tomllib
+
+    from engine.edit.recipe import Recipe
+    from engine.jobs.launch import create_job
+
+    recipe = Recipe(
+        model=dict(VIT),
+        edits=[{"op": "replace_head", "num_classes": 10}],
+        train={"data": str(digits), "image_size": 32, "preset": "torchvision", "epochs": 3},
+    )
+    job = create_job(recipe, {"label_smoothing": 0.05}, job_id="preset-job")
+    spec = tomllib.loads((job / "spec.toml").read_text())["train"]
+    assert spec["preset"] == "torchvision" and spec["label_smoothing"] == 0.05  # the flag wins
+    assert (spec["optimizer"], spec["mixup_alpha"], spec["warmup_decay"]) == ("adamw", 0.2, 0.033)
