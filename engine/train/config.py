@@ -173,7 +173,7 @@ def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None 
     if model is not None:
         from engine.train.presets import with_preset
 
-        merged = with_preset(merged, model)[0]
+        merged = with_preset(merged, model, TrainConfig.epochs)[0]
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(merged) - set(known))
     if unknown:

@@ -83,20 +83,20 @@ def scaled(recipe: Recipe, epochs: int) -> dict[str, tuple[Any, Any]]:
     return out
 
 
-def with_preset(merged: dict[str, Any], model: dict[str, Any]) -> tuple[dict[str, Any], dict[str, str]]:
+def with_preset(
+    merged: dict[str, Any], model: dict[str, Any], default_epochs: int
+) -> tuple[dict[str, Any], dict[str, str]]:
     """Return `merged` ([train] with flags on top) with the preset's values for the keys it leaves
     unset, and {key: where the value came from} for the preset's keys."""
     preset = merged.get("preset", "quick")
     if preset != "torchvision":
         return merged, {}
-    from engine.train.config import TrainConfig
-
     _url, recipe = weights_recipe(model)
-    epochs = merged.get("epochs", TrainConfig.epochs)
+    epochs = merged.get("epochs", default_epochs)
     try:
         epochs = max(1, int(epochs))
     except (TypeError, ValueError):
-        epochs = TrainConfig.epochs  # the config check names the bad value
+        epochs = default_epochs  # the config check names the bad value
     filled = dict(merged)
     sources = {}
     for key, (value, documented) in scaled(recipe, epochs).items():
@@ -106,26 +106,3 @@ def with_preset(merged: dict[str, Any], model: dict[str, Any]) -> tuple[dict[str
         note = "" if value == documented else f", scaled from {documented:g}"
         sources[key] = f"preset torchvision ({recipe.name} recipe{note})"
     return filled, sources
-
-
-def show_config(
-    table: dict[str, Any] | None, overrides: dict[str, Any] | None, model: dict[str, Any]
-) -> list[dict[str, Any]]:
-    """Return every resolved [train] setting as {key, value, source}: "default", "preset ...",
-    "recipe file" or "CLI flag" (raises BadInput as a launch would)."""
-    from dataclasses import fields
-
-    from engine.train.config import train_config
-
-    table = dict(table or {})
-    flags = {k: v for k, v in (overrides or {}).items() if v is not None}
-    config = train_config(table, flags, model=model)
-    _filled, from_preset = with_preset({**table, **flags}, model)
-    rows = []
-    for item in fields(config):
-        key = item.name
-        source = (
-            "CLI flag" if key in flags else "recipe file" if key in table else from_preset.get(key, "default")
-        )
-        rows.append({"key": key, "value": getattr(config, key), "source": source})
-    return rows

@@ -11,8 +11,8 @@ import torchvision.models as tvm
 
 from engine.errors import BadInput
 from engine.train.config import TrainConfig, train_config
+from engine.train.config_sources import show_config
 from engine.train.preset_table import PORTED, README, RECIPES
-from engine.train.presets import show_config
 
 VIT = {"name": "vit_b_16", "weights": "default"}
 

@@ -10,7 +10,7 @@ def print_config(recipe: Any, overrides: dict[str, Any], as_json: bool) -> int:
     from rich import box
     from rich.table import Table
 
-    from engine.train.presets import show_config
+    from engine.train.config_sources import show_config
     from tui.cli.output import print_json, shown, stdout
 
     rows = show_config(recipe.train, overrides, recipe.model)
