@@ -198,7 +198,7 @@ RECIPES: tuple[Recipe, ...] = (
         },
     ),
     Recipe(
-        "resnet50 new recipe",
+        "resnet50 IMAGENET1K_V2",
         "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621",
         NEW_RECIPE,
     ),

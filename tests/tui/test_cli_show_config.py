@@ -35,3 +35,17 @@ def test_the_table_shows_sources_and_a_preset_that_cannot_apply_exits_2(tmp_path
     assert "[train] of resnet50" in out and "preset torchvision (resnet recipe)" in out
     assert main(["finetune", str(_recipe(tmp_path, "googlenet")), "--show-config"]) == 2
     assert "ported" in capsys.readouterr().err
+
+
+def test_resnet50s_default_weights_take_their_own_recipe(tmp_path, capsys):
+    path = tmp_path / "r50.toml"
+    path.write_text('[model]\nname = "resnet50"\nweights = "default"\n\n[train]\npreset = "torchvision"\n')
+    assert main(["finetune", str(path), "--show-config", "--json"]) == 0
+    rows = {r["key"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
+    # IMAGENET1K_V2's recipe: --auto-augment ta_wide --label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0
+    assert rows["auto_augment"] == {
+        "key": "auto_augment",
+        "value": "ta_wide",
+        "source": "preset torchvision (resnet50 IMAGENET1K_V2 recipe)",
+    }
+    assert (rows["label_smoothing"]["value"], rows["mixup_alpha"]["value"]) == (0.1, 0.2)
