@@ -58,6 +58,11 @@ class JobEvents(Events):
         """Write a line to the log."""
         _log(text)
 
+    def start(self, settings: dict[str, Any]) -> None:
+        """Write the run's settings as TensorBoard hparams."""
+        if self.board is not None:
+            self.board.hparams(settings)
+
     def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
         """Record the recent loss; refresh status.json at most twice a second."""
         self._metric({"kind": "step", "epoch": epoch + 1, "step": step, "steps": steps,

@@ -59,7 +59,7 @@ def create_job(recipe: Any, overrides: dict[str, Any] | None = None,
     if isinstance(recipe, dict):
         recipe = Recipe(model=recipe["model"], edits=list(recipe.get("edit", [])),
                         train=recipe.get("train"))
-    config = train_config(recipe.train, overrides)
+    config = train_config(recipe.train, overrides, model=recipe.model)
     base = recipe.path.parent if recipe.path else None
     from engine.train.tasks.checks import check_job_data
 

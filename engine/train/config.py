@@ -103,6 +103,14 @@ class TrainConfig:
     """MixUp of each training batch with this Beta alpha (0: off); with cutmix_alpha, one of the two."""
     cutmix_alpha: float = 0.0
     """CutMix of each training batch with this Beta alpha (0: off)."""
+    preset: str = "quick"
+    """Where unset keys come from: "quick" (these defaults) or "torchvision" (the documented recipe
+    that trained the opened weights, scaled for finetuning: engine/train/preset_table.py)."""
+    class_balance: str = "none"
+    """none; weights (cross-entropy weights from the class counts); sampler (a balanced sampler)."""
+    layer_decay: float = 1.0
+    """ViT-style models: each layer's lr is scaled by layer_decay^(layers above it), as timm does
+    (1: off; then the backbone's lr defaults to lr, the decay shrinking the lower layers)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the config as a TOML-friendly dict (None values left out)."""
@@ -166,10 +174,16 @@ def _coerce(key: str, value: Any, default: Any, kind: str) -> Any:
                    f"write {a_or_an(kind.replace(' | None', ''))} value, e.g. {key} = {default!r}") from None
 
 
-def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Return the validated TrainConfig of a [train] table, with `overrides` (CLI flags) on top."""
+def train_config(table: dict[str, Any] | None, overrides: dict[str, Any] | None = None,
+                 model: dict[str, Any] | None = None) -> TrainConfig:
+    """Return the validated TrainConfig of a [train] table, with `overrides` (CLI flags) on top;
+    with the recipe's `model` (name, weights), preset = "torchvision" fills the keys left unset."""
     merged = dict(table or {})
     merged.update({k: v for k, v in (overrides or {}).items() if v is not None})
+    if model is not None:
+        from engine.train.presets import with_preset
+
+        merged = with_preset(merged, model, TrainConfig.epochs)[0]
     known = {f.name: f for f in fields(TrainConfig)}
     unknown = sorted(set(merged) - set(known))
     if unknown:

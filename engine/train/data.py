@@ -354,9 +354,16 @@ class Indexed(Dataset):
         return x, y, index
 
 
-def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) -> list[int]:
-    """Return this rank's sample order for an epoch (seeded by seed+epoch, padded like DDP)."""
-    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
+def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1,
+                weights: torch.Tensor | None = None) -> list[int]:
+    """Return this rank's sample order for an epoch (seeded by seed+epoch, padded like DDP); with
+    per-sample `weights`, n draws with replacement (class_balance = "sampler")."""
+    if weights is not None:
+        from engine.train.balance import balanced_order
+
+        order = balanced_order(weights, seed + epoch)
+    else:
+        order = torch.randperm(n, generator=torch.Generator().manual_seed(seed + epoch)).tolist()
     if world > 1:
         per_rank = -(-n // world)
         order += order[: per_rank * world - n]
@@ -367,10 +374,13 @@ def epoch_order(n: int, seed: int, epoch: int, rank: int = 0, world: int = 1) ->
 class EpochBatches(Sampler[list[int]]):
     """Batches of one epoch's seeded order; `set_epoch(e, skip)` moves on (and resumes mid-epoch)."""
 
-    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1) -> None:
+    def __init__(self, n: int, batch_size: int, seed: int, rank: int = 0, world: int = 1,
+                 weights: torch.Tensor | None = None) -> None:
         self.n, self.batch_size, self.seed = n, batch_size, seed
         self.rank, self.world = rank, world
         self.epoch, self.skip = 0, 0
+        self.weights = weights
+        """Per-sample draw weights (class_balance = "sampler"); None: each sample once per epoch."""
 
     def set_epoch(self, epoch: int, skip: int = 0) -> None:
         """Choose the epoch and how many of its first batches to skip."""
@@ -378,7 +388,7 @@ class EpochBatches(Sampler[list[int]]):
 
     def batches(self) -> list[list[int]]:
         """Return every batch of the current epoch, skipped ones included."""
-        order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world)
+        order = epoch_order(self.n, self.seed, self.epoch, self.rank, self.world, self.weights)
         return [order[i:i + self.batch_size] for i in range(0, len(order), self.batch_size)]
 
     def __iter__(self) -> Iterator[list[int]]:

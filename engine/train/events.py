@@ -13,6 +13,9 @@ class Events:
     def log(self, text: str) -> None:
         """A line for the job's log."""
 
+    def start(self, settings: dict[str, Any]) -> None:
+        """A run begins (not a resume) with these resolved [train] settings."""
+
     def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
         """Progress inside an epoch: `step` of `steps` done, the recent mean loss."""
 

@@ -16,6 +16,7 @@ from torch.utils.data import DataLoader
 from engine.edit.freeze import frozen_batchnorm_to_eval
 from engine.errors import BadInput
 from engine.train.bad_images import BadImages
+from engine.train.balance import describe_balance, prepare_balance
 from engine.train.checkpoint import checkpoint_name, rng_state, save_checkpoint, set_rng_state
 from engine.train.compiled import compile_model
 from engine.train.config import TrainConfig
@@ -73,7 +74,8 @@ class Trainer(HeadOnlyEpochs):
         self.groups = param_groups(self.model, config, self.head)
         self.optimizer = make_optimizer(self.groups, config)
         self.batches = EpochBatches(len(datasets.train), config.batch_size, config.seed,  # type: ignore[arg-type]
-                                    self.dist.rank, self.dist.world)
+                                    self.dist.rank, self.dist.world,
+                                    prepare_balance(self.task, config, datasets))
         self.steps_per_epoch = len(self.batches)
         self.updates_per_epoch = -(-self.steps_per_epoch // config.accumulate_steps)
         self.scheduler = make_scheduler(self.optimizer, config, self.updates_per_epoch)
@@ -342,10 +344,13 @@ class Trainer(HeadOnlyEpochs):
             self.events.log(f"resumed at epoch {self.epoch} step {self.step}")
         else:
             self.task.check_model(self)
+            self.events.start(self.config.to_dict())
             for line in config_warnings(self.config):
                 self.events.log(line)
             if self.ema is not None:
                 self.events.log(describe(self.config.ema_decay, self.config.ema_steps))
+            if self.config.class_balance != "none":
+                self.events.log(describe_balance(self.config, self.datasets))
             self.save()
         epochs = self.config.epochs
         while self.epoch < epochs:

@@ -209,7 +209,7 @@ def find_lr_for_recipe(recipe: Any, *, start: float = 1e-7, end: float = 10.0, s
     from engine.use.channels import input_channels
 
     check_range(start, end, steps)
-    config = train_config(recipe.train, overrides)
+    config = train_config(recipe.train, overrides, model=recipe.model)
     device = resolve_device(config.device)
     workbench = build(recipe, device="cpu")
     classifiers_only(workbench.model)

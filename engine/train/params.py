@@ -64,7 +64,9 @@ def lrs(config: TrainConfig) -> tuple[float, float]:
     if config.backbone_lr is not None:
         backbone_lr = config.backbone_lr
     else:
-        backbone_lr = config.lr if config.head_lr is not None else config.lr / 10
+        # with layer_decay the decay shrinks the lower layers' lr instead of the tenth
+        tenth = config.head_lr is None and config.layer_decay >= 1
+        backbone_lr = config.lr / 10 if tenth else config.lr
     return head_lr, backbone_lr
 
 
@@ -74,9 +76,15 @@ def _in(name: str, prefix: str) -> bool:
 
 def param_groups(model: nn.Module, config: TrainConfig,
                  head: str | None = None) -> list[ParamGroup]:
-    """Return the non-empty groups of trainable parameters (frozen ones never appear)."""
+    """Return the non-empty groups of trainable parameters (frozen ones never appear); with
+    layer_decay, a group per layer of the backbone, its lr scaled as timm scales it."""
     head = head_of(model, config) if head is None else head
     head_lr, backbone_lr = lrs(config)
+    scales: dict[str, tuple[int, float]] = {}
+    if config.layer_decay < 1:
+        from engine.train.layer_decay import layer_scales
+
+        scales = layer_scales(model, config.layer_decay)
     no_decay_names: set[str] = set()
     owner: dict[str, str] = {}
     for mod_name, module in model.named_modules():
@@ -99,14 +107,22 @@ def param_groups(model: nn.Module, config: TrainConfig,
         else:
             kind, wd = "weights", config.weight_decay
         key = f"{part} {kind}"
+        if part == "backbone" and name in scales:
+            layer, scale = scales[name]
+            key, lr = f"{key} layer {layer}", lr * scale
         group = groups.setdefault(key, ParamGroup(key, lr, wd))
         group.names.append(name)
         group.params.append(param)
         layer = owner.get(name, "")
         if layer not in group.layers:
             group.layers.append(layer)
-    order = [f"{p} {k}" for p in ("head", "backbone") for k in ("weights", "norm", "bias")]
-    return [groups[key] for key in order if key in groups]
+    kinds = ("weights", "norm", "bias")
+
+    def place(key: str) -> tuple[int, int, int]:
+        part, kind, *layer = key.split(" ")
+        return (part != "head", -int(layer[-1]) if layer else 0, kinds.index(kind))
+
+    return [groups[key] for key in sorted(groups, key=place)]
 
 
 def summarize_layers(layers: list[str], limit: int = 4) -> str:

@@ -9,6 +9,9 @@ from typing import Any
 import torch
 
 from engine.train.augment import AUTO_AUGMENTS
+from engine.train.presets import PRESETS
+
+CLASS_BALANCES = ("none", "weights", "sampler")
 
 FLOAT32_MAX = float(torch.finfo(torch.float32).max)
 LR_WARN = 10.0
@@ -57,6 +60,24 @@ def check_recipe_keys(config: Any, bad: Any) -> None:
             f"the policies are {', '.join(AUTO_AUGMENTS)}",
             'use e.g. auto_augment = "ta_wide"',
         )
+    for key, choices, example in (
+        ("preset", PRESETS, "torchvision"),
+        ("class_balance", CLASS_BALANCES, "weights"),
+    ):
+        if getattr(config, key) not in choices:
+            raise bad(
+                key,
+                getattr(config, key),
+                f"it is one of {', '.join(choices)}",
+                f'use e.g. {key} = "{example}"',
+            )
+    if not (math.isfinite(config.layer_decay) and 0 < config.layer_decay <= 1):
+        raise bad(
+            "layer_decay",
+            config.layer_decay,
+            "each layer's lr is scaled by layer_decay^(layers above it): a number in (0, 1], 1 for off",
+            "use e.g. layer_decay = 0.75",
+        )
     if config.warmup_decay == 0 and config.warmup_epochs:
         raise bad(
             "warmup_decay",
@@ -80,7 +101,14 @@ def check_recipe_keys(config: Any, bad: Any) -> None:
         )
 
 
-CLASSIFICATION_ONLY = ("label_smoothing", "mixup_alpha", "cutmix_alpha", "auto_augment", "random_erasing")
+CLASSIFICATION_ONLY = (
+    "label_smoothing",
+    "mixup_alpha",
+    "cutmix_alpha",
+    "auto_augment",
+    "random_erasing",
+    "class_balance",
+)
 """Keys the classification task alone applies (the others' targets are boxes and masks)."""
 
 

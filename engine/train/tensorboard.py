@@ -26,6 +26,24 @@ EPOCH_SCALARS = {
 """Epoch-record keys and their TensorBoard tags (the task's own train_loss_* terms are added)."""
 
 
+HPARAM_METRICS = ("metric/val", "metric/val_best", "loss/val", "loss/train")
+"""The scalars TensorBoard's HPARAMS tab shows beside each run's settings."""
+
+
+def hparam_values(settings: dict[str, Any]) -> dict[str, Any]:
+    """Return [train] settings as torch's hparams summary holds them: numbers and strings (a list
+    joined by commas, a boolean "true"/"false", which it would make 1.0/0.0; None left out)."""
+    out: dict[str, Any] = {}
+    for key, value in settings.items():
+        if isinstance(value, bool):
+            out[key] = "true" if value else "false"
+        elif isinstance(value, (list, tuple)):
+            out[key] = ",".join(str(v) for v in value)
+        elif isinstance(value, (bool, int, float, str)):
+            out[key] = value
+    return out
+
+
 def global_step(epoch: int, step: int, steps: int) -> int:
     """Return the batches trained so far at (1-based epoch, step in it, steps per epoch)."""
     return (epoch - 1) * steps + step
@@ -81,6 +99,16 @@ class Board:
             self.writer.add_scalar(tag, value, at)
         if record.get("kind") == "epoch":
             self.writer.flush()
+
+    def hparams(self, settings: dict[str, Any]) -> None:
+        """Write the run's [train] settings as the hparams plugin's summaries, in this run's own
+        event file (SummaryWriter.add_hparams would start another run), linked to its metrics."""
+        from torch.utils.tensorboard.summary import hparams
+
+        values = hparam_values(settings)
+        for summary in hparams(values, {tag: 0.0 for tag in HPARAM_METRICS}):
+            self.writer.file_writer.add_summary(summary)
+        self.writer.flush()
 
     def flush(self) -> None:
         """Write what is pending (at each checkpoint: a stopped job's figures reach the disk)."""

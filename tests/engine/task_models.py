@@ -90,3 +90,11 @@ def slow_detector(num_classes: int = 3) -> FasterRCNN:
     )
     slow.load_state_dict(tiny_detector(num_classes).state_dict())
     return slow
+def tiny_segmenter(num_classes: int = 3) -> nn.Module:
+    """A torchvision FCN (segmentation) on a two-conv backbone with an FCNHead, seeded."""
+    from torchvision.models._utils import IntermediateLayerGetter
+    from torchvision.models.segmentation.fcn import FCN, FCNHead
+
+    torch.manual_seed(0)
+    body = nn.Sequential(nn.Conv2d(3, 16, 3, 2, 1), nn.ReLU(), nn.Conv2d(16, 32, 3, 1, 1), nn.ReLU())
+    return FCN(IntermediateLayerGetter(body, {"3": "out"}), FCNHead(32, num_classes))

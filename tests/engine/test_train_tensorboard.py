@@ -90,3 +90,33 @@ def test_a_tampered_record_gives_no_scalar_and_no_crash():
     record = {"kind": "epoch", "epoch": 1, "val_acc": 50.0, "lr_groups": {"head": "fast", "body": 0.1}}
     assert board.scalars(record) == [("metric/val", 50.0, 0), ("lr/body", 0.1, 0)]
     assert board.scalars({**record, "lr_groups": "oops"}) == [("metric/val", 50.0, 0)]
+
+
+def _hparams(folder):
+    """Return (the settings, the metric tags) of the hparams plugin's summaries in the event files."""
+    from tensorboard.plugins.hparams import plugin_data_pb2
+
+    board = EventAccumulator(str(folder))
+    board.Reload()
+    content = board.PluginTagToContent("hparams")
+    start = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/session_start_info"])
+    experiment = plugin_data_pb2.HParamsPluginData.FromString(content["_hparams_/experiment"])
+    settings = {}
+    for key, value in start.session_start_info.hparams.items():
+        settings[key] = getattr(value, value.WhichOneof("kind"))
+    return settings, [m.name.tag for m in experiment.experiment.metric_infos]
+
+
+def test_the_job_writes_its_settings_as_hparams_at_the_start(digits, tmp_path):
+    config = _config(digits, epochs=1, label_smoothing=0.1, augment=["crop", "flip"])
+    result = train(tiny_net(), config, build_datasets(config), events=JobEvents(tmp_path))
+    assert result.status == "done"
+    settings, metrics = _hparams(tmp_path / "tensorboard")
+    expected = config.to_dict()
+    assert settings["label_smoothing"] == pytest.approx(0.1) and settings["optimizer"] == "sgd"
+    assert settings["augment"] == "crop,flip" and settings["amp"] == "true"
+    numbers = {k: v for k, v in expected.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
+    assert {k: settings[k] for k in numbers} == pytest.approx(numbers)
+    assert set(settings) == {k for k, v in expected.items() if v is not None}
+    assert "metric/val" in metrics and "loss/val" in metrics
+    assert len([p for p in (tmp_path / "tensorboard").iterdir()]) == 1  # the same run, no sub-folder

@@ -34,6 +34,10 @@ def recipe(tmp_path) -> Path:
         (["--ema-steps", "0"], ["ema_steps"]),
         (["--auto-augment", "randaug"], ["auto_augment", "ta_wide"]),
         (["--mixup-alpha", "-1"], ["mixup_alpha"]),
+        (["--layer-decay", "0.75"], ["layer_decay", "TinyNet", "group_matcher"]),
+        (["--layer-decay", "0"], ["layer_decay", "(0, 1]"]),
+        (["--class-balance", "oversample"], ["class_balance", "sampler"]),
+        (["--preset", "torchvision"], ["preset", "not a torchvision model"]),
     ],
 )
 def test_bad_values_exit_2_and_no_job_is_made(recipe, capsys, flags, words):

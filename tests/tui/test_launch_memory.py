@@ -1,4 +1,4 @@
-"""The launch form's memory line (tui/screens/launch_memory.py): the estimate in a worker."""
+"""The launch form's memory line (tui/screens/train/launch_memory.py): the estimate in a worker."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from textual.screen import Screen
 from textual.widgets import Static
 from torch import nn
 
-from tui.screens.launch_memory import memory_line, show_memory_estimate
+from tui.screens.train.launch_memory import memory_line, show_memory_estimate
 
 TABLE = {"data": "digits", "image_size": 12, "batch_size": 8, "optimizer": "adam"}
 

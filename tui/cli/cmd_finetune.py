@@ -44,6 +44,11 @@ TRAIN_FLAGS: list[tuple[str, str, Any, str]] = [
     ("--random-erasing", "random_erasing", float, "probability of RandomErasing per image (0: off)"),
     ("--mixup-alpha", "mixup_alpha", float, "MixUp per batch with this alpha (0: off)"),
     ("--cutmix-alpha", "cutmix_alpha", float, "CutMix per batch with this alpha (0: off)"),
+    ("--preset", "preset", str, "quick (the defaults) or torchvision (the recipe that trained the weights, "
+     "scaled for finetuning) fills the keys the recipe leaves unset"),
+    ("--class-balance", "class_balance", str, "none, weights (loss weights from class counts) or sampler"),
+    ("--layer-decay", "layer_decay", float, "ViT-style models: lr x this per layer down from the top "
+     "(timm's layer decay; 1: off)"),
 ]
 
 
@@ -87,6 +92,9 @@ def register(subparsers: Any) -> None:
                         help="print the peak memory of one training step (weights, gradients, optimizer "
                         "state, activations; computed on fake tensors) beside the device's free memory, "
                         "and start no job")
+    parser.add_argument("--show-config", action="store_true",
+                        help="print the resolved [train] settings and where each came from "
+                        "(default, preset, recipe file, CLI flag); start nothing")
     parser.add_argument("--job-id", default=None,
                         help="name the job: 1-64 letters, digits, '.', '_', '-' "
                         "(default: time-model-xxxx)")
@@ -228,7 +236,7 @@ def _warn(recipe: Any, overrides: dict[str, Any]) -> None:
     from engine.train.recipe_keys import config_warnings
     from tui.cli.output import stderr
 
-    for line in config_warnings(train_config(recipe.train, overrides)):
+    for line in config_warnings(train_config(recipe.train, overrides, model=recipe.model)):
         stderr.print(line, highlight=False, markup=False)
 
 
@@ -238,6 +246,10 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.launch import check_processes, create_job, launch
 
     recipe = recipes.load(args.recipe)
+    if args.show_config:
+        from tui.cli.show_config import print_config
+
+        return print_config(recipe, overrides_from(args), args.json)
     _warn(recipe, overrides_from(args))
     if args.estimate_memory:
         from tui.cli.memory_estimate import print_estimate
@@ -247,7 +259,7 @@ def run(args: argparse.Namespace) -> int:
         from engine.train.config import train_config
         from engine.train.device_check import check_training_device
 
-        check_training_device(train_config(recipe.train, overrides_from(args)))
+        check_training_device(train_config(recipe.train, overrides_from(args), model=recipe.model))
     if args.slurm:
         from tui.cli.slurm_flags import slurm_options, submit_new
 

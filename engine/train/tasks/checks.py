@@ -43,6 +43,10 @@ def check_job_data(recipe: Any, config: TrainConfig, base: Path | None) -> dict[
         name = task_name_of(workbench.model)
     task = get_task(name)
     check_task_keys(task.name, config)
+    if workbench is not None and config.layer_decay < 1:
+        from engine.train.layer_decay import layer_ids
+
+        layer_ids(workbench.model)  # a model whose layers cannot be numbered is refused here
     if not config.data:
         raise BadInput(
             "no training data given",

@@ -43,12 +43,21 @@ class ClassificationTask(Task):
         """The training loss: loss_fn with the recipe's label smoothing (val_loss stays plain)."""
         self.mixer: Any = None
         """MixUp/CutMix of each training batch (torchvision.transforms.v2), when the recipe asks."""
+        self.class_weights: torch.Tensor | None = None
+        """The training loss's class weights (class_balance = "weights"), else None."""
 
     def prepare(self, model: nn.Module, config: TrainConfig) -> None:
         """Smooth the training loss's labels as config.label_smoothing says."""
         self.train_loss_fn = nn.CrossEntropyLoss(reduction="sum", ignore_index=UNREADABLE,
                                                  label_smoothing=config.label_smoothing)
         self.mixer = batch_mixer(config)
+        self.class_weights = None
+
+    def weigh_classes(self, weights: torch.Tensor) -> None:
+        """Weigh each class's cross-entropy in the training loss (class_balance = "weights")."""
+        self.class_weights = weights
+        self.train_loss_fn = nn.CrossEntropyLoss(weight=weights, reduction="sum", ignore_index=UNREADABLE,
+                                                 label_smoothing=self.train_loss_fn.label_smoothing)
 
     def check_data(self, config: TrainConfig) -> dict[str, Any]:
         """Refuse a folder that is not an ImageFolder; return its class names."""
@@ -124,10 +133,21 @@ class ClassificationTask(Task):
         targets (probabilities) count a hit where the largest share is predicted."""
         logits = module(x)
         readable = torch.tensor(y.shape[0], device=y.device) if y.ndim == 2 else (y != UNREADABLE).sum()
-        loss = self.train_loss_fn(logits.float(), y) / readable.clamp(min=1)
+        if self.class_weights is not None:
+            self.train_loss_fn.to(logits.device)  # its weight buffer follows the model
+        loss = self.train_loss_fn(logits.float(), y) / self._loss_divisor(y, readable)
         hard = y.argmax(1) if y.ndim == 2 else y
         correct = (logits.detach().argmax(1) == hard).sum()
         return loss, torch.stack([correct.float(), readable.float()])
+
+    def _loss_divisor(self, y: torch.Tensor, readable: torch.Tensor) -> torch.Tensor:
+        """Return what the summed loss is divided by: the readable images, or with class weights
+        and hard targets their weights' sum (CrossEntropyLoss(weight=...)'s mean)."""
+        weights = self.class_weights
+        if weights is None or y.ndim == 2:
+            return readable.clamp(min=1)
+        weights = weights.to(y.device)
+        return weights[y[y != UNREADABLE]].sum().clamp(min=1e-12)
 
     def empty_sums(self) -> list[float]:
         """loss sum, correct, seen."""
