@@ -42,7 +42,7 @@ def test_resnet50s_default_weights_take_their_own_recipe(tmp_path, capsys):
     path.write_text('[model]\nname = "resnet50"\nweights = "default"\n\n[train]\npreset = "torchvision"\n')
     assert main(["finetune", str(path), "--show-config", "--json"]) == 0
     rows = {r["key"]: r for r in map(json.loads, capsys.readouterr().out.splitlines())}
-    # IMAGENET1K_V2's recipe: --auto-augment ta_wide --label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0
+    # IMAGENET1K_V2: --auto-augment ta_wide --label-smoothing 0.1 --mixup-alpha 0.2 --cutmix-alpha 1.0
     assert rows["auto_augment"] == {
         "key": "auto_augment",
         "value": "ta_wide",
