@@ -20,6 +20,7 @@ from torch import nn
 
 from engine.errors import BadInput, WorkFailed
 from engine.use.export_detection import detector_writer
+from engine.use.export_outputs import METADATA_FILE, flat_outputs, output_names
 
 FORMATS: dict[str, tuple[str, ...]] = {
     "exported": (".pt2",),
@@ -101,32 +102,9 @@ class _Flat(nn.Module):
         return tuple(flat_outputs(self.model(x)))
 
 
-def flat_outputs(output: Any) -> list[torch.Tensor]:
-    """Return the tensors in a model's output (a tensor, or dicts/tuples/lists of them), in order."""
-    if isinstance(output, torch.Tensor):
-        return [output]
-    if isinstance(output, dict):
-        return [t for value in output.values() for t in flat_outputs(value)]
-    if isinstance(output, (tuple, list)):
-        return [t for value in output for t in flat_outputs(value)]
-    raise BadInput("cannot export this model", f"its output holds a {type(output).__name__}, not tensors",
-                   "export a model whose forward returns tensors (e.g. a classifier)")
-
-
-def output_names(output: Any, prefix: str = "output") -> list[str]:
-    """Return a name for each tensor flat_outputs finds, saying where it sits: "output" for a
-    tensor, a dict's keys ("out", "aux"), "output_0", "output_1" for a tuple's items."""
-    if isinstance(output, torch.Tensor):
-        return [prefix]
-    if isinstance(output, dict):
-        return [name for key, value in output.items()
-                for name in output_names(value, str(key) if prefix == "output" else f"{prefix}.{key}")]
-    return [name for i, value in enumerate(output) for name in output_names(value, f"{prefix}_{i}")]
-
-
 def _write_onnx(model: nn.Module, sample: torch.Tensor, path: Path, metadata: dict[str, str]) -> None:
     """Write `model` as ONNX with a dynamic batch dimension, its outputs named after the model's
-    output (engine.use.export.output_names) and `metadata` in metadata_props."""
+    output (engine.use.export_outputs.output_names) and `metadata` in metadata_props."""
     names = output_names(model(sample))
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -147,10 +125,6 @@ def _run_onnx(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor], dict
     return [torch.from_numpy(o) for o in outputs], dict(session.get_modelmeta().custom_metadata_map)
 
 
-_EXTRA = "ptm_tui.json"
-"""The extra file in a TorchScript archive that holds the metadata."""
-
-
 def _write_torchscript(model: nn.Module, sample: torch.Tensor, path: Path,
                        metadata: dict[str, str]) -> None:
     """Write `model` traced on `sample` as a TorchScript archive with the metadata inside; it
@@ -158,18 +132,18 @@ def _write_torchscript(model: nn.Module, sample: torch.Tensor, path: Path,
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")  # torch.jit is deprecated but still what C++/mobile load
         traced = torch.jit.trace(model, sample, strict=False)
-        torch.jit.save(traced, str(path), _extra_files={_EXTRA: json.dumps(metadata)})
+        torch.jit.save(traced, str(path), _extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
 def _run_torchscript(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, str]]:
     """Return the outputs of the TorchScript archive at `path`, and its metadata."""
-    extra = {_EXTRA: ""}
+    extra = {METADATA_FILE: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
     with torch.no_grad():
         outputs = flat_outputs(loaded(batch))
-    return outputs, json.loads(extra[_EXTRA] or "{}")
+    return outputs, json.loads(extra[METADATA_FILE] or "{}")
 
 
 def _write_exported(model: nn.Module, sample: torch.Tensor, path: Path,
@@ -180,19 +154,19 @@ def _write_exported(model: nn.Module, sample: torch.Tensor, path: Path,
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")
         program = torch.export.export(model, (sample,), dynamic_shapes=({0: batch},))
-        torch.export.save(program, str(path), extra_files={_EXTRA: json.dumps(metadata)})
+        torch.export.save(program, str(path), extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
 def _run_exported(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, str]]:
     """Return the outputs of the torch.export archive at `path` (this run's own file), and its
     metadata."""
-    extra = {_EXTRA: ""}
+    extra = {METADATA_FILE: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         program = torch.export.load(str(path), extra_files=extra)
     with torch.no_grad():
         outputs = flat_outputs(program.module()(batch))
-    return outputs, json.loads(extra[_EXTRA] or "{}")
+    return outputs, json.loads(extra[METADATA_FILE] or "{}")
 
 
 def _write_safetensors(model: nn.Module, sample: torch.Tensor, path: Path,

@@ -14,6 +14,7 @@ import torch
 from torch import nn
 
 from engine.errors import BadInput
+from engine.use.export_outputs import METADATA_FILE, flat_outputs
 
 
 def is_detector(model: nn.Module) -> bool:
@@ -40,26 +41,22 @@ def refuse(model: nn.Module, fmt: str) -> None:
 
 def write_scripted(model: nn.Module, _sample: torch.Tensor, path: Path, metadata: dict[str, str]) -> None:
     """Write the detector scripted (torch.jit.script) with the metadata inside."""
-    from engine.use.export import _EXTRA
-
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # torch.jit is deprecated but still what C++/mobile load
         scripted = torch.jit.script(model)
-        torch.jit.save(scripted, str(path), _extra_files={_EXTRA: json.dumps(metadata)})
+        torch.jit.save(scripted, str(path), _extra_files={METADATA_FILE: json.dumps(metadata)})
 
 
 def run_scripted(path: Path, batch: torch.Tensor) -> tuple[list[torch.Tensor], dict[str, str]]:
     """Return the detections of the scripted file on the images of `batch`, flattened, and its
     metadata (a scripted detector returns (losses, detections))."""
-    from engine.use.export import _EXTRA, flat_outputs
-
-    extra = {_EXTRA: ""}
+    extra = {METADATA_FILE: ""}
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         loaded = torch.jit.load(str(path), map_location="cpu", _extra_files=extra)
         with torch.no_grad():
             _losses, detections = loaded(list(batch))
-    return flat_outputs(detections), json.loads(extra[_EXTRA] or "{}")
+    return flat_outputs(detections), json.loads(extra[METADATA_FILE] or "{}")
 
 
 def detector_writer(model: nn.Module, fmt: str) -> tuple[Callable[..., None], Callable[..., Any]] | None:
