@@ -20,7 +20,7 @@ MAX_FILES = 200_000
 MAX_JSON_BYTES = 512 << 20
 """A COCO JSON larger than this is not counted here (the job still reads up to its own limit)."""
 COCO_TASKS = ("detection", "instance_segmentation", "keypoints")
-SHOWN = 4
+SHOWN = 3
 """Class names shown before "..."."""
 
 
@@ -39,15 +39,15 @@ class DataFound:
     """A folder count stopped at MAX_FILES entries."""
 
     def words(self) -> str:
-        """Return the counts as one line: `COCO JSON: 120 images, 340 annotations, 3 categories (a, b, c)`."""
+        """Return the counts as one line: `COCO JSON: 120 images (+30 val), 340 annotations, ...`."""
         more = "at least " if self.at_least else ""
         parts = [f"{more}{_count(self.images, 'image')}"]
+        if self.val_images is not None:
+            parts[0] += f" (+{more}{self.val_images:,} val)"
         if self.masks is not None:
             parts.append(f"{more}{_count(self.masks, 'mask')}")
         if self.annotations is not None:
             parts.append(_count(self.annotations, "annotation"))
-        if self.val_images is not None:
-            parts.append(f"{more}{self.val_images:,} for validation")
         kind = "category" if self.annotations is not None else "class"
         if self.classes:
             names = ", ".join(self.classes[:SHOWN]) + (", ..." if len(self.classes) > SHOWN else "")
@@ -167,7 +167,7 @@ def _masks(root: Path) -> DataFound:
         masks=budget.count(train / "masks", (".png",)),
     )
     if train != root and val is not None:
-        found.format = f"images/ + masks/ in train/ and {val.name}/"
+        found.format = f"images/ + masks/ (train/, {val.name}/)"
         found.val_images = budget.count(val / "images", IMAGE_SUFFIXES)
     found.at_least = budget.left <= 0
     return found
@@ -201,7 +201,7 @@ def _image_folder(root: Path) -> DataFound:
     images = sum(budget.count(train / name, IMG_EXTENSIONS, deep=True) for name in classes)
     found = DataFound("ImageFolder", images, classes)
     if train != root and val is not None:
-        found.format = f"ImageFolder, train/ and {val.name}/"
+        found.format = f"ImageFolder (train/, {val.name}/)"
         found.val_images = sum(
             budget.count(val / name, IMG_EXTENSIONS, deep=True) for name in check_class_folders(val)
         )

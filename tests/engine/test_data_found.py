@@ -26,7 +26,7 @@ def test_a_coco_json_counts_images_annotations_and_categories_as_pycocotools(tmp
     assert found.classes == [c["name"] for c in reference.loadCats(reference.getCatIds())]
     assert found.val_images == len(COCO(str(val)).imgs)
     words = found.words()
-    assert words.startswith(f"COCO JSON: 6 images, {len(reference.anns)} annotations, 3 for validation")
+    assert words.startswith(f"COCO JSON: 6 images (+3 val), {len(reference.anns)} annotations")
     assert f"{len(reference.cats)} categories" in words
 
 
@@ -43,7 +43,7 @@ def test_a_segmentation_folder_counts_images_masks_and_classes_as_the_task(tmp_p
         checked["categories"],
     )
     assert found.masks == found.images
-    assert "train/ and val/" in found.words() and "6 masks" in found.words()
+    assert found.words().startswith("images/ + masks/ (train/, val/): 6 images (+2 val), 6 masks, 3 classes")
 
 
 def test_an_image_folder_and_a_csv_count_as_torchvision_and_the_csv_rows(tmp_path):
@@ -60,7 +60,7 @@ def test_an_image_folder_and_a_csv_count_as_torchvision_and_the_csv_rows(tmp_pat
     reference = ImageFolder(str(tmp_path / "train"))
     assert (found.images, found.classes) == (len(reference), reference.classes)
     assert found.val_images == len(ImageFolder(str(tmp_path / "val")))
-    assert found.words() == "ImageFolder, train/ and val/: 6 images, 2 for validation, 2 classes (cat, dog)"
+    assert found.words() == "ImageFolder (train/, val/): 6 images (+2 val), 2 classes (cat, dog)"
 
     with open(tmp_path / "labels.csv", "w", newline="") as handle:
         writer = csv.writer(handle)

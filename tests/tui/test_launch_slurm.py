@@ -32,6 +32,15 @@ def _fake_sbatch(tmp_path, body: str = "echo 4242") -> str:
     return f"{folder}{os.pathsep}{os.environ['PATH']}"
 
 
+async def _open_run_and_device(pilot) -> None:
+    """Open the form's "Run & device" section (collapsed at first) as a user does: its title, Enter."""
+    from textual.widgets._collapsible import CollapsibleTitle
+
+    pilot.app.screen.query_one("#section-run-device").query_one(CollapsibleTitle).focus()
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
 def _error(form) -> str:
     return str(form.query_one("#launch-error").render())
 
@@ -43,7 +52,7 @@ async def test_run_on_is_not_shown_without_sbatch_on_path(tmp_path, monkeypatch)
     app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
     async with app.run_test(size=(100, 100)) as pilot:  # tall: the whole form shows
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
-        await pilot.pause(0.2)
+        await _open_run_and_device(pilot)
         assert not app.screen.query("#launch-run_on") and not app.screen.query("#launch-slurm")
         assert "run on" not in screen_text(app) and "processes" in screen_text(app)
 
@@ -53,6 +62,7 @@ async def test_run_on_slurm_shows_its_fields_when_sbatch_is_on_path(tmp_path, mo
     app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
     async with app.run_test(size=(100, 100)) as pilot:  # tall: the whole form shows
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await _open_run_and_device(pilot)
         form = app.screen
         choice = form.query_one("#launch-run_on", Select)
         assert choice.value == "here" and "run on" in screen_text(app)
