@@ -24,11 +24,6 @@ from tui.widgets.schedule_plot import SchedulePlot
 from tui.widgets.title import ScreenTitle
 
 
-def group_rows(model: Any, table: dict[str, Any]) -> list[tuple[str, ...]]:
-    """Return the parameter groups a job with this [train] table creates, as table rows."""
-    return [row for row, _ in _groups(model, table)]
-
-
 def _groups(model: Any, table: dict[str, Any]) -> list[tuple[tuple[str, ...], Any]]:
     """Return (table row, group) for each parameter group a job with this table creates."""
     from engine.train.config import train_config
@@ -159,11 +154,11 @@ class LaunchScreen(LaunchData, PtmScreen):
                                 border-right: vkey $primary 40%; }
     LaunchScreen #launch-form { height: 1fr; padding: 0 1 0 0; }
     LaunchScreen #launch-form Collapsible { padding-bottom: 0; border-top: none; }
-    LaunchScreen #launch-form Collapsible > Contents { padding: 0 0 0 1; }
-    LaunchScreen .field-row { height: 1; }
-    LaunchScreen .field-label { width: 16; color: $text-muted; }
-    LaunchScreen .field-row Input, LaunchScreen .field-row Select { width: 1fr; }
-    LaunchScreen #launch-found { width: 100%; height: auto; color: $text-muted; }
+    LaunchScreen #launch-form Collapsible > Contents { padding: 0 0 0 1; layout: grid; grid-size: 2;
+                                                       grid-columns: 16 1fr; grid-rows: auto; height: auto; }
+    LaunchScreen .field-label { color: $text-muted; }
+    LaunchScreen #launch-found { column-span: 2; height: auto; color: $text-muted; }
+    LaunchScreen #launch-slurm { column-span: 2; }
     LaunchScreen #launch-found.problem { color: $warning; }
     LaunchScreen #launch-form Vertical { height: auto; }
     LaunchScreen #launch-help { height: 2; padding: 0 1; color: $text-muted; }
@@ -197,6 +192,7 @@ class LaunchScreen(LaunchData, PtmScreen):
         self.table: dict[str, Any] | None = None
         self.launched: str | None = None
         self.initial: list[Any] = []
+        self.shown_groups: list[tuple[str, ...]] = []
 
     def compose(self) -> ComposeResult:
         """The sections of fields on the left; the summary, schedule, groups and Launch on the right."""
@@ -305,8 +301,10 @@ class LaunchScreen(LaunchData, PtmScreen):
             self._open_section_of(getattr(problem, "field", None))
             return
         rows = [row for row, _ in found]
-        groups.clear()
-        groups.add_rows(rows)
+        if rows != self.shown_groups:  # typing a path changes no group: no redraw
+            self.shown_groups = rows
+            groups.clear()
+            groups.add_rows(rows)
         self.preview_schedule(lr_curves([group for _, group in found]))
         if slurm_chosen(self):
             try:

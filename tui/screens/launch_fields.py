@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from textual.containers import Horizontal
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Label, Select
 
@@ -264,18 +263,13 @@ def field_widget(field: Field, value: Any) -> Widget:
 
 
 def form_sections(defaults: dict[str, Any], extra: dict[str, list[Widget]]) -> Iterator[Widget]:
-    """Yield the form's sections, each a collapsible titled box of label + field rows (and the
-    `extra` widgets of its title at its end)."""
+    """Yield the form's sections, each a collapsible titled box of labels and fields, two columns of
+    a grid (and the `extra` widgets of its title at its end)."""
     for title, collapsed, section in SECTIONS:
-        rows = []
+        rows: list[Widget] = []
         for field in section:
-            rows.append(
-                Horizontal(
-                    Label(field.label, classes="field-label"),
-                    field_widget(field, defaults.get(field.key, "1" if field.key == "nproc" else None)),
-                    classes="field-row",
-                )
-            )
+            value = defaults.get(field.key, "1" if field.key == "nproc" else None)
+            rows += [Label(field.label, classes="field-label"), field_widget(field, value)]
             if field.key == "data":
                 found = Label("", id="launch-found")  # what the data holds (launch_data.py)
                 found.display = False

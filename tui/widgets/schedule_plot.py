@@ -20,8 +20,9 @@ class SchedulePlot(FreshPlot):
 
     def show(self, xs: list[float], curves: dict[str, list[float]], epochs: int, title: str) -> None:
         """Draw these curves (name -> lr at each x, in epochs, of a run of `epochs`) under `title`."""
-        self.xs, self.curves, self.epochs, self.title = xs, curves, epochs, title
-        self.refresh()
+        if (xs, curves, epochs, title) != (self.xs, self.curves, self.epochs, self.title):
+            self.xs, self.curves, self.epochs, self.title = xs, curves, epochs, title
+            self.refresh()
 
     def draw(self, plt: Any, marker: str) -> None:
         """Each curve in its colour, even round lr ticks, epochs along x."""
