@@ -15,6 +15,7 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Collapsible, DataTable, Footer, Input, Label, Select, Static
+from textual.widgets._collapsible import CollapsibleTitle
 
 from tui.screens.base import PtmScreen, error_text
 from tui.screens.launch_data import LaunchData
@@ -154,17 +155,15 @@ class LaunchScreen(LaunchData, PtmScreen):
                                 border-right: vkey $primary 40%; }
     LaunchScreen #launch-form { height: 1fr; padding: 0 1 0 0; }
     LaunchScreen #launch-form Collapsible { padding-bottom: 0; border-top: none; }
-    LaunchScreen #launch-form Collapsible > Contents { padding: 0 0 0 1; layout: grid; grid-size: 2;
-                                                       grid-columns: 16 1fr; grid-rows: auto; height: auto; }
+    LaunchScreen #launch-form Collapsible > Contents { padding: 0 0 0 1; }
+    LaunchScreen .fields { grid-size: 2; grid-columns: 16 1fr; grid-rows: 1; height: auto; }
     LaunchScreen .field-label { color: $text-muted; }
-    LaunchScreen #launch-found { column-span: 2; height: auto; color: $text-muted; }
-    LaunchScreen #launch-slurm { column-span: 2; }
+    LaunchScreen #launch-found { width: 100%; height: auto; color: $text-muted; }
     LaunchScreen #launch-found.problem { color: $warning; }
-    LaunchScreen #launch-form Vertical { height: auto; }
-    LaunchScreen #launch-help { height: 2; padding: 0 1; color: $text-muted; }
+    LaunchScreen #launch-help { height: 3; padding: 0 1; color: $text-muted; }
     LaunchScreen #launch-right { width: 1fr; padding: 0 0 0 1; }
     LaunchScreen #launch-preview { height: 1fr; }
-    LaunchScreen #launch-schedule { height: 9; min-height: 7; }
+    LaunchScreen #launch-schedule { height: 1fr; min-height: 9; max-height: 16; }
     LaunchScreen #launch-groups { height: auto; max-height: 12; }
     LaunchScreen #launch-error { height: auto; max-height: 4; color: $error; }
     LaunchScreen #launch-summary { height: auto; }
@@ -327,11 +326,9 @@ class LaunchScreen(LaunchData, PtmScreen):
 
     def on_descendant_focus(self, event: Any) -> None:
         """Say what the focused field does under the form."""
-        key = (event.widget.id or "").removeprefix("launch-")
-        field = FIELDS.get(key)
-        text = ""
-        if field is not None:
-            text = f"{field.label}: {field.help}" if field.help else field.label
+        text = str(event.widget.tooltip or "")  # each field's tooltip says what it does
+        if isinstance(event.widget, CollapsibleTitle):
+            text = f"enter: open or close {event.widget.label}"
         self.query_one("#launch-help", Static).update(Text(text))
 
     def action_find_lr(self) -> None:

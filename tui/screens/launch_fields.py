@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
+from textual.containers import Grid
 from textual.widget import Widget
 from textual.widgets import Collapsible, Input, Label, Select
 
@@ -50,8 +51,8 @@ SECTIONS: list[tuple[str, bool, list[Field]]] = [
                 "data",
                 "data",
                 "path/to/images",
-                "an ImageFolder (train/ + val/, or one folder), a "
-                "path,label .csv, a COCO .json (detection) or images/ + masks/ (segmentation)",
+                "an ImageFolder, a path,label .csv, a COCO .json (detection) or images/ + masks/ "
+                "(segmentation)",
                 path=True,
             ),
             Field(
@@ -92,8 +93,7 @@ SECTIONS: list[tuple[str, bool, list[Field]]] = [
                 "head_epochs",
                 "head epochs",
                 "0",
-                "train only the head for this many epochs first, "
-                "then the rest (freezes: space in the explorer)",
+                "train only the head for this many epochs, then the rest (space in the explorer freezes)",
             ),
             Field(
                 "head_lr", "head lr", "lr", "the head's lr; then lr is the backbone's (else backbone = lr/10)"
@@ -113,8 +113,7 @@ SECTIONS: list[tuple[str, bool, list[Field]]] = [
             Field(
                 "preset",
                 "preset",
-                help="quick: these fields; torchvision: the recipe that trained "
-                "the weights fills the fields left empty",
+                help="quick: these fields; torchvision: the weights' own recipe fills the empty ones",
                 choices=("quick", "torchvision"),
             ),
             Field(
@@ -263,17 +262,20 @@ def field_widget(field: Field, value: Any) -> Widget:
 
 
 def form_sections(defaults: dict[str, Any], extra: dict[str, list[Widget]]) -> Iterator[Widget]:
-    """Yield the form's sections, each a collapsible titled box of labels and fields, two columns of
-    a grid (and the `extra` widgets of its title at its end)."""
+    """Yield the form's sections, each a collapsible titled box of labels and fields in two columns
+    (and the `extra` widgets of its title at its end)."""
     for title, collapsed, section in SECTIONS:
         rows: list[Widget] = []
+        pairs: list[Widget] = []
         for field in section:
             value = defaults.get(field.key, "1" if field.key == "nproc" else None)
-            rows += [Label(field.label, classes="field-label"), field_widget(field, value)]
-            if field.key == "data":
-                found = Label("", id="launch-found")  # what the data holds (launch_data.py)
+            pairs += [Label(field.label, classes="field-label"), field_widget(field, value)]
+            if field.key == "data":  # what the data holds, the form's width under it (launch_data.py)
+                found = Label("", id="launch-found")
                 found.display = False
-                rows.append(found)
+                rows += [Grid(*pairs, classes="fields"), found]
+                pairs = []
+        rows.append(Grid(*pairs, classes="fields"))
         yield Collapsible(
             *rows, *extra.get(title, []), title=title, collapsed=collapsed, id=_section_id(title)
         )
