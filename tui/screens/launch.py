@@ -165,7 +165,7 @@ class LaunchScreen(LaunchData, PtmScreen):
     LaunchScreen #launch-preview { height: 1fr; }
     LaunchScreen #launch-schedule { height: 1fr; min-height: 9; max-height: 16; }
     LaunchScreen #launch-groups { height: auto; max-height: 12; }
-    LaunchScreen #launch-error { height: auto; max-height: 4; color: $error; }
+    LaunchScreen #launch-error { height: auto; max-height: 12; color: $error; }
     LaunchScreen #launch-summary { height: auto; }
     LaunchScreen #launch-buttons { height: auto; }
     LaunchScreen #launch-buttons Button { margin-right: 2; }

@@ -30,8 +30,8 @@ class SchedulePlot(FreshPlot):
         plt.xlabel("epoch")
         if not self.xs:
             return
-        for number, ys in enumerate(self.curves.values()):
-            plt.plot(self.xs, ys, color=color_of(number), marker=marker)
+        for number, ys in enumerate(self.curves.values()):  # the last update's lr lasts to the end
+            plt.plot([*self.xs, self.epochs], [*ys, ys[-1]], color=color_of(number), marker=marker)
         ticks = [t for t in even_ticks(0, self.epochs, max(1, self.size.width // 10)) if t <= self.epochs]
         plt.xlim(0, self.epochs)
         plt.xticks(ticks, [f"{t:g}" for t in ticks])
