@@ -193,3 +193,23 @@ async def test_fields_of_keys_the_engine_lacks_are_greyed_and_never_written():
         await pilot.pause()
         written = read_fields(form)
         assert not set(written) & ENGINE_LACKS and set(written) <= set(known)
+
+
+async def test_a_closed_section_says_how_many_of_its_fields_are_set_after_the_form_reopens():
+    workbench = make_workbench("resnet18")
+    app = ScreenApp(LaunchScreen(workbench))
+    async with app.run_test(size=(80, 40)) as pilot:  # tall: every title on screen
+        form = await _form(pilot)
+        augmentation = form.query_one("#section-augmentation", Collapsible)
+        assert augmentation.collapsed and augmentation.title == "Augmentation"
+        form.query_one("#launch-mixup_alpha", Input).value = "0.2"
+        form.query_one("#launch-auto_augment", Select).value = "ta_wide"
+        await pilot.pause()
+        assert augmentation.title == "Augmentation · 2 set"
+        await pilot.press("escape")
+        await pilot.pause()
+        app.push_screen(LaunchScreen(workbench))  # t again: the typed values come back
+        form = await _form(pilot)
+        assert form.query_one("#section-augmentation", Collapsible).collapsed
+        assert "▶ Augmentation · 2 set" in screen_text(app)
+        assert form.table["mixup_alpha"] == 0.2 and form.table["auto_augment"] == "ta_wide"

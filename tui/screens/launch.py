@@ -19,7 +19,7 @@ from textual.widgets._collapsible import CollapsibleTitle
 
 from tui.screens.base import PtmScreen, error_text
 from tui.screens.launch_data import LaunchData
-from tui.screens.launch_fields import FIELDS, form_sections, label_of, read_fields, section_id
+from tui.screens.launch_fields import FIELDS, form_sections, label_of, read_fields, section_id, title_sections
 from tui.screens.launch_slurm import form_slurm_options, show_slurm_fields, slurm_chosen, slurm_widgets
 from tui.widgets.schedule_plot import SchedulePlot
 from tui.widgets.title import ScreenTitle
@@ -156,6 +156,7 @@ class LaunchScreen(LaunchData, PtmScreen):
     LaunchScreen #launch-form { height: 1fr; padding: 0 1 0 0; }
     LaunchScreen #launch-form Collapsible { padding-bottom: 0; border-top: none; }
     LaunchScreen #launch-form Collapsible > Contents { padding: 0 0 0 1; }
+    LaunchScreen #launch-form CollapsibleTitle { width: 1fr; }
     LaunchScreen .fields { grid-size: 2; grid-columns: 16 1fr; grid-rows: 1; height: auto; }
     LaunchScreen .field-label { color: $text-muted; }
     LaunchScreen #launch-found { width: 100%; height: auto; color: $text-muted; }
@@ -287,6 +288,7 @@ class LaunchScreen(LaunchData, PtmScreen):
         """Recompute the parameter groups for the current form (or show what is wrong)."""
         self._keep_draft()
         show_slurm_fields(self)
+        title_sections(self)
         groups = self.query_one("#launch-groups", DataTable)
         error = self.query_one("#launch-error", Static)
         try:

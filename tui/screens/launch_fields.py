@@ -243,12 +243,11 @@ def _shown(field: Field, value: Any) -> str:
 
 def field_widget(field: Field, value: Any) -> Widget:
     """Return the input (or choice list) of `field` holding `value`."""
-    shown = _shown(field, value)
+    shown = _start(field, {field.key: value})
     ident = f"launch-{field.key}"
     if field.choices:
-        chosen = shown if shown in field.choices else field.choices[0]
         widget: Widget = Select(
-            [(c, c) for c in field.choices], value=chosen, allow_blank=False, compact=True, id=ident
+            [(c, c) for c in field.choices], value=shown, allow_blank=False, compact=True, id=ident
         )
     else:
         kind = PathInput if field.path else Input
@@ -268,8 +267,7 @@ def form_sections(defaults: dict[str, Any], extra: dict[str, list[Widget]]) -> I
         rows: list[Widget] = []
         pairs: list[Widget] = []
         for field in section:
-            value = defaults.get(field.key, "1" if field.key == "nproc" else None)
-            pairs += [Label(field.label, classes="field-label"), field_widget(field, value)]
+            pairs += [Label(field.label, classes="field-label"), field_widget(field, defaults.get(field.key))]
             if field.key == "data":  # what the data holds, the form's width under it (launch_data.py)
                 found = Label("", id="launch-found")
                 found.display = False
@@ -279,6 +277,25 @@ def form_sections(defaults: dict[str, Any], extra: dict[str, list[Widget]]) -> I
         yield Collapsible(
             *rows, *extra.get(title, []), title=title, collapsed=collapsed, id=_section_id(title)
         )
+
+
+def title_sections(screen: Any) -> None:
+    """Title each section with how many of its fields differ from what the form opened with, so
+    a closed section does not hide them: `Augmentation · 2 set`."""
+    for title, _, section in SECTIONS:
+        count = 0
+        for field in section:
+            value = screen.query_one(f"#launch-{field.key}").value.strip()
+            count += value not in (_start(field, screen.defaults), field.hint)
+        screen.query_one(f"#{_section_id(title)}").title = f"{title} · {count} set" if count else title
+
+
+def _start(field: Field, defaults: dict[str, Any]) -> str:
+    """Return the value `field` opens with."""
+    shown = _shown(field, defaults.get(field.key))
+    if field.choices and shown not in field.choices:
+        return field.choices[0]
+    return shown
 
 
 def read_fields(screen: Any) -> dict[str, Any]:
