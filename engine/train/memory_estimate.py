@@ -258,7 +258,9 @@ def estimate_memory(
         config,
         input_size,
         precision,
-        batch_size=max(1, step.batch_size // 2) if step.batch_size > 1 else 2,
+        # a second batch size for the per-image slope, never 1: BatchNorm cannot train on one
+        # image where a late feature map is 1x1 (small images), though the asked batch can
+        batch_size=step.batch_size // 2 if step.batch_size >= 4 else step.batch_size * 2,
     )
     one, many = sorted((step, other), key=lambda s: s.batch_size)
     per_image = int((many.peak - one.peak) / max(many.batch_size - one.batch_size, 1))

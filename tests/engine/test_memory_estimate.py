@@ -201,3 +201,16 @@ def test_a_detector_is_refused_with_the_reason():
     with pytest.raises(BadInput) as caught:
         step_memory(model, _config(), (3, 64, 64), FP32)
     assert "classifiers and segmentation" in caught.value.message
+
+
+def test_a_batch_of_two_small_images_on_a_batchnorm_model_is_estimated():
+    """The per-image slope needs a second batch size; at batch 2 it was 1, and BatchNorm cannot
+    train on one image whose last feature map is 1x1 (resnet18 at 32 px)."""
+    import torchvision
+
+    from engine.train.config import train_config
+    from engine.train.memory_estimate import estimate_for_model
+
+    estimate = estimate_for_model(torchvision.models.resnet18(num_classes=10), {},
+                                  train_config({"data": "x", "batch_size": 2, "image_size": 32}))
+    assert estimate.step.batch_size == 2 and estimate.step.peak > 0

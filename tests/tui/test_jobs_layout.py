@@ -263,13 +263,14 @@ async def test_launch_form_errors_use_the_forms_words_not_toml():
         form.query_one("#launch-lr", Input).value = "-1"
         await pilot.pause()
         text = str(form.query_one("#launch-error").render())
-        assert "lr (head; backbone lr/10): '-1' is not valid" in text
+        assert "lr: '-1' is not valid" in text
         form.query_one("#launch-lr", Input).value = ""
         form.query_one("#launch-augment", Input).value = "zoom"
         await pilot.pause()
         text = str(form.query_one("#launch-error").render())
-        assert "augment (crop,flip,color): 'zoom' is not valid" in text
+        assert "augment: 'zoom' is not valid" in text
         assert "use e.g. crop,flip" in text
+        assert not form.query_one("#section-augmentation").collapsed  # its section opens to show it
         assert "[train]" not in text and "lr =" not in text
 
 

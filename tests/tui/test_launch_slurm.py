@@ -34,19 +34,29 @@ def _fake_sbatch(tmp_path, body: str = "echo 4242") -> str:
     return f"{folder}{os.pathsep}{os.environ['PATH']}"
 
 
+async def _open_run_and_device(pilot) -> None:
+    """Open the form's "Run & device" section (collapsed at first) as a user does: its title, Enter."""
+    from textual.widgets._collapsible import CollapsibleTitle
+
+    pilot.app.screen.query_one("#section-run-device").query_one(CollapsibleTitle).focus()
+    await pilot.press("enter")
+    await pilot.pause(0.2)
+
+
 def _error(form) -> str:
     return str(form.query_one("#launch-error").render())
 
 
 @asynccontextmanager
 async def _launch_form(size: tuple[int, int] = (100, 40), **fields: str) -> AsyncIterator[tuple]:
-    """Open the launch form on resnet18 with a 10-class head; fill `fields` (id suffix -> value:
-    run_on picks the Select, the rest are Inputs); yield (app, pilot, form)."""
+    """Open the launch form on resnet18 with a 10-class head and its Run & device section; fill
+    `fields` (id suffix -> value: run_on picks the Select, the rest are Inputs); yield (app, pilot, form)."""
     workbench = make_workbench("resnet18")
     workbench.apply({"op": "replace_head", "num_classes": 10})
     app = ScreenApp(LaunchScreen(workbench))
     async with app.run_test(size=size) as pilot:
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
+        await _open_run_and_device(pilot)
         form = app.screen
         for name, value in fields.items():
             form.query_one(f"#launch-{name}", Select if name == "run_on" else Input).value = value

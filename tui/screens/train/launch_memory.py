@@ -5,6 +5,9 @@ from __future__ import annotations
 
 from typing import Any
 
+MEMORY_PROMPT = "memory of one step: ctrl+g estimates it (nothing is allocated)"
+"""What the memory line says until it is asked for (an estimate takes seconds on a big model)."""
+
 
 def memory_line(model: Any, meta: dict[str, Any] | None, table: dict[str, Any]) -> str:
     """Return one line: the step's peak at the form's batch size and precision, the device's free

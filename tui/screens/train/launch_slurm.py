@@ -10,21 +10,21 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from textual.containers import Vertical
+from textual.containers import Grid
 from textual.widget import Widget
 from textual.widgets import Input, Label, Select
 
 RUN_ON = "launch-run_on"
 """The id of the "run on" choice."""
 HERE, SLURM = "here", "slurm"
-# (SlurmOptions key, label, placeholder); empty fields leave Slurm's defaults
-FIELDS: list[tuple[str, str, str]] = [
-    ("partition", "Slurm partition", "the cluster's default"),
-    ("time", "time limit (MINUTES, HH:MM:SS, D-HH:MM)", "the partition's"),
-    ("nodes", "nodes", "1"),
-    ("gpus_per_node", "GPUs per node (a task per GPU)", "none"),
-    ("cpus_per_task", "CPUs per task", "Slurm's default"),
-    ("mem", "memory per node (e.g. 32G)", "Slurm's default"),
+# (SlurmOptions key, label, placeholder, what it does); empty fields leave Slurm's defaults
+FIELDS: list[tuple[str, str, str, str]] = [
+    ("partition", "Slurm partition", "the cluster's default", "the Slurm partition (queue) to submit to"),
+    ("time", "time limit", "the partition's", "MINUTES, HH:MM:SS or D-HH:MM"),
+    ("nodes", "nodes", "1", "machines the job spans"),
+    ("gpus_per_node", "GPUs per node", "none", "GPUs on each node (a task per GPU)"),
+    ("cpus_per_task", "CPUs per task", "Slurm's default", "CPU cores for each task"),
+    ("mem", "memory per node", "Slurm's default", "memory on each node, e.g. 32G"),
 ]
 COUNTS = {"nodes", "gpus_per_node", "cpus_per_task"}
 """The fields the CLI takes as whole numbers (its int flags)."""
@@ -40,14 +40,21 @@ def slurm_widgets() -> Iterator[Widget]:
     without sbatch."""
     if not sbatch_found():
         return
-    yield Label("run on")
-    yield Select(
-        [("this machine", HERE), ("Slurm (sbatch)", SLURM)], value=HERE, allow_blank=False, id=RUN_ON
+    run_on = Select(
+        [("this machine", HERE), ("Slurm (sbatch)", SLURM)],
+        value=HERE,
+        allow_blank=False,
+        compact=True,
+        id=RUN_ON,
     )
+    run_on.tooltip = "run the job here, or submit it to Slurm with sbatch"
+    yield Grid(Label("run on", classes="field-label"), run_on, classes="fields")
     fields: list[Widget] = []
-    for key, label, placeholder in FIELDS:
-        fields += [Label(label), Input("", placeholder=placeholder, id=f"launch-slurm_{key}")]
-    box = Vertical(*fields, id="launch-slurm")
+    for key, label, placeholder, words in FIELDS:
+        field = Input("", placeholder=placeholder, compact=True, id=f"launch-slurm_{key}")
+        field.tooltip = words
+        fields += [Label(label, classes="field-label"), field]
+    box = Grid(*fields, classes="fields", id="launch-slurm")
     box.display = False
     yield box
 
@@ -70,7 +77,7 @@ def form_slurm_options(screen: Any, nproc: int | None) -> Any:
     from engine.jobs.slurm.options import options_from
 
     flags: dict[str, Any] = {}
-    for key, _, _ in FIELDS:
+    for key, _, _, _ in FIELDS:
         text = screen.query_one(f"#launch-slurm_{key}", Input).value.strip()
         if text:
             whole = key in COUNTS and text.isdigit()
