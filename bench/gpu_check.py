@@ -209,7 +209,7 @@ def main() -> None:
     args = parser.parse_args()
     cuda = torch.cuda.is_available() and not args.cpu
     device = "cuda" if cuda else "cpu"
-    steps = args.steps or (300 if cuda else 6)
+    steps = args.steps or (200 if cuda else 6)
     if steps < 3:
         parser.error(f"--steps {steps}: timing needs at least 3 steps (one to warm up, two to time)")
     batch = args.batch or (128 if cuda else 8)
