@@ -61,20 +61,33 @@ def plain_loop(model: nn.Module, config: TrainConfig, datasets, head_only: bool)
             for module in model.modules():
                 if isinstance(module, nn.BatchNorm2d):
                     module.eval()
-        for x, y, _ in loader:
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            scheduler.step()
-        model.eval()
-        correct = seen = 0
-        with torch.no_grad():
-            for x, y in val_loader:
-                correct += int((model(x).argmax(1) == y).sum())
-                seen += len(y)
-        acc = 100.0 * correct / seen
+        plain_epoch(model, loader, optimizer, loss_fn, scheduler)
+        acc = plain_accuracy(model, val_loader)
     return acc
+
+
+def plain_epoch(model: nn.Module, loader: DataLoader, optimizer: torch.optim.Optimizer, loss_fn: nn.Module,
+                scheduler: torch.optim.lr_scheduler.LRScheduler | None = None) -> None:
+    """Train one epoch the plain way: forward, loss, backward and an optimizer (and scheduler) step
+    per batch of (images, labels, indices)."""
+    for x, y, _ in loader:
+        loss = loss_fn(model(x), y)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+
+
+def plain_accuracy(model: nn.Module, val_loader: DataLoader) -> float:
+    """Return `model`'s top-1 accuracy in % on `val_loader` (eval mode, no gradients)."""
+    model.eval()
+    correct = seen = 0
+    with torch.no_grad():
+        for x, y in val_loader:
+            correct += int((model(x).argmax(1) == y).sum())
+            seen += len(y)
+    return 100.0 * correct / seen
 
 
 def main() -> None:

@@ -62,6 +62,35 @@ def cpu_peak(model: torch.nn.Module, config: Any, x: torch.Tensor, y: torch.Tens
     return max(sum(row) for row in sizes)
 
 
+def measure_case(name: str, amp: str, frozen: bool, device: torch.device, size: int, batch: int) -> str:
+    """Estimate one training step of `name` (all trained, or the head alone when `frozen`), take the
+    step for real on `device`, and return the line that compares the two."""
+    torch.manual_seed(0)
+    model = torchvision.models.get_model(name, num_classes=10)
+    if frozen:  # everything but the head
+        for key, param in model.named_parameters():
+            param.requires_grad_(key.startswith(("fc.", "heads.", "classifier.")))
+    config = train_config(
+        {"batch_size": batch, "optimizer": "adamw", "image_size": size, "amp": amp, "device": device.type}
+    )
+    precision = choose_precision(amp, device)
+    started = time.perf_counter()
+    estimate = step_memory(model, config, (3, size, size), precision)
+    seconds = time.perf_counter() - started
+    model = model.to(device)
+    x = torch.randn(batch, 3, size, size, device=device)
+    y = torch.randint(0, 10, (batch,), device=device)
+    real = (cuda_peak if device.type == "cuda" else cpu_peak)(model, config, x, y, precision)
+    del model, x, y
+    if device.type == "cuda":
+        torch.cuda.empty_cache()
+    trains = "head only" if frozen else "all"
+    return (
+        f"{name} {amp:>4} {trains:>9} batch {batch}: estimate {gib(estimate.peak)} "
+        f"({seconds:.1f} s), real {gib(real)}, ratio {estimate.peak / real:.3f}"
+    )
+
+
 def main() -> None:
     """Estimate, run and compare each case; print one line per case."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -76,36 +105,7 @@ def main() -> None:
     for name in models:
         for amp in ("off", "bf16", "fp16"):
             for frozen in (False, True):
-                torch.manual_seed(0)
-                model = torchvision.models.get_model(name, num_classes=10)
-                if frozen:  # everything but the head
-                    for key, param in model.named_parameters():
-                        param.requires_grad_(key.startswith(("fc.", "heads.")))
-                config = train_config(
-                    {
-                        "batch_size": batch,
-                        "optimizer": "adamw",
-                        "image_size": size,
-                        "amp": amp,
-                        "device": device.type,
-                    }
-                )
-                precision = choose_precision(amp, device)
-                started = time.perf_counter()
-                estimate = step_memory(model, config, (3, size, size), precision)
-                seconds = time.perf_counter() - started
-                model = model.to(device)
-                x = torch.randn(batch, 3, size, size, device=device)
-                y = torch.randint(0, 10, (batch,), device=device)
-                real = (cuda_peak if cuda else cpu_peak)(model, config, x, y, precision)
-                trains = "head only" if frozen else "all"
-                print(
-                    f"{name} {amp:>4} {trains:>9} batch {batch}: estimate {gib(estimate.peak)} "
-                    f"({seconds:.1f} s), real {gib(real)}, ratio {estimate.peak / real:.3f}"
-                )
-                del model, x, y
-                if cuda:
-                    torch.cuda.empty_cache()
+                print(measure_case(name, amp, frozen, device, size, batch))
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from finetune import plain_accuracy, plain_epoch  # bench/ is on sys.path when a bench runs
 from torch import nn
 from torch.utils.data import DataLoader
 from torchvision.models.vision_transformer import VisionTransformer
@@ -90,15 +91,8 @@ def plain_epochs(config: TrainConfig, datasets: Any) -> float:
         started = time.process_time()
         batches.set_epoch(epoch)
         model.train()
-        for x, y, _ in loader:
-            loss = loss_fn(model(x), y)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-        model.eval()
-        with torch.no_grad():
-            for x, y in val_loader:
-                loss_fn(model(x), y)
+        plain_epoch(model, loader, optimizer, loss_fn)
+        plain_accuracy(model, val_loader)
         best = min(best, time.process_time() - started)
     return best
 

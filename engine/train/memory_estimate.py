@@ -230,8 +230,10 @@ class MemoryEstimate:
 
 
 def gib(count: int) -> str:
-    """Return a byte count in MiB or GiB, as people read memory."""
-    return f"{count / 2**30:.2f} GiB" if count >= 2**30 else f"{count / 2**20:.1f} MiB"
+    """Return a byte count in KiB, MiB or GiB, as people read memory (never a bare "0.0 MiB")."""
+    if count >= 2**30:
+        return f"{count / 2**30:.2f} GiB"
+    return f"{count / 2**20:.1f} MiB" if count >= 2**20 else f"{count / 2**10:.1f} KiB"
 
 
 def largest_batch(one: StepMemory, many: StepMemory, free: int) -> int:
@@ -269,14 +271,29 @@ def estimate_memory(
 
 
 def estimate_for_recipe(recipe: Any, overrides: dict[str, Any] | None = None) -> MemoryEstimate:
-    """Build the recipe's model on the meta device (no weights) and return its step's estimate on
-    the device its [train] table names (free memory only when that device is here)."""
+    """Build the recipe's model on the meta device without its weights file (nothing is downloaded)
+    and return its step's estimate, the preset applied, on the device its [train] table names (free
+    memory only when that device is here)."""
+    from dataclasses import replace
+
     from engine.edit.recipe import build
     from engine.train.config import train_config
 
-    config = train_config(recipe.train, overrides)
-    workbench = build(recipe, device="meta")
-    return estimate_for_model(workbench.model, workbench.meta, config)
+    config = train_config(recipe.train, overrides, model=recipe.model)
+    workbench = build(replace(recipe, model={**recipe.model, "weights": "none"}), device="meta")
+    return estimate_for_model(workbench.model, catalog_meta(recipe.model), config)
+
+
+def catalog_meta(model: dict[str, Any]) -> dict[str, Any] | None:
+    """Return the catalog's meta of the recipe's named weights (their input size), or None for
+    random init, a file, a URL or a model outside the catalog."""
+    from engine.models import catalog
+
+    try:
+        weights = catalog.resolve_weights(str(model.get("name", "")), str(model.get("weights", "none")))
+    except (BadInput, KeyError, ValueError):
+        return None
+    return weights.to_dict() if weights is not None else None
 
 
 def estimate_for_model(model: nn.Module, meta: dict[str, Any] | None, config: Any) -> MemoryEstimate:

@@ -39,7 +39,7 @@ def hparam_values(settings: dict[str, Any]) -> dict[str, Any]:
             out[key] = "true" if value else "false"
         elif isinstance(value, (list, tuple)):
             out[key] = ",".join(str(v) for v in value)
-        elif isinstance(value, (bool, int, float, str)):
+        elif isinstance(value, (int, float, str)):
             out[key] = value
     return out
 

@@ -86,6 +86,35 @@ def write_recipe(path: Path, model: str, train: dict[str, Any],
     return path
 
 
+def coco_train(coco: Path, **extra: Any) -> dict[str, Any]:
+    """Return a [train] table for the drawn shapes in `coco` (its train.json and val.json): one
+    epoch, batch 4, no loader workers; `extra` keys override or add."""
+    return {"data": str(coco / "train.json"), "val_data": str(coco / "val.json"), "epochs": 1,
+            "batch_size": 4, "workers": 0, **extra}
+
+
+def train_with_task(model: nn.Module, config: Any, events: Any = None) -> Any:
+    """Train `model` with its own task's data, loss and metric as `config` says; return the
+    TrainResult."""
+    from engine.train.loop import Trainer
+    from engine.train.tasks import task_for
+
+    task = task_for(model)
+    return Trainer(model, config, task.build_datasets(config, None), task=task, events=events).run()
+
+
+def segmenter_recipe(folder: Path, images: int) -> tuple[Path, Path]:
+    """Write `images` drawn 48 px masks and a recipe that finetunes LRASPP (3 classes) on them for
+    one epoch; return (the masks' folder, the recipe)."""
+    from engine.train.sample_coco import write_masks
+
+    root = write_masks(folder / "seg", images=images, size=48)
+    recipe = write_recipe(folder / "seg.toml", "lraspp_mobilenet_v3_large",
+                          {"data": str(root), "image_size": 48, "epochs": 1, "batch_size": 3, "workers": 0},
+                          edits=[{"op": "replace_head", "num_classes": 3}])
+    return root, recipe
+
+
 def wait_for(predicate: Callable[[], Any], timeout: float, what: str) -> Any:
     """Poll `predicate` until it returns something truthy; fail the test after `timeout` s."""
     deadline = time.monotonic() + timeout

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from finetune_helpers import wait_for, write_recipe
+from finetune_helpers import coco_train, train_with_task, wait_for, write_recipe
 from task_models import tiny_detector
 
 from engine.edit.recipe import load
@@ -18,9 +18,7 @@ from engine.jobs.launch import create_job, launch, resume
 from engine.jobs.store import DIED, job_info, read_metrics
 from engine.train.config import train_config
 from engine.train.events import Events
-from engine.train.loop import Trainer
 from engine.train.sample_coco import write_coco
-from engine.train.tasks import task_for
 
 pytestmark = pytest.mark.timeout(300)
 MODELS = Path(__file__).with_name("task_models.py").resolve()
@@ -50,19 +48,9 @@ def coco(tmp_path_factory) -> Path:
 
 def _train(coco: Path, model: torch.nn.Module, **extra) -> tuple[dict, Recorded, object]:
     """Train `model` on the shapes; return its weights before, what was logged, the result."""
-    config = train_config(
-        {
-            "data": str(coco / "train.json"),
-            "val_data": str(coco / "val.json"),
-            "epochs": 1,
-            "batch_size": 4,
-            "workers": 0,
-            **extra,
-        }
-    )
     before = {name: value.clone() for name, value in model.state_dict().items()}
-    task, events = task_for(model), Recorded()
-    result = Trainer(model, config, task.build_datasets(config, None), task=task, events=events).run()
+    events = Recorded()
+    result = train_with_task(model, train_config(coco_train(coco, **extra)), events)
     return before, events, result
 
 
@@ -107,17 +95,7 @@ def test_a_frozen_backbone_stays_frozen_while_the_rpn_and_heads_learn(coco):
 
 
 def _job(tmp_path: Path, coco: Path, model: str = "tiny_detector", **extra) -> Path:
-    train = {
-        "data": str(coco / "train.json"),
-        "val_data": str(coco / "val.json"),
-        "batch_size": 4,
-        "workers": 0,
-        "optimizer": "adam",
-        "lr": 3e-3,
-        "backbone_lr": 3e-3,
-        "seed": 0,
-        **extra,
-    }
+    train = coco_train(coco, optimizer="adam", lr=3e-3, backbone_lr=3e-3, seed=0, **extra)
     recipe = write_recipe(tmp_path / f"{model}.toml", f"{MODELS}:{model}", train, edits=[])
     return create_job(load(recipe))
 

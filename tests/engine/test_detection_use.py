@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from finetune_helpers import write_recipe
+from finetune_helpers import segmenter_recipe, write_recipe
 from task_models import tiny_detector
 
 from engine.errors import BadInput
-from engine.train.sample_coco import write_coco, write_masks
+from engine.train.sample_coco import write_coco
 
 try:
     from tests.helpers.cli import ptm
@@ -124,13 +124,7 @@ def test_activation_maps_of_a_finetuned_detector(det_job, tmp_path):
 @pytest.mark.slow
 def test_a_finetuned_segmenter_exports_and_maps(tmp_path):
     """LRASPP finetuned on masks: TorchScript keeps its output; actmap draws its stages."""
-    root = write_masks(tmp_path / "seg", images=6, size=48)
-    recipe = write_recipe(
-        tmp_path / "seg.toml",
-        "lraspp_mobilenet_v3_large",
-        {"data": str(root), "image_size": 48, "epochs": 1, "batch_size": 3, "workers": 0},
-        edits=[{"op": "replace_head", "num_classes": 3}],
-    )
+    root, recipe = segmenter_recipe(tmp_path, images=6)
     home = tmp_path / "home"
     assert _cli(home, "finetune", str(recipe), "--job-id", "seg", "--json").returncode == 0
     done = _cli(home, "export", "seg", "--out", str(tmp_path / "seg.pt"), "--json")

@@ -10,11 +10,11 @@ from pathlib import Path
 
 import pytest
 import torch
-from finetune_helpers import write_recipe
+from finetune_helpers import coco_train, segmenter_recipe, train_with_task, write_recipe
 
 from engine.errors import BadInput
 from engine.train.config import train_config
-from engine.train.sample_coco import write_coco, write_masks
+from engine.train.sample_coco import write_coco
 
 try:
     from tests.helpers.cli import ptm
@@ -28,27 +28,11 @@ def test_a_tiny_detector_learns_the_shapes(tmp_path: Path) -> None:
     """From scratch, 8 epochs on 32 drawn 64 px images: box AP50 >= 0.6 on 8 others (0.96 seen)."""
     from task_models import tiny_detector
 
-    from engine.train.loop import Trainer
-    from engine.train.tasks import task_for
-
     write_coco(tmp_path, images=32, size=64)
     write_coco(tmp_path, images=8, size=64, seed=1, name="val.json")
-    config = train_config(
-        {
-            "data": str(tmp_path / "train.json"),
-            "val_data": str(tmp_path / "val.json"),
-            "epochs": 8,
-            "batch_size": 8,
-            "workers": 0,
-            "optimizer": "adam",
-            "lr": 3e-3,
-            "backbone_lr": 3e-3,
-            "scheduler": "none",
-        }
-    )
-    model = tiny_detector()
-    task = task_for(model)
-    result = Trainer(model, config, task.build_datasets(config, None), task=task).run()
+    train = coco_train(tmp_path, epochs=8, batch_size=8, optimizer="adam", lr=3e-3, backbone_lr=3e-3,
+                       scheduler="none")
+    result = train_with_task(tiny_detector(), train_config(train))
     assert result.status == "done"
     first, best = result.history[0], max(result.history, key=lambda r: r["val_bbox_ap50"])
     assert best["val_bbox_ap50"] >= 0.6 > first["val_bbox_ap50"]
@@ -157,13 +141,7 @@ def test_a_classifier_refuses_coco_data(tmp_path: Path) -> None:
 
 
 def test_a_segmentation_job_runs_end_to_end(tmp_path: Path) -> None:
-    root = write_masks(tmp_path / "seg", images=8, size=48)
-    recipe = write_recipe(
-        tmp_path / "seg.toml",
-        "lraspp_mobilenet_v3_large",
-        {"data": str(root), "image_size": 48, "epochs": 1, "batch_size": 3, "workers": 0},
-        edits=[{"op": "replace_head", "num_classes": 3}],
-    )
+    root, recipe = segmenter_recipe(tmp_path, images=8)
     done = _finetune(tmp_path, recipe, "seg")
     assert done.returncode == 0, done.stderr
     (record,) = _epochs(tmp_path, "seg")

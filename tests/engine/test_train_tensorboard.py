@@ -114,7 +114,8 @@ def test_the_job_writes_its_settings_as_hparams_at_the_start(digits, tmp_path):
     settings, metrics = _hparams(tmp_path / "tensorboard")
     expected = config.to_dict()
     assert settings["label_smoothing"] == pytest.approx(0.1) and settings["optimizer"] == "sgd"
-    assert settings["augment"] == "crop,flip" and settings["amp"] == expected["amp"] == "auto"
+    assert settings["augment"] == "crop,flip" and settings["amp"] == config.amp == "auto"
+    assert (settings["freeze_bn"], settings["channels_last"]) == ("true", "false")  # not 1.0 and 0.0
     numbers = {k: v for k, v in expected.items() if isinstance(v, (int, float)) and not isinstance(v, bool)}
     assert {k: settings[k] for k in numbers} == pytest.approx(numbers)
     assert set(settings) == {k for k, v in expected.items() if v is not None}

@@ -65,6 +65,28 @@ async def wait_for(pilot, condition, timeout: float = 20.0, step: float = 0.05) 
 
 
 @pytest.fixture
+def no_cache_no_keymap(tmp_path, monkeypatch):
+    """No weights file in the cache (an empty TORCH_HOME) and no user keymap."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("PTM_KEYMAP", str(tmp_path / "no-keys.toml"))
+
+
+async def catalog_filtered(pilot, text: str):
+    """Wait for the catalog's model list, type `text` into its filter, tab into the table and
+    return the catalog screen."""
+    from tui.screens.catalog.catalog import CatalogScreen
+
+    app = pilot.app
+    await wait_for(
+        pilot,
+        lambda: isinstance(app.screen, CatalogScreen) and app.screen.models and not app.screen.reading_list,
+        timeout=60,
+    )
+    await pilot.press(*text, "tab")
+    return app.screen
+
+
+@pytest.fixture
 def resnet18_workbench():
     """A seeded random-init resnet18 in a Workbench."""
     return make_workbench("resnet18")

@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 import pytest
-from conftest import screen_text, wait_for
+from conftest import catalog_filtered, screen_text, wait_for
 
 from tui.app import PtmApp
 from tui.model_plot import y_title
-from tui.screens.catalog.catalog import CatalogScreen
 from tui.screens.catalog.catalog_plot import CatalogPlotScreen
 from tui.screens.catalog.model_compare import ModelCompareScreen
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def empty_cache(tmp_path, monkeypatch):
-    """No weights cached, no user keymap."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("PTM_KEYMAP", str(tmp_path / "no-keys.toml"))
-
-
-async def _catalog(pilot, text: str) -> CatalogScreen:
-    """Wait for the model list, filter it by `text` and tab into the table."""
-    app = pilot.app
-    await wait_for(
-        pilot,
-        lambda: isinstance(app.screen, CatalogScreen) and app.screen.models and not app.screen.reading_list,
-        timeout=60,
-    )
-    await pilot.press(*text, "tab")
-    return app.screen
+pytestmark = pytest.mark.usefixtures("one_thread", "no_cache_no_keymap")
 
 
 async def test_plot_follows_the_list_and_opens_the_model():
     app = PtmApp(weights="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        catalog = await _catalog(pilot, "resnet")
+        catalog = await catalog_filtered(pilot, "resnet")
         await pilot.press("down", "p")  # the cursor on the second match: resnet152
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogPlotScreen))
         plot = app.screen
@@ -71,7 +51,7 @@ async def test_plot_follows_the_list_and_opens_the_model():
 async def test_marked_models_side_by_side_from_the_catalog():
     app = PtmApp(weights="none")
     async with app.run_test(size=(120, 35)) as pilot:
-        catalog = await _catalog(pilot, "resnet")
+        catalog = await catalog_filtered(pilot, "resnet")
         await pilot.press("c")
         assert not isinstance(app.screen, ModelCompareScreen)  # nothing marked: it says so
         assert any("mark 2 to 4 models" in n.message for n in app._notifications)
@@ -98,7 +78,7 @@ async def test_marked_models_side_by_side_from_the_catalog():
 async def test_a_fifth_mark_is_refused_and_marks_are_shared_with_the_plot():
     app = PtmApp(weights="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        catalog = await _catalog(pilot, "resnet")
+        catalog = await catalog_filtered(pilot, "resnet")
         for _ in range(4):
             await pilot.press("space", "down")
         await pilot.press("space")
@@ -126,7 +106,7 @@ async def test_palette_help_and_footer_name_plot_and_compare():
 
     app = PtmApp(weights="none")
     async with app.run_test(size=(80, 24)) as pilot:
-        catalog = await _catalog(pilot, "")
+        catalog = await catalog_filtered(pilot, "")
         titles = [command.title for command in app.get_system_commands(catalog)]
         assert "Plot models (p)" in titles and "Compare marked models (c)" in titles
         assert {"Plot models", "Compare marked models", "Mark"} <= {r.description for r in key_rows(catalog)}
@@ -148,7 +128,7 @@ async def test_keys_typed_fast_act_on_the_row_under_the_cursor():
 
     app = PtmApp(weights="none")
     async with app.run_test(size=(100, 30)) as pilot:
-        catalog = await _catalog(pilot, "resnet")
+        catalog = await catalog_filtered(pilot, "resnet")
         await pilot.press("p")
         await wait_for(pilot, lambda: isinstance(app.screen, CatalogPlotScreen))
         plot = app.screen

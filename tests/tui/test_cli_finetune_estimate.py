@@ -58,3 +58,33 @@ def test_a_gpu_that_is_not_here_is_estimated_without_its_free_memory(recipe, cap
     assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "bf16"]) == 0
     out = capsys.readouterr().out
     assert "bf16 on cuda" in out and "unknown here" in out and "CUDA context" in out
+
+
+def test_named_weights_are_estimated_without_their_file_and_with_the_preset(tmp_path, monkeypatch, capsys):
+    """resnet50's IMAGENET1K_V2 with preset = "torchvision": nothing is downloaded (no cache, no
+    network needed), and the step is the one --show-config resolves (its batch size and EMA)."""
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("PTM_WEIGHTS_MIRROR", "http://127.0.0.1:9/")  # a download would fail at once
+    path = tmp_path / "r50.toml"
+    path.write_text(
+        '[model]\nname = "resnet50"\nweights = "IMAGENET1K_V2"\n\n[[edit]]\nop = "replace_head"\n'
+        f'num_classes = 10\n\n[train]\ndata = "{tmp_path}"\nimage_size = 32\npreset = "torchvision"\n'
+    )
+    assert main(["finetune", str(path), "--show-config", "--json"]) == 0
+    shown = {row["key"]: row for row in map(json.loads, capsys.readouterr().out.splitlines())}
+    assert shown["ema_decay"]["source"].startswith("preset torchvision") and shown["ema_decay"]["value"] > 0
+    assert main(["finetune", str(path), "--estimate-memory", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    assert found["batch_size"] == shown["batch_size"]["value"] and found["ema"] > 0
+    assert found["input_size"] == [3, 32, 32]
+    assert not (tmp_path / "torch").exists() or not any((tmp_path / "torch").rglob("*.pth"))
+    assert _no_job()
+
+
+def test_a_small_step_reads_in_kib_not_zero_mib(recipe, capsys):
+    assert main(["finetune", str(recipe), "--estimate-memory", "--json"]) == 0
+    per_image = json.loads(capsys.readouterr().out)["per_image"]
+    assert 0 < per_image < 2**20  # 12 px images: well under a MiB each
+    assert main(["finetune", str(recipe), "--estimate-memory"]) == 0
+    out = capsys.readouterr().out
+    assert f"about {per_image / 2**10:.1f} KiB more per image" in out and "0.0 MiB" not in out

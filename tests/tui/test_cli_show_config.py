@@ -49,3 +49,12 @@ def test_resnet50s_default_weights_take_their_own_recipe(tmp_path, capsys):
         "source": "preset torchvision (resnet50 IMAGENET1K_V2 recipe)",
     }
     assert (rows["label_smoothing"]["value"], rows["mixup_alpha"]["value"]) == (0.1, 0.2)
+
+
+def test_the_table_shows_values_as_the_recipe_writes_them(tmp_path, capsys):
+    train = 'preset = "torchvision"\nepochs = 9\naugment = ["flip"]\n'
+    assert main(["finetune", str(_recipe(tmp_path, train=train)), "--show-config"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines() if line.strip()}
+    assert rows["optimizer"].split()[1] == '"sgd"' and rows["preset"].split()[1] == '"torchvision"'
+    assert rows["channels_last"].split()[1] == "false" and rows["freeze_bn"].split()[1] == "true"
+    assert rows["head_lr"].split()[1:3] == ["(not", "set)"] and rows["augment"].split()[1] == '["flip"]'

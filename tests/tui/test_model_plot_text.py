@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 
 import pytest
 
@@ -113,7 +114,7 @@ def test_cli_plot_and_compare(capsys):
     code, out, err = _cli(capsys, "--plot", "--filter", "resnet*")
     assert code == 0, err
     assert "ImageNet-1K acc@1 (%)" in out and "GFLOPs per image, log scale" in out
-    assert "Pareto frontier" in out and "resnet18  acc@1 69.758 at 1.81 GFLOPs" in out
+    assert "Pareto frontier" in out and re.search(r"\n  resnet18 +acc@1 69.758 at 1.81 GFLOPs\n", out)
     data = json.loads(_cli(capsys, "--plot", "--task", "detection", "--x", "params", "--json")[1])
     assert data["metric"] == "COCO-val2017 box_map" and data["cost"] == "params"
     code, out, err = _cli(capsys, "--compare", "resnet50", "vit_b_16", "efficientnet_b3")
@@ -128,3 +129,13 @@ def test_cli_plot_and_compare(capsys):
     assert code == 2 and "at least two" in err
     code, _, err = _cli(capsys, "--compare", "resnet50", "vit_b_16", "--plot")
     assert code == 2 and "--compare does not go with --plot" in err
+
+
+def test_the_frontier_list_is_aligned_and_big_costs_read_whole(capsys):
+    code, out, err = _cli(capsys, "--plot")
+    assert code == 0, err
+    front = out.split("cheapest first):\n", 1)[1].split("\n")
+    front = front[: next(i for i, line in enumerate(front) if not line.startswith("  "))]
+    assert len(front) >= 3 and len({line.index(" acc@1 ") for line in front}) == 1
+    assert not any("e+" in line for line in front)
+    assert re.search(r"vit_h_14 +acc@1 88.552 at 1,01\d GFLOPs", out)  # torchvision: 1016.72 GFLOPs

@@ -10,39 +10,20 @@ in green), input layer and head from the meta build, nothing cached.
 from __future__ import annotations
 
 import pytest
-from conftest import wait_for
+from conftest import catalog_filtered, wait_for
 
 from tui.app import PtmApp
 
 SIZES = [(80, 24), (120, 35)]
 
-pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-@pytest.fixture(autouse=True)
-def empty_cache(tmp_path, monkeypatch):
-    """No weights file in the cache, no user keymap."""
-    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
-    monkeypatch.setenv("PTM_KEYMAP", str(tmp_path / "no-keys.toml"))
-
-
-async def _catalog(pilot, text: str) -> None:
-    from tui.screens.catalog.catalog import CatalogScreen
-
-    app = pilot.app
-    await wait_for(
-        pilot,
-        lambda: isinstance(app.screen, CatalogScreen) and app.screen.models and not app.screen.reading_list,
-        timeout=60,
-    )
-    await pilot.press(*text, "tab")
+pytestmark = pytest.mark.usefixtures("one_thread", "no_cache_no_keymap")
 
 
 async def _open_plot(pilot) -> None:
     """Filter to resnet1/resnet3/resnet5 names, put the cursor on resnet50 and press p."""
     from tui.screens.catalog.catalog_plot import CatalogPlotScreen
 
-    await _catalog(pilot, "resnet")
+    await catalog_filtered(pilot, "resnet")
     await pilot.press("down", "down", "down", "down", "p")
     await wait_for(pilot, lambda: isinstance(pilot.app.screen, CatalogPlotScreen))
     pilot.app.clear_notifications()
@@ -55,7 +36,7 @@ async def _open_compare(pilot) -> None:
     from tui.screens.catalog.model_compare import ModelCompareScreen
 
     app = pilot.app
-    await _catalog(pilot, "resnet")
+    await catalog_filtered(pilot, "resnet")
     await pilot.press("down", "down", "space", "down", "down", "space")
     catalog = app.screen
     assert isinstance(catalog, CatalogScreen)

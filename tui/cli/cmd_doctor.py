@@ -4,7 +4,10 @@ what to do about each thing that is not fine."""
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
 import sys
+import textwrap
 from typing import Any
 
 TAGS = {"ok": "[ok]  ", "info": "[--]  ", "warn": "[warn]", "fail": "[FAIL]"}
@@ -29,6 +32,29 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def report_width() -> int:
+    """Return the columns to wrap the report at: $COLUMNS, else the terminal's; 0 (lines stay whole)
+    when the report goes to a pipe or a file."""
+    if os.environ.get("COLUMNS", "").isdigit():
+        return int(os.environ["COLUMNS"])
+    return shutil.get_terminal_size().columns if sys.stdout.isatty() else 0
+
+
+def hanging(first: str, text: str, columns: int) -> str:
+    """Return `first` + `text` wrapped at word breaks to `columns` (0: one line), the lines after the
+    first indented under the text's start."""
+    if columns <= 0:
+        return first + text
+    room = max(columns - len(first), 24)
+    return textwrap.fill(
+        text,
+        room + len(first),
+        initial_indent=first,
+        subsequent_indent=" " * len(first),
+        break_on_hyphens=False,
+    )
+
+
 def run(args: argparse.Namespace) -> int:
     """Print the checks; return 0 (a report with problems is still a report)."""
     from dataclasses import asdict
@@ -43,14 +69,15 @@ def run(args: argparse.Namespace) -> int:
             print_json(asdict(row))
         return 0
     width = max(len(row.name) for row in rows)
+    columns = report_width()
     section = ""
     for row in rows:
         if row.section != section:
             section = row.section
             print(section)
-        print(f"  {TAGS[row.state]} {row.name:<{width}}  {printable(row.value)}")
+        print(hanging(f"  {TAGS[row.state]} {row.name:<{width}}  ", printable(row.value), columns))
         if row.fix:
-            print(f"  {'':6} {'':<{width}}  fix: {printable(row.fix)}")
+            print(hanging(f"  {'':6} {'':<{width}}  fix: ", printable(row.fix), columns))
     fails = sum(row.state == "fail" for row in rows)
     warns = sum(row.state == "warn" for row in rows)
     if fails or warns:

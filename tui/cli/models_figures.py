@@ -98,7 +98,8 @@ def plot_notes(plot: Any) -> list[str]:
             f"Pareto frontier ({len(front)} model{'s' if len(front) != 1 else ''} "
             "nothing beats, cheapest first):"
         )
-        lines += [f"  {p.name}  {metric} {p.value:g} at {p.cost:.3g} {unit}" for p in front]
+        width = max(len(p.name) for p in front)
+        lines += [f"  {p.name:<{width}}  {metric} {p.value:g} at {cost_text(p.cost)} {unit}" for p in front]
     for why, count in plot.left_out.items():
         names = [name for name, reason in plot.reasons.items() if reason == why]
         more = f" and {count - NAMED} more" if count > NAMED else ""
@@ -109,3 +110,8 @@ def plot_notes(plot: Any) -> list[str]:
             + ", ".join(f"{task} {n}" for task, n in plot.other_tasks.items())
         )
     return lines
+
+
+def cost_text(cost: float) -> str:
+    """Return a cost with 3 significant digits, whole numbers from 100 up (1,017, never 1.02e+03)."""
+    return f"{cost:,.0f}" if cost >= 100 else f"{cost:.3g}"

@@ -2,7 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
+
+
+def as_toml(value: Any) -> str:
+    """Return a setting as the recipe's TOML writes it ("sgd", true, [..]); "(not set)" for None."""
+    if value is None:
+        return "(not set)"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return json.dumps(value)
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(as_toml(item) for item in value) + "]"
+    return str(value)
 
 
 def print_config(recipe: Any, overrides: dict[str, Any], as_json: bool) -> int:
@@ -29,6 +43,6 @@ def print_config(recipe: Any, overrides: dict[str, Any], as_json: bool) -> int:
     for row in rows:
         dim = row["source"] == "default"
         style = "dim" if dim else ""
-        table.add_row(row["key"], shown(repr(row["value"])), shown(row["source"]), style=style)
+        table.add_row(row["key"], shown(as_toml(row["value"])), shown(row["source"]), style=style)
     stdout.print(table)
     return 0

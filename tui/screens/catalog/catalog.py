@@ -278,14 +278,10 @@ class CatalogScreen(PtmScreen):
 
     def action_mark(self) -> None:
         """Mark the selected model to compare (or unmark it)."""
-        from tui.screens.catalog.model_compare import toggle_mark
+        from tui.screens.catalog.model_compare import mark_on
 
         info = self.selected
-        if info is None:
-            return
-        refused = toggle_mark(self.marked, info.name)
-        if refused:
-            self.notify(refused, severity="warning", timeout=4)
+        if info is None or not mark_on(self, self.marked, info.name):
             return
         self.query_one(DataTable).update_cell(info.name, "name", self._row(info)[0])
         count = len(self.marked)
@@ -293,13 +289,9 @@ class CatalogScreen(PtmScreen):
 
     def action_compare(self) -> None:
         """Compare the marked models side by side (nothing is downloaded)."""
-        from tui.screens.catalog.model_compare import ModelCompareScreen, compare_refusal
+        from tui.screens.catalog.model_compare import compare_from
 
-        refused = compare_refusal(self.marked)
-        if refused:
-            self.notify(refused, severity="warning", timeout=5)
-            return
-        self.app.push_screen(ModelCompareScreen(self.marked))
+        compare_from(self, self.marked)
 
     # --- opening and downloading -----------------------------------------------------------
 

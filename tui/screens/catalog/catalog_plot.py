@@ -18,7 +18,7 @@ from textual.widgets import DataTable, Static
 from engine.models.figures import COSTS, default_weights_of, model_plot
 from tui.format import human_count, short_name
 from tui.screens.base import PtmScreen
-from tui.screens.catalog.model_compare import ModelCompareScreen, compare_refusal, toggle_mark
+from tui.screens.catalog.model_compare import compare_from, mark_on
 from tui.widgets.keybar import KeyBar
 from tui.widgets.model_plot_view import ModelPlotView
 from tui.widgets.title import ScreenTitle
@@ -192,11 +192,7 @@ class CatalogPlotScreen(PtmScreen):
     def action_mark(self) -> None:
         """Mark the cursor's model for comparing (or unmark it)."""
         info = self.under_cursor
-        if info is None:
-            return
-        refused = toggle_mark(self.marked, info.name)
-        if refused:
-            self.notify(refused, severity="warning", timeout=4)
+        if info is None or not mark_on(self, self.marked, info.name):
             return
         table = self.query_one(DataTable)
         width = table.columns[next(iter(table.columns))].width
@@ -205,11 +201,7 @@ class CatalogPlotScreen(PtmScreen):
 
     def action_compare(self) -> None:
         """Compare the marked models side by side."""
-        refused = compare_refusal(self.marked)
-        if refused:
-            self.notify(refused, severity="warning", timeout=5)
-            return
-        self.app.push_screen(ModelCompareScreen(self.marked))
+        compare_from(self, self.marked)
 
     def action_next_cost(self) -> None:
         """Draw against the next x axis: GFLOPs, parameters, file size."""

@@ -11,6 +11,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
+from textual.screen import Screen
 from textual.widgets import Static
 
 from engine.inspect.model_compare import MOST_COMPARED
@@ -30,14 +31,26 @@ def toggle_mark(marked: list[str], name: str) -> str | None:
     return None
 
 
-def compare_refusal(marked: list[str]) -> str | None:
-    """Return why the marked models cannot be compared yet, or None."""
-    if len(marked) >= 2:
-        return None
-    return (
-        f"{len(marked)} model{'s' if len(marked) != 1 else ''} marked: mark 2 to "
-        f"{MOST_COMPARED} models with space in the list, then compare"
-    )
+def mark_on(screen: Screen, marked: list[str], name: str) -> bool:
+    """Mark or unmark `name` from `screen` (space in the catalog and its plot); return False after
+    warning why it was not marked."""
+    refused = toggle_mark(marked, name)
+    if refused:
+        screen.notify(refused, severity="warning", timeout=4)
+    return refused is None
+
+
+def compare_from(screen: Screen, marked: list[str]) -> None:
+    """Open the compare screen on the marked models (c), or warn why they cannot be compared yet."""
+    if len(marked) < 2:
+        screen.notify(
+            f"{len(marked)} model{'s' if len(marked) != 1 else ''} marked: mark 2 to "
+            f"{MOST_COMPARED} models with space in the list, then compare",
+            severity="warning",
+            timeout=5,
+        )
+        return
+    screen.app.push_screen(ModelCompareScreen(marked))
 
 
 class FiguresRead(Message):
