@@ -69,6 +69,8 @@ def reason(path: str) -> str:
     try:
         open_image(path)
     except Exception as error:  # the same failure the loader met
-        text = str(error).splitlines()[0][:120] if str(error) else ""
+        # the entry already starts with the path: "it" keeps the reason within 120 characters
+        first = str(error).splitlines()[0] if str(error) else ""
+        text = first.replace(f"'{path}'", "it").replace(str(path), "it")[:120]
         return f"{type(error).__name__}: {text}" if text else type(error).__name__
     return "it failed to load or transform"

@@ -277,7 +277,7 @@ def test_a_fifo_in_the_data_and_escapes_in_a_class_name_reach_no_one(home, tmp_p
     info = job_info(job_dir)
     assert info.status == "done" and info.bad_images == 1, info.message
     assert (
-        f"{fifo} (Unreadable: {fifo} is a named pipe (FIFO), not a file)"
+        f"{fifo} (Unreadable: it is a named pipe (FIFO), not a file)"
         in read_status(job_dir)["bad_examples"]
     )
 

@@ -39,7 +39,8 @@ async def test_d_loads_a_comparison_and_the_tree_and_panel_show_each_layers_chan
         await wait_for(pilot, lambda: app.screen is explorer and tree.changes)
         await pilot.press("G")  # the last top-level layer: fc
         await wait_for(pilot, lambda: explorer.current_path == "fc")
-        await pilot.pause()
+        # the panel's figures come from a worker: wait for them rather than for a fixed time
+        await wait_for(pilot, lambda: f"||B-A||/||A|| {fc:.3g}" in screen_text(app), timeout=60)
         text = screen_text(app)
         assert f"fc Linear 513.0K Δ{fc:.3g}" in text
         assert "layer1 Sequential 148.0K Δ0" in text  # untouched: exactly 0
@@ -93,4 +94,4 @@ async def test_a_layer_that_starts_at_zero_shows_a_change_from_zero(resnet18_wor
         await wait_for(pilot, lambda: explorer.current_path == "fc")
         await wait_for(pilot, lambda: "fc Linear 513.0K Δfrom 0" in screen_text(app)
                        and "||B-A||/||A|| from 0, cosine -" in screen_text(app)
-                       and "layer1 Sequential 148.0K Δ0" in screen_text(app))
+                       and "layer1 Sequential 148.0K Δ0" in screen_text(app), timeout=60)

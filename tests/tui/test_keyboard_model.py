@@ -119,11 +119,9 @@ async def test_tab_reaches_the_stats_panel_and_the_edit_history_and_both_scroll(
         assert tree.cursor_path == "layer4.0.conv1"  # the tree's cursor stayed put
         history.focus()
         await pilot.press("g")
-        await pilot.pause(0.1)
-        assert " 1. freeze" in screen_text(app)
+        await wait_for(pilot, lambda: " 1. freeze" in screen_text(app))
         await pilot.press("G")
-        await pilot.pause(0.1)
-        assert "12. unfreeze" in screen_text(app)
+        await wait_for(pilot, lambda: "12. unfreeze" in screen_text(app))
 
 
 async def test_y_copies_the_layer_path():

@@ -50,7 +50,7 @@ def _print_classes(result: dict[str, Any]) -> None:
     from tui.cli.output import shown as escape
     from tui.cli.output import stdout
 
-    stdout.print(f"[bold]{escape(result['image'])}[/]")
+    stdout.print(f"[bold]{escape(result['image'])}[/]", soft_wrap=True)  # a long path stays whole
     width = 24
     for item in result["top"]:
         bar = "█" * max(1, round(item["prob"] * width)) if item["prob"] > 0 else ""
@@ -64,7 +64,7 @@ def _print_detections(result: dict[str, Any]) -> None:
     from tui.cli.output import stdout
 
     found = result["detections"]
-    stdout.print(f"[bold]{escape(result['image'])}[/] {len(found)} detection(s)")
+    stdout.print(f"[bold]{escape(result['image'])}[/] {len(found)} detection(s)", soft_wrap=True)
     for item in found:
         box = ", ".join(f"{v:.0f}" for v in item["box"])
         stdout.print(f"  {item['score']:.3f}  {escape(item['label'])} [dim]({item['index']})[/]"
