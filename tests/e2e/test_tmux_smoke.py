@@ -15,8 +15,14 @@ pytestmark = [pytest.mark.slow,
               pytest.mark.skipif(shutil.which("tmux") is None, reason="needs tmux")]
 
 
+def _tmux(session: str, *args: str) -> list[str]:
+    """A tmux command line on the session's own server (-L): a shared server would start the
+    session with the environment of whichever test started the server (PTM_HOME, TORCH_HOME)."""
+    return ["tmux", "-L", session, *args]
+
+
 def _capture(session: str) -> str:
-    return subprocess.run(["tmux", "capture-pane", "-p", "-t", session], capture_output=True,
+    return subprocess.run(_tmux(session, "capture-pane", "-p", "-t", session), capture_output=True,
                           text=True, check=True).stdout
 
 
@@ -32,15 +38,15 @@ def _wait(session: str, text: str, timeout: float = 90.0) -> str:
 
 
 def _keys(session: str, *keys: str) -> None:
-    subprocess.run(["tmux", "send-keys", "-t", session, *keys], check=True)
+    subprocess.run(_tmux(session, "send-keys", "-t", session, *keys), check=True)
 
 
 def test_tree_freeze_help_quit_in_a_real_terminal(tmp_path):
     session = f"ptm-smoke-{uuid.uuid4().hex[:8]}"
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "TERM": "xterm-256color"}
     command = f"{sys.executable} -m tui.cli.main resnet18 --weights none; sleep 30"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
-                    command], check=True, env=env, cwd=os.getcwd())
+    subprocess.run(_tmux(session, "new-session", "-d", "-s", session, "-x", "100", "-y", "30",
+                         command), check=True, env=env, cwd=os.getcwd())
     try:
         screen = _wait(session, "11.7M trainable")  # the tree may come first, from meta
         assert "resnet18 · random init · 11.7M params, 11.7M trainable · cpu" in screen
@@ -60,13 +66,16 @@ def test_tree_freeze_help_quit_in_a_real_terminal(tmp_path):
         assert "Freeze before" in screen
         _keys(session, "Escape")
         _wait(session, "layer4 Sequential")
-        _keys(session, "q")
+        _keys(session, "q")  # the freeze is not saved: q asks first (it is autosaved)
+        screen = _wait(session, "has 1 edit that no saved recipe or weights file holds")
+        assert "Quit anyway" in screen and "Save recipe (r)" in screen
+        _keys(session, "y")
         deadline = time.monotonic() + 60  # a busy machine (CI runs two test processes) quits slower
         while "layer4 Sequential" in _capture(session):
-            assert time.monotonic() < deadline, "q did not quit"
+            assert time.monotonic() < deadline, "q did not quit:\n" + _capture(session)
             time.sleep(0.2)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(_tmux(session, "kill-server"), capture_output=True)
 
 
 def test_80x24_keeps_keys_buttons_and_help_in_a_real_terminal(tmp_path):
@@ -75,8 +84,8 @@ def test_80x24_keeps_keys_buttons_and_help_in_a_real_terminal(tmp_path):
     env = {**os.environ, "TORCH_HOME": str(tmp_path / "torch"), "TERM": "xterm-256color",
            "PTM_KEYMAP": str(tmp_path / "no-keys.toml")}
     command = f"{sys.executable} -m tui.cli.main resnet18 --weights none; sleep 30"
-    subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
-                    command], check=True, env=env, cwd=os.getcwd())
+    subprocess.run(_tmux(session, "new-session", "-d", "-s", session, "-x", "80", "-y", "24",
+                         command), check=True, env=env, cwd=os.getcwd())
     try:
         screen = _wait(session, "11.7M trainable")
         footer = screen.rstrip("\n").splitlines()[-1]
@@ -101,7 +110,7 @@ def test_80x24_keeps_keys_buttons_and_help_in_a_real_terminal(tmp_path):
         _keys(session, "q")
         deadline = time.monotonic() + 60  # a busy machine (CI runs two test processes) quits slower
         while "layer4 Sequential" in _capture(session):
-            assert time.monotonic() < deadline, "q did not quit"
+            assert time.monotonic() < deadline, "q did not quit:\n" + _capture(session)
             time.sleep(0.2)
     finally:
-        subprocess.run(["tmux", "kill-session", "-t", session], capture_output=True)
+        subprocess.run(_tmux(session, "kill-server"), capture_output=True)

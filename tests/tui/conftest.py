@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import shutil
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
 import pytest
 from textual.app import App
 
@@ -106,3 +111,12 @@ class ScreenApp(App[None]):
 
     def on_mount(self) -> None:
         self.push_screen(self.first, callback=self.results.append)
+
+
+@pytest.fixture
+def short_tmp() -> Iterator[Path]:
+    """A fresh folder with a short path (/tmp/ptm-xxxxxxxx): a screen that shows a file's path
+    keeps it on one line, however deep pytest's tmp_path is (pytest-xdist adds a level)."""
+    folder = Path(tempfile.mkdtemp(prefix="ptm-", dir="/tmp"))
+    yield folder
+    shutil.rmtree(folder, ignore_errors=True)

@@ -19,12 +19,12 @@ def _relative(a: torch.Tensor, b: torch.Tensor) -> float:
 
 
 async def test_d_loads_a_comparison_and_the_tree_and_panel_show_each_layers_change(
-        resnet18_workbench, tmp_path):
+        resnet18_workbench, short_tmp):
     before = {k: v.clone() for k, v in resnet18_workbench.model.state_dict().items()}
     after = {k: v.clone() for k, v in before.items()}
     after["fc.weight"] += 0.05 * torch.randn(after["fc.weight"].shape,
                                              generator=torch.Generator().manual_seed(1))
-    torch.save(after, tmp_path / "finetuned.pth")
+    torch.save(after, short_tmp / "finetuned.pth")
     fc = _relative(torch.cat([before["fc.weight"].flatten(), before["fc.bias"]]),
                    torch.cat([after["fc.weight"].flatten(), after["fc.bias"]]))
     app = PtmApp(workbench=resnet18_workbench)
@@ -35,7 +35,7 @@ async def test_d_loads_a_comparison_and_the_tree_and_panel_show_each_layers_chan
         tree = explorer.query_one(LayerTree)
         await pilot.press("D")
         await pilot.pause()
-        await pilot.press(*str(tmp_path / "finetuned.pth"), "enter")
+        await pilot.press(*str(short_tmp / "finetuned.pth"), "enter")
         await wait_for(pilot, lambda: app.screen is explorer and tree.changes)
         await pilot.press("G")  # the last top-level layer: fc
         await wait_for(pilot, lambda: explorer.current_path == "fc")
@@ -75,8 +75,8 @@ async def test_weights_that_name_nothing_keep_the_dialog_open_with_the_reason(re
         assert explorer.query_one(LayerTree).changes == {}
 
 
-async def test_a_layer_that_starts_at_zero_shows_a_change_from_zero(resnet18_workbench, tmp_path):
-    torch.save(resnet18_workbench.model.state_dict(), tmp_path / "trained.pth")
+async def test_a_layer_that_starts_at_zero_shows_a_change_from_zero(resnet18_workbench, short_tmp):
+    torch.save(resnet18_workbench.model.state_dict(), short_tmp / "trained.pth")
     with torch.no_grad():
         resnet18_workbench.model.fc.weight.zero_()
         resnet18_workbench.model.fc.bias.zero_()
@@ -88,7 +88,7 @@ async def test_a_layer_that_starts_at_zero_shows_a_change_from_zero(resnet18_wor
         tree = explorer.query_one(LayerTree)
         await pilot.press("D")
         await pilot.pause()
-        await pilot.press(*str(tmp_path / "trained.pth"), "enter")
+        await pilot.press(*str(short_tmp / "trained.pth"), "enter")
         await wait_for(pilot, lambda: app.screen is explorer and tree.changes)
         await pilot.press("G")
         await wait_for(pilot, lambda: explorer.current_path == "fc")

@@ -247,6 +247,10 @@ async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench)
         assert form.form_table()["epochs"] == "3"
 
 
+def _error(form) -> str:
+    return str(form.query_one("#launch-error").render())
+
+
 async def test_launch_form_errors_use_the_forms_words_not_toml():
     workbench = make_workbench("resnet18")
     app = ScreenApp(LaunchScreen(workbench))
@@ -254,21 +258,18 @@ async def test_launch_form_errors_use_the_forms_words_not_toml():
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         form = app.screen
         form.query_one("#launch-epochs", Input).value = "abc"
-        await pilot.pause()
-        text = str(form.query_one("#launch-error").render())
-        assert "epochs: 'abc' is not valid" in text
+        await wait_for(pilot, lambda: "epochs: 'abc' is not valid" in _error(form))
+        text = _error(form)
         assert "it should be a whole number" in text and "type a whole number, e.g. 10" in text
         assert "[train]" not in text and "epochs =" not in text
         form.query_one("#launch-epochs", Input).value = "3"
         form.query_one("#launch-lr", Input).value = "-1"
-        await pilot.pause()
-        text = str(form.query_one("#launch-error").render())
-        assert "lr: '-1' is not valid" in text
+        await wait_for(pilot, lambda: "lr: '-1' is not valid" in _error(form))
+        text = _error(form)
         form.query_one("#launch-lr", Input).value = ""
         form.query_one("#launch-augment", Input).value = "zoom"
-        await pilot.pause()
-        text = str(form.query_one("#launch-error").render())
-        assert "augment: 'zoom' is not valid" in text
+        await wait_for(pilot, lambda: "augment: 'zoom' is not valid" in _error(form))
+        text = _error(form)
         assert "use e.g. crop,flip" in text
         assert not form.query_one("#section-augmentation").collapsed  # its section opens to show it
         assert "[train]" not in text and "lr =" not in text

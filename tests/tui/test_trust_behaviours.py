@@ -221,15 +221,15 @@ async def test_brackets_in_a_file_are_shown_as_they_are(resnet18_workbench, tmp_
 
 
 async def test_bracketed_keys_in_a_weights_file_show_in_the_load_report(resnet18_workbench,
-                                                                        tmp_path):
+                                                                        short_tmp):
     torch.save({"[red]fc.weight": torch.zeros(3, 512), "[model]": torch.zeros(2)},
-               tmp_path / "odd.pth")
+               short_tmp / "odd.pth")
     app = PtmApp(workbench=resnet18_workbench)
     async with app.run_test(size=SIZE, notifications=True) as pilot:
         await _explorer(pilot)
         await pilot.press("W")
         await wait_for(pilot, lambda: app.screen.query("#source"))
-        app.screen.query_one("#source", Input).value = str(tmp_path / "odd.pth")
+        app.screen.query_one("#source", Input).value = str(short_tmp / "odd.pth")
         await pilot.press("enter")
         await wait_for(pilot, lambda: "nothing in" in _preview(app), timeout=30)
         table = app.screen.query_one("#report", DataTable)
