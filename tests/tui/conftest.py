@@ -120,3 +120,8 @@ def short_tmp() -> Iterator[Path]:
     folder = Path(tempfile.mkdtemp(prefix="ptm-", dir="/tmp"))
     yield folder
     shutil.rmtree(folder, ignore_errors=True)
+
+
+def form_error(form) -> str:
+    """The launch form's error line as text (what is wrong, or "not launched: ..." after ctrl+l)."""
+    return str(form.query_one("#launch-error").render())

@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import ScreenApp, make_workbench, screen_text, wait_for
+from conftest import ScreenApp, form_error, make_workbench, screen_text, wait_for
 from textual.widgets import DataTable, Input, RichLog, Select
 
 from tui.screens.jobs.jobs import JobsScreen
@@ -247,10 +247,6 @@ async def test_launch_form_keeps_what_was_typed_after_escape(resnet18_workbench)
         assert form.form_table()["epochs"] == "3"
 
 
-def _error(form) -> str:
-    return str(form.query_one("#launch-error").render())
-
-
 async def test_launch_form_errors_use_the_forms_words_not_toml():
     workbench = make_workbench("resnet18")
     app = ScreenApp(LaunchScreen(workbench))
@@ -258,18 +254,18 @@ async def test_launch_form_errors_use_the_forms_words_not_toml():
         await wait_for(pilot, lambda: isinstance(app.screen, LaunchScreen))
         form = app.screen
         form.query_one("#launch-epochs", Input).value = "abc"
-        await wait_for(pilot, lambda: "epochs: 'abc' is not valid" in _error(form))
-        text = _error(form)
+        await wait_for(pilot, lambda: "epochs: 'abc' is not valid" in form_error(form))
+        text = form_error(form)
         assert "it should be a whole number" in text and "type a whole number, e.g. 10" in text
         assert "[train]" not in text and "epochs =" not in text
         form.query_one("#launch-epochs", Input).value = "3"
         form.query_one("#launch-lr", Input).value = "-1"
-        await wait_for(pilot, lambda: "lr: '-1' is not valid" in _error(form))
-        text = _error(form)
+        await wait_for(pilot, lambda: "lr: '-1' is not valid" in form_error(form))
+        text = form_error(form)
         form.query_one("#launch-lr", Input).value = ""
         form.query_one("#launch-augment", Input).value = "zoom"
-        await wait_for(pilot, lambda: "augment: 'zoom' is not valid" in _error(form))
-        text = _error(form)
+        await wait_for(pilot, lambda: "augment: 'zoom' is not valid" in form_error(form))
+        text = form_error(form)
         assert "use e.g. crop,flip" in text
         assert not form.query_one("#section-augmentation").collapsed  # its section opens to show it
         assert "[train]" not in text and "lr =" not in text
@@ -288,9 +284,9 @@ async def test_launch_form_refuses_a_head_that_does_not_fit_the_data_naming_h(ho
         form.query_one("#launch-image_size", Input).value = "32"
         await pilot.pause()
         await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()),
+        await wait_for(pilot, lambda: "not launched" in form_error(form),
                        timeout=60)
-        text = str(form.query_one("#launch-error").render())
+        text = form_error(form)
         assert "(head fc) gives 3 outputs per image but the data has 10 classes" in text
         assert "H in the explorer" in text
         assert app.screen is form and not list(jobs_root().glob("*"))

@@ -8,7 +8,7 @@ import math
 from dataclasses import fields
 
 import pytest
-from conftest import ScreenApp, make_workbench, screen_text, wait_for
+from conftest import ScreenApp, form_error, make_workbench, screen_text, wait_for
 from textual.widgets import Collapsible, Input, Select
 from textual.widgets._collapsible import CollapsibleTitle
 
@@ -237,8 +237,8 @@ async def test_a_cuda_device_torch_does_not_see_is_refused_before_a_job_exists(d
         form.query_one("#launch-device", Input).value = "cuda"
         await wait_for(pilot, lambda: form.table is not None and form.table.get("device") == "cuda")
         await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: "not launched" in str(form.query_one("#launch-error").render()))
-        error = str(form.query_one("#launch-error").render())
+        await wait_for(pilot, lambda: "not launched" in form_error(form))
+        error = form_error(form)
         assert "cuda" in error and "sees no GPU" in error
         assert not (home / "jobs").exists() or not list((home / "jobs").iterdir())
 

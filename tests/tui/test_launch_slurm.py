@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 import pytest
-from conftest import ScreenApp, make_workbench, screen_text, wait_for
+from conftest import ScreenApp, form_error, make_workbench, screen_text, wait_for
 from textual.widgets import Input, Select
 
 from tui.screens.train.launch import LaunchScreen
@@ -41,10 +41,6 @@ async def _open_run_and_device(pilot) -> None:
     pilot.app.screen.query_one("#section-run-device").query_one(CollapsibleTitle).focus()
     await pilot.press("enter")
     await pilot.pause(0.2)
-
-
-def _error(form) -> str:
-    return str(form.query_one("#launch-error").render())
 
 
 @asynccontextmanager
@@ -90,20 +86,20 @@ async def test_slurm_fields_are_checked_with_the_clis_words(tmp_path, monkeypatc
     monkeypatch.setenv("PATH", _fake_sbatch(tmp_path))
     fields = {"data": str(tmp_path), "run_on": "slurm", "slurm_partition": "gpu;reboot"}
     async with _launch_form(**fields) as (app, pilot, form):
-        await wait_for(pilot, lambda: "is not valid" in _error(form))
-        assert "Slurm partition 'gpu;reboot' is not valid" in _error(form)
-        assert "letters, digits" in _error(form)
+        await wait_for(pilot, lambda: "is not valid" in form_error(form))
+        assert "Slurm partition 'gpu;reboot' is not valid" in form_error(form)
+        assert "letters, digits" in form_error(form)
         await pilot.press("ctrl+l")  # refused before any job folder exists
-        await wait_for(pilot, lambda: "not launched: Slurm partition" in _error(form))
+        await wait_for(pilot, lambda: "not launched: Slurm partition" in form_error(form))
         assert app.screen is form
         form.query_one("#launch-slurm_partition", Input).value = "gpu"
         form.query_one("#launch-slurm_time", Input).value = "30"  # minutes, as sbatch takes it
-        await wait_for(pilot, lambda: "not valid" not in _error(form) and "not a" not in _error(form))
+        await wait_for(pilot, lambda: "not valid" not in form_error(form) and "not a" not in form_error(form))
         form.query_one("#launch-slurm_nodes", Input).value = "two"
-        await wait_for(pilot, lambda: "Slurm nodes must be a whole number" in _error(form))
+        await wait_for(pilot, lambda: "Slurm nodes must be a whole number" in form_error(form))
         form.query_one("#launch-slurm_nodes", Input).value = ""
         form.query_one("#launch-slurm_mem", Input).value = "lots"
-        await wait_for(pilot, lambda: "Slurm mem 'lots' is not an amount of memory" in _error(form))
+        await wait_for(pilot, lambda: "Slurm mem 'lots' is not an amount of memory" in form_error(form))
 
 
 async def test_an_sbatch_refusal_shows_slurms_words_in_the_form(tmp_path, monkeypatch, home, digits):
@@ -115,11 +111,11 @@ async def test_an_sbatch_refusal_shows_slurms_words_in_the_form(tmp_path, monkey
     async with _launch_form(**fields) as (app, pilot, form):
         await pilot.pause()
         await pilot.press("ctrl+l")
-        await wait_for(pilot, lambda: "not launched" in _error(form), timeout=60)
-        assert "sbatch refused the job" in _error(form) and refusal in _error(form)
+        await wait_for(pilot, lambda: "not launched" in form_error(form), timeout=60)
+        assert "sbatch refused the job" in form_error(form) and refusal in form_error(form)
         assert app.screen is form and not list(jobs_root().glob("*"))  # no half-made job left
         form.query_one("#launch-slurm_partition", Input).value = "debug"  # the form still works
-        await wait_for(pilot, lambda: "not launched" not in _error(form))
+        await wait_for(pilot, lambda: "not launched" not in form_error(form))
 
 
 @pytest.mark.slow
