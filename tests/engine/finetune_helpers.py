@@ -11,6 +11,26 @@ from typing import Any
 import torch
 from torch import nn
 
+from engine.train.events import Events
+
+
+class RecordedEvents(Events):
+    """Events that keep what the loop reports: log lines, epoch records and step losses."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+        self.records: list[dict[str, Any]] = []
+        self.losses: list[float] = []
+
+    def log(self, text: str) -> None:
+        self.lines.append(text)
+
+    def epoch(self, record: dict[str, Any]) -> None:
+        self.records.append(record)
+
+    def step(self, epoch: int, step: int, steps: int, loss: float) -> None:
+        self.losses.append(loss)
+
 
 class TinyNet(nn.Module):
     """A small CNN (two conv blocks with BatchNorm, a Linear head) that trains in seconds."""

@@ -7,14 +7,13 @@ import math
 
 import pytest
 import torch
-from finetune_helpers import digits_config, tiny_net
+from finetune_helpers import RecordedEvents, digits_config, tiny_net
 from torch import nn
 from torchvision.transforms import v2
 
 from engine.errors import BadInput
 from engine.train.config import train_config
 from engine.train.data import UNREADABLE, build_datasets, build_transforms
-from engine.train.events import Events
 from engine.train.loop import Trainer, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -96,14 +95,6 @@ def test_mixup_and_cutmix_together_pick_one_per_batch(digits):
     assert [t.alpha for t in mixer.transforms] == [0.2, 1.0]
 
 
-class Log(Events):
-    def __init__(self):
-        self.lines = []
-
-    def log(self, text):
-        self.lines.append(text)
-
-
 def test_a_digits_job_trains_with_every_augmentation(digits):
     config = _config(
         digits,
@@ -116,7 +107,7 @@ def test_a_digits_job_trains_with_every_augmentation(digits):
     model = tiny_net()
     for name, param in model.named_parameters():  # head-only: would be cached without augmentation
         param.requires_grad_(name.startswith("fc."))
-    log = Log()
+    log = RecordedEvents()
     result = train(model, config, build_datasets(config), events=log)
     assert result.status == "done"
     assert math.isfinite(result.history[-1]["train_loss"]) and result.history[-1]["val_acc"] >= 0

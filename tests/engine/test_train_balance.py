@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 import torch
-from finetune_helpers import tiny_net
+from finetune_helpers import RecordedEvents, tiny_net
 from PIL import Image
 from torch import nn
 
@@ -102,17 +102,9 @@ def test_an_unknown_balance_is_refused():
 
 @pytest.mark.parametrize("balance", ["weights", "sampler"])
 def test_a_balanced_job_trains_and_says_how(imbalanced, balance):
-    from engine.train.events import Events
-
-    class Log(Events):
-        def __init__(self):
-            self.lines = []
-
-        def log(self, text):
-            self.lines.append(text)
 
     trainer = _trainer(imbalanced, class_balance=balance)
-    trainer.events = log = Log()
+    trainer.events = log = RecordedEvents()
     result = trainer.run()
     assert result.status == "done" and result.epoch == 1
     said = [line for line in log.lines if line.startswith("class balance:")]

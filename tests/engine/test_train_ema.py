@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune_helpers import digits_config, tiny_net
+from finetune_helpers import RecordedEvents, digits_config, tiny_net
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from engine.train.checkpoint import load_checkpoint, newest_complete
 from engine.train.data import build_datasets
-from engine.train.events import Events
 from engine.train.loop import Trainer, train
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -17,17 +16,6 @@ pytestmark = pytest.mark.usefixtures("one_thread")
 
 def _config(digits, **extra):
     return digits_config(digits, backbone_lr=0.01, scheduler="none", **extra)
-
-
-class Log(Events):
-    def __init__(self):
-        self.lines, self.records = [], []
-
-    def log(self, text):
-        self.lines.append(text)
-
-    def epoch(self, record):
-        self.records.append(record)
 
 
 def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
@@ -57,7 +45,7 @@ def test_ema_weights_equal_averaged_models_on_the_same_updates(digits):
 
 def test_checkpoints_hold_the_ema_weights_and_the_log_says_so(digits, tmp_path):
     config = _config(digits, ema_decay=0.8, ema_steps=1)
-    log = Log()
+    log = RecordedEvents()
     model = tiny_net()
     trainer = Trainer(model, config, build_datasets(config), checkpoint_dir=tmp_path, events=log)
     result = trainer.run()

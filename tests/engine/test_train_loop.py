@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune_helpers import tiny_net
+from finetune_helpers import RecordedEvents, tiny_net
 
 from engine.errors import BadInput
 from engine.train.checkpoint import list_checkpoints, load_checkpoint, newest_complete
@@ -33,21 +33,10 @@ def _head_only(model):
     return model
 
 
-class Log(Events):
-    def __init__(self):
-        self.lines, self.records = [], []
-
-    def log(self, text):
-        self.lines.append(text)
-
-    def epoch(self, record):
-        self.records.append(record)
-
-
 def test_head_only_fast_path_gives_the_same_result_as_the_plain_path(digits):
     config = _config(digits)
     datasets = build_datasets(config)
-    fast_log, slow_log = Log(), Log()
+    fast_log, slow_log = RecordedEvents(), RecordedEvents()
     fast = train(_head_only(tiny_net()), config, datasets, events=fast_log)
     slow_model = _head_only(tiny_net())
     slow = train(slow_model, _config(digits, feature_cache=False), datasets, events=slow_log)
@@ -60,7 +49,7 @@ def test_head_only_fast_path_gives_the_same_result_as_the_plain_path(digits):
 
 
 def test_augmented_or_unfrozen_training_does_not_cache(digits):
-    log = Log()
+    log = RecordedEvents()
     train(_head_only(tiny_net()), _config(digits, epochs=1, augment=["flip"]),
           build_datasets(_config(digits, epochs=1, augment=["flip"])), events=log)
     assert not any("features cached" in line for line in log.lines)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import pytest
 import torch
-from finetune_helpers import TinyNet, tiny_net
+from finetune_helpers import RecordedEvents, TinyNet, tiny_net
 from torch import nn
 
 from engine.errors import BadInput
 from engine.train.checkpoint import newest_complete
 from engine.train.config import train_config
 from engine.train.data import build_datasets
-from engine.train.events import Events
 from engine.train.loop import Trainer
 from engine.train.sample_data import write_digits
 
@@ -27,17 +26,6 @@ TOLERANCE = {"bf16": 0.01, "fp16": 0.002}
 def digits(tmp_path_factory):
     torch.set_num_threads(1)
     return write_digits(tmp_path_factory.mktemp("data") / "digits", size=12, limit=160)
-
-
-class Log(Events):
-    def __init__(self):
-        self.lines, self.losses = [], []
-
-    def log(self, text):
-        self.lines.append(text)
-
-    def step(self, epoch, step, steps, loss):
-        self.losses.append(loss)
 
 
 def _run(digits, model=None, checkpoint_dir=None, **extra):
@@ -55,7 +43,7 @@ def _run(digits, model=None, checkpoint_dir=None, **extra):
         **extra,
     }
     config = train_config(table)
-    events = Log()
+    events = RecordedEvents()
     trainer = Trainer(
         model or tiny_net(), config, build_datasets(config), events=events, checkpoint_dir=checkpoint_dir
     )

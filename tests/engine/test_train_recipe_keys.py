@@ -6,13 +6,12 @@ import copy
 
 import pytest
 import torch
-from finetune_helpers import digits_config, tiny_net
+from finetune_helpers import RecordedEvents, digits_config, tiny_net
 from torch import nn
 
 from engine.errors import BadInput
 from engine.train.config import train_config
 from engine.train.data import build_datasets
-from engine.train.events import Events
 from engine.train.loop import Trainer, train
 from engine.train.recipe_keys import config_warnings
 from engine.train.tasks.classification import ClassificationTask
@@ -34,14 +33,6 @@ def _linear(seed: int = 0) -> nn.Module:
 def _batch(datasets, size=32):
     items = [datasets.train[i] for i in range(size)]
     return torch.stack([x for x, _ in items]), torch.tensor([y for _, y in items])
-
-
-class Log(Events):
-    def __init__(self):
-        self.lines = []
-
-    def log(self, text):
-        self.lines.append(text)
 
 
 KEYS = [
@@ -185,7 +176,7 @@ def test_warmup_lr_per_step_equals_linear_lr_then_the_main_schedule(digits):
 def test_early_stopping_stops_and_says_why(digits, tmp_path):
     # an lr too small to change any prediction: the score never improves after epoch 1
     config = _config(digits, epochs=6, lr=1e-12, backbone_lr=1e-12, early_stopping=2)
-    log = Log()
+    log = RecordedEvents()
     result = train(_linear(), config, build_datasets(config), events=log, head="1", checkpoint_dir=tmp_path)
     assert result.status == "done" and result.epoch == 3
     assert "early stopping" in result.message and "for 2 epochs" in result.message
