@@ -141,7 +141,7 @@ def launch(job_dir: str | Path, nproc: int = 1, nnodes: int = 1, rdzv_endpoint: 
     job_dir = Path(job_dir)
     check_processes(nproc, nnodes)
     cmd = runner_command(job_dir, nproc, nnodes, rdzv_endpoint)
-    fd = lock.take(job_dir)
+    fd = lock.take(job_dir, starting=True)
     try:
         clear_stop_request(job_dir)  # a request left from an earlier run must not stop this one
         write_status(job_dir, status="queued", pid=None, pid_start=None, worker_pid=None,

@@ -88,6 +88,25 @@ def test_two_resumes_at_once_start_one_runner_and_the_other_names_its_pid(home, 
         stop(job_dir.name, wait=60)
 
 
+def test_a_launch_refused_while_another_starts_its_runner_names_the_runner_not_the_launcher(tmp_path):
+    import threading
+
+    from engine.jobs import lock
+
+    launcher_fd = lock.take(tmp_path, starting=True)  # a launcher between its lock and its Popen
+    runner_pid = os.getpid() + 100_000
+    handover = threading.Timer(0.5, lock.write_holder, (launcher_fd, runner_pid))
+    handover.start()
+    try:
+        with pytest.raises(BadInput) as refused:
+            lock.take(tmp_path)
+        assert f"pid {runner_pid} is training it" in refused.value.why, refused.value.why
+        assert lock.holder(tmp_path) == runner_pid
+    finally:
+        handover.join()
+        os.close(launcher_fd)
+
+
 def test_a_killed_runner_leaves_no_lock_behind_even_while_its_loader_workers_linger(
         home, tmp_path, digits):
     import signal
