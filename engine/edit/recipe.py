@@ -345,17 +345,17 @@ def _skeleton(model: dict[str, Any]) -> Workbench | None:
     return Workbench(model=skeleton, name=name, input_size=size)
 
 
-def check_edits(recipe: Recipe) -> Workbench | None:
+def check_edits(recipe: Recipe, apply: tuple[str, ...] = STRUCTURAL) -> Workbench | None:
     """Check the edits on the model's structure (meta); raise BadInput naming the first bad one.
-    Return that structure with the structural edits made (None when it cannot be built on meta:
-    a weights file or URL, a user's model)."""
+    Return that structure with the edits whose op is in `apply` made (None when it cannot be
+    built on meta: a weights file or URL, a user's model)."""
     from engine.paths import get_module
 
     workbench = _skeleton(recipe.model)
     if workbench is None:
         return None
     for index, edit in enumerate(recipe.edits, start=1):
-        if edit["op"] in STRUCTURAL:
+        if edit["op"] in apply:
             _apply_named(workbench, edit, index)
         elif isinstance(edit.get("target"), str):
             try:

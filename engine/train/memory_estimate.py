@@ -276,11 +276,14 @@ def estimate_for_recipe(recipe: Any, overrides: dict[str, Any] | None = None) ->
     memory only when that device is here)."""
     from dataclasses import replace
 
-    from engine.edit.recipe import build
+    from engine.edit.recipe import STRUCTURAL, build, check_edits
     from engine.train.config import train_config
 
     config = train_config(recipe.train, overrides, model=recipe.model)
-    workbench = build(replace(recipe, model={**recipe.model, "weights": "none"}), device="meta")
+    # the named weights' architecture (a segmenter's aux classifier), with what freezing changes
+    workbench = check_edits(recipe, apply=(*STRUCTURAL, "freeze", "unfreeze"))
+    if workbench is None:  # a weights file or URL, a user's model: random init's architecture
+        workbench = build(replace(recipe, model={**recipe.model, "weights": "none"}), device="meta")
     return estimate_for_model(workbench.model, catalog_meta(recipe.model), config)
 
 

@@ -88,3 +88,29 @@ def test_a_small_step_reads_in_kib_not_zero_mib(recipe, capsys):
     assert main(["finetune", str(recipe), "--estimate-memory"]) == 0
     out = capsys.readouterr().out
     assert f"about {per_image / 2**10:.1f} KiB more per image" in out and "0.0 MiB" not in out
+
+
+def test_a_segmenters_weights_count_their_aux_classifier_and_frozen_edits(tmp_path, monkeypatch, capsys):
+    """fcn_resnet50's COCO weights carry an aux classifier (torchvision's builder adds it for
+    them); a `freeze` edit in the recipe leaves the backbone without gradients."""
+    from torchvision.models.segmentation import fcn_resnet50
+
+    monkeypatch.setenv("TORCH_HOME", str(tmp_path / "torch"))
+    monkeypatch.setenv("PTM_WEIGHTS_MIRROR", "http://127.0.0.1:9/")  # a download would fail at once
+    path = tmp_path / "fcn.toml"
+    path.write_text(
+        '[model]\nname = "fcn_resnet50"\nweights = "COCO_WITH_VOC_LABELS_V1"\n\n[[edit]]\n'
+        f'op = "freeze"\ntarget = "backbone"\n\n[train]\ndata = "{tmp_path}"\nimage_size = 32\n'
+    )
+    assert main(["finetune", str(path), "--estimate-memory", "--json"]) == 0
+    found = json.loads(capsys.readouterr().out)
+    import torch
+
+    with torch.device("meta"):
+        reference = fcn_resnet50(weights=None, weights_backbone=None, aux_loss=True)
+    state = reference.state_dict()
+    assert found["weights"] == sum(t.numel() * t.element_size() for t in state.values())
+    heads = [p for name, p in reference.named_parameters() if not name.startswith("backbone.")]
+    assert found["gradients"] == 4 * sum(p.numel() for p in heads)
+    assert any(name.startswith("aux_classifier.") for name in state)
+    assert _no_job()
