@@ -111,8 +111,7 @@ class CatalogScreen(PtmScreen):
     def compose(self) -> ComposeResult:
         """Title, filter box, table, download bar, footer."""
         yield Static(Text.assemble(("ptm-tui", "bold"), "  type to filter, enter opens; "
-                                   "tab: w weights, d download, s source, "
-                                   "p plot, space marks, c compares"),
+                                   "tab: w weights, d download, s source"),  # the footer shows p, space, c
                      id="catalog-title")
         filter_box = FilterInput(placeholder="filter by name or task (e.g. resnet, detection)",
                            id="filter", select_on_focus=False)
