@@ -54,7 +54,8 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
             predicted = opened.model(x[good].to(device)).argmax(1).cpu()
             truth = to_model[y[good]]
             confusion.index_put_((truth, predicted), torch.ones_like(truth), accumulate=True)
-    return {**report(ref, classes, confusion, skipped), "data": str(root)}
+    said = {"weights_note": opened.weights_note} if opened.weights_note else {}
+    return {**report(ref, classes, confusion, skipped), "data": str(root), **said}
 
 
 def eval_folder(root: Path) -> Path:

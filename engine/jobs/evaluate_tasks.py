@@ -37,7 +37,11 @@ def evaluate_task(
     """Return the task's metrics of `ref` on `data`; write what they came from to `predictions`."""
     import contextlib
 
+    from engine.use.averaged import ema_note
+
     model, meaning, task = _model(ref, device, trust_code)
+    note = ema_note(meaning)
+    said = {"weights_note": note} if note else {}
     config = _config(batch_size, meaning)
     classes = [c for c in meaning.get("classes") or [] if c != "__background__"]
     if task == "classification":
@@ -47,7 +51,7 @@ def evaluate_task(
             "point --data at an ImageFolder",
         )
     if task == "semantic_segmentation":
-        return _segmentation(ref, model, data, config, classes, predictions, meaning)
+        return {**_segmentation(ref, model, data, config, classes, predictions, meaning), **said}
     from engine.train.tasks.coco_data import CocoImages, read_coco
     from engine.train.tasks.coco_metrics import IOU_TYPES, coco_scores
     from engine.train.tasks.detection import DetectionTask, predict_results
@@ -85,6 +89,7 @@ def evaluate_task(
         "skipped": coco.skipped_count,
         "predictions": len(results),
         **scores,
+        **said,
     }
 
 

@@ -4,7 +4,7 @@ with the input shape, preprocessing and class names that go into the exported fi
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,8 @@ class ExportSource:
     """[1, C, H, W]: channels follow the model's input layer."""
     preprocessing: dict[str, Any]
     class_names: list[str] | None
+    weights_note: str | None = None
+    """What the weights are when the checkpoint says more (a job's EMA), in words."""
 
     def metadata(self) -> dict[str, str]:
         """Return the metadata written into the file: text values, JSON where structured."""
@@ -147,9 +149,13 @@ def open_checkpoint(path: Path, recipe_path: Path | None = None, device: str = "
     except (RuntimeError, KeyError, TypeError) as error:
         raise BadInput(f"{path.name} does not fit the model of {spec.name}",
                        str(error).splitlines()[0][:300], "pass --recipe with the job's own recipe") from None
-    use_trained_size(workbench.model, meaning_in(state, path.name))  # a detector's trained size
-    return from_workbench(workbench, "none", side, classes,
-                           source=f"checkpoint {path} (epoch {state.get('epoch')})")
+    from engine.use.averaged import ema_note
+
+    meaning = meaning_in(state, path.name)
+    use_trained_size(workbench.model, meaning)  # a detector's trained size
+    note = ema_note(meaning)
+    source = f"checkpoint {path} (epoch {state.get('epoch')})" + (f"; {note}" if note else "")
+    return replace(from_workbench(workbench, "none", side, classes, source=source), weights_note=note)
 
 
 def open_source(source: str, weights: str = "default", recipe_path: str | None = None,

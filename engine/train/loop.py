@@ -124,8 +124,14 @@ class Trainer(HeadOnlyEpochs):
             "rng": rng_state(), "config": self.config.to_dict(),
             "classes": list(self.datasets.classes), "head": self.head,
             "bad_images": self.bad.state(),
-            "meaning": {**self.meaning, **self.task.model_meaning(self.model)},
+            "meaning": {**self.meaning, **self.task.model_meaning(self.model), **self._ema_meaning()},
         }
+
+    def _ema_meaning(self) -> dict[str, Any]:
+        """Return {"ema": {decay, steps}} when the checkpoint's model is the EMA, else {}."""
+        if self.ema is None:
+            return {}
+        return {"ema": {"decay": float(self.config.ema_decay), "steps": int(self.config.ema_steps)}}
 
     def load_state(self, state: dict[str, Any]) -> None:
         """Continue from a checkpoint's state (model, optimizer, scheduler, position, RNG)."""

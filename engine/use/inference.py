@@ -188,6 +188,8 @@ class ReadyModel:
     keypoint_names: list[str] | None
     meta: dict[str, Any]
     device: str
+    weights_note: str | None = None
+    """What the weights are when a file says more (a job's EMA), in words; None otherwise."""
 
 
 def open_for_inference(name: str, weights: str = "default", device: str | None = None,
@@ -226,8 +228,10 @@ def ready(model: nn.Module, name: str, weights: str = "none", source: str = "",
     if detection_head(model) is not None and kp_head in dict(model.named_modules()):
         said = meaning if (meaning or {}).get("keypoint_names") else meta  # a finetune's own names
         keypoints = keypoint_names_for(name, said, head_outputs(model, kp_head))
+    from engine.use.averaged import ema_note
+
     return ReadyModel(model, name, weights, source, preprocess, categories, note, keypoints, meta,
-                      device or str(model_device(model)))
+                      device or str(model_device(model)), ema_note(meaning))
 
 
 def workbench_ready(workbench: Any, device: str | None = None) -> ReadyModel:

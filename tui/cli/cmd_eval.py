@@ -56,6 +56,8 @@ def run(args: argparse.Namespace) -> int:
     if "task" not in result and Path(result["data"]) != Path(args.data).expanduser():
         stderr.print(f"note: {escape(args.data)} holds train/ and val/: evaluated on "
                      f"{escape(result['data'])}", highlight=False, soft_wrap=True)
+    if result.get("weights_note") and not args.json:
+        stderr.print(escape(result["weights_note"]), highlight=False, soft_wrap=True)
     if args.json:
         print_json(result)
         return 0

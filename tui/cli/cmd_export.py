@@ -65,7 +65,8 @@ def run(args: argparse.Namespace) -> int:
         report = export_model(source.model, fmt, out, source.input_shape, source.metadata(),
                               tolerance=tolerance)
     if args.json:
-        print_json(report.to_dict())
+        said = {"weights_note": source.weights_note} if source.weights_note else {}
+        print_json({**report.to_dict(), **said})
         return 0
     from rich.markup import escape
 
@@ -77,6 +78,8 @@ def run(args: argparse.Namespace) -> int:
     stdout.print(f"input {['N', *report.input_shape[1:]]}; metadata: preprocessing, "
                  f"{f'{len(names)} class names' if names else 'no class names (none known for this head)'}",
                  highlight=False, soft_wrap=True)
+    if source.weights_note:
+        stdout.print(escape(source.weights_note), highlight=False, soft_wrap=True)
     return 0
 
 

@@ -103,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
                              trust_code=args.trust_code)
     if ready.labels_note:
         stderr.print(f"note: {shown(ready.labels_note)}", highlight=False, soft_wrap=True)
+    if ready.weights_note:
+        stderr.print(shown(ready.weights_note), highlight=False, soft_wrap=True)
     from engine.inspect.detection import is_detection_model
 
     if args.out and not is_detection_model(ready.model):  # refused before the images are run

@@ -143,4 +143,6 @@ def meaning_in_words(meaning: dict[str, Any] | None) -> str:
         parts.append(f"{side} px input, {meaning.get('interpolation') or 'bilinear'}")
     if meaning.get("job"):
         parts.append(f"from job {meaning['job']}")
+    if meaning.get("ema"):
+        parts.append(f"the EMA of the trained weights (ema_decay {meaning['ema']['decay']:g})")
     return "the file says: " + "; ".join(parts) if parts else ""

@@ -178,6 +178,8 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
         if kind not in KINDS:
             raise bad(where, "kind", f"one of {', '.join(KINDS)}", kind)
         checked["kind"] = kind
+    if meaning.get("ema") is not None:
+        checked["ema"] = _ema(meaning["ema"], where)
     checked.update(_task_keys(meaning, where))
     if "resize" in meaning:
         checked["resize"] = _sides(meaning["resize"], where, "resize")
@@ -196,6 +198,18 @@ def check_meaning(meaning: Any, where: str) -> dict[str, Any]:
             raise bad(where, "antialias", "true or false", meaning["antialias"])
         checked["antialias"] = meaning["antialias"]
     return checked
+
+
+def _ema(value: Any, where: str) -> dict[str, Any]:
+    """Return a finetune's EMA settings ({decay in [0, 1), steps from 1}) checked."""
+    if not isinstance(value, Mapping):
+        raise bad(where, "ema", "a table {decay, steps}", value)
+    decay, steps = value.get("decay"), value.get("steps")
+    if not (_number(decay) and 0 <= decay < 1):
+        raise bad(where, "ema.decay", "a number from 0 to below 1", decay)
+    if not _whole(steps, 1, 1_000_000):
+        raise bad(where, "ema.steps", "a whole number from 1 to 1,000,000", steps)
+    return {"decay": float(decay), "steps": int(steps)}
 
 
 def _task_keys(meaning: Mapping[str, Any], where: str) -> dict[str, Any]:
