@@ -68,6 +68,10 @@ BAD = {  # case: (what changes in GOOD, the key the message names)
     "recipe-model-missing": ({"recipe": {"edit": []}}, "recipe.model"),
     "recipe-name-number": ({"recipe": {"model": {"name": 18}}}, "recipe.model.name"),
     "recipe-edit-text": ({"recipe": {"model": {"name": "resnet18"}, "edit": "freeze"}}, "recipe.edit"),
+    "ema-text": ({"ema": "yes"}, "ema"),
+    "ema-decay-one": ({"ema": {"decay": 1.5, "steps": 1}}, "ema.decay"),
+    "ema-decay-text": ({"ema": {"decay": "0.9", "steps": 1}}, "ema.decay"),
+    "ema-steps-zero": ({"ema": {"decay": 0.9, "steps": 0}}, "ema.steps"),
     "nested-deep": ({"extra": nested(100)}, "meaning"),
 }
 
