@@ -55,6 +55,13 @@ NEW_RECIPE = {
     **EMA,
 }
 """The recipe of resnet50's IMAGENET1K_V2 (and efficientnet_v2's, shufflenet_v2_x1_5's)."""
+NEW_RECIPE_ISSUE = "https://github.com/pytorch/vision/issues/3995"
+"""Where torchvision's "new training recipe" is documented; its V2 weights' meta links its sections."""
+NEW_RECIPE_AS_IS = ("resnet101", "resnet152", "resnext50_32x4d", "wide_resnet101_2")
+NEW_RECIPE_FIXRES = ("resnext101_32x8d", "wide_resnet50_2")
+"""The models whose V2 weights' docs say the new recipe was used as is (#new-recipe, and
+#new-recipe-with-fixres, which differs in crop sizes only, not applied here); regnet's, linking the
+same sections, say "a modified version" and are refused."""
 
 VIT_ADAMW = {
     "epochs": 300,
@@ -199,8 +206,12 @@ RECIPES: tuple[Recipe, ...] = (
     ),
     Recipe(
         "resnet50 IMAGENET1K_V2",
-        "https://github.com/pytorch/vision/issues/3995#issuecomment-1013906621",
+        f"{NEW_RECIPE_ISSUE}#issuecomment-1013906621",
         NEW_RECIPE,
+    ),
+    Recipe("new training", f"{NEW_RECIPE_ISSUE}#new-recipe", NEW_RECIPE, NEW_RECIPE_AS_IS),
+    Recipe(
+        "new training (FixRes)", f"{NEW_RECIPE_ISSUE}#new-recipe-with-fixres", NEW_RECIPE, NEW_RECIPE_FIXRES
     ),
 )
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 from engine.errors import BadInput
-from engine.train.preset_table import PORTED, PORTED_MODELS, Recipe, find_recipe
+from engine.train.preset_table import NEW_RECIPE_ISSUE, PORTED, PORTED_MODELS, Recipe, find_recipe
 
 PRESETS = ("quick", "torchvision")
 LR_SCALE = 0.1
@@ -41,8 +41,11 @@ def weights_recipe(model: dict[str, Any]) -> tuple[str, Recipe]:
         raise _refuse(model, error.message) from None
     if entry is None:
         raise _refuse(model, "these weights (random init, a file or a URL) carry no torchvision recipe link")
-    url = str(catalog.weights_enum(name, entry).meta.get("recipe") or "")
+    meta = catalog.weights_enum(name, entry).meta
+    url = str(meta.get("recipe") or "")
     why = PORTED_MODELS.get(name) or PORTED.get(url)
+    if not why and url.startswith(NEW_RECIPE_ISSUE) and "modified version" in str(meta.get("_docs", "")):
+        why = "trained with a modified version of torchvision's new recipe, whose settings are not listed"
     if why:
         raise _refuse(model, f"torchvision documents no training recipe for {entry.name}: {why}")
     recipe = find_recipe(url, name)
