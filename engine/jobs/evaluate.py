@@ -16,9 +16,8 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
     """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
     (or, for a detector or segmentation model, on a COCO JSON or images/ + masks/); a recipe read
     from a file or job folder may name code only with `trust_code`."""
-    from torch.utils.data import DataLoader
-
     from engine.jobs.evaluate_tasks import evaluate_task
+    from engine.train.csv_data import is_csv
     from engine.train.tasks import is_task_data
 
     if is_task_data(Path(data).expanduser()):
@@ -26,22 +25,49 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
                              trust_code)
 
     from engine.jobs.trained import open_trained
-    from engine.train.data import UNREADABLE, CheckedImageFolder, check_class_folders, open_image
+    from engine.train.data import CheckedImageFolder, check_class_folders, open_image
 
     given = Path(data).expanduser()
+    if is_csv(str(given)):
+        return _evaluate_csv(ref, given, device, batch_size, trust_code)
     if not given.is_dir():
-        raise BadInput(f"data folder {given} does not exist", "eval reads one folder per class",
-                       "point --data at a folder like the training's val/")
+        raise BadInput(f"data folder {given} does not exist", "eval reads one folder per class "
+                       "or a labels CSV (path,label)", "point --data at a folder like the training's val/")
     root = eval_folder(given)
     check_class_folders(root)
     opened = open_trained(ref, device, trust_code)
-    classes = list(opened.categories or [])
     folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
     folder.blank_size = opened.preprocess.input_size
+    return _evaluate_images(ref, opened, folder, root, batch_size, device)
+
+
+def _evaluate_csv(ref: str, path: Path, device: str, batch_size: int, trust_code: bool) -> dict[str, Any]:
+    """Return the evaluation of `ref` on the images a labels CSV names (as a finetune reads it)."""
+    from engine.jobs.trained import open_trained
+    from engine.train.csv_data import CsvImages, csv_classes, read_labels
+    from engine.train.data import UNREADABLE, open_image
+
+    rows = read_labels(path)
+    labels = csv_classes(rows, str(path), min_classes=1)
+    opened = open_trained(ref, device, trust_code)
+    images = CsvImages(rows, labels, opened.preprocess, open_image, opened.preprocess.input_size, UNREADABLE)
+    return _evaluate_images(ref, opened, images, path, batch_size, device)
+
+
+def _evaluate_images(ref: str, opened: Any, folder: Any, root: Path, batch_size: int,
+                     device: str) -> dict[str, Any]:
+    """Return the evaluation of an opened model on a dataset of (image, class index) with
+    ImageFolder's `classes` (an unreadable image's index is UNREADABLE: skipped and counted)."""
+    from torch.utils.data import DataLoader
+
+    from engine.train.data import UNREADABLE
+
+    classes = list(opened.categories or [])
     unknown = [name for name in folder.classes if name not in classes]
     if unknown:
         raise BadInput(f"{root} has classes the model was not trained on: {', '.join(unknown[:5])}",
-                       f"it knows {', '.join(classes[:10])}", "evaluate on folders named as in training")
+                       f"it knows {', '.join(classes[:10])}",
+                       "evaluate on data whose classes (folders or CSV labels) are named as in training")
     to_model = torch.tensor([classes.index(name) for name in folder.classes])
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
     skipped = 0

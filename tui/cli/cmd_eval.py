@@ -21,8 +21,8 @@ def register(subparsers: Any) -> None:
     parser.add_argument("model", metavar="JOB|CKPT|RECIPE",
                         help="a job id, a checkpoint file (.pt) or a recipe (.toml)")
     parser.add_argument("--data", required=True, metavar="DIR|FILE",
-                        help="class folders of images; a COCO JSON or images/ + masks/ for "
-                        "detection and segmentation models")
+                        help="class folders of images or a labels CSV (path,label); a COCO JSON or "
+                        "images/ + masks/ for detection and segmentation models")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
     parser.add_argument("--predictions", metavar="PATH", default=None,
