@@ -29,7 +29,7 @@ def read_labels(csv_path: Path) -> list[tuple[str, str]]:
     raise BadInput naming the file and row for anything else."""
     where = str(csv_path)
     try:
-        text = decode(read_bytes(csv_path, MAX_CSV_BYTES), where)
+        text = decode(read_bytes(csv_path, MAX_CSV_BYTES), where).removeprefix("\ufeff")  # Excel's BOM
     except FileNotFoundError:
         raise BadInput(
             f"the labels CSV {where} does not exist",

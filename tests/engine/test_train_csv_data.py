@@ -110,3 +110,17 @@ def test_a_recipe_with_a_csv_makes_a_job_and_a_wrong_head_is_refused(home, as_cs
     )
     with pytest.raises(BadInput, match="10 classes"):
         create_job(load(wrong))
+
+
+def test_a_csv_saved_by_excel_with_a_byte_order_mark_reads_as_python_s_csv_reads_it(as_csv):
+    """Excel's "CSV UTF-8" starts with a BOM; Python's csv module reads it with utf-8-sig."""
+    import csv
+
+    from engine.train.csv_data import read_labels
+
+    text = (as_csv / "labels.csv").read_text()
+    (as_csv / "excel.csv").write_text(text, encoding="utf-8-sig")
+    assert (as_csv / "excel.csv").read_bytes().startswith(b"\xef\xbb\xbf")
+    with open(as_csv / "excel.csv", encoding="utf-8-sig", newline="") as handle:
+        want = [(str((as_csv / r["path"]).resolve()), r["label"]) for r in csv.DictReader(handle)]
+    assert read_labels(as_csv / "excel.csv") == want == read_labels(as_csv / "labels.csv")
