@@ -58,3 +58,15 @@ def test_the_table_shows_values_as_the_recipe_writes_them(tmp_path, capsys):
     assert rows["optimizer"].split()[1] == '"sgd"' and rows["preset"].split()[1] == '"torchvision"'
     assert rows["channels_last"].split()[1] == "false" and rows["freeze_bn"].split()[1] == "true"
     assert rows["head_lr"].split()[1:3] == ["(not", "set)"] and rows["augment"].split()[1] == '["flip"]'
+
+
+def test_show_config_warns_of_an_lr_above_10_as_a_launch_does(tmp_path, capsys):
+    recipe = _recipe(tmp_path, train="epochs = 9\n")
+    assert main(["finetune", str(recipe), "--show-config", "--lr", "20"]) == 0
+    out = capsys.readouterr()
+    assert "lr = 20 is above 10" in out.err and "lr-find" in out.err
+    assert main(["finetune", str(recipe), "--show-config", "--json", "--lr", "20"]) == 0
+    out = capsys.readouterr()
+    assert "above 10" in out.err and all(json.loads(line) for line in out.out.splitlines())  # JSON stays
+    assert main(["finetune", str(recipe), "--show-config", "--lr", "0.5"]) == 0
+    assert "above 10" not in capsys.readouterr().err

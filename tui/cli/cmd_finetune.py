@@ -246,11 +246,11 @@ def run(args: argparse.Namespace) -> int:
     from engine.jobs.launch import check_processes, create_job, launch
 
     recipe = recipes.load(args.recipe)
+    _warn(recipe, overrides_from(args))
     if args.show_config:
         from tui.cli.show_config import print_config
 
         return print_config(recipe, overrides_from(args), args.json)
-    _warn(recipe, overrides_from(args))
     if args.estimate_memory:
         from tui.cli.memory_estimate import print_estimate
 
