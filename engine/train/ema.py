@@ -53,6 +53,25 @@ class ModelEma:
         self.updates, self.skipped = int(state["updates"]), int(state.get("skipped", 0))
 
 
+def horizon_warning(decay: float, every: int, updates: int) -> str | None:
+    """Return the warning for an EMA the run is too short for (it never moves, or barely moves
+    from the starting weights), or None when its horizon fits the run's `updates`."""
+    if updates < every:
+        return (
+            f"warning: the EMA averages every {every} updates (ema_steps) and this run has {updates} "
+            "updates: it is never updated, so validation and the checkpoints keep the starting weights; "
+            "lower ema_steps"
+        )
+    horizon = every / (1.0 - decay)
+    if horizon <= updates:
+        return None
+    return (
+        f"warning: the EMA (ema_decay {decay:g} every {every} update(s)) averages over about {horizon:,.0f} "
+        f"updates and this run has {updates}: validation and the checkpoints stay close to the starting "
+        "weights; lower ema_decay or ema_steps"
+    )
+
+
 def describe(decay: float, every: int) -> str:
     """Return the log line that says the job keeps an EMA and where it is used."""
     return (

@@ -23,7 +23,7 @@ from engine.train.config import TrainConfig
 from engine.train.data import Datasets, EpochBatches, Indexed, loader_worker_init
 from engine.train.diagnostics import LayerDiagnostics, interval
 from engine.train.dist import DistInfo, all_max, all_sum, resolve_device
-from engine.train.ema import ModelEma, describe
+from engine.train.ema import ModelEma, describe, horizon_warning
 from engine.train.events import Events, TrainResult
 from engine.train.feature_cache import FeatureCache, HeadOnlyEpochs, in_head
 from engine.train.optim import make_optimizer, make_scheduler
@@ -355,6 +355,10 @@ class Trainer(HeadOnlyEpochs):
                 self.events.log(line)
             if self.ema is not None:
                 self.events.log(describe(self.config.ema_decay, self.config.ema_steps))
+                updates = self.updates_per_epoch * self.config.epochs
+                short = horizon_warning(self.config.ema_decay, self.config.ema_steps, updates)
+                if short:
+                    self.events.log(short)
             if self.config.class_balance != "none":
                 self.events.log(describe_balance(self.config, self.datasets))
             self.save()
