@@ -27,8 +27,9 @@ class ModelEma:
         """The averaged model (what evaluation and the checkpoints use)."""
         return self.averaged.module
 
-    def after_update(self, model: nn.Module) -> None:
-        """Count one optimizer update; average the model in on every `every`-th, if it is finite."""
+    def after_update(self, model: nn.Module, warming_up: bool = False) -> None:
+        """Count one optimizer update; average the model in on every `every`-th, if it is finite;
+        while `warming_up`, copy it instead (torchvision's train.py restarts the average then)."""
         self.updates += 1
         if self.updates % self.every:
             return
@@ -37,6 +38,8 @@ class ModelEma:
             self.skipped += 1
             return
         self.averaged.update_parameters(model)
+        if warming_up:
+            self.averaged.n_averaged.fill_(0)  # the next update copies again
 
     def state(self) -> dict[str, Any]:
         """Return what a resume needs besides the averaged weights (saved as the model's)."""
@@ -53,22 +56,24 @@ class ModelEma:
         self.updates, self.skipped = int(state["updates"]), int(state.get("skipped", 0))
 
 
-def horizon_warning(decay: float, every: int, updates: int) -> str | None:
+def horizon_warning(decay: float, every: int, updates: int, warmup: int = 0) -> str | None:
     """Return the warning for an EMA the run is too short for (it never moves, or barely moves
-    from the starting weights), or None when its horizon fits the run's `updates`."""
+    from the starting weights), or None when its horizon fits the run's `updates` (of which the
+    first `warmup` only copy the model)."""
     if updates < every:
         return (
             f"warning: the EMA averages every {every} updates (ema_steps) and this run has {updates} "
             "updates: it is never updated, so validation and the checkpoints keep the starting weights; "
             "lower ema_steps"
         )
-    horizon = every / (1.0 - decay)
-    if horizon <= updates:
+    horizon, averaged = every / (1.0 - decay), updates - warmup
+    if averaged <= 0 or horizon <= averaged:
         return None
+    after = " after warmup" if warmup else ""
     return (
         f"warning: the EMA (ema_decay {decay:g} every {every} update(s)) averages over about {horizon:,.0f} "
-        f"updates and this run has {updates}: validation and the checkpoints stay close to the starting "
-        "weights; lower ema_decay or ema_steps"
+        f"updates and this run has {averaged}{after}: validation and the checkpoints stay close to the "
+        "weights it started from; lower ema_decay or ema_steps"
     )
 
 

@@ -271,7 +271,7 @@ class Trainer(HeadOnlyEpochs):
         else:
             self.optimizer.step()
         if self.ema is not None:
-            self.ema.after_update(self.model)
+            self.ema.after_update(self.model, warming_up=self.epoch < self.config.warmup_epochs)
         if measure:
             self.events.layers(self.diagnostics.after_step(self.epoch, self.step + 1))
         if self.scheduler is not None:
@@ -356,7 +356,8 @@ class Trainer(HeadOnlyEpochs):
             if self.ema is not None:
                 self.events.log(describe(self.config.ema_decay, self.config.ema_steps))
                 updates = self.updates_per_epoch * self.config.epochs
-                short = horizon_warning(self.config.ema_decay, self.config.ema_steps, updates)
+                warmup = self.updates_per_epoch * self.config.warmup_epochs
+                short = horizon_warning(self.config.ema_decay, self.config.ema_steps, updates, warmup)
                 if short:
                     self.events.log(short)
             if self.config.class_balance != "none":

@@ -92,3 +92,26 @@ def test_a_non_finite_model_is_never_averaged_in(digits):
     assert trainer.ema.skipped == 1
     for name, value in trainer.ema.module.state_dict().items():
         assert torch.equal(value, before[name]), name
+
+
+def test_during_warmup_the_ema_copies_the_model_as_torchvisions_reference_does(digits):
+    """references/classification/train.py: `if epoch < args.lr_warmup_epochs:
+    model_ema.n_averaged.fill_(0)` after each EMA update, so the average starts after warmup."""
+    config = _config(digits, ema_decay=0.9, ema_steps=1, warmup_epochs=1, epochs=2)
+    datasets = build_datasets(config)
+    trainer = Trainer(tiny_net(), config, datasets)
+    reference = AveragedModel(tiny_net(), multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
+    trainer.model.train()
+    items = [datasets.train[i] for i in range(64)]
+    for update in range(1, 7):
+        trainer.epoch = 0 if update <= 3 else 1  # epochs completed: the first epoch warms up
+        batch = items[(update % 2) * 32 : (update % 2) * 32 + 32]
+        x, y = torch.stack([x for x, _ in batch]), torch.tensor([y for _, y in batch])
+        trainer._optimizer_step(trainer.model, x, y, trainer.task.empty_sums())
+        trainer.step += 1
+        reference.update_parameters(trainer.model)
+        if trainer.epoch < config.warmup_epochs:
+            reference.n_averaged.fill_(0)
+            _assert_same(trainer.ema.module, trainer.model)  # a copy while warming up
+    _assert_same(trainer.ema.module, reference.module)
+    assert not torch.equal(trainer.ema.module.fc.weight, trainer.model.fc.weight)

@@ -41,7 +41,14 @@ def test_an_ema_averaging_over_more_updates_than_the_run_has_is_named_in_the_log
     trainer, _start, lines = _run(digits, ema_decay=0.99, ema_steps=1)
     total = trainer.updates_per_epoch * trainer.config.epochs
     (line,) = [line for line in lines if "EMA" in line and "warning" in line]
-    assert "about 100 updates" in line and f"this run has {total}" in line and "ema_decay" in line
+    assert "about 100 updates" in line and f"this run has {total}:" in line and "ema_decay" in line
+
+
+def test_the_horizon_counts_the_updates_after_warmup_where_the_ema_only_copies(digits):
+    trainer, _start, lines = _run(digits, ema_decay=0.9, ema_steps=1, epochs=2, warmup_epochs=1)
+    assert trainer.updates_per_epoch < 10 < 2 * trainer.updates_per_epoch  # the average needs ~10 updates
+    (line,) = [line for line in lines if "EMA" in line and "warning" in line]
+    assert f"this run has {trainer.updates_per_epoch} after warmup" in line
 
 
 def test_an_ema_that_fits_the_run_gets_no_warning(digits):
