@@ -36,3 +36,17 @@ def test_bad_port_or_unknown_job_exit_2(capsys):
     assert main(["tensorboard", "--port", "70000"]) == 2
     assert "port" in capsys.readouterr().err
     assert main(["tensorboard", "no-such-job"]) == 2
+
+
+def test_over_ssh_the_forward_names_the_address_the_user_reached_this_server_at(capsys, monkeypatch):
+    """sshd's SSH_CONNECTION is "client port server port": the server address is the one the
+    user's own machine reaches (this host's name may resolve only here, or to localhost)."""
+    _job("over-ssh")
+    monkeypatch.setenv("SSH_CONNECTION", "192.0.2.7 51234 198.51.100.20 22")
+    assert main(["tensorboard", "over-ssh", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["forward"] == (
+        f"ssh -N -L 6006:localhost:6006 {getpass.getuser()}@198.51.100.20"
+    )
+    monkeypatch.setenv("SSH_CONNECTION", "fe80::1 51234 2001:db8::20 22")  # IPv6 as sshd writes it
+    assert main(["tensorboard", "over-ssh", "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["forward"].endswith("@2001:db8::20")

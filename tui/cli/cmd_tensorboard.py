@@ -23,11 +23,26 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(func=run)
 
 
+def server_address() -> str:
+    """Return the address the user's ssh reached this server at (SSH_CONNECTION's third field),
+    else this host's name (which may resolve only here)."""
+    import ipaddress
+    import os
+    import socket
+
+    parts = os.environ.get("SSH_CONNECTION", "").split()
+    if len(parts) == 4:
+        try:
+            return str(ipaddress.ip_address(parts[2]))
+        except ValueError:
+            pass
+    return socket.getfqdn()
+
+
 def commands(job: str | None, port: int) -> dict[str, str]:
     """Return the tensorboard command, the ssh port-forward line and the address to open."""
     import getpass
     import shlex
-    import socket
 
     from engine.jobs.store import find_job, jobs_root
     from engine.train.tensorboard import FOLDER
@@ -36,7 +51,7 @@ def commands(job: str | None, port: int) -> dict[str, str]:
     return {
         "logdir": str(logdir),
         "command": f"tensorboard --logdir {shlex.quote(str(logdir))} --port {port}",
-        "forward": f"ssh -N -L {port}:localhost:{port} {getpass.getuser()}@{socket.getfqdn()}",
+        "forward": f"ssh -N -L {port}:localhost:{port} {getpass.getuser()}@{server_address()}",
         "open": f"http://localhost:{port}",
     }
 
