@@ -247,11 +247,11 @@ def read_coco(
     limit = max(FLOOR, int(max_bad * total))
     if len(skipped) > limit or not annotations:
         raise BadInput(
-            f"{path}: {len(skipped)} of {len(data['images'])} images and "
-            f"{len(data['annotations'])} annotations are unusable",
+            f"{path}: {len(skipped)} of its {total} entries ({len(data['images'])} images, "
+            f"{len(data['annotations'])} annotations) are unusable",
             "; ".join(skipped[:SHOWN]),
-            'fix those entries (or the images folder: set images = "DIR" in [train]),'
-            " or raise max_bad_images",
+            "fix those entries; images in another folder than the JSON's: name it (images = "
+            '"DIR" in [train], --images DIR for eval); or raise max_bad_images',
         )
     return CocoSet(
         path, root, list(images.values()), annotations, cats, kp_names, skipped[:SHOWN], len(skipped)
