@@ -103,6 +103,7 @@ def _scores(output: Any) -> torch.Tensor:
     return output
 
 
+@torch.no_grad()
 def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[str] | None = None,
             topk: int = 5, preprocess: Preprocess | None = None,
             keypoint_names: Sequence[str] | None = None, min_score: float = 0.0,
