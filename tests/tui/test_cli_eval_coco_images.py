@@ -1,6 +1,6 @@
 """Issue 20 audit: `eval --data annotations/val.json --images DIR` scores a COCO file whose images sit
 in another folder (COCO's own layout: annotations/ beside val2017/), as `images = "DIR"` does for
-training; without it the refusal names the flag."""
+training; without it the refusal names the flag. The jobs screen's `e` reads the job's own folder."""
 
 from __future__ import annotations
 
@@ -14,6 +14,8 @@ from tui.cli.main import main
 
 pytestmark = pytest.mark.timeout(300)
 MODELS = Path(__file__).parents[1] / "engine" / "task_models.py"
+MEANING = {"task": "detection", "kind": "detection", "classes": ["__background__", "rectangle", "ellipse"]}
+"""What a detection checkpoint says of its model: label i names classes[i]."""
 
 
 @pytest.fixture
@@ -40,13 +42,8 @@ def _saved_detector(path: Path) -> Path:
     sys.path.insert(0, str(MODELS.parent))
     from task_models import tiny_detector
 
-    meaning = {
-        "recipe": {"model": {"name": f"{MODELS}:tiny_detector", "weights": "none", "seed": 0}},
-        "task": "detection",
-        "kind": "detection",
-        "classes": ["__background__", "rectangle", "ellipse"],
-    }
-    return save_weights(tiny_detector(), path, meaning)
+    recipe = {"model": {"name": f"{MODELS}:tiny_detector", "weights": "none", "seed": 0}}
+    return save_weights(tiny_detector(), path, {"recipe": recipe, **MEANING})
 
 
 def test_eval_reads_the_images_from_images_dir_and_equals_pycocotools(coco_layout, tmp_path, capsys):
@@ -90,3 +87,27 @@ def test_eval_without_images_names_the_flag_and_counts_plainly(coco_layout, caps
     assert code == 2
     assert "--images DIR" in err
     assert "10 of its 10 entries (4 images, 6 annotations) are unusable" in " ".join(err.split())
+
+
+async def test_e_on_the_jobs_screen_reads_the_images_folder_the_job_trained_with(coco_layout, tmp_path):
+    from conftest import ScreenApp, screen_text, wait_for
+    from task_models import tiny_detector
+
+    from engine.edit.recipe import Recipe, dumps
+    from engine.train.checkpoint import save_checkpoint
+    from tui.screens.jobs.job_eval import JobEvalScreen
+
+    annotations, images, _saved = coco_layout
+    job = tmp_path / "coco-job"
+    job.mkdir()
+    train = {"data": str(annotations), "val_data": str(annotations), "images": str(images)}
+    model = {"name": f"{MODELS}:tiny_detector", "weights": "none", "seed": 0}
+    (job / "spec.toml").write_text(dumps(Recipe(model=model, train=train)))
+    state = {"model": tiny_detector().state_dict(), "epoch": 1, "meaning": MEANING}
+    save_checkpoint(job / "checkpoints", state, epoch=1)
+    app = ScreenApp(JobEvalScreen("coco-job", str(job)), trust_code=True)
+    async with app.run_test(size=(110, 30)) as pilot:
+        summary = app.screen.query_one("#eval-summary")
+        await wait_for(pilot, lambda: "evaluating" not in str(summary.render()), timeout=120)
+        text = " ".join(screen_text(app).split())
+        assert "(detection, 4 images): bbox_map" in text, text

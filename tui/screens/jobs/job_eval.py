@@ -34,6 +34,14 @@ def val_folder(job_dir: str | Path) -> Path | None:
     return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
 
 
+def images_folder(job_dir: str | Path) -> str | None:
+    """Return the folder the job's COCO file_names are relative to ([train] images), if it set one."""
+    from engine.edit.recipe import load
+
+    train = load(Path(job_dir) / "spec.toml").train or {}
+    return str(train["images"]) if train.get("images") else None
+
+
 def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
     """Return the confusion matrix as table rows, each cell shaded by its share of the row."""
     rows = []
@@ -91,7 +99,8 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
                                  f"run `ptm-tui eval {self.job} --data DIR` on a folder of "
                                  "held-out images")
             result = evaluate(str(self.job_dir), folder,
-                              trust_code=getattr(self.app, "trust_code", False))
+                              trust_code=getattr(self.app, "trust_code", False),
+                              images_dir=images_folder(self.job_dir))
         except Exception as error:  # shown where the result would be; the app keeps running
             self.app.call_from_thread(self._failed, error_text(error))
             return
