@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,9 @@ def read_coco(
             continue
         file = (root / image["file_name"]).resolve()
         if not file.is_relative_to(root):
-            skip(f"image {image['file_name']}: outside {root}")
+            inside = Path(os.path.normpath(root / image["file_name"])).is_relative_to(root)
+            link = f"a link to {file}, " if inside else ""  # a linked images folder: name it instead
+            skip(f"image {image['file_name']}: {link}outside {root}")
             continue
         if not file.is_file():
             skip(f"image {image['file_name']}: missing ({file})")
