@@ -90,7 +90,7 @@ def test_eval_without_images_names_the_flag_and_counts_plainly(coco_layout, caps
 
 
 async def test_e_on_the_jobs_screen_reads_the_images_folder_the_job_trained_with(coco_layout, tmp_path):
-    from conftest import ScreenApp, screen_text, wait_for
+    from conftest import ScreenApp, wait_for
     from task_models import tiny_detector
 
     from engine.edit.recipe import Recipe, dumps
@@ -109,5 +109,26 @@ async def test_e_on_the_jobs_screen_reads_the_images_folder_the_job_trained_with
     async with app.run_test(size=(110, 30)) as pilot:
         summary = app.screen.query_one("#eval-summary")
         await wait_for(pilot, lambda: "evaluating" not in str(summary.render()), timeout=120)
-        text = " ".join(screen_text(app).split())
+        text = " ".join(str(summary.render()).split())
         assert "(detection, 4 images): bbox_map" in text, text
+
+
+async def test_e_on_a_coco_job_that_split_its_file_says_to_evaluate_a_coco_file(coco_layout, tmp_path):
+    from conftest import ScreenApp, wait_for
+
+    from engine.edit.recipe import Recipe, dumps
+    from tui.screens.jobs.job_eval import JobEvalScreen
+
+    annotations, images, _saved = coco_layout
+    job = tmp_path / "split-job"
+    job.mkdir()
+    train = {"data": str(annotations), "images": str(images), "val_split": 0.25}
+    model = {"name": f"{MODELS}:tiny_detector", "weights": "none", "seed": 0}
+    (job / "spec.toml").write_text(dumps(Recipe(model=model, train=train)))
+    app = ScreenApp(JobEvalScreen("split-job", str(job)), trust_code=True)
+    async with app.run_test(size=(110, 30)) as pilot:
+        summary = app.screen.query_one("#eval-summary")
+        await wait_for(pilot, lambda: "cannot evaluate" in str(summary.render()), timeout=60)
+        text = " ".join(str(summary.render()).split())
+        assert "held out part of instances_val.json by val_split" in text
+        assert "--data val.json` on a COCO file" in text and "val/ folder" not in text
