@@ -73,7 +73,8 @@ def draw_runs(plt: Any, curves: list[Any], metric: str = "val_acc", marker: str 
     over the data: curve_keys gives the key under the plot), on even round y ticks for `rows`."""
 
     plt.clear_data()
-    plt.title("validation accuracy (%)" if metric == "val_acc" else "validation loss")
+    scores = list(dict.fromkeys(getattr(curve, "score", "accuracy") for curve in curves)) or ["accuracy"]
+    plt.title(f"validation {' / '.join(scores)} (%)" if metric == "val_acc" else "validation loss")
     plt.xlabel("epoch")
     for number, curve in enumerate(curves):
         if curve.epochs:

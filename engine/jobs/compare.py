@@ -26,6 +26,8 @@ class RunCurve:
     val_loss: list[float] = field(default_factory=list)
     settings: dict[str, Any] = field(default_factory=dict)
     """The recipe keys whose values differ between the compared jobs (dotted: train.lr)."""
+    score: str = "accuracy"
+    """What val_acc holds: the task's score ("accuracy", "box mAP", "mean IoU" ...)."""
     skipped: str = ""
     """How many lines of its metrics.jsonl could not be used and why ("" when all could)."""
 
@@ -38,7 +40,7 @@ class RunCurve:
 
     def to_dict(self) -> dict[str, Any]:
         """Return the curve as plain data (the CLI's --json)."""
-        return {"job": self.job, "epochs": self.epochs, "val_acc": self.val_acc,
+        return {"job": self.job, "epochs": self.epochs, "val_acc": self.val_acc, "score": self.score,
                 "val_loss": self.val_loss, "settings": self.settings, "label": self.label}
 
 
@@ -107,6 +109,7 @@ def compare_runs(jobs: list[str]) -> list[RunCurve]:
             if record.get("kind") == "epoch":
                 curve.epochs.append(int(record["epoch"]))
                 curve.val_acc.append(float(record["val_acc"]))
+                curve.score = str(record.get("score") or curve.score)
                 loss = record.get("val_loss")  # None: a detector has no validation loss
                 curve.val_loss.append(float(loss) if loss is not None else float("nan"))
         curves.append(curve)

@@ -12,7 +12,8 @@ from engine.errors import BadInput
 
 
 def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64,
-             predictions: str | Path | None = None, trust_code: bool = False) -> dict[str, Any]:
+             predictions: str | Path | None = None, trust_code: bool = False,
+             images_dir: str | Path | None = None) -> dict[str, Any]:
     """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
     (or, for a detector or segmentation model, on a COCO JSON or images/ + masks/); a recipe read
     from a file or job folder may name code only with `trust_code`."""
@@ -22,7 +23,7 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
 
     if is_task_data(Path(data).expanduser()):
         return evaluate_task(ref, Path(data).expanduser(), device, min(batch_size, 16), predictions,
-                             trust_code)
+                             trust_code, images_dir)
 
     from engine.jobs.trained import open_trained
     from engine.train.data import CheckedImageFolder, check_class_folders, open_image

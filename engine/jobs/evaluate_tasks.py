@@ -31,10 +31,16 @@ def _config(batch_size: int, meaning: dict[str, Any]) -> Any:
 
 
 def evaluate_task(
-    ref: str, data: Path, device: str = "cpu", batch_size: int = 8, predictions: str | Path | None = None,
+    ref: str,
+    data: Path,
+    device: str = "cpu",
+    batch_size: int = 8,
+    predictions: str | Path | None = None,
     trust_code: bool = False,
+    images_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Return the task's metrics of `ref` on `data`; write what they came from to `predictions`."""
+    """Return the task's metrics of `ref` on `data`; write what they came from to `predictions`.
+    A COCO file's images are read relative to `images_dir` (default: the JSON's folder)."""
     import contextlib
 
     from engine.use.averaged import ema_note
@@ -62,7 +68,7 @@ def evaluate_task(
             "it is evaluated on a COCO JSON",
             "point --data at e.g. val.json",
         )
-    coco = read_coco(data, task)
+    coco = read_coco(data, task, images_dir)
     unknown = [name for name in coco.names if name not in classes]
     if unknown:
         raise BadInput(

@@ -37,6 +37,8 @@ class DataFound:
     val_images: int | None = None
     at_least: bool = False
     """A folder count stopped at MAX_FILES entries."""
+    keypoints: int = 0
+    """Keypoints per object a keypoint model's COCO categories name (0: not counted)."""
 
     def words(self) -> str:
         """Return the counts as one line: `COCO JSON: 120 images (+30 val), 340 annotations, ...`."""
@@ -52,6 +54,8 @@ class DataFound:
         if self.classes:
             names = ", ".join(self.classes[:SHOWN]) + (", ..." if len(self.classes) > SHOWN else "")
             parts.append(f"{_count(len(self.classes), kind)} ({names})")
+        if self.keypoints:
+            parts.append(_count(self.keypoints, "keypoint"))
         elif self.masks is not None:
             parts.append("classes from the masks (no classes.txt)")
         return f"{self.format}: " + ", ".join(parts)
@@ -100,7 +104,7 @@ def find_data(data: str, task: str = "classification", val_data: str = "") -> Da
     if not path.exists():
         raise BadInput(f"{path} does not exist", "the job reads its images from there", "check the path")
     if task in COCO_TASKS:
-        return _coco(path, val_data)
+        return _coco(path, val_data, task == "keypoints")
     if path.suffix.lower() == ".json":
         raise BadInput(
             f"{path.name} is COCO JSON, which detection models read",
@@ -113,7 +117,7 @@ def find_data(data: str, task: str = "classification", val_data: str = "") -> Da
     return _labels_csv(path, val_data) if is_csv(data) else _image_folder(path)
 
 
-def _coco(path: Path, val_data: str) -> DataFound:
+def _coco(path: Path, val_data: str, keypoints: bool = False) -> DataFound:
     if path.suffix.lower() != ".json" or not path.is_file():
         raise BadInput(
             f"{path} is not a COCO JSON file",
@@ -127,6 +131,9 @@ def _coco(path: Path, val_data: str) -> DataFound:
         [str(c.get("name", c.get("id"))) if isinstance(c, dict) else "?" for c in content["categories"]],
         annotations=len(content["annotations"]),
     )
+    if keypoints:  # the names of the first category that lists them, as the job reads them
+        named = (c.get("keypoints") for c in content["categories"] if isinstance(c, dict))
+        found.keypoints = len(next((n for n in named if isinstance(n, list) and n), []))
     if val_data and Path(val_data).expanduser().is_file():
         found.val_images = len(_coco_json(Path(val_data).expanduser())["images"])
     return found

@@ -84,6 +84,14 @@ def _segments(logits: torch.Tensor, categories: Sequence[str] | None,
     return top
 
 
+def class_map(logits: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """Return each pixel's class (argmax of (C, h, w) logits) at the image's (width, height),
+    resized by nearest neighbour: a (height, width) uint8 tensor (int64 past 256 classes)."""
+    classes = logits.argmax(0)[None, None].float()
+    pixels = torch.nn.functional.interpolate(classes, size=(size[1], size[0]), mode="nearest")[0, 0]
+    return pixels.to(torch.uint8 if logits.shape[0] <= 256 else torch.int64).cpu()
+
+
 @torch.no_grad()
 def _scores(output: Any) -> torch.Tensor:
     """Return the class-score tensor of a classification/segmentation forward, checked finite."""
@@ -103,6 +111,7 @@ def _scores(output: Any) -> torch.Tensor:
     return output
 
 
+@torch.no_grad()
 def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[str] | None = None,
             topk: int = 5, preprocess: Preprocess | None = None,
             keypoint_names: Sequence[str] | None = None, min_score: float = 0.0,
@@ -110,7 +119,8 @@ def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[
     """Return one result per image: {image, top: [{label, index, prob}]} sorted by prob.
 
     Detection models give {image, detections: [{label, index, score, box, keypoints?}]};
-    segmentation models give top classes by mean pixel probability (with their pixel share).
+    segmentation models give top classes by mean pixel probability (with their pixel share) and
+    `class_map`, each pixel's class at the image's size (a tensor: see write_class_map).
     """
     from engine.inspect.detection import is_detection_model, is_segmentation_model
 
@@ -142,12 +152,13 @@ def predict(model: nn.Module, images: Sequence[ImageLike], categories: Sequence[
             same_size = len({tuple(t.shape) for t in tensors}) == 1
             groups = [tensors] if same_size else [[t] for t in tensors]  # e.g. segmentation sizes
             outputs = [row for group in groups for row in _scores(model(torch.stack(group)))]
-            for (name, _), logits in zip(chunk, outputs):
+            for (name, img), logits in zip(chunk, outputs):
                 if segmentation or logits.dim() == 3:
-                    top = _segments(logits, categories, topk)
+                    results.append({"image": name, "top": _segments(logits, categories, topk),
+                                    "class_map": class_map(logits, img.size)})
                 else:
                     top = _top(logits.float().flatten().softmax(0), categories, topk)
-                results.append({"image": name, "top": top})
+                    results.append({"image": name, "top": top})
     except RuntimeError as error:
         raise WorkFailed("the forward pass failed", str(error).splitlines()[0],
                          "check that the model takes 3-channel images of this size") from None
@@ -285,4 +296,23 @@ def draw_detections(image: ImageLike, result: dict[str, Any], out: str | os.Path
     fmt = (target.suffix.lstrip(".") or "png").upper().replace("JPG", "JPEG")
     with atomic_write(target) as handle:
         img.save(handle, format=fmt)
+    return target
+
+
+def write_class_map(result: dict[str, Any], out: str | os.PathLike[str]) -> Path:
+    """Write a segmentation result's class_map as a PNG of class indices (as eval --predictions
+    writes them) at `out`, atomically; return the path."""
+    import io
+
+    from PIL import Image
+
+    from engine.atomic import atomic_write
+
+    buffer = io.BytesIO()
+    pixels = result["class_map"]
+    mode = "L" if pixels.dtype == torch.uint8 else "I"
+    Image.fromarray(pixels.numpy().astype("uint8" if mode == "L" else "int32"), mode=mode).save(buffer, "PNG")
+    target = Path(out)
+    with atomic_write(target) as handle:
+        handle.write(buffer.getvalue())
     return target

@@ -42,7 +42,11 @@ def run(args: argparse.Namespace) -> int:
                      color=out.isatty()), file=out)
     print(key_words([curve.label for curve in curves]), file=out)
     for curve in curves:
-        last = f"{curve.val_acc[-1]:.2f}% after {curve.epochs[-1]} epochs" if curve.epochs else "no epoch yet"
+        last = (
+            f"{curve.score} {curve.val_acc[-1]:.2f}% after {curve.epochs[-1]} epochs"
+            if curve.epochs
+            else "no epoch yet"
+        )
         print(f"{printable(curve.label)}  ({last})", file=out)
         if curve.skipped:
             print(f"ptm-tui: job {printable(curve.job)}: {printable(curve.skipped)}", file=sys.stderr)

@@ -23,6 +23,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--data", required=True, metavar="DIR|FILE",
                         help="class folders of images or a labels CSV (path,label); a COCO JSON or "
                         "images/ + masks/ for detection and segmentation models")
+    parser.add_argument("--images", metavar="DIR", default=None,
+                        help="a COCO JSON's images folder: file_name paths are relative to it "
+                        "(default: the JSON's folder), as images = \"DIR\" in [train]")
     parser.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default: cpu)")
     parser.add_argument("--batch-size", type=int, default=64, help="images per batch (64)")
     parser.add_argument("--predictions", metavar="PATH", default=None,
@@ -51,8 +54,13 @@ def run(args: argparse.Namespace) -> int:
     if not 1 <= args.batch_size <= 65536:
         raise BadInput(f"--batch-size {args.batch_size} is not valid", "it is images per batch",
                        "use e.g. --batch-size 64")
+    if args.images and Path(args.data).suffix.lower() != ".json":
+        raise BadInput(f"--images is for a COCO JSON, and {args.data} is not one",
+                       "only a COCO file names its images by file_name",
+                       "drop --images (class folders and images/ + masks/ hold their images)")
     result = evaluate(args.model, args.data, resolve_device(args.device), args.batch_size,
-                      predictions=args.predictions, trust_code=args.trust_code)
+                      predictions=args.predictions, trust_code=args.trust_code,
+                      images_dir=args.images)
     if "task" not in result and Path(result["data"]) != Path(args.data).expanduser():
         stderr.print(f"note: {escape(args.data)} holds train/ and val/: evaluated on "
                      f"{escape(result['data'])}", highlight=False, soft_wrap=True)

@@ -139,6 +139,7 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
     presses = [0]
     previous = signal.signal(signal.SIGINT, lambda _s, _f: presses.__setitem__(0, presses[0] + 1))
     stop_sent = False
+    score = "val acc"  # the task's score, named by each epoch record
     columns = [TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(),
                TextColumn("{task.fields[info]}"), TimeElapsedColumn()]
     try:
@@ -157,12 +158,13 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
                 status = read_status(job_dir)
                 epochs = [r for r in read_metrics(job_dir) if r.get("kind") == "epoch"]
                 for record in epochs[seen:]:
+                    score = str(record.get("score") or score)
                     if as_json:
                         print_json(record)
                     else:
                         progress.console.print(
                             f"epoch {record['epoch']}/{status.get('epochs')}: train loss "
-                            f"{record['train_loss']:.4f}, {record.get('score', 'val acc')} "
+                            f"{record['train_loss']:.4f}, {score} "
                             f"{record['val_acc']:.2f}%")
                 seen = len(epochs)
                 epoch, steps = int(status.get("epoch", 0)), int(status.get("steps", 0) or 0)
@@ -185,7 +187,7 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
     if as_json:
         print_json(final)
     else:
-        _print_final(final)
+        _print_final(final, score)
     if final["status"] == "failed" or final["status"].startswith("failed"):
         if as_json:
             from tui.cli.output import shown as safe
@@ -196,7 +198,7 @@ def follow(job_dir: Path, proc: Any, as_json: bool) -> int:
     return 130 if interrupted else 0
 
 
-def _print_final(final: dict[str, Any]) -> None:
+def _print_final(final: dict[str, Any], score: str = "val acc") -> None:
     from tui.cli.output import shown as escape
     from tui.cli.output import stderr, stdout
 
@@ -205,7 +207,7 @@ def _print_final(final: dict[str, Any]) -> None:
     stdout.print(f"job [bold]{escape(final['job'])}[/]: [{color}]{escape(final['status'])}[/] after "
                  f"{final['epoch']}/{final['epochs']} epochs", highlight=False)
     if best is not None:
-        stdout.print(f"  val acc: best {best:.2f}%, last {last:.2f}%", highlight=False)
+        stdout.print(f"  {score}: best {best:.2f}%, last {last:.2f}%", highlight=False)
     if final["checkpoint"]:
         stdout.print(f"  checkpoint: {escape(str(final['checkpoint']))}", highlight=False)
     if final["status"] != "done" and final["message"]:

@@ -27,8 +27,9 @@ def register(subparsers: Any) -> None:
                         help="how many classes (or detections) per image (default 5)")
     parser.add_argument("--min-score", type=float, default=0.5,
                         help="detection models: drop boxes scoring below this (default 0.5)")
-    parser.add_argument("--out", help="detection models: draw the boxes on the image here "
-                        "(a file for one image, a folder for several)")
+    parser.add_argument("--out", help="detection models: draw the boxes on the image here; "
+                        "segmentation models: write each pixel's class as a PNG of class indices "
+                        "at the image's size (a file for one image, a folder for several)")
     parser.add_argument("--device", default="auto", help="auto (best available), cpu, cuda, mps")
     parser.add_argument("--json", action="store_true",
                         help="one JSON object per image: {image, top: [{label, index, prob}]}")
@@ -105,19 +106,31 @@ def run(args: argparse.Namespace) -> int:
         stderr.print(f"note: {shown(ready.labels_note)}", highlight=False, soft_wrap=True)
     if ready.weights_note:
         stderr.print(shown(ready.weights_note), highlight=False, soft_wrap=True)
-    from engine.inspect.detection import is_detection_model
+    from engine.inspect.detection import is_detection_model, is_segmentation_model
 
-    if args.out and not is_detection_model(ready.model):  # refused before the images are run
-        raise BadInput("--out draws boxes, and this model does not detect objects",
-                       f"{args.model} is not a detection model", "drop --out")
+    segmenter = not is_detection_model(ready.model) and is_segmentation_model(ready.model)
+    if args.out and not is_detection_model(ready.model) and not segmenter:  # before the images run
+        raise BadInput("--out draws boxes or writes class masks, and this model does not detect objects "
+                       "or segment images",
+                       f"{args.model} is not a detection or segmentation model", "drop --out")
+    if segmenter and any(path.suffix.lower() != ".png" for path in out_paths):
+        raise BadInput(f"--out {args.out} is not a .png file or a folder",
+                       "a class mask is a PNG of class indices (a lossy format would change them)",
+                       "end --out with .png, or name a folder")
     results = predict_ready(ready, args.images, topk=args.topk, min_score=args.min_score)
     detection = bool(results) and "detections" in results[0]
     if args.out:
         from engine.outputs import writing
+        from engine.use.inference import write_class_map
 
         for image, result, path in zip(args.images, results, out_paths):
             with writing(path):
-                result["drawn"] = str(draw_detections(image, result, path))
+                if segmenter:
+                    result["mask"] = str(write_class_map(result, path))
+                else:
+                    result["drawn"] = str(draw_detections(image, result, path))
+    for result in results:
+        result.pop("class_map", None)  # a tensor: written above when asked for
     for result in results:
         if args.json:
             print_json(result)
@@ -126,7 +139,8 @@ def run(args: argparse.Namespace) -> int:
         else:
             _print_classes(result)
     if args.out and not args.json:
-        stderr.print(f"drew {len(results)} image(s): "
-                     f"{', '.join(r['drawn'] for r in results)}", highlight=False,
+        verb, key = ("wrote the class masks of", "mask") if segmenter else ("drew", "drawn")
+        stderr.print(f"{verb} {len(results)} image(s): "
+                     f"{', '.join(r[key] for r in results)}", highlight=False,
                      soft_wrap=True)
     return 0

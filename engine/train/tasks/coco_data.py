@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -210,7 +211,9 @@ def read_coco(
             continue
         file = (root / image["file_name"]).resolve()
         if not file.is_relative_to(root):
-            skip(f"image {image['file_name']}: outside {root}")
+            inside = Path(os.path.normpath(root / image["file_name"])).is_relative_to(root)
+            link = f"a link to {file}, " if inside else ""  # a linked images folder: name it instead
+            skip(f"image {image['file_name']}: {link}outside {root}")
             continue
         if not file.is_file():
             skip(f"image {image['file_name']}: missing ({file})")
@@ -247,11 +250,11 @@ def read_coco(
     limit = max(FLOOR, int(max_bad * total))
     if len(skipped) > limit or not annotations:
         raise BadInput(
-            f"{path}: {len(skipped)} of {len(data['images'])} images and "
-            f"{len(data['annotations'])} annotations are unusable",
+            f"{path}: {len(skipped)} of its {total} entries ({len(data['images'])} images, "
+            f"{len(data['annotations'])} annotations) are unusable",
             "; ".join(skipped[:SHOWN]),
-            'fix those entries (or the images folder: set images = "DIR" in [train]),'
-            " or raise max_bad_images",
+            "fix those entries; images in another folder than the JSON's: name it (images = "
+            '"DIR" in [train], --images DIR for eval); or raise max_bad_images',
         )
     return CocoSet(
         path, root, list(images.values()), annotations, cats, kp_names, skipped[:SHOWN], len(skipped)
@@ -291,9 +294,10 @@ def _masks(anns: list[dict[str, Any]], height: int, width: int) -> torch.Tensor:
 
 
 def targets_of(
-    anns: list[dict[str, Any]], image: dict[str, Any], label_of: dict[int, int], task: str
+    anns: list[dict[str, Any]], image: dict[str, Any], label_of: dict[int, int], task: str, keypoints: int = 0
 ) -> dict[str, Any]:
-    """Return the training target of an image's annotations (crowds left out, as the references do)."""
+    """Return the training target of an image's annotations (crowds left out, as the references do);
+    a keypoint target holds (objects, `keypoints`, 3), (0, keypoints, 3) for an image with nobody."""
     anns = [a for a in anns if not a.get("iscrowd")]
     width, height = image["width"], image["height"]
     boxes = torch.tensor([a["bbox"] for a in anns], dtype=torch.float32).reshape(-1, 4)
@@ -310,7 +314,7 @@ def targets_of(
         target["masks"] = _masks(anns, height, width)[keep]
     if task == "keypoints":
         points = torch.tensor([a["keypoints"] for a in anns], dtype=torch.float32)
-        target["keypoints"] = points.reshape(len(anns), -1, 3)[keep]
+        target["keypoints"] = points.reshape(len(anns), keypoints, 3)[keep]
     return target
 
 
@@ -363,12 +367,13 @@ class CocoImages(Dataset):
         from engine.train.data import open_image
 
         info = self.images[index]
-        target = targets_of(self.coco.annotations.get(info["id"], []), info, self.label_of, self.task)
+        points = len(self.coco.keypoint_names)
+        target = targets_of(self.coco.annotations.get(info["id"], []), info, self.label_of, self.task, points)
         try:
             image = pil_to_tensor(open_image(info["path"])).float() / 255.0
         except Exception:  # truncated, empty, not an image: skipped and counted
             blank = torch.zeros(3, info["height"], info["width"])
-            empty = targets_of([], info, self.label_of, self.task)
+            empty = targets_of([], info, self.label_of, self.task, points)
             return blank, {**empty, "unreadable": True}
         if self.flip and torch.rand(()) < 0.5:
             hflip(image, target, self.pairs)

@@ -163,41 +163,26 @@ class DetectionTask(Task):
 
     def check_head(self, model: nn.Module, found: dict[str, Any]) -> None:
         """Refuse a head whose outputs do not fit the data (background counted: categories + 1)."""
-        from engine.inspect.detection import (
-            BOX_PREDICTOR,
-            KEYPOINT_PREDICTOR,
-            MASK_PREDICTOR,
-            detection_head,
-            head_kind,
-            head_outputs,
-        )
+        from engine.inspect.detection import BOX_PREDICTOR, detection_head
 
         categories, keypoints = len(found["categories"]), len(found.get("keypoints") or [])
-        box = detection_head(model)
-        wants = [(box, categories + 1, "classes")]
-        if head_kind(model, MASK_PREDICTOR):
-            wants.append((MASK_PREDICTOR, categories + 1, "classes"))
-        if self.name == "keypoints" and head_kind(model, KEYPOINT_PREDICTOR):
-            wants.append((KEYPOINT_PREDICTOR, keypoints, "keypoints"))
-        for path, want, what in wants:
-            if path is None:
+        for path, has, want, what in head_needs(model, self.name, categories, keypoints):
+            if has == want:
                 continue
-            has = head_outputs(model, path)
-            if has != want:
-                why = (
-                    (
-                        f"the data has {categories} categories; torchvision's detection heads "
-                        "count the background too (categories + 1)"
-                    )
-                    if what == "classes"
-                    else f"the data names {keypoints} keypoints per object"
+            why = (
+                (
+                    f"the data has {categories} categories; torchvision's detection heads "
+                    "count the background too (categories + 1)"
                 )
-                target = "" if path in (BOX_PREDICTOR, box) else f' target = "{path}",'
-                raise BadInput(
-                    f"the head {path} predicts {has} {what} but the data needs {want}",
-                    why,
-                    f"add a replace_head edit ({target} num_classes = {want}); H in the explorer",
-                )
+                if what == "classes"
+                else f"the data names {keypoints} keypoints per object"
+            )
+            target = "" if path in (BOX_PREDICTOR, detection_head(model)) else f'target = "{path}", '
+            raise BadInput(
+                f"the head {path} predicts {has} {what} but the data needs {want}",
+                why,
+                f"add a replace_head edit ({target}num_classes = {want}); H in the explorer",
+            )
 
     def check_model(self, trainer: Any) -> None:
         """Check the heads against the data's categories and keypoints."""
@@ -313,3 +298,26 @@ def predict_results(
         keep = [i for i, t in enumerate(targets) if not t.get("unreadable")]
         results += coco_results([outputs[i] for i in keep], [ids[i] for i in keep], category_of)
     return results
+
+
+def head_needs(
+    model: nn.Module, task: str, categories: int, keypoints: int = 0
+) -> list[tuple[str, int, int, str]]:
+    """Return (head path, outputs it has, outputs the data needs, "classes" or "keypoints") for each
+    head of a detector: the class heads count the background (categories + 1), a keypoint
+    predictor counts keypoints."""
+    from engine.inspect.detection import (
+        KEYPOINT_PREDICTOR,
+        MASK_PREDICTOR,
+        detection_head,
+        head_kind,
+        head_outputs,
+    )
+
+    box = detection_head(model)
+    wants = [(box, categories + 1, "classes")]
+    if head_kind(model, MASK_PREDICTOR):
+        wants.append((MASK_PREDICTOR, categories + 1, "classes"))
+    if task == "keypoints" and head_kind(model, KEYPOINT_PREDICTOR):
+        wants.append((KEYPOINT_PREDICTOR, keypoints, "keypoints"))
+    return [(path, head_outputs(model, path), want, what) for path, want, what in wants if path is not None]

@@ -318,6 +318,7 @@ class SemanticSegmentationTask(Task):
         }
 
 
+@torch.no_grad()
 def predict_masks(
     model: nn.Module,
     dataset: Any,

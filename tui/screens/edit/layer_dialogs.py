@@ -124,20 +124,24 @@ class HeadDialog(EditDialog):
 
     DEFAULT_CSS = dialog_css("HeadDialog")
 
-    def __init__(self, workbench: Any, num_classes: int | None = None) -> None:
+    def __init__(
+        self, workbench: Any, num_classes: int | None = None, target: str | None = None, why: str = ""
+    ) -> None:
         super().__init__(workbench)
-        self.num_classes = num_classes
+        self.num_classes, self.target, self.why = num_classes, target, why
 
     def compose(self) -> ComposeResult:
         """Classes, init method, the head path, the preview and the buttons."""
         from engine.edit.surgery import HEAD_INITS
         from engine.inspect.heads import find_head
 
-        head = find_head(self.workbench.model) or ""
+        head = self.target or find_head(self.workbench.model) or ""
         now = one_line(self.workbench.module(head)) if head else "no head found: name one"
         with Vertical(classes="surgery-box"):
             yield Static("New head", classes="surgery-title")
             yield Static(Text(f"now: {head} {now}"), classes="surgery-muted")
+            if self.why:  # what the data the launch form counted needs
+                yield Static(Text(self.why), id="head-why", classes="surgery-muted")
             with Horizontal(classes="surgery-row"):
                 with Vertical():
                     yield Label("classes")

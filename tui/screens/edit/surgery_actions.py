@@ -77,8 +77,21 @@ class SurgeryActions:
     def action_surgery_head(self: ExplorerScreen) -> None:
         """Give the model a new classifier head."""
         workbench = self._bench()
-        if workbench is not None:
+        if workbench is None:
+            return
+        found = getattr(self.app, "data_found", {}).get(workbench.name)  # counted in the launch form
+        if found is None:
             self.app.push_screen(HeadDialog(workbench), self._then_apply)
+            return
+        from engine.train.tasks.head_fit import proposed_head
+
+        proposal = proposed_head(workbench.model, len(found.classes), found.keypoints)
+        if proposal is None:
+            self.app.push_screen(HeadDialog(workbench), self._then_apply)
+            return
+        edit, why = proposal
+        dialog = HeadDialog(workbench, edit["num_classes"], edit.get("target"), f"proposed: {why}")
+        self.app.push_screen(dialog, self._then_apply)
 
     def action_surgery_input(self: ExplorerScreen) -> None:
         """Change the number of input channels of the first conv."""

@@ -34,6 +34,26 @@ def val_folder(job_dir: str | Path) -> Path | None:
     return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
 
 
+def no_val_words(job: str, job_dir: str | Path) -> str:
+    """Return why a job that split its data by val_split has nothing for e, and what to run."""
+    from engine.edit.recipe import load
+
+    data = str((load(Path(job_dir) / "spec.toml").train or {}).get("data", ""))
+    if data.lower().endswith(".json"):  # a detector's COCO file: held-out images are another file
+        return (f"it held out part of {Path(data).name} by val_split and has no val_data; run "
+                f"`ptm-tui eval {job} --data val.json` on a COCO file of held-out images")
+    return ("its data has no val/ folder (one folder split by val_split); "
+            f"run `ptm-tui eval {job} --data DIR` on a folder of held-out images")
+
+
+def images_folder(job_dir: str | Path) -> str | None:
+    """Return the folder the job's COCO file_names are relative to ([train] images), if it set one."""
+    from engine.edit.recipe import load
+
+    train = load(Path(job_dir) / "spec.toml").train or {}
+    return str(train["images"]) if train.get("images") else None
+
+
 def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
     """Return the confusion matrix as table rows, each cell shaded by its share of the row."""
     rows = []
@@ -87,11 +107,10 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
         try:
             folder = val_folder(self.job_dir)
             if folder is None:
-                raise ValueError("its data has no val/ folder (one folder split by val_split); "
-                                 f"run `ptm-tui eval {self.job} --data DIR` on a folder of "
-                                 "held-out images")
+                raise ValueError(no_val_words(self.job, self.job_dir))
             result = evaluate(str(self.job_dir), folder,
-                              trust_code=getattr(self.app, "trust_code", False))
+                              trust_code=getattr(self.app, "trust_code", False),
+                              images_dir=images_folder(self.job_dir))
         except Exception as error:  # shown where the result would be; the app keeps running
             self.app.call_from_thread(self._failed, error_text(error))
             return

@@ -71,6 +71,11 @@ class LaunchData:
         if self.query_one("#launch-data", Input).value.strip() != data:  # type: ignore[attr-defined]
             return  # typed on since: a newer count follows
         self.found = None if isinstance(found, str) else found
+        if self.found is not None:  # H in the explorer proposes the head this data needs
+            counted = getattr(self.app, "data_found", None)  # type: ignore[attr-defined]
+            if counted is None:
+                counted = self.app.data_found = {}  # type: ignore[attr-defined]
+            counted[getattr(self.workbench, "name", "")] = self.found  # type: ignore[attr-defined]
         words = found if isinstance(found, str) else "found: " + found.words()
         label = self.query_one("#launch-found", Label)  # type: ignore[attr-defined]
         label.update(Text(words))
