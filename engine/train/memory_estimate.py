@@ -149,7 +149,7 @@ def step_memory(
             try:
                 with precision.autocast():
                     loss, _ = task.train_step(fake, x, y)
-            except RuntimeError as error:
+            except (RuntimeError, AssertionError, ValueError) as error:  # ViT: torch._assert
                 shape = "x".join(str(n) for n in input_size)
                 raise BadInput(
                     f"cannot estimate the memory of a step on {shape} images",

@@ -181,6 +181,15 @@ def test_a_model_that_cannot_take_the_input_says_so():
     assert "3x32x32" in caught.value.message and "image_size" in caught.value.fix
 
 
+def test_a_vit_at_a_size_it_asserts_against_says_so_instead_of_crashing():
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8)
+    with pytest.raises(BadInput) as caught:  # torchvision's ViT checks the size with torch._assert
+        step_memory(vit, _config(), (3, 64, 64), FP32)
+    assert "3x64x64" in caught.value.message and "Expected 32 but got 64" in caught.value.why
+
+
 def test_a_segmentation_model_on_the_meta_device_counts_its_masks():
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
