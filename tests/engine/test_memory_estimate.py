@@ -220,6 +220,9 @@ def test_a_batch_of_two_small_images_on_a_batchnorm_model_is_estimated():
     from engine.train.config import train_config
     from engine.train.memory_estimate import estimate_for_model
 
-    estimate = estimate_for_model(torchvision.models.resnet18(num_classes=10), {},
-                                  train_config({"data": "x", "batch_size": 2, "image_size": 32}))
+    estimate = estimate_for_model(
+        torchvision.models.resnet18(num_classes=10),
+        {},
+        train_config({"data": "x", "batch_size": 2, "image_size": 32}),
+    )
     assert estimate.step.batch_size == 2 and estimate.step.peak > 0
