@@ -139,3 +139,9 @@ def test_the_frontier_list_is_aligned_and_big_costs_read_whole(capsys):
     assert len(front) >= 3 and len({line.index(" acc@1 ") for line in front}) == 1
     assert not any("e+" in line for line in front)
     assert re.search(r"vit_h_14 +acc@1 88.552 at 1,01\d GFLOPs", out)  # torchvision: 1016.72 GFLOPs
+
+
+def test_a_plot_of_no_model_says_none_matches_instead_of_an_empty_frame(capsys):
+    code, out, err = _cli(capsys, "--plot", "--filter", "zzz")
+    assert code == 0 and out == ""  # as the table: nothing to draw, said on stderr
+    assert "no model matches zzz" in err
