@@ -205,6 +205,8 @@ class MemoryEstimate:
     """Bytes the device has free here (the CPU: available RAM); None when it is not here."""
     largest_batch: int | None
     """The largest batch whose step fits in `free` (None when free is unknown)."""
+    assumed: str | None = None
+    """What the estimate had to assume (a GPU not here: whether amp = auto runs bf16 on it)."""
 
     @property
     def fits(self) -> bool | None:
@@ -238,6 +240,7 @@ class MemoryEstimate:
             "fits": self.fits,
             "largest_batch": self.largest_batch,
             "warning": self.warning(),
+            "assumed": self.assumed,
         }
 
 
@@ -335,7 +338,14 @@ def estimate_for_model(
         precision, free = Precision(name, "cuda", "the GPU is not on this machine"), None
     else:
         precision, free = choose_precision(config.amp, device), free_memory(str(device))
-    return estimate_memory(model, config, tuple(size), device, precision, free, processes)
+    estimate = estimate_memory(model, config, tuple(size), device, precision, free, processes)
+    if free is None and config.amp == "auto":
+        estimate.assumed = AUTO_ASSUMED
+    return estimate
+
+
+AUTO_ASSUMED = "assumed: amp = auto is bf16 on a GPU that has it (fp32 on a GPU without bf16)"
+"""Said when a GPU that is not here is estimated with amp = auto: its bf16 support is unknown."""
 
 
 def device_here(spec: str) -> torch.device | None:

@@ -126,3 +126,17 @@ def test_torchrun_processes_each_hold_ddps_copy_of_the_gradients(recipe, capsys)
     assert main(["finetune", str(recipe), "--estimate-memory", "--nproc-per-node", "2"]) == 0
     assert "ddp buckets" in capsys.readouterr().out
     assert _no_job()
+
+
+def test_amp_auto_on_a_gpu_not_here_says_which_precision_it_assumed(recipe, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "bf16 on cuda" in out and "assumed: amp = auto is bf16 on a GPU that has it" in out
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "bf16"]) == 0
+    assert "assumed" not in capsys.readouterr().out  # asked for, not assumed
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--json"]) == 0
+    assert "fp32 on a GPU without bf16" in json.loads(capsys.readouterr().out)["assumed"]

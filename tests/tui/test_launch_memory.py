@@ -8,6 +8,8 @@ from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from finetune_helpers import tiny_net
+import pytest
+import torch
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Input, Static
@@ -69,3 +71,12 @@ async def test_the_forms_torchrun_processes_add_ddps_gradient_buckets():
     assert "DDP buckets" not in alone and "; DDP buckets " in ranks
     trains = 4 * sum(p.numel() for p in tiny_net().parameters())
     assert f"DDP buckets {gib(trains)}" in ranks
+
+
+def test_a_gpu_not_here_with_amp_auto_says_bf16_was_taken():
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    line = memory_line(tiny_net(), {}, {**TABLE, "device": "cuda", "amp": "auto"})
+    assert "(bf16 on cuda" in line and line.endswith("not on this machine; amp auto taken as bf16 there")
+    assert "taken as" not in memory_line(tiny_net(), {}, {**TABLE, "device": "cuda", "amp": "fp16"})

@@ -24,6 +24,8 @@ def estimate_lines(estimate: Any, model: str) -> list[str]:
         f"one training step of {model}: batch {step.batch_size}, {size}, {estimate.precision} "
         f"on {estimate.device}"
     ]
+    if estimate.assumed:
+        lines.append(f"  {estimate.assumed}")
     lines += [f"  {key:<12}{gib(getattr(step, key)):>12}  {what}" for key, what in ROWS]
     if step.ema:
         lines.append(f"  {'ema':<12}{gib(step.ema):>12}  the weights' moving average (ema_decay)")

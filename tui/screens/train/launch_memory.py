@@ -27,7 +27,8 @@ def memory_line(model: Any, meta: dict[str, Any] | None, table: dict[str, Any], 
     if warning:
         return f"{line}\n{warning}"
     if estimate.free is None:
-        return f"{line}; {estimate.device} is not on this machine"
+        assumed = "; amp auto taken as bf16 there" if estimate.assumed else ""
+        return f"{line}; {estimate.device} is not on this machine{assumed}"
     return f"{line}; {gib(estimate.free)} free: it fits"
 
 
