@@ -7,9 +7,9 @@ from pathlib import Path
 from types import SimpleNamespace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
-from finetune_helpers import tiny_net
 import pytest
 import torch
+from finetune_helpers import tiny_net
 from textual.app import App, ComposeResult
 from textual.screen import Screen
 from textual.widgets import Input, Static
