@@ -122,6 +122,34 @@ def short_name(name: str, width: int, ellipsis: str = "…", sep: str = "_") -> 
     return sep.join(head) + ellipsis + sep.join(tail)
 
 
+def distinct_short_names(names: list[str], width: int, ellipsis: str = "…") -> list[str]:
+    """Return each of `names` cut to `width` as short_name does, except that names which would read
+    the same (`fasterrcnn…fpn` for both `fasterrcnn_resnet50_fpn` and `..._mobilenet_v3_large_fpn`)
+    are cut inside words instead, with more of their end kept until they differ."""
+    shorts = [short_name(name, width, ellipsis) for name in names]
+    alike: dict[str, list[int]] = {}
+    for index, short in enumerate(shorts):
+        alike.setdefault(short, []).append(index)
+    keep = max(0, width - len(ellipsis))
+    for indexes in alike.values():
+        if len(indexes) < 2:
+            continue
+        for tail in range(keep // 2, keep + 1):  # the end tells variants apart: keep more of it
+            cut = [_cut_middle(names[i], width, keep - tail, tail, ellipsis) for i in indexes]
+            if len(set(cut)) == len(cut):
+                break
+        for i, short in zip(indexes, cut, strict=True):
+            shorts[i] = short
+    return shorts
+
+
+def _cut_middle(name: str, width: int, head: int, tail: int, ellipsis: str) -> str:
+    """Return `name` whole when it fits `width`, else its first `head` and last `tail` characters."""
+    if len(name) <= width:
+        return name
+    return name[:head] + ellipsis + (name[len(name) - tail :] if tail else "")
+
+
 def short_path(path: str, width: int, ellipsis: str = "…") -> str:
     """Return a dotted module path cut to `width` cells in the middle: `layer4.…conv1.weight`
     keeps the block it is in and the tensor it names (a left cut would make two paths alike)."""

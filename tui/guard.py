@@ -4,6 +4,7 @@ log entry (the traceback goes to $PTM_HOME/tui.log), and the screen keeps workin
 from __future__ import annotations
 
 import contextlib
+import re
 import time
 import traceback
 from pathlib import Path
@@ -84,7 +85,8 @@ def where_of(message: Message) -> str:
     key = getattr(message, "key", None)
     if isinstance(key, str):
         return f"the {key} key"
-    return type(message).__name__.lower().replace("_", " ")
+    name = re.sub(r"(?<=[a-z0-9])(?=[A-Z])", " ", type(message).__name__)  # FiguresRead: figures read
+    return name.lower().replace("_", " ")
 
 
 class GuardedDispatch:

@@ -21,6 +21,11 @@ def _number(value: float | None, fmt: str, unit: str = "") -> str:
     return "-" if value is None else f"{value:{fmt}}{unit}"
 
 
+def _gflops_text(figures: Any) -> str:
+    """Return the GFLOPs, saying when they were counted on the meta build (not in the meta)."""
+    return _number(figures.gflops, ".2f") + (" (counted)" if figures.gflops_counted else "")
+
+
 def _metric_name(figures: Any) -> str:
     return (figures.metric or "").rpartition(" ")[2]
 
@@ -32,7 +37,7 @@ def _rows(models: list[Any], cached_mark: str) -> list[Row]:
         ("task", lambda f: None, lambda f: f.task, 0),
         ("weights", lambda f: None, lambda f: f.weights or "none", 0),
         ("params", lambda f: f.params, lambda f: human_count(f.params), -1),
-        ("GFLOPs", lambda f: f.gflops, lambda f: _number(f.gflops, ".2f"), -1),
+        ("GFLOPs", lambda f: f.gflops, _gflops_text, -1),
         ("file size", lambda f: f.file_size_mb, lambda f: _number(f.file_size_mb, ".1f", " MB"), -1),
         (
             "input",

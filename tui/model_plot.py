@@ -12,6 +12,7 @@ from rich.text import Text
 
 from engine.models.figures import COSTS, ModelPlot, Point
 from engine.text import printable
+from tui.format import short_name
 from tui.plot_key import even_ticks
 from tui.std_plot import decade_label
 from tui.widgets.histogram import tick_label
@@ -198,10 +199,15 @@ def draw_model_plot(
     if chosen is not None:
         row, col = where[chosen.name]
         grid.put(row, col, marks.cursor, CURSOR_STYLE)
-        label = f"{printable(chosen.name)} {_value(plot, chosen)}"
-        if not _label(grid, row, col, label, taken, area, CURSOR_STYLE):  # no room: top right
-            label = f"{marks.cursor} {label}"
-            grid.put(0, max(len(y_title(plot)) + 2, width - len(label)), label, CURSOR_STYLE)
+        value = _value(plot, chosen)
+        label = f"{printable(chosen.name)} {value}"
+        if not _label(grid, row, col, label, taken, area, CURSOR_STYLE):  # no room: a shorter name
+            room = width - len(y_title(plot)) - 5 - len(value)  # the title row: "title  ● NAME VALUE"
+            ellipsis = "..." if ascii_only else "…"
+            label = f"{short_name(printable(chosen.name), max(4, room), ellipsis)} {value}"
+            if not _label(grid, row, col, label, taken, area, CURSOR_STYLE):  # still none: top right
+                label = f"{marks.cursor} {label}"
+                grid.put(0, max(len(y_title(plot)) + 2, width - len(label)), label, CURSOR_STYLE)
     return _styled_key(grid, key)
 
 

@@ -42,6 +42,8 @@ class ModelFigures:
     """The layer the input enters first, e.g. "conv1: Conv2d(3, 64, 7x7, stride 2)"."""
     head: str | None = None
     """The head that predicts the categories, e.g. "fc: Linear(2048, 1000)"."""
+    gflops_counted: bool = False
+    """The GFLOPs were counted on the meta build (its weights' meta has none: timm, a file)."""
 
     def to_dict(self) -> dict[str, Any]:
         """Return the figures as JSON-ready data."""
@@ -82,6 +84,23 @@ def _head_text(model: nn.Module, input_size: tuple[int, ...] | None) -> str | No
     return f"{path}: {type(model.get_submodule(path)).__name__} ({head_outputs(model, path)} classes)"
 
 
+def counted_gflops(model: nn.Module, input_size: tuple[int, ...] | None) -> float | None:
+    """Return the mult-adds (billions) of one forward pass of a meta-device `model` as torch's
+    FlopCounterMode counts them (torchvision's own GFLOPs for its models), or None when it fails."""
+    import torch
+
+    from engine.inspect.flops import counting, mult_adds
+
+    if input_size is None:
+        return None
+    try:
+        with torch.no_grad(), counting() as counter:
+            model.eval()(torch.empty(input_size, device="meta"))
+    except (RuntimeError, TypeError, ValueError, AssertionError, NotImplementedError):  # no count on meta
+        return None
+    return round(mult_adds(counter) / 1e9, 3)
+
+
 def model_figures(name: str) -> ModelFigures:
     """Return one model's figures: the catalog's for its default weights, the layers from a
     meta build (nothing is downloaded or read)."""
@@ -99,12 +118,16 @@ def model_figures(name: str) -> ModelFigures:
         else sum(p.numel() for p in model.parameters())
     )
     measured = task_metric(weights) if weights is not None else None
+    gflops = weights.gflops if weights else None
+    counted = gflops is None
+    if counted:
+        gflops = counted_gflops(model, built.input_size)
     return ModelFigures(
         name=info.name,
         task=info.task,
         weights=weights.short_name if weights else None,
         params=params,
-        gflops=weights.gflops if weights else None,
+        gflops=gflops,
         file_size_mb=weights.file_size_mb if weights else None,
         input_size=list(built.input_size) if built.input_size else None,
         acc1=weights.acc1 if weights else None,
@@ -116,6 +139,7 @@ def model_figures(name: str) -> ModelFigures:
         cached=bool(weights and weights.cached),
         input_layer=layer_text(model, find_input_layer(model)),
         head=_head_text(model, built.input_size),
+        gflops_counted=counted and gflops is not None,
     )
 
 

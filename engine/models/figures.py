@@ -131,6 +131,15 @@ def plot_task(models: list[Any]) -> str | None:
     return max(counts, key=lambda task: counts[task]) if counts else None
 
 
+def other_measure(own: str, plotted: str) -> str:
+    """Return why a model measured by `own` ("dataset metric") is left out of a plot of `plotted`:
+    another metric, or the same one on another dataset (raft_small's epe on Sintel's training split)."""
+    dataset, _, name = own.rpartition(" ")
+    if name == plotted.rpartition(" ")[2] and dataset:
+        return f"measured on {dataset}"
+    return f"measured by {name}"
+
+
 def model_plot(models: list[Any], task: str | None = None, cost: str = "gflops") -> ModelPlot:
     """Return the plot of `models` of `task` (default: the task most of them have): each one's
     task metric (the one most of them report) against `cost`, the frontier marked."""
@@ -151,7 +160,7 @@ def model_plot(models: list[Any], task: str | None = None, cost: str = "gflops")
         if weights is None or own_metric is None:
             reasons[info.name] = "without a metric"
         elif own_metric[0] != metric:
-            reasons[info.name] = f"measured by {own_metric[0].rpartition(' ')[2]}"
+            reasons[info.name] = other_measure(own_metric[0], metric)
         elif spent is None or spent <= 0:
             reasons[info.name] = f"no {COST_WORDS[cost]}"
         else:

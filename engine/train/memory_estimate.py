@@ -38,6 +38,18 @@ class StepMemory:
     """The most the step holds at once: the above as they overlap, plus temporaries (and the EMA)."""
     ema: int = 0
     """The EMA's copy of the weights (ema_decay), held all along."""
+    ddp_buckets: int = 0
+    """Under torchrun: DistributedDataParallel's gradient buckets, a second copy of the gradients
+    held from the wrap on (the loop keeps gradient_as_bucket_view off)."""
+
+
+def under_ddp(step: StepMemory, model: nn.Module) -> StepMemory:
+    """Return `step` as each process of a torchrun job holds it: plus DDP's gradient buckets, one
+    element per element of the parameters that train (each of their dtype)."""
+    from dataclasses import replace
+
+    buckets = sum(p.numel() * p.element_size() for p in model.parameters() if p.requires_grad)
+    return replace(step, ddp_buckets=buckets, peak=step.peak + buckets)
 
 
 class _NoHook:
@@ -149,7 +161,7 @@ def step_memory(
             try:
                 with precision.autocast():
                     loss, _ = task.train_step(fake, x, y)
-            except RuntimeError as error:
+            except (RuntimeError, AssertionError, ValueError) as error:  # ViT: torch._assert
                 shape = "x".join(str(n) for n in input_size)
                 raise BadInput(
                     f"cannot estimate the memory of a step on {shape} images",
@@ -193,6 +205,8 @@ class MemoryEstimate:
     """Bytes the device has free here (the CPU: available RAM); None when it is not here."""
     largest_batch: int | None
     """The largest batch whose step fits in `free` (None when free is unknown)."""
+    assumed: str | None = None
+    """What the estimate had to assume (a GPU not here: whether amp = auto runs bf16 on it)."""
 
     @property
     def fits(self) -> bool | None:
@@ -226,6 +240,7 @@ class MemoryEstimate:
             "fits": self.fits,
             "largest_batch": self.largest_batch,
             "warning": self.warning(),
+            "assumed": self.assumed,
         }
 
 
@@ -252,8 +267,10 @@ def estimate_memory(
     device: torch.device,
     precision: Precision,
     free: int | None,
+    processes: int = 1,
 ) -> MemoryEstimate:
-    """Return the estimate of one step at config.batch_size on `device`, beside its `free` bytes."""
+    """Return the estimate of one step at config.batch_size on `device`, beside its `free` bytes;
+    with `processes` > 1 (torchrun: DDP) each process's step, batch_size being per process."""
     step = step_memory(model, config, input_size, precision)
     other = step_memory(
         model,
@@ -264,13 +281,17 @@ def estimate_memory(
         # image where a late feature map is 1x1 (small images), though the asked batch can
         batch_size=step.batch_size // 2 if step.batch_size >= 4 else step.batch_size * 2,
     )
+    if processes > 1:
+        step, other = under_ddp(step, model), under_ddp(other, model)
     one, many = sorted((step, other), key=lambda s: s.batch_size)
     per_image = int((many.peak - one.peak) / max(many.batch_size - one.batch_size, 1))
     largest = None if free is None else largest_batch(one, many, free)
     return MemoryEstimate(str(device), precision.name, list(input_size), step, per_image, free, largest)
 
 
-def estimate_for_recipe(recipe: Any, overrides: dict[str, Any] | None = None) -> MemoryEstimate:
+def estimate_for_recipe(
+    recipe: Any, overrides: dict[str, Any] | None = None, processes: int = 1
+) -> MemoryEstimate:
     """Build the recipe's model on the meta device without its weights file (nothing is downloaded)
     and return its step's estimate, the preset applied, on the device its [train] table names (free
     memory only when that device is here)."""
@@ -284,7 +305,7 @@ def estimate_for_recipe(recipe: Any, overrides: dict[str, Any] | None = None) ->
     workbench = check_edits(recipe, apply=(*STRUCTURAL, "freeze", "unfreeze"))
     if workbench is None:  # a weights file or URL, a user's model: random init's architecture
         workbench = build(replace(recipe, model={**recipe.model, "weights": "none"}), device="meta")
-    return estimate_for_model(workbench.model, catalog_meta(recipe.model), config)
+    return estimate_for_model(workbench.model, catalog_meta(recipe.model), config, processes)
 
 
 def catalog_meta(model: dict[str, Any]) -> dict[str, Any] | None:
@@ -299,9 +320,11 @@ def catalog_meta(model: dict[str, Any]) -> dict[str, Any] | None:
     return weights.to_dict() if weights is not None else None
 
 
-def estimate_for_model(model: nn.Module, meta: dict[str, Any] | None, config: Any) -> MemoryEstimate:
-    """Return the step's estimate for `model` (real or meta; left untouched) as `config` trains it,
-    its input size from config.image_size or the weights' `meta`."""
+def estimate_for_model(
+    model: nn.Module, meta: dict[str, Any] | None, config: Any, processes: int = 1
+) -> MemoryEstimate:
+    """Return the step's estimate for `model` (real or meta; left untouched) as `config` trains it
+    in each of `processes` (torchrun), its input size from config.image_size or the weights' `meta`."""
     from engine.train.data import preprocessing
     from engine.train.precision import choose_precision
     from engine.use.channels import input_channels
@@ -315,7 +338,14 @@ def estimate_for_model(model: nn.Module, meta: dict[str, Any] | None, config: An
         precision, free = Precision(name, "cuda", "the GPU is not on this machine"), None
     else:
         precision, free = choose_precision(config.amp, device), free_memory(str(device))
-    return estimate_memory(model, config, tuple(size), device, precision, free)
+    estimate = estimate_memory(model, config, tuple(size), device, precision, free, processes)
+    if free is None and config.amp == "auto":
+        estimate.assumed = AUTO_ASSUMED
+    return estimate
+
+
+AUTO_ASSUMED = "assumed: amp = auto is bf16 on a GPU that has it (fp32 on a GPU without bf16)"
+"""Said when a GPU that is not here is estimated with amp = auto: its bf16 support is unknown."""
 
 
 def device_here(spec: str) -> torch.device | None:

@@ -181,6 +181,15 @@ def test_a_model_that_cannot_take_the_input_says_so():
     assert "3x32x32" in caught.value.message and "image_size" in caught.value.fix
 
 
+def test_a_vit_at_a_size_it_asserts_against_says_so_instead_of_crashing():
+    from torchvision.models.vision_transformer import VisionTransformer
+
+    vit = VisionTransformer(image_size=32, patch_size=16, num_layers=1, num_heads=1, hidden_dim=8, mlp_dim=8)
+    with pytest.raises(BadInput) as caught:  # torchvision's ViT checks the size with torch._assert
+        step_memory(vit, _config(), (3, 64, 64), FP32)
+    assert "3x64x64" in caught.value.message and "Expected 32 but got 64" in caught.value.why
+
+
 def test_a_segmentation_model_on_the_meta_device_counts_its_masks():
     from torchvision.models.segmentation import lraspp_mobilenet_v3_large
 
@@ -211,6 +220,34 @@ def test_a_batch_of_two_small_images_on_a_batchnorm_model_is_estimated():
     from engine.train.config import train_config
     from engine.train.memory_estimate import estimate_for_model
 
-    estimate = estimate_for_model(torchvision.models.resnet18(num_classes=10), {},
-                                  train_config({"data": "x", "batch_size": 2, "image_size": 32}))
+    estimate = estimate_for_model(
+        torchvision.models.resnet18(num_classes=10),
+        {},
+        train_config({"data": "x", "batch_size": 2, "image_size": 32}),
+    )
     assert estimate.step.batch_size == 2 and estimate.step.peak > 0
+
+
+def _frozen_mlp():
+    model = mlp()
+    model[1].requires_grad_(False)  # DDP buckets only what trains
+    return model
+
+
+def test_under_torchrun_ddps_gradient_buckets_are_counted_as_ddp_reports_them(tmp_path):
+    import torch.distributed as dist
+    from torch.nn.parallel import DistributedDataParallel
+
+    dist.init_process_group("gloo", init_method=f"file://{tmp_path}/group", rank=0, world_size=1)
+    try:
+        wrapped = DistributedDataParallel(_frozen_mlp())
+        wrapped(torch.randn(2, 3, 10, 10)).sum().backward()
+        buckets = wrapped._get_ddp_logging_data()["bucket_sizes"]  # bytes of each bucket, as DDP made it
+    finally:
+        dist.destroy_process_group()
+    alone = estimate_memory(_frozen_mlp(), _config(), (3, 10, 10), CPU, FP32, None)
+    ranks = estimate_memory(_frozen_mlp(), _config(), (3, 10, 10), CPU, FP32, None, processes=2)
+    assert ranks.step.ddp_buckets == sum(int(size) for size in str(buckets).split(", "))
+    assert ranks.step.ddp_buckets == 4 * _count(mlp(), lambda name: not name.startswith("1."))
+    assert ranks.step.peak - ranks.step.ddp_buckets == pytest.approx(alone.step.peak, rel=1e-3)
+    assert alone.step.ddp_buckets == 0 and ranks.per_image == pytest.approx(alone.per_image, rel=1e-2)

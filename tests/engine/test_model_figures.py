@@ -53,6 +53,10 @@ def test_each_task_is_plotted_by_its_own_metric():
     }
     flow = model_plot(every, task="optical_flow")
     assert flow.lower_better and flow.metric.endswith("epe")
+    # raft_small's epe is on Sintel's training split, raft_large's on its test split: not comparable
+    small = next(iter(_meta("raft_small")["_metrics"]))
+    assert flow.metric.rpartition(" ")[0] != small
+    assert flow.reasons == {"raft_small": f"measured on {small}"}
     assert model_plot(every).task == "classification"  # the task most models have
     assert sum(model_plot(every).other_tasks.values()) == len(every) - len(tv.list_models(module=tv))
 
@@ -136,3 +140,10 @@ def test_compare_reads_the_meta_and_a_meta_build(empty_cache):
 def test_compare_refuses_a_bad_list(names, message):
     with pytest.raises(BadInput, match=message):
         compare_models(names)
+
+
+def test_a_model_without_gflops_in_its_meta_has_them_counted_on_its_meta_build():
+    pytest.importorskip("timm")
+    ours, timms = compare_models(["resnet18", "timm/resnet18"])  # the same network; timm's has no meta
+    assert ours.gflops == _meta("resnet18")["_ops"] and not ours.gflops_counted
+    assert timms.gflops == pytest.approx(_meta("resnet18")["_ops"], abs=1e-3) and timms.gflops_counted

@@ -135,3 +135,16 @@ async def test_keys_typed_fast_act_on_the_row_under_the_cursor():
         plot.query_one(DataTable).action_cursor_down()  # no pause: its message is still queued
         plot.action_mark()
         assert catalog.marked == [plot.listed[1].name]
+
+
+async def test_at_80_columns_each_listed_name_reads_differently():
+    app = PtmApp(weights="none")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await catalog_filtered(pilot, "rcnn")  # fasterrcnn_resnet50_fpn, ..._mobilenet_v3_large_fpn, ...
+        await pilot.press("p")
+        await wait_for(pilot, lambda: isinstance(app.screen, CatalogPlotScreen))
+        table = app.screen.query_one("DataTable")
+        shown = [str(table.get_row_at(i)[0]).strip() for i in range(table.row_count)]
+        assert len(shown) == len(app.screen.listed) >= 5
+        assert any("…" in name for name in shown), "80 columns cut the long names"
+        assert len(set(shown)) == len(shown), shown

@@ -114,3 +114,29 @@ def test_a_segmenters_weights_count_their_aux_classifier_and_frozen_edits(tmp_pa
     assert found["gradients"] == 4 * sum(p.numel() for p in heads)
     assert any(name.startswith("aux_classifier.") for name in state)
     assert _no_job()
+
+
+def test_torchrun_processes_each_hold_ddps_copy_of_the_gradients(recipe, capsys):
+    assert main(["finetune", str(recipe), "--estimate-memory", "--json"]) == 0
+    alone = json.loads(capsys.readouterr().out)
+    assert main(["finetune", str(recipe), "--estimate-memory", "--json", "--nproc-per-node", "2"]) == 0
+    ranks = json.loads(capsys.readouterr().out)
+    assert alone["ddp_buckets"] == 0 and ranks["ddp_buckets"] == pytest.approx(ranks["gradients"], rel=1e-3)
+    assert ranks["peak"] - ranks["ddp_buckets"] == pytest.approx(alone["peak"], rel=1e-3)
+    assert main(["finetune", str(recipe), "--estimate-memory", "--nproc-per-node", "2"]) == 0
+    assert "ddp buckets" in capsys.readouterr().out
+    assert _no_job()
+
+
+def test_amp_auto_on_a_gpu_not_here_says_which_precision_it_assumed(recipe, capsys):
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "auto"]) == 0
+    out = capsys.readouterr().out
+    assert "bf16 on cuda" in out and "assumed: amp = auto is bf16 on a GPU that has it" in out
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "bf16"]) == 0
+    assert "assumed" not in capsys.readouterr().out  # asked for, not assumed
+    assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--json"]) == 0
+    assert "fp32 on a GPU without bf16" in json.loads(capsys.readouterr().out)["assumed"]

@@ -256,3 +256,14 @@ async def test_ctrl_g_estimates_one_step_of_the_forms_batch_beside_free_memory()
                        timeout=60)
         line = str(form.query_one("#launch-memory").render())
         assert "at batch 2" in line and "free" in line
+
+
+async def test_channels_last_is_chosen_in_the_form_as_compile_is():
+    app = ScreenApp(LaunchScreen(make_workbench("resnet18")))
+    async with app.run_test(size=(120, 35)) as pilot:
+        form = await _form(pilot)
+        assert "channels_last" not in read_fields(form)  # off, the engine's default, writes nothing
+        form.query_one("#launch-channels_last", Select).value = "on"
+        await pilot.pause()
+        assert read_fields(form)["channels_last"] is True
+        assert train_config(read_fields(form) | {"data": "x"}).channels_last

@@ -139,3 +139,21 @@ def test_the_frontier_list_is_aligned_and_big_costs_read_whole(capsys):
     assert len(front) >= 3 and len({line.index(" acc@1 ") for line in front}) == 1
     assert not any("e+" in line for line in front)
     assert re.search(r"vit_h_14 +acc@1 88.552 at 1,01\d GFLOPs", out)  # torchvision: 1016.72 GFLOPs
+
+
+def test_a_plot_of_no_model_says_none_matches_instead_of_an_empty_frame(capsys):
+    code, out, err = _cli(capsys, "--plot", "--filter", "zzz")
+    assert code == 0 and out == ""  # as the table: nothing to draw, said on stderr
+    assert "no model matches zzz" in err
+
+
+@pytest.mark.parametrize("cost", ["gflops", "params", "size"])
+def test_a_long_name_still_shows_its_value_when_it_finds_no_room(cost):
+    """At 80 columns the plot is 56 cells wide: a detector's long name cut to fit keeps its value,
+    the label stays inside the plot, and nothing is cut off at the edge."""
+    detection = model_plot(list_models(task="detection"), cost=cost)
+    for point in detection.points:
+        lines = _cells(draw_model_plot(detection, 56, 20, cursor=point.name))
+        value = f"{point.value:.2f} AP"
+        assert any(value in line for line in lines), (point.name, lines)
+        assert all(len(line) <= 56 for line in lines)

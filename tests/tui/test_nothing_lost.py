@@ -14,7 +14,7 @@ from textual.widgets import Static
 
 import tui.app
 from tui.app import PtmApp
-from tui.guard import SafeRender, log_path
+from tui.guard import SafeRender, log_path, where_of
 from tui.screens.base import PtmScreen
 
 SIZE = (100, 30)
@@ -227,3 +227,11 @@ def test_restore_flag_opens_the_newest_autosaved_model_or_says_there_is_none():
     autosave(bench.recipe())
     restore_target(args)
     assert (args.model, args.weights) == ("resnet18", "none")
+
+
+class FiguresRead(Message):
+    """A worker's result, named as Textual names messages (CamelCase)."""
+
+
+def test_a_failed_handlers_toast_names_its_message_in_words():
+    assert where_of(FiguresRead()) == "figures read"  # the toast's title: "figures read failed"

@@ -70,6 +70,9 @@ def run(args: argparse.Namespace) -> int:
     infos = catalog.list_models(_glob(args.filter), args.task, source=source)
     if args.cached:
         infos = [i for i in infos if any(w.cached for w in i.weights)]
+    if not infos and not args.json:  # a plot or a table of nothing: say so instead
+        stderr.print(f"no model matches {args.filter or ''} {args.task or ''}".rstrip())
+        return 0
     if args.plot:
         from tui.cli.models_figures import run_plot
 
@@ -77,9 +80,6 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         for info in infos:
             print_json(info.to_dict(categories=args.categories))
-        return 0
-    if not infos:
-        stderr.print(f"no model matches {args.filter or ''} {args.task or ''}".rstrip())
         return 0
     _print_table(infos)
     return 0

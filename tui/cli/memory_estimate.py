@@ -24,9 +24,15 @@ def estimate_lines(estimate: Any, model: str) -> list[str]:
         f"one training step of {model}: batch {step.batch_size}, {size}, {estimate.precision} "
         f"on {estimate.device}"
     ]
+    if estimate.assumed:
+        lines.append(f"  {estimate.assumed}")
     lines += [f"  {key:<12}{gib(getattr(step, key)):>12}  {what}" for key, what in ROWS]
     if step.ema:
         lines.append(f"  {'ema':<12}{gib(step.ema):>12}  the weights' moving average (ema_decay)")
+    if step.ddp_buckets:
+        lines.append(
+            f"  {'ddp buckets':<12}{gib(step.ddp_buckets):>12}  DDP's copy of the gradients (torchrun)"
+        )
     lines.append(f"  {'peak':<12}{gib(step.peak):>12}  about {gib(estimate.per_image)} more per image")
     if estimate.free is None:
         lines.append(f"  free memory of {estimate.device}: unknown here (it is not on this machine)")
@@ -46,7 +52,8 @@ def print_estimate(recipe: Any, args: argparse.Namespace, overrides: dict[str, A
     from engine.train.memory_estimate import estimate_for_recipe
     from tui.cli.output import print_json, stderr, stdout
 
-    estimate = estimate_for_recipe(recipe, overrides)
+    processes = (args.nproc_per_node or 1) * (args.nnodes or 1)  # torchrun: DDP in each process
+    estimate = estimate_for_recipe(recipe, overrides, processes)
     if args.json:
         print_json(estimate.to_dict())
         return 0

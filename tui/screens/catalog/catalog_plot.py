@@ -16,7 +16,7 @@ from textual.containers import Horizontal, Vertical
 from textual.widgets import DataTable, Static
 
 from engine.models.figures import COSTS, default_weights_of, model_plot
-from tui.format import human_count, short_name
+from tui.format import distinct_short_names, human_count
 from tui.screens.base import PtmScreen
 from tui.screens.catalog.model_compare import compare_from, mark_on
 from tui.widgets.keybar import KeyBar
@@ -69,6 +69,8 @@ class CatalogPlotScreen(PtmScreen):
         self.models = list(models)
         self.marked = marked
         """The catalog's marked names (shared: marks made here show there)."""
+        self.short_names: dict[str, str] = {}
+        """Each listed name as the list shows it: cut to fit, no two alike."""
         self.open_model = open_model
         self.described = described
         """Which models these are, e.g. "matching 'resnet'"."""
@@ -123,21 +125,22 @@ class CatalogPlotScreen(PtmScreen):
         self.listed = [info for info in self.models if info.task == self.plot_task]
         table.clear(columns=True)
         table.add_column("model", key="name", width=width)
-        for info in self.listed:
-            table.add_row(self._name_cell(info, width), key=info.name)
         names = [info.name for info in self.listed]
+        shorts = distinct_short_names(names, width - 2, self.app.glyphs.ellipsis)
+        self.short_names = dict(zip(names, shorts, strict=True))
+        for info in self.listed:
+            table.add_row(self._name_cell(info), key=info.name)
         if self.highlight in names:
             table.move_cursor(row=names.index(self.highlight))
         elif names:
             self.highlight = names[0]
             table.move_cursor(row=0)
 
-    def _name_cell(self, info: Any, width: int) -> Text:
-        """Return a list row: the mark, then the name cut to fit."""
-        glyphs = self.app.glyphs
+    def _name_cell(self, info: Any) -> Text:
+        """Return a list row: the mark, then the name cut to fit, told apart from the others."""
         marked = info.name in self.marked
-        mark = Text(f"{glyphs.check} " if marked else "  ", style="bold green")
-        return Text.assemble(mark, short_name(info.name, width - 2, glyphs.ellipsis))
+        mark = Text(f"{self.app.glyphs.check} " if marked else "  ", style="bold green")
+        return Text.assemble(mark, self.short_names[info.name])
 
     def _show_cursor(self) -> None:
         """Highlight the cursor's model and say its figures under the plot."""
@@ -194,9 +197,7 @@ class CatalogPlotScreen(PtmScreen):
         info = self.under_cursor
         if info is None or not mark_on(self, self.marked, info.name):
             return
-        table = self.query_one(DataTable)
-        width = table.columns[next(iter(table.columns))].width
-        table.update_cell(info.name, "name", self._name_cell(info, width))
+        self.query_one(DataTable).update_cell(info.name, "name", self._name_cell(info))
         self.query_one("#plot-models-status", Static).update(self._figures_line())
 
     def action_compare(self) -> None:

@@ -198,6 +198,14 @@ SECTIONS: list[tuple[str, bool, list[Field]]] = [
                 switch=True,
                 choices=("off", "on"),
             ),
+            Field(
+                "channels_last",
+                "channels last",
+                help="NHWC memory layout for the model and its batches (faster convolutions under "
+                "bf16/fp16 on GPUs; the same results)",
+                switch=True,
+                choices=("off", "on"),
+            ),
             Field("nproc", "processes", "1", "torchrun processes on this machine (1: none)", train=False),
             Field("workers", "loaders", "auto", "DataLoader worker processes (-1 or empty: auto)"),
         ],
