@@ -23,7 +23,8 @@ class LearningPlot(FreshPlot):
 
     def draw(self, plt: Any, marker: str) -> None:
         """Draw copies of the points (plotext transforms its data in place)."""
-        draw_update_ratios(plt, {k: list(v) for k, v in self.blocks.items()}, marker)
+        draw_update_ratios(plt, {k: list(v) for k, v in self.blocks.items()}, marker,
+                           rows=self.size.height)
 
 
 class RunsPlot(FreshPlot):
