@@ -146,3 +146,14 @@ def test_the_healthy_band_sits_on_rows_labelled_1e_4_and_1e_2():
             rows = [n for n, row in enumerate(text.splitlines()) if "┤" in row]
             assert len({b - a for a, b in itertools.pairwise(rows)}) == 1, text  # evenly spaced ticks
             assert not any(row.startswith("1e") for row in text.splitlines()[-3:]), text  # not on the x axis
+
+
+async def test_in_ascii_a_cut_module_line_ends_with_dots_and_keeps_no_cut_number():
+    app = PtmApp(workbench=make_workbench("resnet18"), ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot, "fc")
+        line = next(row for row in screen_text(app).splitlines() if "Linear(in_features" in row)
+        shown = line.split(" | ", 1)[1].rstrip()
+        assert shown.endswith("..."), line  # the cut is marked, in ASCII
+        assert "out_features=100," not in shown and not shown.endswith("=100"), line  # 1000 not read as 100
+        assert "Linear(in_features=512, out_features=1000, bias=True)".startswith(shown.strip()[:-3])
