@@ -121,3 +121,19 @@ async def test_the_layers_view_has_a_key_under_the_plot_and_the_cli_bands(two_jo
         assert all(f"━{name}" in key for name in BLOCKS)  # a key line, not a legend on the data
         plot_rows = text.splitlines()[: text.splitlines().index(key)]
         assert not any("conv1" in row for row in plot_rows if "┤" in row or "│" in row)
+
+
+async def test_e_on_a_job_that_failed_before_a_checkpoint_says_so_and_suggests_no_resume(two_jobs):
+    from tui.screens.jobs.job_eval import JobEvalScreen
+
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await wait_for(pilot, lambda: app.screen.selected.endswith("failed"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobEvalScreen)
+                       and "cannot evaluate" in screen_text(app))
+        text = " ".join(screen_text(app).split())
+        # it said "ValueError: its data has no val/ folder ... run `ptm-tui eval JOB --data DIR`"
+        assert "has no checkpoint yet" in text and "failed before saving one" in text, text
+        assert "resume" not in text and "Error:" not in text and "--data" not in text, text

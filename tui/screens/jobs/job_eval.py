@@ -82,14 +82,17 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
     @work(thread=True, exclusive=True, exit_on_error=False, name="evaluate job")
     def run_eval(self) -> None:
         """Evaluate the job's newest checkpoint on its val/ folder."""
+        from engine.errors import BadInput
         from engine.jobs.evaluate import evaluate
+        from engine.jobs.trained import job_checkpoint
 
         try:
+            job_checkpoint(Path(self.job_dir))  # none: why (failed, not started) and what to do
             folder = val_folder(self.job_dir)
             if folder is None:
-                raise ValueError("its data has no val/ folder (one folder split by val_split); "
-                                 f"run `ptm-tui eval {self.job} --data DIR` on a folder of "
-                                 "held-out images")
+                raise BadInput(f"job {self.job}'s data has no val/ folder",
+                               "it split one folder by val_split",
+                               f"run `ptm-tui eval {self.job} --data DIR` on a folder of held-out images")
             result = evaluate(str(self.job_dir), folder,
                               trust_code=getattr(self.app, "trust_code", False))
         except Exception as error:  # shown where the result would be; the app keeps running
