@@ -12,10 +12,12 @@ from engine.errors import BadInput
 
 
 def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64,
-             predictions: str | Path | None = None, trust_code: bool = False) -> dict[str, Any]:
+             predictions: str | Path | None = None, trust_code: bool = False,
+             held_out: tuple[float, int] | None = None) -> dict[str, Any]:
     """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
     (or, for a detector or segmentation model, on a COCO JSON or images/ + masks/); a recipe read
-    from a file or job folder may name code only with `trust_code`."""
+    from a file or job folder may name code only with `trust_code`. With `held_out` (val_split,
+    seed), only the images a training on the one folder `data` held out with them are counted."""
     from torch.utils.data import DataLoader
 
     from engine.jobs.evaluate_tasks import evaluate_task
@@ -38,6 +40,13 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
     classes = list(opened.categories or [])
     folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
     folder.blank_size = opened.preprocess.input_size
+    images: Any = folder
+    if held_out is not None:  # the training's own split of one folder (engine.train.data)
+        from torch.utils.data import Subset
+
+        from engine.train.data import split_indices
+
+        images = Subset(folder, split_indices(len(folder), *held_out)[1])
     unknown = [name for name in folder.classes if name not in classes]
     if unknown:
         raise BadInput(f"{root} has classes the model was not trained on: {', '.join(unknown[:5])}",
@@ -46,7 +55,7 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
     skipped = 0
     with torch.no_grad():
-        for x, y in DataLoader(folder, batch_size=batch_size):
+        for x, y in DataLoader(images, batch_size=batch_size):
             good = y != UNREADABLE
             skipped += int((~good).sum())
             if not bool(good.any()):

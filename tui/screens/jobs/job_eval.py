@@ -34,6 +34,20 @@ def val_folder(job_dir: str | Path) -> Path | None:
     return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
 
 
+def held_out_split(job_dir: str | Path) -> tuple[float, int]:
+    """Return (val_split, seed) with which the job held out part of its one data folder."""
+    from engine.edit.recipe import load
+    from engine.errors import BadInput
+    from engine.train.config import train_config
+
+    config = train_config(load(Path(job_dir) / "spec.toml").train or {})
+    if config.val_split <= 0 or not Path(config.data).expanduser().is_dir():
+        raise BadInput(f"job {Path(job_dir).name}'s data has no val/ folder and no val_split",
+                       "there is no held-out part of its data to evaluate on",
+                       f"run `ptm-tui eval {Path(job_dir).name} --data DIR` on a folder of held-out images")
+    return config.val_split, config.seed
+
+
 def matrix_rows(result: dict[str, Any]) -> list[list[Text]]:
     """Return the confusion matrix as table rows, each cell shaded by its share of the row."""
     rows = []
@@ -82,28 +96,28 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
     @work(thread=True, exclusive=True, exit_on_error=False, name="evaluate job")
     def run_eval(self) -> None:
         """Evaluate the job's newest checkpoint on its val/ folder."""
-        from engine.errors import BadInput
+        from engine.edit.recipe import load
         from engine.jobs.evaluate import evaluate
         from engine.jobs.trained import job_checkpoint
 
         try:
             job_checkpoint(Path(self.job_dir))  # none: why (failed, not started) and what to do
-            folder = val_folder(self.job_dir)
-            if folder is None:
-                raise BadInput(f"job {self.job}'s data has no val/ folder",
-                               "it split one folder by val_split",
-                               f"run `ptm-tui eval {self.job} --data DIR` on a folder of held-out images")
-            result = evaluate(str(self.job_dir), folder,
+            folder, held_out = val_folder(self.job_dir), None
+            if folder is None:  # one folder split by val_split: the part the training held out
+                held_out = held_out_split(self.job_dir)
+                folder = Path(str(load(Path(self.job_dir) / "spec.toml").train["data"])).expanduser()
+            result = evaluate(str(self.job_dir), folder, held_out=held_out,
                               trust_code=getattr(self.app, "trust_code", False))
         except Exception as error:  # shown where the result would be; the app keeps running
             self.app.call_from_thread(self._failed, error_text(error))
             return
-        self.app.call_from_thread(self._show, result, folder)
+        where = f"{folder} ({held_out[0]:.0%} held out, seed {held_out[1]})" if held_out else str(folder)
+        self.app.call_from_thread(self._show, result, where)
 
     def _failed(self, message: str) -> None:
         self.query_one("#eval-summary", Static).update(Text(printable(f"cannot evaluate: {message}")))
 
-    def _show(self, result: dict[str, Any], folder: Path) -> None:
+    def _show(self, result: dict[str, Any], folder: str) -> None:
         self.result = result
         if "task" in result:  # a detector or segmenter: its COCO mAPs or mean IoU
             figures = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
