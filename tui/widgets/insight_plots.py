@@ -47,5 +47,6 @@ class RunsPlot(FreshPlot):
         draw_runs(plt, self.curves, self.metric, marker, rows=self.size.height - 1)
 
     def keys(self) -> list[str]:
-        """The runs' labels for the key line under the plot."""
-        return [curve.label for curve in self.curves]
+        """The runs' settings that differ (lr=0.1), short enough for the key line under the plot
+        to name every run at 80 columns; the line under the plots pairs them with the job ids."""
+        return [curve.label.split(": ", 1)[1] if curve.settings else curve.job for curve in self.curves]
