@@ -157,3 +157,22 @@ async def test_the_compare_key_names_every_run_by_what_differs_at_80_columns(tmp
         keys = [line for line in screen_text(app).splitlines() if "key:" in line]
         # it read "key: ━20261207-110000-resnet18-b: lr=0.…": one run named, its lr cut
         assert keys and all("lr=0.1" in line and "lr=0.05" in line for line in keys), keys
+
+
+async def test_help_on_the_jobs_screen_has_no_freeze_marks_legend(two_jobs, no_cache_no_keymap):
+    from tui.app import PtmApp
+    from tui.screens.help import HelpScreen
+
+    app = PtmApp()  # the catalog; J opens the jobs screen, ? its help
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CatalogScreen", timeout=60)
+        await pilot.press("J")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen)
+                       and app.screen.query_one(DataTable).row_count == 2)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("G")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "escape or ? closes this help" in text, text
+        assert "partly frozen" not in text  # the explorer tree's marks, listed on every screen
