@@ -32,7 +32,9 @@ def _params(module: nn.Module) -> int:
 
 
 def _short(module: nn.Module) -> str:
-    return " ".join(line.strip() for line in repr(module).splitlines())[:80]
+    """The module's repr on one line, at most 80 characters, a cut marked with `...`."""
+    line = " ".join(line.strip() for line in repr(module).splitlines())
+    return line if len(line) <= 80 else line[:77] + "..."
 
 
 def _head_target(model: nn.Module, edit: Edit) -> str:

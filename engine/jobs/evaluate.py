@@ -13,10 +13,12 @@ from engine.errors import BadInput
 
 def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 64,
              predictions: str | Path | None = None, trust_code: bool = False,
-             images_dir: str | Path | None = None) -> dict[str, Any]:
+             images_dir: str | Path | None = None,
+             held_out: tuple[float, int] | None = None) -> dict[str, Any]:
     """Return the evaluation of job/checkpoint/recipe `ref` on the class folders under `data`
     (or, for a detector or segmentation model, on a COCO JSON or images/ + masks/); a recipe read
-    from a file or job folder may name code only with `trust_code`."""
+    from a file or job folder may name code only with `trust_code`. With `held_out` (val_split,
+    seed), only the images a training on the one folder `data` held out with them are counted."""
     from engine.jobs.evaluate_tasks import evaluate_task
     from engine.train.csv_data import is_csv
     from engine.train.tasks import is_task_data
@@ -39,7 +41,14 @@ def evaluate(ref: str, data: str | Path, device: str = "cpu", batch_size: int = 
     opened = open_trained(ref, device, trust_code)
     folder = CheckedImageFolder(str(root), transform=opened.preprocess, loader=open_image)
     folder.blank_size = opened.preprocess.input_size
-    return _evaluate_images(ref, opened, folder, root, batch_size, device)
+    images: Any = folder
+    if held_out is not None:  # the training's own split of one folder (engine.train.data)
+        from torch.utils.data import Subset
+
+        from engine.train.data import split_indices
+
+        images = Subset(folder, split_indices(len(folder), *held_out)[1])
+    return _evaluate_images(ref, opened, folder, root, batch_size, device, images)
 
 
 def _evaluate_csv(ref: str, path: Path, device: str, batch_size: int, trust_code: bool) -> dict[str, Any]:
@@ -56,14 +65,16 @@ def _evaluate_csv(ref: str, path: Path, device: str, batch_size: int, trust_code
 
 
 def _evaluate_images(ref: str, opened: Any, folder: Any, root: Path, batch_size: int,
-                     device: str) -> dict[str, Any]:
+                     device: str, images: Any = None) -> dict[str, Any]:
     """Return the evaluation of an opened model on a dataset of (image, class index) with
-    ImageFolder's `classes` (an unreadable image's index is UNREADABLE: skipped and counted)."""
+    ImageFolder's `classes` (an unreadable image's index is UNREADABLE: skipped and counted);
+    `images` is the part of `folder` to count (all of it by default)."""
     from torch.utils.data import DataLoader
 
     from engine.train.data import UNREADABLE
 
     classes = list(opened.categories or [])
+    images = folder if images is None else images
     unknown = [name for name in folder.classes if name not in classes]
     if unknown:
         raise BadInput(f"{root} has classes the model was not trained on: {', '.join(unknown[:5])}",
@@ -73,7 +84,7 @@ def _evaluate_images(ref: str, opened: Any, folder: Any, root: Path, batch_size:
     confusion = torch.zeros(len(classes), len(classes), dtype=torch.long)
     skipped = 0
     with torch.no_grad():
-        for x, y in DataLoader(folder, batch_size=batch_size):
+        for x, y in DataLoader(images, batch_size=batch_size):
             good = y != UNREADABLE
             skipped += int((~good).sum())
             if not bool(good.any()):

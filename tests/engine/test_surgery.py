@@ -211,3 +211,12 @@ def test_pure_functions_work_without_a_workbench():
     assert surgery.replace_head(model, 5) == "4" and model[4].out_features == 5
     assert surgery.delete(model, "3") == "removed" and len(model) == 4
     assert model(torch.randn(3, 4)).shape == (3, 5)
+
+
+def test_a_long_replacement_is_described_with_its_cut_marked():
+    bench = Workbench(model=torchvision.models.resnet18(), name="resnet18")
+    new = "Sequential(Dropout(p=0.3), Linear(512, 10))"
+    summary = bench.apply({"op": "replace", "target": "fc", "module": new})
+    # it read "... Linear(in_features=512, out_ (5,130 params)": a cut name with no mark
+    assert summary.startswith("replaced fc: Linear (513,000 params) -> Sequential( (0): Dropout(p=0.3")
+    assert summary.endswith("... (5,130 params)"), summary

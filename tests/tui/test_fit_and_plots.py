@@ -127,12 +127,33 @@ def test_histogram_ticks_are_round_and_the_ascii_one_keeps_axis_and_title():
 
 
 def _band_rows(text: str) -> list[str]:
-    return [line for line in text.splitlines() if "----------" in line]
+    return [line for line in text.splitlines() if "-----" in line]
 
 
 def test_the_healthy_band_sits_on_rows_labelled_1e_4_and_1e_2():
-    blocks = {"conv1": [(0.5, 1.0, 1e-11), (1.0, 1.0, 2e-11)], "fc": [(0.5, 1.0, 3e-3), (1.0, 1.0, 4e-3)]}
-    for height in (10, 14, 20):
-        text = render(draw_update_ratios, blocks, width=70, height=height, color=False)
-        labels = [row.split("┤")[0].strip() for row in _band_rows(text)]
-        assert labels == ["1e-2", "1e-4"], (height, text)
+    tiny = {"conv1": [(0.5, 1.0, 1e-11), (1.0, 1.0, 2e-11)], "fc": [(0.5, 1.0, 3e-3), (1.0, 1.0, 4e-3)]}
+    # a digits job's blocks: 1e-7..1e-2, seven decades; the jobs screen at 80x24 draws 9 rows
+    job = {"0": [(1, 1, 9e-6), (3, 1, 9.4e-6)], "1": [(1, 1, 9e-7), (3, 1, 9.2e-7)],
+           "5": [(1, 1, 1e-3), (3, 1, 5.9e-5)]}
+    for blocks in (tiny, job):
+        for height in (9, 10, 12, 14, 20):
+            text = render(draw_update_ratios, blocks, "braille", height, width=70, height=height,
+                          color=False)
+            labels = [row.split("┤")[0].strip() for row in _band_rows(text)]
+            assert labels and set(labels) <= {"1e-2", "1e-4"}, (height, text)  # a curve may cover one
+            ticks = [row.split("┤")[0].strip() for row in text.splitlines() if "┤" in row]
+            assert {"1e-2", "1e-4"} <= set(ticks), text
+            rows = [n for n, row in enumerate(text.splitlines()) if "┤" in row]
+            assert len({b - a for a, b in itertools.pairwise(rows)}) == 1, text  # evenly spaced ticks
+            assert not any(row.startswith("1e") for row in text.splitlines()[-3:]), text  # not on the x axis
+
+
+async def test_in_ascii_a_cut_module_line_ends_with_dots_and_keeps_no_cut_number():
+    app = PtmApp(workbench=make_workbench("resnet18"), ascii_only=True)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _explorer(pilot, "fc")
+        line = next(row for row in screen_text(app).splitlines() if "Linear(in_features" in row)
+        shown = line.split(" | ", 1)[1].rstrip()
+        assert shown.endswith("..."), line  # the cut is marked, in ASCII
+        assert "out_features=100," not in shown and not shown.endswith("=100"), line  # 1000 not read as 100
+        assert "Linear(in_features=512, out_features=1000, bias=True)".startswith(shown.strip()[:-3])

@@ -121,3 +121,58 @@ async def test_the_layers_view_has_a_key_under_the_plot_and_the_cli_bands(two_jo
         assert all(f"━{name}" in key for name in BLOCKS)  # a key line, not a legend on the data
         plot_rows = text.splitlines()[: text.splitlines().index(key)]
         assert not any("conv1" in row for row in plot_rows if "┤" in row or "│" in row)
+
+
+async def test_e_on_a_job_that_failed_before_a_checkpoint_says_so_and_suggests_no_resume(two_jobs):
+    from tui.screens.jobs.job_eval import JobEvalScreen
+
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await wait_for(pilot, lambda: app.screen.selected.endswith("failed"))
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobEvalScreen)
+                       and "cannot evaluate" in screen_text(app))
+        text = " ".join(screen_text(app).split())
+        # it said "ValueError: its data has no val/ folder ... run `ptm-tui eval JOB --data DIR`"
+        assert "has no checkpoint yet" in text and "failed before saving one" in text, text
+        assert "resume" not in text and "Error:" not in text and "--data" not in text, text
+
+
+async def test_the_compare_key_names_every_run_by_what_differs_at_80_columns(tmp_path, monkeypatch):
+    home = tmp_path / "home"
+    monkeypatch.setenv("PTM_HOME", str(home))
+    runs = (("20261207-100000-resnet18-a", 1000.0, 0.1), ("20261207-110000-resnet18-b", 2000.0, 0.05))
+    for job, created, lr in runs:
+        write_job(home, job, "done", created, layers=True)
+        (home / "jobs" / job / "spec.toml").write_text(f'[model]\nname = "resnet18"\n\n[train]\nlr = {lr}\n')
+    app = ScreenApp(JobsScreen())
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: app.screen.query_one(DataTable).row_count == 2)
+        await wait_for(pilot, lambda: app.screen.selected.endswith("-b"))
+        for key in ("space", "k", "space", "c"):
+            await pilot.press(key)
+            await pilot.pause(0.2)
+        await wait_for(pilot, lambda: "comparing" in screen_text(app))
+        keys = [line for line in screen_text(app).splitlines() if "key:" in line]
+        # it read "key: ━20261207-110000-resnet18-b: lr=0.…": one run named, its lr cut
+        assert keys and all("lr=0.1" in line and "lr=0.05" in line for line in keys), keys
+
+
+async def test_help_on_the_jobs_screen_has_no_freeze_marks_legend(two_jobs, no_cache_no_keymap):
+    from tui.app import PtmApp
+    from tui.screens.help import HelpScreen
+
+    app = PtmApp()  # the catalog; J opens the jobs screen, ? its help
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: type(app.screen).__name__ == "CatalogScreen", timeout=60)
+        await pilot.press("J")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobsScreen)
+                       and app.screen.query_one(DataTable).row_count == 2)
+        await pilot.press("question_mark")
+        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.press("G")
+        await pilot.pause(0.2)
+        text = screen_text(app)
+        assert "escape or ? closes this help" in text, text
+        assert "partly frozen" not in text  # the explorer tree's marks, listed on every screen

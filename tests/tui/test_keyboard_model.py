@@ -203,3 +203,29 @@ async def test_a_path_field_completes_with_tab_and_tab_moves_on_when_nothing_mat
         assert box.value == f"{tmp_path}/weights/old_vit.pth" and app.focused is box
         await pilot.press("tab")  # nothing left to complete: Tab moves on
         assert isinstance(app.focused, Button)
+
+
+async def test_tab_after_a_whole_path_moves_on_and_leaves_the_path_as_typed(tmp_path):
+    from textual.app import App
+    from textual.widgets import Button
+
+    from tui.widgets.path_input import PathInput
+
+    for name in ("digit_0", "digit_1"):
+        (tmp_path / "digits" / name).mkdir(parents=True)
+    (tmp_path / "labels.csv").write_text("")
+
+    class Form(App):
+        def compose(self):
+            yield PathInput(id="path")
+            yield Button("ok")
+
+    for typed in (f"{tmp_path}/digits", f"{tmp_path}/digits/", f"{tmp_path}/labels.csv"):
+        app = Form()
+        async with app.run_test(size=(100, 10)) as pilot:
+            box = app.query_one(PathInput)
+            box.focus()
+            await pilot.press(*typed)
+            await pilot.press("tab")  # the data folder is typed: Tab goes to the next field
+            # it became ".../digits/digit_" (the start its folders share): a path that is not there
+            assert box.value == typed and isinstance(app.focused, Button)

@@ -235,3 +235,17 @@ class FiguresRead(Message):
 
 def test_a_failed_handlers_toast_names_its_message_in_words():
     assert where_of(FiguresRead()) == "figures read"  # the toast's title: "figures read failed"
+
+
+@pytest.mark.parametrize("size", [(80, 24), (60, 20)])
+async def test_the_quit_question_shows_every_answer_and_its_key_at_80_and_60_columns(size):
+    from conftest import ScreenApp
+
+    from tui.screens.edit.unsaved import UnsavedDialog
+
+    app = ScreenApp(UnsavedDialog("resnet18", 3))
+    async with app.run_test(size=size) as pilot:
+        await wait_for(pilot, lambda: isinstance(app.screen, UnsavedDialog))
+        text = screen_text(app)
+        for _, label, _ in UnsavedDialog.ANSWERS:
+            assert label in text, text  # "Quit anyway (y)" was cut to "Quit anyway" at 80 columns

@@ -117,6 +117,13 @@ def test_screen_snapshot(snap_compare, name, size):
     assert snap_compare(_app(), terminal_size=size, run_before=SCREENS[name])
 
 
+@pytest.mark.parametrize("name", [name for name in SCREENS if name != "init_dialog"])
+def test_screen_snapshot_at_60x20(snap_compare, name):
+    """Every screen at 60x20 too (the init dialog's preview, what its snapshot waits for, is
+    scrolled below the fold there)."""
+    assert snap_compare(_app(), terminal_size=(60, 20), run_before=SCREENS[name])
+
+
 @pytest.mark.parametrize("size", SIZES, ids=["80x24", "120x35"])
 def test_freeze_presets_on_a_detector_snapshot(snap_compare, size):
     import torch

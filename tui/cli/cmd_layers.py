@@ -58,8 +58,9 @@ def run(args: argparse.Namespace) -> int:
               f"{band(ratio)}", file=out)
     columns, lines = shutil.get_terminal_size((100, 30))
     if history.blocks:
-        print(render(draw_update_ratios, history.blocks, width=min(columns, 120),
-                     height=max(10, min(20, lines - 10)), color=out.isatty()), file=out)
+        rows = max(10, min(20, lines - 10))
+        print(render(draw_update_ratios, history.blocks, "braille", rows, width=min(columns, 120),
+                     height=rows, color=out.isatty()), file=out)
         print(key_words(list(history.blocks)), file=out)
     for flag in history.flags:
         print(f"flag: {printable(flag)}", file=out)

@@ -51,12 +51,13 @@ class HelpScreen(ModalScreen[None], NavigationKeys):
             does = row.description if row.enabled else f"{row.description} (not now)"
             table.add_row(row.shown, does, row.binding_id, style="" if row.enabled else "dim")
         glyphs = self.app.glyphs
-        legend = Text.assemble(
-            "\n", (glyphs.frozen, "bold cyan"), " frozen   ", (glyphs.mixed, "yellow"),
-            " partly frozen   ", (glyphs.trainable, "dim"), " trainable\n",
-            ("tab moves between panels; j k g G scroll; escape or ? closes this help",
-             "dim italic"),
-        )
+        legend = Text("\n")
+        if self.under.query("LayerTree"):  # the freeze marks: only where a layer tree shows them
+            legend.append_text(Text.assemble(
+                (glyphs.frozen, "bold cyan"), " frozen   ", (glyphs.mixed, "yellow"),
+                " partly frozen   ", (glyphs.trainable, "dim"), " trainable\n"))
+        legend.append("tab moves between panels; j k g G scroll; escape or ? closes this help",
+                      "dim italic")
         title = Text(f"ptm-tui keys: {type(self.under).__name__.replace('Screen', '').lower()}",
                      style="bold")
         with VerticalScroll(id="help-box"):

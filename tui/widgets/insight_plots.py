@@ -23,7 +23,8 @@ class LearningPlot(FreshPlot):
 
     def draw(self, plt: Any, marker: str) -> None:
         """Draw copies of the points (plotext transforms its data in place)."""
-        draw_update_ratios(plt, {k: list(v) for k, v in self.blocks.items()}, marker)
+        draw_update_ratios(plt, {k: list(v) for k, v in self.blocks.items()}, marker,
+                           rows=self.size.height)
 
 
 class RunsPlot(FreshPlot):
@@ -46,5 +47,6 @@ class RunsPlot(FreshPlot):
         draw_runs(plt, self.curves, self.metric, marker, rows=self.size.height - 1)
 
     def keys(self) -> list[str]:
-        """The runs' labels for the key line under the plot."""
-        return [curve.label for curve in self.curves]
+        """The runs' settings that differ (lr=0.1), short enough for the key line under the plot
+        to name every run at 80 columns; the line under the plots pairs them with the job ids."""
+        return [curve.label.split(": ", 1)[1] if curve.settings else curve.job for curve in self.curves]

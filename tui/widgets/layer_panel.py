@@ -12,6 +12,7 @@ from textual.widgets import Static
 
 from tui.format import UNICODE, Glyphs, human_count, short_float, short_path
 from tui.messages import PanelData
+from tui.widgets.cut_line import CutLine
 from tui.widgets.histogram import WeightHistogram
 
 
@@ -73,9 +74,8 @@ class LayerPanel(VerticalScroll):
         title = self._title(path, type_name)
         # One line each (fixed height in the CSS): no layout pass on every cursor move.
         self.query_one("#layer-title", Static).update(title, layout=False)
-        overflow = "crop" if self.ascii_only else "ellipsis"
         self.query_one("#layer-repr", Static).update(
-            Text(repr_line, style="dim", no_wrap=True, overflow=overflow), layout=False)
+            CutLine(repr_line, self.glyphs.ellipsis, style="dim"), layout=False)
 
     def _title(self, path: str, type_name: str, where: str = "") -> Text:
         """The layer's path (cut in the middle when long), its type, and where its weights live

@@ -1,6 +1,6 @@
 """A text field for a file or folder path that completes it with Tab, as a shell does: the
 rest of the only (or the common start of several) matching names is suggested in grey while
-typing, and Tab takes it; with nothing to complete, Tab moves on to the next field."""
+typing, and Tab takes it; with nothing to complete (or a whole path typed), Tab moves on."""
 
 from __future__ import annotations
 
@@ -19,10 +19,13 @@ MAX_NAMES = 2000
 
 def complete_path(text: str) -> str | None:
     """Return `text` completed to the longest start shared by the names it can continue to
-    (a folder gets its `/`), or None when nothing longer matches."""
+    (a folder gets its `/`), or None when nothing longer matches or `text` already names a file
+    or folder (Tab after a whole path moves on rather than turning `digits` into `digits/digit_`)."""
     if not text:
         return None
     expanded = os.path.expanduser(text)
+    if os.path.lexists(expanded):
+        return None
     folder, _, start = expanded.rpartition(os.sep)
     where = Path(folder or ("/" if expanded.startswith(os.sep) else "."))
     try:

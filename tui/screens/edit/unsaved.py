@@ -8,7 +8,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.containers import Horizontal, Vertical
+from textual.containers import Grid, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
@@ -18,8 +18,8 @@ _CSS = """
 {name} {{ align: center middle; }}
 {name} > Vertical {{ width: 72; height: auto; max-width: 100%; padding: 1 2;
                      border: thick $warning; background: $surface; }}
-{name} Horizontal {{ height: auto; margin-top: 1; }}
-{name} Button {{ margin-right: 1; }}
+{name} Grid {{ height: auto; margin-top: 1; grid-size: 2; grid-rows: auto; grid-gutter: 0 1; }}
+{name} Button {{ width: 100%; }}
 """
 
 
@@ -37,7 +37,7 @@ class ChoiceDialog(ModalScreen[str | None]):
         """The question and its answers."""
         with Vertical():
             yield Static(Text(self.question))  # model names and paths: no markup
-            with Horizontal():
+            with Grid():  # two answers a row: whole labels and keys at 60 columns too
                 for answer, label, variant in self.ANSWERS:
                     yield Button(label, id=f"answer-{answer}", variant=variant)  # type: ignore[arg-type]
 

@@ -34,16 +34,25 @@ def val_folder(job_dir: str | Path) -> Path | None:
     return next((root / n for n in VAL_NAMES if (root / n).is_dir()), None)
 
 
-def no_val_words(job: str, job_dir: str | Path) -> str:
-    """Return why a job that split its data by val_split has nothing for e, and what to run."""
+def held_out_split(job_dir: str | Path) -> tuple[float, int]:
+    """Return (val_split, seed) with which the job held out part of its one data folder; raise
+    BadInput saying what to run when there is no such part (or it is part of a COCO file)."""
     from engine.edit.recipe import load
+    from engine.errors import BadInput
+    from engine.train.config import train_config
 
-    data = str((load(Path(job_dir) / "spec.toml").train or {}).get("data", ""))
-    if data.lower().endswith(".json"):  # a detector's COCO file: held-out images are another file
-        return (f"it held out part of {Path(data).name} by val_split and has no val_data; run "
-                f"`ptm-tui eval {job} --data val.json` on a COCO file of held-out images")
-    return ("its data has no val/ folder (one folder split by val_split); "
-            f"run `ptm-tui eval {job} --data DIR` on a folder of held-out images")
+    job = Path(job_dir).name
+    config = train_config(load(Path(job_dir) / "spec.toml").train or {})
+    if str(config.data).lower().endswith(".json"):  # a COCO file: held-out images are another file
+        raise BadInput(f"job {job} held out part of {Path(config.data).name} by val_split "
+                       "and has no val_data",
+                       "its held-out images are not a COCO file of their own",
+                       f"run `ptm-tui eval {job} --data val.json` on a COCO file of held-out images")
+    if config.val_split <= 0 or not Path(config.data).expanduser().is_dir():
+        raise BadInput(f"job {job}'s data has no val/ folder and no val_split",
+                       "there is no held-out part of its data to evaluate on",
+                       f"run `ptm-tui eval {job} --data DIR` on a folder of held-out images")
+    return config.val_split, config.seed
 
 
 def images_folder(job_dir: str | Path) -> str | None:
@@ -102,24 +111,29 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
     @work(thread=True, exclusive=True, exit_on_error=False, name="evaluate job")
     def run_eval(self) -> None:
         """Evaluate the job's newest checkpoint on its val/ folder."""
+        from engine.edit.recipe import load
         from engine.jobs.evaluate import evaluate
+        from engine.jobs.trained import job_checkpoint
 
         try:
-            folder = val_folder(self.job_dir)
-            if folder is None:
-                raise ValueError(no_val_words(self.job, self.job_dir))
-            result = evaluate(str(self.job_dir), folder,
+            folder, held_out = val_folder(self.job_dir), None
+            if folder is None:  # one folder split by val_split: the part the training held out
+                held_out = held_out_split(self.job_dir)
+                folder = Path(str(load(Path(self.job_dir) / "spec.toml").train["data"])).expanduser()
+            job_checkpoint(Path(self.job_dir))  # none: why (failed, not started) and what to do
+            result = evaluate(str(self.job_dir), folder, held_out=held_out,
                               trust_code=getattr(self.app, "trust_code", False),
                               images_dir=images_folder(self.job_dir))
         except Exception as error:  # shown where the result would be; the app keeps running
             self.app.call_from_thread(self._failed, error_text(error))
             return
-        self.app.call_from_thread(self._show, result, folder)
+        where = f"{folder} ({held_out[0]:.0%} held out, seed {held_out[1]})" if held_out else str(folder)
+        self.app.call_from_thread(self._show, result, where)
 
     def _failed(self, message: str) -> None:
         self.query_one("#eval-summary", Static).update(Text(printable(f"cannot evaluate: {message}")))
 
-    def _show(self, result: dict[str, Any], folder: Path) -> None:
+    def _show(self, result: dict[str, Any], folder: str) -> None:
         self.result = result
         if "task" in result:  # a detector or segmenter: its COCO mAPs or mean IoU
             figures = ", ".join(f"{k} {v:.4f}" for k, v in result.items() if isinstance(v, float))
