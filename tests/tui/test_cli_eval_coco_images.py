@@ -115,8 +115,10 @@ async def test_e_on_the_jobs_screen_reads_the_images_folder_the_job_trained_with
 
 async def test_e_on_a_coco_job_that_split_its_file_says_to_evaluate_a_coco_file(coco_layout, tmp_path):
     from conftest import ScreenApp, wait_for
+    from task_models import tiny_detector
 
     from engine.edit.recipe import Recipe, dumps
+    from engine.train.checkpoint import save_checkpoint
     from tui.screens.jobs.job_eval import JobEvalScreen
 
     annotations, images, _saved = coco_layout
@@ -125,6 +127,8 @@ async def test_e_on_a_coco_job_that_split_its_file_says_to_evaluate_a_coco_file(
     train = {"data": str(annotations), "images": str(images), "val_split": 0.25}
     model = {"name": f"{MODELS}:tiny_detector", "weights": "none", "seed": 0}
     (job / "spec.toml").write_text(dumps(Recipe(model=model, train=train)))
+    state = {"model": tiny_detector().state_dict(), "epoch": 1, "meaning": MEANING}
+    save_checkpoint(job / "checkpoints", state, epoch=1)  # a finished job
     app = ScreenApp(JobEvalScreen("split-job", str(job)), trust_code=True)
     async with app.run_test(size=(110, 30)) as pilot:
         summary = app.screen.query_one("#eval-summary")

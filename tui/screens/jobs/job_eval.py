@@ -116,11 +116,11 @@ class JobEvalScreen(ModalScreen[None], NavigationKeys):
         from engine.jobs.trained import job_checkpoint
 
         try:
+            job_checkpoint(Path(self.job_dir))  # none: why (failed, not started) and what to do
             folder, held_out = val_folder(self.job_dir), None
             if folder is None:  # one folder split by val_split: the part the training held out
                 held_out = held_out_split(self.job_dir)
                 folder = Path(str(load(Path(self.job_dir) / "spec.toml").train["data"])).expanduser()
-            job_checkpoint(Path(self.job_dir))  # none: why (failed, not started) and what to do
             result = evaluate(str(self.job_dir), folder, held_out=held_out,
                               trust_code=getattr(self.app, "trust_code", False),
                               images_dir=images_folder(self.job_dir))
