@@ -23,18 +23,28 @@ def _assert_same(a: torch.nn.Module, b: torch.nn.Module) -> None:
         torch.testing.assert_close(x, y, rtol=0, atol=0, msg=name)
 
 
-def test_ema_weights_equal_averaged_models_on_the_same_updates(digits):
-    config = _config(digits, ema_decay=0.9, ema_steps=2)
+def _trainer_and_reference(config):
+    """A Trainer of tiny_net on digits, torch's AveragedModel of it with decay 0.9, 64 images."""
     datasets = build_datasets(config)
     trainer = Trainer(tiny_net(), config, datasets)
     reference = AveragedModel(tiny_net(), multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
     trainer.model.train()
-    items = [datasets.train[i] for i in range(64)]
+    return trainer, reference, [datasets.train[i] for i in range(64)]
+
+
+def _step(trainer, items, update: int) -> None:
+    """One optimizer update of the trainer on one of two fixed batches of 32."""
+    batch = items[(update % 2) * 32 : (update % 2) * 32 + 32]
+    x, y = torch.stack([x for x, _ in batch]), torch.tensor([y for _, y in batch])
+    trainer._optimizer_step(trainer.model, x, y, trainer.task.empty_sums())
+    trainer.step += 1
+
+
+def test_ema_weights_equal_averaged_models_on_the_same_updates(digits):
+    config = _config(digits, ema_decay=0.9, ema_steps=2)
+    trainer, reference, items = _trainer_and_reference(config)
     for update in range(1, 7):
-        batch = items[(update % 2) * 32 : (update % 2) * 32 + 32]
-        x, y = torch.stack([x for x, _ in batch]), torch.tensor([y for _, y in batch])
-        trainer._optimizer_step(trainer.model, x, y, trainer.task.empty_sums())
-        trainer.step += 1
+        _step(trainer, items, update)
         if update % 2 == 0:
             reference.update_parameters(trainer.model)
     assert int(reference.n_averaged) == 3
@@ -98,17 +108,10 @@ def test_during_warmup_the_ema_copies_the_model_as_torchvisions_reference_does(d
     """references/classification/train.py: `if epoch < args.lr_warmup_epochs:
     model_ema.n_averaged.fill_(0)` after each EMA update, so the average starts after warmup."""
     config = _config(digits, ema_decay=0.9, ema_steps=1, warmup_epochs=1, epochs=2)
-    datasets = build_datasets(config)
-    trainer = Trainer(tiny_net(), config, datasets)
-    reference = AveragedModel(tiny_net(), multi_avg_fn=get_ema_multi_avg_fn(0.9), use_buffers=True)
-    trainer.model.train()
-    items = [datasets.train[i] for i in range(64)]
+    trainer, reference, items = _trainer_and_reference(config)
     for update in range(1, 7):
         trainer.epoch = 0 if update <= 3 else 1  # epochs completed: the first epoch warms up
-        batch = items[(update % 2) * 32 : (update % 2) * 32 + 32]
-        x, y = torch.stack([x for x, _ in batch]), torch.tensor([y for _, y in batch])
-        trainer._optimizer_step(trainer.model, x, y, trainer.task.empty_sums())
-        trainer.step += 1
+        _step(trainer, items, update)
         reference.update_parameters(trainer.model)
         if trainer.epoch < config.warmup_epochs:
             reference.n_averaged.fill_(0)

@@ -125,3 +125,13 @@ def short_tmp() -> Iterator[Path]:
 def form_error(form) -> str:
     """The launch form's error line as text (what is wrong, or "not launched: ..." after ctrl+l)."""
     return str(form.query_one("#launch-error").render())
+
+
+def write_small_cnn(folder: Path) -> str:
+    """Write a small CNN as a model file and return its model name ("path.py:small")."""
+    model = folder / "small.py"
+    model.write_text("from torch import nn\n\n\ndef small(num_classes=10):\n"
+                     "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(),\n"
+                     "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),"
+                     " nn.Linear(8, num_classes))\n")
+    return f"{model}:small"

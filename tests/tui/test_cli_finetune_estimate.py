@@ -7,12 +7,15 @@ import sys
 from pathlib import Path
 
 import pytest
+import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "engine"))
 from finetune_helpers import write_recipe, write_tiny
 
 from engine.jobs.store import jobs_root
 from tui.cli.main import main
+
+without_gpu = pytest.mark.skipif(torch.cuda.is_available(), reason="this machine has a GPU")
 
 
 @pytest.fixture
@@ -50,11 +53,8 @@ def test_a_batch_bigger_than_the_ram_warns_with_the_largest_that_fits(recipe, ca
     assert _no_job()
 
 
+@without_gpu
 def test_a_gpu_that_is_not_here_is_estimated_without_its_free_memory(recipe, capsys):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
     assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "bf16"]) == 0
     out = capsys.readouterr().out
     assert "bf16 on cuda" in out and "unknown here" in out and "CUDA context" in out
@@ -104,8 +104,6 @@ def test_a_segmenters_weights_count_their_aux_classifier_and_frozen_edits(tmp_pa
     )
     assert main(["finetune", str(path), "--estimate-memory", "--json"]) == 0
     found = json.loads(capsys.readouterr().out)
-    import torch
-
     with torch.device("meta"):
         reference = fcn_resnet50(weights=None, weights_backbone=None, aux_loss=True)
     state = reference.state_dict()
@@ -128,11 +126,8 @@ def test_torchrun_processes_each_hold_ddps_copy_of_the_gradients(recipe, capsys)
     assert _no_job()
 
 
+@without_gpu
 def test_amp_auto_on_a_gpu_not_here_says_which_precision_it_assumed(recipe, capsys):
-    import torch
-
-    if torch.cuda.is_available():
-        pytest.skip("this machine has a GPU")
     assert main(["finetune", str(recipe), "--estimate-memory", "--device", "cuda", "--amp", "auto"]) == 0
     out = capsys.readouterr().out
     assert "bf16 on cuda" in out and "assumed: amp = auto is bf16 on a GPU that has it" in out

@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 import torch
 import torchvision
-from conftest import ScreenApp, screen_text, wait_for
+from conftest import ScreenApp, screen_text, wait_for, write_small_cnn
 from textual.widgets import DataTable
 
 pytestmark = pytest.mark.timeout(300)
@@ -25,13 +25,9 @@ async def test_e_evaluates_a_val_split_job_on_the_images_its_training_held_out(t
     monkeypatch.setenv("PTM_HOME", str(tmp_path / "home"))
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     data = write_digits(tmp_path / "digits", size=12, limit=100)  # one folder, no val/
-    model = tmp_path / "small.py"
-    model.write_text("from torch import nn\n\n\ndef small(num_classes=10):\n"
-                     "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(),\n"
-                     "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),"
-                     " nn.Linear(8, num_classes))\n")
+    model = write_small_cnn(tmp_path)
     (tmp_path / "r.toml").write_text(
-        f'[model]\nname = "{model}:small"\n\n[train]\ndata = "{data}"\nimage_size = 12\n'
+        f'[model]\nname = "{model}"\n\n[train]\ndata = "{data}"\nimage_size = 12\n'
         f'epochs = 1\nworkers = 0\nlr = 0.05\nbatch_size = 16\nval_split = 0.3\nseed = 7\n')
     job_dir = create_job(load(tmp_path / "r.toml"))
     launch(job_dir).wait(timeout=240)

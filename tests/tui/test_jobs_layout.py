@@ -7,7 +7,7 @@ import json
 import os
 
 import pytest
-from conftest import ScreenApp, form_error, make_workbench, screen_text, wait_for
+from conftest import ScreenApp, form_error, make_workbench, screen_text, wait_for, write_small_cnn
 from textual.widgets import DataTable, Input, RichLog, Select
 
 from tui.screens.jobs.jobs import JobsScreen
@@ -190,13 +190,9 @@ async def test_e_shows_the_jobs_accuracy_and_confusion_matrix_on_its_val_folder(
             (data / split / folder.name).mkdir(parents=True)
             for f in chosen:
                 shutil.copy(f, data / split / folder.name / f.name)
-    model = tmp_path / "small.py"
-    model.write_text("from torch import nn\n\n\ndef small(num_classes=10):\n"
-                     "    return nn.Sequential(nn.Conv2d(3, 8, 3), nn.ReLU(),\n"
-                     "                         nn.AdaptiveAvgPool2d(1), nn.Flatten(),"
-                     " nn.Linear(8, num_classes))\n")
+    model = write_small_cnn(tmp_path)
     (tmp_path / "r.toml").write_text(
-        f'[model]\nname = "{model}:small"\n\n[train]\ndata = "{data}"\nimage_size = 12\n'
+        f'[model]\nname = "{model}"\n\n[train]\ndata = "{data}"\nimage_size = 12\n'
         f'epochs = 1\nworkers = 0\nlr = 0.05\nbackbone_lr = 0.05\nbatch_size = 16\n')
     job_dir = create_job(load(tmp_path / "r.toml"))
     launch(job_dir).wait(timeout=240)
