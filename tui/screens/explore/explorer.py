@@ -49,8 +49,9 @@ class ExplorerScreen(NoWeightsActions, SurgeryActions, FreezeActions, SearchActi
                      SummaryActions, ToolActions, CompareActions, AutosaveActions, PtmScreen):
     """Walk a model's layers, read their statistics, freeze and unfreeze them."""
 
-    # Other screens add their keys here, one Binding per line, each with an id. Most of the
-    # actions live in the mixins: explorer_freeze.py, explorer_search.py, explorer_tools.py, surgery.py.
+    # Other screens add their keys here, one Binding per line, each with an id. Most of the actions
+    # live in the mixins: edit/freeze_actions.py, edit/surgery_actions.py, edit/autosave_actions.py,
+    # explore/search_actions.py, summary_actions.py, compare_actions.py and tool_actions.py.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("space", "toggle_freeze", "Freeze", id="explorer.freeze"),
         Binding("F", "freeze_before", "Freeze before", id="explorer.freeze_before"),

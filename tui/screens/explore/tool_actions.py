@@ -14,7 +14,7 @@ class ToolActions:
     Relies on the explorer's `workbench`, `current_path`, `edit_busy()` and `refresh_after_edit(edit)`.
     """
 
-    # --- initialisation (tui/screens/edit/init_dialog.py, activation_std.py, init_lab.py) --------
+    # --- initialisation (edit/init_dialog.py, edit/init_lab.py, explore/activation_std.py) ---
 
     def action_initialise(self: ExplorerScreen) -> None:
         """Open the initialise dialog on the layer under the cursor."""
